@@ -1,0 +1,35 @@
+# FundLedger entry points. `make run` and `make test` install what they need themselves.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+
+.PHONY: run test bootstrap protos lint migrate bench fmt
+
+bootstrap:
+	@scripts/bootstrap.sh
+
+## Bring the whole local stack up (PostgreSQL, NATS JetStream, SeaweedFS S3, every service).
+run: bootstrap protos
+	$(PY) -m fundledger_devstack run
+
+## The whole suite: proto drift and lint, ruff, mypy, pytest against real servers.
+test: bootstrap
+	@scripts/test.sh
+
+## Regenerate libs/api from protos/ (never edit generated code by hand).
+protos:
+	@scripts/gen_protos.sh
+
+lint: bootstrap
+	@scripts/test.sh --lint-only
+
+fmt:
+	$(VENV)/bin/ruff format libs services tests && $(VENV)/bin/ruff check --fix libs services tests
+
+## Apply migrations to the database in FUNDLEDGER_DATABASE_URL (default: the local stack's).
+migrate: bootstrap
+	$(PY) -m eventstore migrate
+
+## Benchmarks with same-run baselines (not part of `make test`).
+bench: bootstrap
+	$(PY) -m tests.bench
