@@ -1,0 +1,54 @@
+"""PostgreSQL connection pools (asyncpg) with FundLedger's session defaults."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+import asyncpg  # type: ignore[import-untyped]  # no stubs or py.typed upstream
+
+logger = logging.getLogger(__name__)
+
+# A session left "idle in transaction" (a crashed handler, a forgotten
+# ``async with conn.transaction()``) keeps its snapshot open, and PostgreSQL's
+# xid horizon cannot advance past the oldest open snapshot: VACUUM stops
+# reclaiming dead rows in *every* table, for every reader, and the relay's
+# "read below the oldest in-flight transaction" rule stalls behind it. The
+# server ends such a session after this long instead.
+IDLE_IN_TRANSACTION_TIMEOUT_MS = 60_000
+
+PING_TIMEOUT_SECONDS = 2.0
+
+
+async def create_pool(
+    dsn: str,
+    *,
+    min_size: int = 2,
+    max_size: int = 10,
+    application_name: str = "fundledger",
+    command_timeout: float = 30.0,
+) -> asyncpg.Pool:
+    """A pool whose sessions are named (visible in ``pg_stat_activity``) and time-limited."""
+    pool: asyncpg.Pool = await asyncpg.create_pool(
+        dsn,
+        min_size=min_size,
+        max_size=max_size,
+        command_timeout=command_timeout,
+        server_settings={
+            "application_name": application_name,
+            "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+        },
+    )
+    return pool
+
+
+async def ping(pool: asyncpg.Pool, timeout_seconds: float = PING_TIMEOUT_SECONDS) -> bool:
+    """True when the database answers ``SELECT 1`` in time (a readiness check)."""
+    try:
+        # One budget for both waiting on the pool and the query itself.
+        async with asyncio.timeout(timeout_seconds), pool.acquire() as conn:
+            await conn.fetchval("SELECT 1")
+    except Exception as err:  # any failure means "not ready", never a crash
+        logger.debug("database ping failed: %r", err)
+        return False
+    return True

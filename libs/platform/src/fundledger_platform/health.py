@@ -1,0 +1,98 @@
+"""gRPC health that follows the service's dependencies.
+
+The standard ``grpc.health.v1.Health`` service answers SERVING for the whole
+server ("") and for each of its services only while the readiness check
+passes (database reachable, bus connected …). Load balancers and Kubernetes
+probes then stop sending work to an instance that could not do it, instead of
+letting its callers collect UNAVAILABLE errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import grpc
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+
+logger = logging.getLogger(__name__)
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+
+class HealthReporter:
+    """Owns the health servicer and the background task that keeps it current."""
+
+    def __init__(
+        self,
+        service_names: Sequence[str],
+        readiness: ReadinessCheck | None,
+        interval_seconds: float,
+    ) -> None:
+        self.servicer = HealthServicer()
+        self._names = ["", *service_names]
+        self._readiness = readiness
+        self._interval = interval_seconds
+        # A check slower than this counts as a failure: a hung dependency is
+        # as unusable as a refused one.
+        self._timeout = max(interval_seconds, 1.0)
+        self._ready: bool | None = None
+        self._task: asyncio.Task[None] | None = None
+
+    def register(self, server: grpc.aio.Server) -> None:
+        health_pb2_grpc.add_HealthServicer_to_server(self.servicer, server)
+
+    @property
+    def ready(self) -> bool:
+        return bool(self._ready)
+
+    async def refresh(self) -> bool:
+        """Run the readiness check once and publish its result."""
+        ready, problem = await self._check()
+        if ready != self._ready:
+            if ready:
+                logger.info("ready: health SERVING")
+            else:
+                logger.warning("not ready: health NOT_SERVING (%s)", problem)
+        self._ready = ready
+        status = SERVING if ready else NOT_SERVING
+        for name in self._names:
+            await self.servicer.set(name, status)
+        return ready
+
+    async def _check(self) -> tuple[bool, str]:
+        if self._readiness is None:
+            return True, ""
+        try:
+            async with asyncio.timeout(self._timeout):
+                ok = bool(await self._readiness())
+        except TimeoutError:
+            return False, f"readiness check took over {self._timeout:.1f}s"
+        except Exception as err:
+            return False, f"readiness check raised {err!r}"
+        return ok, "" if ok else "readiness check returned False"
+
+    def start(self) -> None:
+        """Keep checking in the background (only useful when there is a check)."""
+        if self._readiness is not None and self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="health-readiness")
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            await self.refresh()
+
+    async def shutdown(self) -> None:
+        """Stop checking and answer NOT_SERVING for good (start of a graceful stop)."""
+        if self._task is not None:
+            self._task.cancel()
+            # wait() rather than await: a cancellation of *our* caller must
+            # still propagate, and the task's own CancelledError must not.
+            await asyncio.wait([self._task])
+            self._task = None
+        await self.servicer.enter_graceful_shutdown()

@@ -1,0 +1,139 @@
+"""Settings read once at start-up from ``FUNDLEDGER_*`` environment variables.
+
+This module is the only place in FundLedger that reads ``os.environ``: every
+other module receives a frozen settings object, so a test can build one by hand
+and a value can never change under a running service.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass
+
+PREFIX = "FUNDLEDGER_"
+
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"0", "false", "no", "off"})
+
+
+def env_name(name: str) -> str:
+    """The full variable name for ``name``: ``grpc_port`` -> ``FUNDLEDGER_GRPC_PORT``."""
+    upper = name.upper()
+    return upper if upper.startswith(PREFIX) else PREFIX + upper
+
+
+def _raw(name: str) -> tuple[str, str | None]:
+    """The variable's full name and its value, or None when unset or blank.
+
+    A blank value counts as unset because manifests and compose files often
+    write ``FUNDLEDGER_X=`` to mean "use the default".
+    """
+    var = env_name(name)
+    value = os.environ.get(var)
+    if value is None or not value.strip():
+        return var, None
+    return var, value.strip()
+
+
+def env_str(name: str, default: str) -> str:
+    """``FUNDLEDGER_<NAME>`` as a string, ``default`` when unset or blank."""
+    _, value = _raw(name)
+    return default if value is None else value
+
+
+def env_int(
+    name: str,
+    default: int,
+    *,
+    min_value: int | None = None,
+    max_value: int | None = None,
+) -> int:
+    """``FUNDLEDGER_<NAME>`` as an int; ValueError naming the variable if it is not one."""
+    var, value = _raw(name)
+    if value is None:
+        return default
+    try:
+        result = int(value, 10)
+    except ValueError:
+        raise ValueError(f"{var}={value!r} is not an integer") from None
+    _check_range(var, result, min_value, max_value)
+    return result
+
+
+def env_float(
+    name: str,
+    default: float,
+    *,
+    min_value: float | None = None,
+    max_value: float | None = None,
+) -> float:
+    """``FUNDLEDGER_<NAME>`` as a finite float; ValueError naming the variable otherwise."""
+    var, value = _raw(name)
+    if value is None:
+        return default
+    try:
+        result = float(value)
+    except ValueError:
+        raise ValueError(f"{var}={value!r} is not a number") from None
+    if not math.isfinite(result):
+        raise ValueError(f"{var}={value!r} is not a finite number")
+    _check_range(var, result, min_value, max_value)
+    return result
+
+
+def env_bool(name: str, default: bool) -> bool:
+    """``FUNDLEDGER_<NAME>`` as a bool (1/0, true/false, yes/no, on/off)."""
+    var, value = _raw(name)
+    if value is None:
+        return default
+    lowered = value.lower()
+    if lowered in _TRUE:
+        return True
+    if lowered in _FALSE:
+        return False
+    raise ValueError(f"{var}={value!r} is not a boolean (use true/false, 1/0, yes/no, on/off)")
+
+
+def _check_range(var: str, value: float, min_value: float | None, max_value: float | None) -> None:
+    if min_value is not None and value < min_value:
+        raise ValueError(f"{var}={value} is below the minimum {min_value}")
+    if max_value is not None and value > max_value:
+        raise ValueError(f"{var}={value} is above the maximum {max_value}")
+
+
+_LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """What every FundLedger gRPC server needs, whatever its service."""
+
+    service_name: str
+    grpc_host: str
+    grpc_port: int  # 0 = let the OS pick a free port (tests)
+    metrics_port: int  # 0 = free port, -1 = no metrics endpoint
+    log_level: str
+    otlp_endpoint: str | None  # None = traces are not exported
+    shutdown_grace_seconds: float
+
+    @classmethod
+    def from_env(
+        cls, service_name: str, default_grpc_port: int, default_metrics_port: int
+    ) -> ServerSettings:
+        log_level = env_str("LOG_LEVEL", "INFO").upper()
+        if log_level not in _LOG_LEVELS:
+            raise ValueError(
+                f"{env_name('LOG_LEVEL')}={log_level!r} is not one of {', '.join(_LOG_LEVELS)}"
+            )
+        return cls(
+            service_name=service_name,
+            grpc_host=env_str("GRPC_HOST", "127.0.0.1"),
+            grpc_port=env_int("GRPC_PORT", default_grpc_port, min_value=0, max_value=65535),
+            metrics_port=env_int(
+                "METRICS_PORT", default_metrics_port, min_value=-1, max_value=65535
+            ),
+            log_level=log_level,
+            otlp_endpoint=env_str("OTLP_ENDPOINT", "") or None,
+            shutdown_grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0, min_value=0.0),
+        )

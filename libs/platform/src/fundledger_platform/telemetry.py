@@ -1,0 +1,137 @@
+"""OpenTelemetry tracing: provider set-up, gRPC interceptors, bus propagation.
+
+Traces cross two kinds of hops: gRPC calls (OpenTelemetry's grpc.aio
+interceptors carry ``traceparent`` in call metadata) and the NATS bus, where
+the publisher puts :func:`inject_headers` into the message headers and the
+consumer starts its span under :func:`extract_context` of those headers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+import grpc
+from opentelemetry import context as otel_context
+from opentelemetry import propagate, trace
+from opentelemetry.sdk.resources import SERVICE_NAME, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from opentelemetry.trace import Status, StatusCode
+
+logger = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_provider: TracerProvider | None = None
+
+# gRPC codes that mean the *server* failed; the others are the caller's doing
+# and, per the OpenTelemetry RPC conventions, leave a server span's status unset.
+_SERVER_FAULTS = frozenset(
+    {
+        grpc.StatusCode.UNKNOWN,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+        grpc.StatusCode.UNIMPLEMENTED,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.DATA_LOSS,
+    }
+)
+
+
+def setup_telemetry(service_name: str, otlp_endpoint: str | None) -> None:
+    """Install the global TracerProvider once; later calls change nothing.
+
+    OpenTelemetry refuses to replace a global provider, so a second call (a
+    test building a second server) keeps the first set-up. Spans are exported
+    only when an OTLP endpoint is given; without one they are still created,
+    so trace ids reach the logs and the bus headers.
+    """
+    global _provider
+    with _lock:
+        if _provider is not None:
+            return
+        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service_name}))
+        if otlp_endpoint:
+            # Imported here: the exporter pulls in protobuf and a gRPC channel,
+            # which a process without an endpoint should not pay for.
+            from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
+                OTLPSpanExporter,
+            )
+
+            # A bare host:port means the plaintext collector of a local stack;
+            # give a scheme (https://…) for TLS.
+            endpoint = otlp_endpoint if "://" in otlp_endpoint else f"http://{otlp_endpoint}"
+            provider.add_span_processor(BatchSpanProcessor(OTLPSpanExporter(endpoint=endpoint)))
+            logger.info("exporting traces to %s", endpoint)
+        trace.set_tracer_provider(provider)
+        _provider = provider
+
+
+def shutdown_telemetry(timeout_seconds: float = 5.0) -> None:
+    """Flush spans still queued for export (called on graceful shutdown).
+
+    Only a flush, not a provider shutdown: the provider is process-global and
+    shuts itself down at interpreter exit, and another server in the same
+    process (tests) may still be tracing.
+    """
+    provider = _provider
+    if provider is not None and not provider.force_flush(int(timeout_seconds * 1000)):
+        logger.warning("span export did not finish within %.1fs", timeout_seconds)
+
+
+def tracer(name: str) -> trace.Tracer:
+    return trace.get_tracer(name)
+
+
+def server_interceptors() -> list[grpc.aio.ServerInterceptor[Any, Any]]:
+    """OpenTelemetry's grpc.aio server interceptor: one SERVER span per call."""
+    from opentelemetry.instrumentation.grpc import aio_server_interceptor
+
+    interceptor: grpc.aio.ServerInterceptor[Any, Any] = aio_server_interceptor()  # type: ignore[no-untyped-call]
+    return [interceptor]
+
+
+def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
+    """OpenTelemetry's grpc.aio client interceptors (one per call kind), for channels."""
+    from opentelemetry.instrumentation.grpc import aio_client_interceptors
+
+    interceptors: list[grpc.aio.ClientInterceptor] = list(aio_client_interceptors())  # type: ignore[no-untyped-call]
+    return interceptors
+
+
+def inject_headers(headers: dict[str, str] | None = None) -> dict[str, str]:
+    """``headers`` (or a new dict) plus the current trace context (W3C ``traceparent``)."""
+    carrier: dict[str, str] = {} if headers is None else headers
+    propagate.inject(carrier)
+    return carrier
+
+
+def extract_context(headers: Mapping[str, str] | None) -> otel_context.Context:
+    """The trace context carried by message headers, to start a consumer span under.
+
+    Keys are matched case-insensitively: NATS keeps header case as sent, and a
+    publisher outside Python may well write ``Traceparent``.
+    """
+    carrier = {key.lower(): value for key, value in (headers or {}).items()}
+    return propagate.extract(carrier)
+
+
+def record_rpc_status(
+    code: grpc.StatusCode, description: str, attributes: Mapping[str, str] | None = None
+) -> None:
+    """Put a call's final status on the current server span.
+
+    OpenTelemetry's aio interceptor sees ``context.abort`` but not
+    ``abort_with_status``, which is how domain errors leave; without this the
+    span of a failed call would say OK.
+    """
+    span = trace.get_current_span()
+    if not span.is_recording():
+        return
+    span.set_attribute("rpc.grpc.status_code", code.value[0])
+    for key, value in (attributes or {}).items():
+        span.set_attribute(key, value)
+    if code in _SERVER_FAULTS:
+        span.set_status(Status(StatusCode.ERROR, f"{code.name}: {description}"))

@@ -1,0 +1,441 @@
+"""Group commit: concurrent appends share one PostgreSQL transaction.
+
+Why one transaction for many appends: positions must become visible in the order
+they are assigned (pitfall 1), so every append takes the single `log_head` row
+lock until it commits. Commits are therefore serial, and the only way to go fast
+is to make each commit carry many appends. One writer task per process drains a
+queue of pending appends into one transaction; each append still succeeds or
+fails on its own (a version conflict in one does not touch the others), because
+every per-append step either succeeds or is undone by hand before the next.
+
+Order inside a group: appends are processed stably sorted by stream id, so two
+groups (from two replicas) lock stream heads in the same order and cannot
+deadlock on them; `log_head` is always locked last. If the group transaction
+still fails (a deadlock with another replica, a lost connection), each append
+is retried alone, so one bad apple cannot fail its neighbours.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import asyncpg
+from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition, Unavailable
+
+from eventstore.adapters import sql
+from eventstore.domain.model import AppendCommand, AppendResult, ExpectedKind
+from eventstore.metrics import (
+    APPEND_GROUP_SIZE,
+    EVENTS_APPENDED,
+    IDEMPOTENT_REPLAYS,
+    VERSION_CONFLICTS,
+)
+
+log = logging.getLogger(__name__)
+
+NOTIFY_CHANNEL = "eventstore_appended"
+# Failures after which the same appends may well succeed when tried again.
+_TRANSIENT = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.UniqueViolationError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    OSError,
+)
+
+
+@dataclass
+class _Pending:
+    command: AppendCommand
+    future: asyncio.Future[AppendResult]
+
+
+@dataclass(frozen=True)
+class _Planned:
+    command: AppendCommand
+    first_version: int
+
+
+@dataclass
+class _GroupOutcome:
+    results: dict[int, AppendResult | DomainError] = field(default_factory=dict)
+    # Appends whose result is another append's in the same group (same idempotency key).
+    aliases: dict[int, int] = field(default_factory=dict)
+
+
+class _WrongVersion(Exception):
+    def __init__(self, actual: int, exists: bool) -> None:
+        self.actual = actual
+        self.exists = exists
+
+
+class Appender:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        *,
+        maintain_rollup: bool,
+        max_group_appends: int = 256,
+        max_group_events: int = 5000,
+    ) -> None:
+        self._pool = pool
+        self._rollup = maintain_rollup
+        self._max_appends = max_group_appends
+        self._max_events = max_group_events
+        self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="appender")
+
+    async def stop(self) -> None:
+        """Finishes every queued append, then stops the writer."""
+        if self._task is None:
+            return
+        await self._queue.join()
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+
+    async def append(self, command: AppendCommand) -> AppendResult:
+        if self._task is None:
+            raise Unavailable("the event store is shutting down", reason="SHUTTING_DOWN")
+        future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(_Pending(command, future))
+        # Shielded: a caller that goes away must not cancel the write the group
+        # may already have committed for it.
+        return await asyncio.shield(future)
+
+    async def _run(self) -> None:
+        while True:
+            first = await self._queue.get()
+            group = [first]
+            events = len(first.command.events)
+            while (
+                not self._queue.empty()
+                and len(group) < self._max_appends
+                and events < self._max_events
+            ):
+                nxt = self._queue.get_nowait()
+                group.append(nxt)
+                events += len(nxt.command.events)
+            try:
+                await self._commit(group)
+            except Exception:  # the loop must survive anything
+                log.exception("append group failed unexpectedly")
+                for p in group:
+                    if not p.future.done():
+                        p.future.set_exception(
+                            Unavailable("append failed, retry", reason="APPEND_FAILED")
+                        )
+            finally:
+                for _ in group:
+                    self._queue.task_done()
+
+    async def _commit(self, group: list[_Pending]) -> None:
+        APPEND_GROUP_SIZE.observe(len(group))
+        try:
+            outcome = await self._run_group(group)
+        except _TRANSIENT as err:
+            if len(group) == 1:
+                await self._commit_alone(group[0], err)
+                return
+            log.warning("append group of %d failed (%s); retrying one by one", len(group), err)
+            for p in group:
+                await self._commit_alone(p, err)
+            return
+        self._resolve(group, outcome)
+
+    async def _commit_alone(self, pending: _Pending, first_error: BaseException) -> None:
+        err: BaseException = first_error
+        for attempt in range(3):
+            try:
+                self._resolve([pending], await self._run_group([pending]))
+                return
+            except _TRANSIENT as e:
+                err = e
+                await asyncio.sleep(0.01 * (attempt + 1))
+        log.error("append failed after retries: %s", err)
+        pending.future.set_exception(Unavailable("append failed, retry", reason="APPEND_FAILED"))
+
+    @staticmethod
+    def _resolve(group: list[_Pending], outcome: _GroupOutcome) -> None:
+        for i, p in enumerate(group):
+            if p.future.done():
+                continue
+            target = outcome.aliases.get(i, i)
+            result = outcome.results[target]
+            if isinstance(result, DomainError):
+                p.future.set_exception(result)
+            elif target != i:
+                IDEMPOTENT_REPLAYS.inc()
+                p.future.set_result(result.as_replay())
+            else:
+                if result.replayed:
+                    IDEMPOTENT_REPLAYS.inc()
+                else:
+                    EVENTS_APPENDED.inc(len(result.event_ids))
+                p.future.set_result(result)
+
+    async def _run_group(self, group: list[_Pending]) -> _GroupOutcome:
+        async with self._pool.acquire() as conn, conn.transaction():
+            return await write_group(conn, [p.command for p in group], rollup=self._rollup)
+
+
+async def write_group(
+    conn: asyncpg.Connection, commands: Sequence[AppendCommand], *, rollup: bool
+) -> _GroupOutcome:
+    """Applies appends inside the caller's open transaction; outcomes are only
+    true once that transaction commits."""
+    outcome = _GroupOutcome()
+    planned: list[tuple[int, _Planned]] = []
+    keys: dict[tuple[str, str], int] = {}
+    order = sorted(range(len(commands)), key=lambda i: commands[i].stream_id)
+    for i in order:
+        cmd = commands[i]
+        if cmd.idempotency_key is not None:
+            slot = (cmd.stream_id, cmd.idempotency_key)
+            if slot in keys:
+                # The same key twice in one group: the later one is a retry of
+                # the earlier (or a misuse of the key).
+                if commands[keys[slot]].request_hash == cmd.request_hash:
+                    outcome.aliases[i] = keys[slot]
+                else:
+                    outcome.results[i] = _key_reused(cmd)
+                continue
+            keys[slot] = i
+        result = await _try_one(conn, cmd)
+        if isinstance(result, int):
+            planned.append((i, _Planned(cmd, first_version=result)))
+        else:
+            outcome.results[i] = result
+    if planned:
+        for i, written in await _write_events(conn, planned, rollup=rollup):
+            outcome.results[i] = written
+    return outcome
+
+
+async def _try_one(
+    conn: asyncpg.Connection, cmd: AppendCommand
+) -> int | AppendResult | DomainError:
+    """Checks and claims one append's slot (returning its first version), or
+    returns its outcome; undoes its own writes when it fails."""
+    key_claimed = False
+    if cmd.idempotency_key is not None:
+        claimed = await conn.fetchval(
+            sql.CLAIM_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key, cmd.request_hash
+        )
+        if claimed is None:
+            # Committed by an earlier request (a concurrent one in another
+            # transaction made our INSERT wait for its commit first).
+            row = await conn.fetchrow(sql.GET_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
+            assert row is not None
+            if bytes(row["request_hash"]) != cmd.request_hash:
+                return _key_reused(cmd)
+            return AppendResult.from_json(json.loads(row["result"])).as_replay()
+        key_claimed = True
+
+    n = len(cmd.events)
+    try:
+        before = await _advance_head(conn, cmd)
+    except _WrongVersion as wrong:
+        replay = await _replay_by_event_ids(conn, cmd)
+        if key_claimed:
+            await conn.execute(sql.RELEASE_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
+        if replay is not None:
+            return replay
+        VERSION_CONFLICTS.inc()
+        return Aborted(
+            f"stream {cmd.stream_id} is at version {wrong.actual}"
+            f"{'' if wrong.exists else ' (no stream)'}, expected {cmd.expected.describe()}",
+            reason="WRONG_EXPECTED_VERSION",
+            metadata={
+                "stream_id": cmd.stream_id,
+                "expected_version": cmd.expected.describe(),
+                "actual_version": str(wrong.actual),
+                "stream_exists": str(wrong.exists).lower(),
+            },
+        )
+
+    inserted = await conn.fetch(
+        sql.CLAIM_EVENT_IDS,
+        [e.event_id for e in cmd.events],
+        cmd.stream_id,
+        list(range(before + 1, before + n + 1)),
+    )
+    if len(inserted) < n:
+        # Some ids already exist: undo this append's writes, then decide
+        # whether it is a retry of an append already in the stream.
+        await conn.execute(sql.RELEASE_EVENT_IDS, [r["event_id"] for r in inserted])
+        if await conn.fetchval(sql.REVERT_HEAD, cmd.stream_id, n) == 0:
+            await conn.execute(sql.DROP_EMPTY_HEAD, cmd.stream_id)
+        if key_claimed:
+            await conn.execute(sql.RELEASE_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
+        replay = await _replay_by_event_ids(conn, cmd)
+        if replay is not None:
+            return replay
+        return FailedPrecondition(
+            "an event id of this append is already used by another event",
+            reason="EVENT_ID_EXISTS",
+            metadata={"stream_id": cmd.stream_id},
+        )
+    return before + 1
+
+
+async def _advance_head(conn: asyncpg.Connection, cmd: AppendCommand) -> int:
+    """Moves the stream head by the batch size; returns the version before.
+
+    The head row is the optimistic lock: the UPDATE only matches the expected
+    version, and it keeps the row locked until commit, so a concurrent writer
+    with the same expectation waits and then fails to match (pitfalls 4, 8).
+    """
+    n = len(cmd.events)
+    kind = cmd.expected.kind
+    if kind is ExpectedKind.ANY:
+        version = await conn.fetchval(sql.HEAD_ANY, cmd.stream_id, cmd.category, n)
+    elif kind is ExpectedKind.NO_STREAM or (
+        kind is ExpectedKind.EXACT and cmd.expected.version == 0
+    ):
+        version = await conn.fetchval(sql.HEAD_CREATE, cmd.stream_id, cmd.category, n)
+    elif kind is ExpectedKind.STREAM_EXISTS:
+        version = await conn.fetchval(sql.HEAD_EXISTS, cmd.stream_id, n)
+    else:
+        version = await conn.fetchval(sql.HEAD_EXACT, cmd.stream_id, n, cmd.expected.version)
+    if version is None:
+        actual = await conn.fetchval(sql.HEAD_VERSION, cmd.stream_id)
+        raise _WrongVersion(actual or 0, actual is not None)
+    return int(version) - n
+
+
+async def _replay_by_event_ids(conn: asyncpg.Connection, cmd: AppendCommand) -> AppendResult | None:
+    """The original result when every event id of `cmd` is already in its stream,
+    in order and consecutive (and where the expected version says they should be)."""
+    if not all(e.client_event_id for e in cmd.events):
+        return None
+    rows = await conn.fetch(sql.FIND_EVENT_IDS, [e.event_id for e in cmd.events])
+    found = {r["event_id"]: r for r in rows}
+    if len(found) != len(cmd.events):
+        return None
+    versions = []
+    for e in cmd.events:
+        row = found[e.event_id]
+        if row["stream_id"] != cmd.stream_id:
+            return None
+        versions.append(int(row["version"]))
+    first = versions[0]
+    if versions != list(range(first, first + len(versions))):
+        return None
+    kind = cmd.expected.kind
+    if (kind is ExpectedKind.EXACT and first != cmd.expected.version + 1) or (
+        kind is ExpectedKind.NO_STREAM and first != 1
+    ):
+        return None
+    span = await conn.fetchrow(sql.EVENT_SPAN, cmd.stream_id, first, versions[-1])
+    if span is None or span["first_position"] is None:
+        return None
+    return AppendResult(
+        first_version=first,
+        last_version=versions[-1],
+        first_position=span["first_position"],
+        last_position=span["last_position"],
+        recorded_at=span["recorded_at"],
+        event_ids=tuple(str(e.event_id) for e in cmd.events),
+        replayed=True,
+    )
+
+
+async def _write_events(
+    conn: asyncpg.Connection, planned: Sequence[tuple[int, _Planned]], *, rollup: bool
+) -> list[tuple[int, AppendResult]]:
+    total = sum(len(p.command.events) for _, p in planned)
+    # Taking the log_head row lock here (last) is what orders commits; the
+    # clock is read after the lock is held, and clamped to the previous
+    # commit's time, so recorded_at never decreases with position (pitfall 9).
+    head = await conn.fetchrow(sql.TAKE_POSITIONS, total)
+    assert head is not None
+    recorded_at: datetime = head["last_recorded_at"]
+    position = int(head["last_position"]) - total + 1
+    records = []
+    results: list[tuple[int, AppendResult]] = []
+    keyed: list[tuple[str, str, str]] = []
+    streams: list[str] = []
+    counts: Counter[tuple[str, str]] = Counter()
+    for i, plan in planned:
+        cmd = plan.command
+        first_position = position
+        for offset, e in enumerate(cmd.events):
+            records.append(
+                (
+                    position,
+                    cmd.stream_id,
+                    cmd.category,
+                    plan.first_version + offset,
+                    e.event_id,
+                    e.event_type,
+                    e.schema_version,
+                    e.data,
+                    json.dumps(dict(e.metadata), sort_keys=True),
+                    e.payload_hash,
+                    cmd.idempotency_key,
+                    e.causation_id,
+                    e.correlation_id,
+                    e.user_id,
+                    e.source,
+                    recorded_at,
+                )
+            )
+            counts[(e.user_id or "", e.event_type)] += 1
+            position += 1
+        result = AppendResult(
+            first_version=plan.first_version,
+            last_version=plan.first_version + len(cmd.events) - 1,
+            first_position=first_position,
+            last_position=position - 1,
+            recorded_at=recorded_at,
+            event_ids=tuple(str(e.event_id) for e in cmd.events),
+        )
+        results.append((i, result))
+        streams.append(cmd.stream_id)
+        if cmd.idempotency_key is not None:
+            keyed.append((cmd.stream_id, cmd.idempotency_key, json.dumps(result.to_json())))
+    await conn.copy_records_to_table(
+        "events", schema_name="eventstore", columns=sql.EVENT_COLUMNS, records=records
+    )
+    await conn.execute(sql.STAMP_HEADS, sorted(set(streams)), recorded_at)
+    if keyed:
+        await conn.execute(
+            sql.STORE_IDEMPOTENCY_RESULTS,
+            [k[0] for k in keyed],
+            [k[1] for k in keyed],
+            [k[2] for k in keyed],
+        )
+    if rollup:
+        ordered = sorted(counts.items())
+        await conn.execute(
+            sql.BUMP_DAILY_COUNTS,
+            recorded_at,
+            [k[0] for k, _ in ordered],
+            [k[1] for k, _ in ordered],
+            [c for _, c in ordered],
+        )
+    await conn.execute(sql.NOTIFY, NOTIFY_CHANNEL, str(position - 1))
+    return results
+
+
+def _key_reused(cmd: AppendCommand) -> FailedPrecondition:
+    return FailedPrecondition(
+        f"idempotency key {cmd.idempotency_key!r} was already used on stream "
+        f"{cmd.stream_id} for a different request",
+        reason="IDEMPOTENCY_KEY_REUSED",
+        metadata={"stream_id": cmd.stream_id, "idempotency_key": cmd.idempotency_key or ""},
+    )

@@ -1,0 +1,66 @@
+"""Fan-out of the log's append notifications to Subscribe streams.
+
+A wake-up, not a queue (pitfall 15): subscribers re-read the log from their
+own position after every wake-up and also on a timer, so a notification lost
+while the listening connection was down costs at most one poll interval.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+import asyncpg
+
+from eventstore.adapters.appender import NOTIFY_CHANNEL
+
+log = logging.getLogger(__name__)
+
+
+class Notifier:
+    def __init__(self, dsn: str) -> None:
+        self._dsn = dsn
+        self._event = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def current(self) -> asyncio.Event:
+        """The event the next notification sets; take it *before* reading the log,
+        so a notification that lands between the read and the wait is not missed."""
+        return self._event
+
+    def _on_notify(self, *_: object) -> None:
+        event, self._event = self._event, asyncio.Event()
+        event.set()
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="notifier")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        while True:
+            conn: asyncpg.Connection | None = None
+            try:
+                conn = await asyncpg.connect(self._dsn)
+                lost = asyncio.Event()
+                conn.add_termination_listener(lambda _, lost=lost: lost.set())
+                await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+                await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("notification listener lost: %s", err)
+            finally:
+                if conn is not None and not conn.is_closed():
+                    with contextlib.suppress(Exception):
+                        await asyncio.wait_for(conn.close(), 2)
+            # Wake everyone: they re-read the log, so nothing is lost meanwhile.
+            self._on_notify()
+            await asyncio.sleep(1.0)

@@ -1,0 +1,232 @@
+"""Read queries of the log. Rows go straight to the gRPC mappers (no copies).
+
+Stream reads carry a time bound taken from the stream head (first/last
+recorded_at), so PostgreSQL prunes every day-partition the stream never wrote
+to; without it a read would probe each partition's index.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+
+_COLUMNS = """position, stream_id, category, version, event_id, event_type, schema_version,
+data, metadata, causation_id, correlation_id, user_id, source, recorded_at"""
+
+PAGE = 500
+
+
+@dataclass(frozen=True)
+class StreamHead:
+    stream_id: str
+    category: str
+    version: int
+    first_recorded_at: datetime | None
+    last_recorded_at: datetime | None
+
+
+class Reader:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def head(self, stream_id: str) -> StreamHead | None:
+        row = await self._pool.fetchrow(
+            "SELECT stream_id, category, version, first_recorded_at, last_recorded_at "
+            "FROM eventstore.streams WHERE stream_id = $1",
+            stream_id,
+        )
+        return None if row is None else StreamHead(**dict(row))
+
+    async def count_stream(self, head: StreamHead) -> int:
+        if head.first_recorded_at is None or head.last_recorded_at is None:
+            return 0
+        return int(
+            await self._pool.fetchval(
+                "SELECT count(*) FROM eventstore.events WHERE stream_id = $1 "
+                "AND recorded_at BETWEEN $2 AND $3",
+                head.stream_id,
+                head.first_recorded_at,
+                head.last_recorded_at,
+            )
+        )
+
+    async def read_stream(
+        self,
+        head: StreamHead,
+        *,
+        from_version: int | None,
+        backwards: bool,
+        max_count: int,
+        max_recorded_at: datetime | None,
+    ) -> AsyncIterator[asyncpg.Record]:
+        if head.first_recorded_at is None or head.last_recorded_at is None:
+            return
+        upper = head.last_recorded_at
+        if max_recorded_at is not None:
+            upper = min(upper, max_recorded_at)
+        if backwards:
+            cursor = head.version if from_version is None else from_version
+            query = (
+                f"SELECT {_COLUMNS} FROM eventstore.events WHERE stream_id = $1 "
+                "AND version <= $2 AND recorded_at BETWEEN $3 AND $4 "
+                "ORDER BY version DESC LIMIT $5"
+            )
+        else:
+            cursor = 1 if from_version is None else from_version
+            query = (
+                f"SELECT {_COLUMNS} FROM eventstore.events WHERE stream_id = $1 "
+                "AND version >= $2 AND recorded_at BETWEEN $3 AND $4 "
+                "ORDER BY version LIMIT $5"
+            )
+        remaining = max_count if max_count > 0 else None
+        while remaining is None or remaining > 0:
+            limit = PAGE if remaining is None else min(PAGE, remaining)
+            rows = await self._pool.fetch(
+                query, head.stream_id, cursor, head.first_recorded_at, upper, limit
+            )
+            for row in rows:
+                yield row
+            if len(rows) < limit:
+                return
+            if remaining is not None:
+                remaining -= len(rows)
+            cursor = rows[-1]["version"] + (-1 if backwards else 1)
+
+    async def read_all(
+        self,
+        *,
+        from_position: int,
+        max_count: int,
+        categories: Sequence[str],
+        event_types: Sequence[str],
+        page: int = PAGE,
+    ) -> AsyncIterator[asyncpg.Record]:
+        cursor = max(from_position, 1)
+        remaining = max_count if max_count > 0 else None
+        while remaining is None or remaining > 0:
+            limit = page if remaining is None else min(page, remaining)
+            rows = await self.read_page(cursor, limit, categories, event_types)
+            for row in rows:
+                yield row
+            if len(rows) < limit:
+                return
+            if remaining is not None:
+                remaining -= len(rows)
+            cursor = rows[-1]["position"] + 1
+
+    async def read_page(
+        self,
+        from_position: int,
+        limit: int,
+        categories: Sequence[str],
+        event_types: Sequence[str],
+        to_position: int | None = None,
+    ) -> list[asyncpg.Record]:
+        """Events at or after a position, in position order. Safe to tail: the
+        log commits in position order, so nothing can appear below a position
+        already read (see adapters/appender.py)."""
+        return list(
+            await self._pool.fetch(
+                f"SELECT {_COLUMNS} FROM eventstore.events WHERE position >= $1 "
+                "AND (cardinality($3::text[]) = 0 OR category = ANY($3::text[])) "
+                "AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[])) "
+                "AND ($5::bigint IS NULL OR position <= $5) "
+                "ORDER BY position LIMIT $2",
+                from_position,
+                limit,
+                list(categories),
+                list(event_types),
+                to_position,
+            )
+        )
+
+    async def head_position(self) -> int:
+        return int(await self._pool.fetchval("SELECT last_position FROM eventstore.log_head"))
+
+    async def user_events(
+        self,
+        user_id: str,
+        start: datetime | None,
+        end: datetime | None,
+        event_types: Sequence[str],
+        before_position: int | None,
+        limit: int,
+    ) -> list[asyncpg.Record]:
+        return list(
+            await self._pool.fetch(
+                f"SELECT {_COLUMNS} FROM eventstore.events WHERE user_id = $1 "
+                "AND ($2::timestamptz IS NULL OR recorded_at >= $2) "
+                "AND ($3::timestamptz IS NULL OR recorded_at < $3) "
+                "AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[])) "
+                "AND ($5::bigint IS NULL OR position < $5) "
+                "ORDER BY position DESC LIMIT $6",
+                user_id,
+                start,
+                end,
+                list(event_types),
+                before_position,
+                limit,
+            )
+        )
+
+    async def correlated(
+        self, correlation_id: str, after_position: int, limit: int
+    ) -> list[asyncpg.Record]:
+        return list(
+            await self._pool.fetch(
+                f"SELECT {_COLUMNS} FROM eventstore.events WHERE correlation_id = $1 "
+                "AND position > $2 ORDER BY position LIMIT $3",
+                correlation_id,
+                after_position,
+                limit,
+            )
+        )
+
+    async def count(
+        self,
+        user_id: str | None,
+        event_types: Sequence[str],
+        category: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> int:
+        return int(
+            await self._pool.fetchval(
+                "SELECT count(*) FROM eventstore.events WHERE "
+                "($1::text IS NULL OR user_id = $1) "
+                "AND (cardinality($2::text[]) = 0 OR event_type = ANY($2::text[])) "
+                "AND ($3::text IS NULL OR category = $3) "
+                "AND ($4::timestamptz IS NULL OR recorded_at >= $4) "
+                "AND ($5::timestamptz IS NULL OR recorded_at < $5)",
+                user_id,
+                list(event_types),
+                category,
+                start,
+                end,
+            )
+        )
+
+    async def daily_counts(
+        self,
+        user_id: str | None,
+        event_types: Sequence[str],
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[asyncpg.Record]:
+        return list(
+            await self._pool.fetch(
+                "SELECT day, user_id, event_type, count FROM eventstore.daily_counts WHERE "
+                "($1::text IS NULL OR user_id = $1) "
+                "AND (cardinality($2::text[]) = 0 OR event_type = ANY($2::text[])) "
+                "AND ($3::timestamptz IS NULL OR day >= ($3 AT TIME ZONE 'UTC')::date) "
+                "AND ($4::timestamptz IS NULL OR day <= ($4 AT TIME ZONE 'UTC')::date) "
+                "ORDER BY day, user_id, event_type",
+                user_id,
+                list(event_types),
+                start,
+                end,
+            )
+        )

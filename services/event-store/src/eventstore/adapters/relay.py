@@ -1,0 +1,195 @@
+"""The relay: publishes every committed event to JetStream, once, in position order.
+
+Why it cannot skip a late commit: the log commits in position order (the
+`log_head` row lock, see appender.py), so once position p is visible every
+position below it is too, and "read after the checkpoint" never misses one
+(pitfall 1). The checkpoint lives in PostgreSQL and moves only after JetStream
+acknowledged the batch; a relay that dies between publish and checkpoint
+publishes again, and JetStream drops the copies by Nats-Msg-Id = event id
+within the stream's duplicate window (consumers also skip versions they have).
+
+One active relay per database: the leader holds a session advisory lock on a
+connection of its own, never one from the pool (pitfall 14) — a pooled
+connection would carry the lock back into the pool and to some other task. If
+that connection dies, PostgreSQL releases the lock and another replica's relay
+takes over. LISTEN/NOTIFY only wakes the relay early; it polls regardless, so a
+lost notification or a dropped listener delays nothing by more than the poll
+interval (pitfall 15).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+import asyncpg
+from fundledger_platform.telemetry import inject_headers
+from nats.js import JetStreamContext
+
+from eventstore.adapters.appender import NOTIFY_CHANNEL
+from eventstore.adapters.records import to_recorded_event
+from eventstore.domain.streams import nats_token
+from eventstore.metrics import RELAY_IS_LEADER, RELAY_LAG_EVENTS, RELAY_PUBLISHED
+
+log = logging.getLogger(__name__)
+
+RELAY_LOCK_KEY = 0x46554E444C45  # "FUNDLE": one relay leader per database
+
+_SELECT = """
+SELECT position, stream_id, category, version, event_id, event_type, schema_version,
+       data, metadata, causation_id, correlation_id, user_id, source, recorded_at
+FROM eventstore.events WHERE position > $1 ORDER BY position LIMIT $2
+"""
+
+
+def subject_for(prefix: str, category: str, stream_id: str) -> str:
+    """`<prefix>.<category>.<stream>`: consumers filter by category with a wildcard."""
+    return f"{prefix}.{category}.{nats_token(stream_id)}"
+
+
+class Relay:
+    def __init__(
+        self,
+        dsn: str,
+        js: JetStreamContext,
+        *,
+        name: str = "jetstream",
+        subject_prefix: str = "fundledger.events",
+        batch_size: int = 500,
+        poll_interval: float = 1.0,
+        connect: Callable[[str], Awaitable[asyncpg.Connection]] | None = None,
+    ) -> None:
+        self._dsn = dsn
+        self._js = js
+        self._name = name
+        self._prefix = subject_prefix
+        self._batch = batch_size
+        self._poll = poll_interval
+        self._connect = connect or (lambda dsn: asyncpg.connect(dsn))
+        self._wake = asyncio.Event()
+        self._conn: asyncpg.Connection | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.is_leader = False
+        self.listening = False
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._run(), name="relay")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self._close()
+
+    async def drop_listener(self) -> None:
+        """Stops listening for notifications (the relay goes on by polling)."""
+        if self._conn is not None and self.listening:
+            await self._conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+            self.listening = False
+
+    async def _close(self) -> None:
+        self.is_leader = False
+        self.listening = False
+        RELAY_IS_LEADER.set(0)
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(conn.close(), 2)
+            if not conn.is_closed():
+                conn.terminate()
+
+    def _on_notify(self, *_: object) -> None:
+        self._wake.set()
+
+    async def _run(self) -> None:
+        backoff = self._poll
+        while True:
+            try:
+                await self._lead()
+            except asyncio.CancelledError:
+                raise
+            except Exception as err:
+                log.warning("relay lost its connection or leadership: %s", err)
+                await self._close()
+                await asyncio.sleep(min(backoff, 5.0))
+                backoff = min(backoff * 2, 5.0)
+            else:
+                backoff = self._poll
+
+    async def _lead(self) -> None:
+        self._conn = conn = await self._connect(self._dsn)
+        # A follower polls for the lock: pg_advisory_lock would block a
+        # connection that we also need to notice being terminated.
+        while not await conn.fetchval("SELECT pg_try_advisory_lock($1)", RELAY_LOCK_KEY):  # noqa: ASYNC110
+            await asyncio.sleep(self._poll)
+        self.is_leader = True
+        RELAY_IS_LEADER.set(1)
+        log.info("relay %s is the leader", self._name)
+        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        self.listening = True
+        await conn.execute(
+            "INSERT INTO eventstore.relay_checkpoints (name, position) VALUES ($1, 0) "
+            "ON CONFLICT DO NOTHING",
+            self._name,
+        )
+        while True:
+            self._wake.clear()
+            published = await self.publish_pending(conn)
+            if published < self._batch:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self._poll)
+
+    async def publish_pending(self, conn: asyncpg.Connection) -> int:
+        """Publishes one batch after the checkpoint; returns how many it published."""
+        checkpoint = int(
+            await conn.fetchval(
+                "SELECT position FROM eventstore.relay_checkpoints WHERE name = $1", self._name
+            )
+        )
+        rows = await conn.fetch(_SELECT, checkpoint, self._batch)
+        head = int(await conn.fetchval("SELECT last_position FROM eventstore.log_head"))
+        RELAY_LAG_EVENTS.set(head - checkpoint)
+        if not rows:
+            return 0
+        # Publishing concurrently keeps order: each publish writes its message
+        # to the one connection before awaiting its ack, in call order.
+        acks = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+        done = checkpoint
+        for row, ack in zip(rows, acks, strict=True):
+            if isinstance(ack, BaseException):
+                log.warning("publish of position %s failed: %s", row["position"], ack)
+                break
+            done = row["position"]
+        if done > checkpoint:
+            await conn.execute(
+                "UPDATE eventstore.relay_checkpoints SET position = $2, updated_at = now() "
+                "WHERE name = $1",
+                self._name,
+                done,
+            )
+            RELAY_PUBLISHED.inc(done - checkpoint)
+            RELAY_LAG_EVENTS.set(head - done)
+        if done < rows[-1]["position"]:
+            # The bus is unwell: keep the leadership, publish the rest again later.
+            await asyncio.sleep(self._poll)
+            return done - checkpoint
+        return len(rows)
+
+    async def _publish(self, row: asyncpg.Record) -> object:
+        event = to_recorded_event(row)
+        headers = {"Nats-Msg-Id": event.event_id}
+        traceparent = event.metadata.get("traceparent")
+        if traceparent:
+            headers["traceparent"] = traceparent
+        else:
+            headers = inject_headers(headers)
+        return await self._js.publish(
+            subject_for(self._prefix, event.category, event.stream_id),
+            event.SerializeToString(),
+            headers=headers,
+        )

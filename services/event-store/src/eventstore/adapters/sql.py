@@ -1,0 +1,117 @@
+"""SQL of the append path, in one place so the locking story reads top to bottom."""
+
+CLAIM_IDEMPOTENCY_KEY = """
+INSERT INTO eventstore.idempotency_keys (stream_id, idempotency_key, request_hash)
+VALUES ($1, $2, $3)
+ON CONFLICT DO NOTHING
+RETURNING 1
+"""
+
+GET_IDEMPOTENCY_KEY = """
+SELECT request_hash, result FROM eventstore.idempotency_keys
+WHERE stream_id = $1 AND idempotency_key = $2
+"""
+
+RELEASE_IDEMPOTENCY_KEY = """
+DELETE FROM eventstore.idempotency_keys WHERE stream_id = $1 AND idempotency_key = $2
+"""
+
+STORE_IDEMPOTENCY_RESULTS = """
+UPDATE eventstore.idempotency_keys k SET result = v.result
+FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS v(stream_id, idempotency_key, result)
+WHERE k.stream_id = v.stream_id AND k.idempotency_key = v.idempotency_key
+"""
+
+# Each returns the stream's new version, or no row when the expectation fails.
+HEAD_ANY = """
+INSERT INTO eventstore.streams AS s (stream_id, category, version) VALUES ($1, $2, $3)
+ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version
+RETURNING version
+"""
+
+HEAD_CREATE = """
+INSERT INTO eventstore.streams (stream_id, category, version) VALUES ($1, $2, $3)
+ON CONFLICT (stream_id) DO NOTHING
+RETURNING version
+"""
+
+HEAD_EXISTS = """
+UPDATE eventstore.streams SET version = version + $2 WHERE stream_id = $1 RETURNING version
+"""
+
+HEAD_EXACT = """
+UPDATE eventstore.streams SET version = version + $2
+WHERE stream_id = $1 AND version = $3
+RETURNING version
+"""
+
+HEAD_VERSION = "SELECT version FROM eventstore.streams WHERE stream_id = $1"
+
+# Undo of one append's head move inside a group; a stream the append created
+# (left at version 0) is deleted again by DROP_EMPTY_HEAD.
+REVERT_HEAD = """
+UPDATE eventstore.streams SET version = version - $2 WHERE stream_id = $1 RETURNING version
+"""
+
+DROP_EMPTY_HEAD = "DELETE FROM eventstore.streams WHERE stream_id = $1 AND version = 0"
+
+CLAIM_EVENT_IDS = """
+INSERT INTO eventstore.event_ids (event_id, stream_id, version)
+SELECT id, $2, v FROM unnest($1::uuid[], $3::bigint[]) AS t(id, v)
+ON CONFLICT DO NOTHING
+RETURNING event_id
+"""
+
+RELEASE_EVENT_IDS = "DELETE FROM eventstore.event_ids WHERE event_id = ANY($1::uuid[])"
+
+FIND_EVENT_IDS = """
+SELECT event_id, stream_id, version FROM eventstore.event_ids WHERE event_id = ANY($1::uuid[])
+"""
+
+EVENT_SPAN = """
+SELECT min(position) AS first_position, max(position) AS last_position,
+       max(recorded_at) AS recorded_at
+FROM eventstore.events
+WHERE stream_id = $1 AND version BETWEEN $2 AND $3
+"""
+
+TAKE_POSITIONS = """
+UPDATE eventstore.log_head
+SET last_position = last_position + $1,
+    last_recorded_at = greatest(clock_timestamp(), last_recorded_at)
+RETURNING last_position, last_recorded_at
+"""
+
+EVENT_COLUMNS = [
+    "position",
+    "stream_id",
+    "category",
+    "version",
+    "event_id",
+    "event_type",
+    "schema_version",
+    "data",
+    "metadata",
+    "payload_hash",
+    "idempotency_key",
+    "causation_id",
+    "correlation_id",
+    "user_id",
+    "source",
+    "recorded_at",
+]
+
+STAMP_HEADS = """
+UPDATE eventstore.streams
+SET first_recorded_at = coalesce(first_recorded_at, $2), last_recorded_at = $2
+WHERE stream_id = ANY($1::text[])
+"""
+
+BUMP_DAILY_COUNTS = """
+INSERT INTO eventstore.daily_counts AS d (day, user_id, event_type, count)
+SELECT ($1::timestamptz AT TIME ZONE 'UTC')::date, u, t, c
+FROM unnest($2::text[], $3::text[], $4::bigint[]) AS v(u, t, c)
+ON CONFLICT (day, user_id, event_type) DO UPDATE SET count = d.count + excluded.count
+"""
+
+NOTIFY = "SELECT pg_notify($1, $2)"

@@ -1,0 +1,172 @@
+"""The composition root: builds pools, bus, appender, relay and the gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
+from fundledger_platform.bus import bus_connected, connect_bus, ensure_stream
+from fundledger_platform.db import create_pool, ping
+from fundledger_platform.migrations import load_migrations, migrate_down, migrate_up
+from fundledger_platform.server import ServiceServer, build_server
+from nats.aio.client import Client as NATS
+
+from eventstore.adapters.appender import Appender
+from eventstore.adapters.notifier import Notifier
+from eventstore.adapters.partitions import NATIVE, current_mode, detect_mode, maintain
+from eventstore.adapters.reader import Reader
+from eventstore.adapters.relay import Relay
+from eventstore.config import Settings
+from eventstore.entrypoints.grpc_servicer import EventStoreServicer
+from eventstore.metrics import OLDEST_TRANSACTION_SECONDS
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SCHEMA = "eventstore"
+SERVICE_NAME = eventstore_pb2.DESCRIPTOR.services_by_name["EventStoreService"].full_name
+
+
+async def migrate(database_url: str, down_to: int | None = None) -> str:
+    """Applies (or, with down_to, reverts) the migrations; returns the storage mode."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        mode = await detect_mode(conn)
+        migrations = load_migrations(MIGRATIONS, variant=mode)
+        if down_to is None:
+            applied = await migrate_up(conn, SCHEMA, migrations)
+            log.info("migrations: %d applied, storage mode %s", applied, mode)
+        else:
+            reverted = await migrate_down(conn, SCHEMA, migrations, down_to)
+            log.info("migrations: %d reverted", reverted)
+        return mode
+    finally:
+        await conn.close()
+
+
+@dataclass
+class EventStore:
+    """A running event store: the server plus the parts tests reach into."""
+
+    server: ServiceServer
+    pool: asyncpg.Pool
+    appender: Appender
+    relay: Relay
+    notifier: Notifier
+    bus: NATS
+    mode: str
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def _upkeep(pool: asyncpg.Pool, settings: Settings, mode: str) -> None:
+    while True:
+        try:
+            await maintain(
+                pool,
+                mode=mode,
+                days_ahead=settings.partition_days_ahead,
+                retention_days=settings.retention_days,
+                chunk_interval_hours=settings.timescale_chunk_hours,
+            )
+        except Exception:
+            log.exception("partition upkeep failed; retrying next round")
+        await asyncio.sleep(settings.maintenance_interval_seconds)
+
+
+async def _watch_transactions(pool: asyncpg.Pool) -> None:
+    # An old open transaction holds back the xid horizon (pitfall 2): export its
+    # age so it can be alerted on.
+    while True:
+        with contextlib.suppress(Exception):
+            age = await pool.fetchval(
+                "SELECT coalesce(extract(epoch FROM max(clock_timestamp() - xact_start)), 0) "
+                "FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()"
+            )
+            OLDEST_TRANSACTION_SECONDS.set(float(age))
+        await asyncio.sleep(15)
+
+
+async def build(settings: Settings) -> EventStore:
+    pool = await create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        application_name="event-store",
+    )
+    mode = await current_mode(pool)
+    log.info("event store storage mode: %s", mode)
+    await maintain(
+        pool,
+        mode=mode,
+        days_ahead=settings.partition_days_ahead,
+        retention_days=settings.retention_days,
+        chunk_interval_hours=settings.timescale_chunk_hours,
+    )
+    bus = await connect_bus(settings.nats_url, "event-store")
+    js = bus.jetstream()
+    await ensure_stream(
+        js,
+        settings.bus_stream,
+        [f"{settings.bus_subject_prefix}.>"],
+        duplicate_window_seconds=settings.bus_duplicate_window_seconds,
+        max_age_seconds=settings.bus_max_age_seconds or None,
+    )
+    appender = Appender(
+        pool,
+        maintain_rollup=mode == NATIVE,
+        max_group_appends=settings.group_max_appends,
+        max_group_events=settings.group_max_events,
+    )
+    appender.start()
+    notifier = Notifier(settings.database_url)
+    notifier.start()
+    relay = Relay(
+        settings.database_url,
+        js,
+        subject_prefix=settings.bus_subject_prefix,
+        batch_size=settings.relay_batch_size,
+        poll_interval=settings.relay_poll_seconds,
+    )
+    if settings.relay_enabled:
+        relay.start()
+    tasks = [
+        asyncio.create_task(_upkeep(pool, settings, mode), name="upkeep"),
+        asyncio.create_task(_watch_transactions(pool), name="xact-watch"),
+    ]
+    servicer = EventStoreServicer(
+        appender, Reader(pool), notifier, settings.limits, settings.subscribe_poll_seconds
+    )
+
+    async def ready() -> bool:
+        return bus_connected(bus) and await ping(pool)
+
+    async def stop_tasks() -> None:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def close_bus() -> None:
+        with contextlib.suppress(Exception):
+            await bus.drain()
+
+    async def close_pool() -> None:
+        await pool.close()
+
+    server = build_server(
+        settings.server,
+        register=lambda s: eventstore_pb2_grpc.add_EventStoreServiceServicer_to_server(servicer, s),
+        service_names=[SERVICE_NAME],
+        readiness=ready,
+        # Order matters: queued appends finish before the relay stops, so the
+        # relay (or the next leader) publishes them; pools close last.
+        on_shutdown=[appender.stop, relay.stop, notifier.stop, stop_tasks, close_bus, close_pool],
+        max_message_bytes=settings.limits.max_append_bytes + 1024 * 1024,
+    )
+    return EventStore(server, pool, appender, relay, notifier, bus, mode, tasks)

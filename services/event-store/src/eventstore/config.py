@@ -1,0 +1,65 @@
+"""Event-store settings, read once at start-up from FUNDLEDGER_* variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fundledger_platform.settings import ServerSettings, env_bool, env_float, env_int, env_str
+
+from eventstore.domain.commands import Limits
+
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/fundledger"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+
+
+@dataclass(frozen=True)
+class Settings:
+    server: ServerSettings
+    database_url: str
+    nats_url: str
+    db_pool_min: int
+    db_pool_max: int
+    limits: Limits
+    group_max_appends: int
+    group_max_events: int
+    relay_enabled: bool
+    relay_batch_size: int
+    relay_poll_seconds: float
+    bus_stream: str
+    bus_subject_prefix: str
+    bus_duplicate_window_seconds: float
+    bus_max_age_seconds: float
+    subscribe_poll_seconds: float
+    partition_days_ahead: int
+    retention_days: int
+    timescale_chunk_hours: int
+    maintenance_interval_seconds: float
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            server=ServerSettings.from_env("event-store", 50051, 9101),
+            database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            nats_url=env_str("NATS_URL", DEFAULT_NATS_URL),
+            db_pool_min=env_int("EVENTSTORE_DB_POOL_MIN", 4),
+            db_pool_max=env_int("EVENTSTORE_DB_POOL_MAX", 20),
+            limits=Limits(
+                max_events=env_int("EVENTSTORE_MAX_EVENTS_PER_APPEND", 1000),
+                max_event_bytes=env_int("EVENTSTORE_MAX_EVENT_BYTES", 1024 * 1024),
+                max_append_bytes=env_int("EVENTSTORE_MAX_APPEND_BYTES", 8 * 1024 * 1024),
+            ),
+            group_max_appends=env_int("EVENTSTORE_GROUP_MAX_APPENDS", 256),
+            group_max_events=env_int("EVENTSTORE_GROUP_MAX_EVENTS", 5000),
+            relay_enabled=env_bool("EVENTSTORE_RELAY_ENABLED", True),
+            relay_batch_size=env_int("EVENTSTORE_RELAY_BATCH_SIZE", 500),
+            relay_poll_seconds=env_float("EVENTSTORE_RELAY_POLL_SECONDS", 1.0),
+            bus_stream=env_str("BUS_STREAM", "FUNDLEDGER_EVENTS"),
+            bus_subject_prefix=env_str("BUS_SUBJECT_PREFIX", "fundledger.events"),
+            bus_duplicate_window_seconds=env_float("BUS_DUPLICATE_WINDOW_SECONDS", 600.0),
+            bus_max_age_seconds=env_float("BUS_MAX_AGE_SECONDS", 7 * 24 * 3600.0),
+            subscribe_poll_seconds=env_float("EVENTSTORE_SUBSCRIBE_POLL_SECONDS", 1.0),
+            partition_days_ahead=env_int("EVENTSTORE_PARTITION_DAYS_AHEAD", 7),
+            retention_days=env_int("EVENTSTORE_RETENTION_DAYS", 0),
+            timescale_chunk_hours=env_int("EVENTSTORE_TIMESCALE_CHUNK_HOURS", 24),
+            maintenance_interval_seconds=env_float("EVENTSTORE_MAINTENANCE_SECONDS", 3600.0),
+        )

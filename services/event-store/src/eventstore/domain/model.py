@@ -1,0 +1,115 @@
+"""The event store's own vocabulary: what an append asks for and what it gets back."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+class ExpectedKind(enum.Enum):
+    ANY = "any"
+    NO_STREAM = "no_stream"
+    STREAM_EXISTS = "stream_exists"
+    EXACT = "exact"
+
+
+@dataclass(frozen=True)
+class Expected:
+    kind: ExpectedKind
+    version: int = 0
+
+    def describe(self) -> str:
+        return str(self.version) if self.kind is ExpectedKind.EXACT else self.kind.value
+
+
+@dataclass(frozen=True)
+class NewEvent:
+    event_id: UUID
+    client_event_id: bool
+    event_type: str
+    schema_version: int
+    data: str  # canonical JSON text of a JSON object
+    payload_hash: bytes
+    metadata: Mapping[str, str]
+    causation_id: str | None
+    correlation_id: str | None
+    user_id: str | None
+    source: str | None
+
+
+@dataclass(frozen=True)
+class AppendCommand:
+    stream_id: str
+    category: str
+    expected: Expected
+    events: tuple[NewEvent, ...]
+    idempotency_key: str | None
+    request_hash: bytes
+
+
+@dataclass(frozen=True)
+class AppendResult:
+    first_version: int
+    last_version: int
+    first_position: int
+    last_position: int
+    recorded_at: datetime
+    event_ids: tuple[str, ...]
+    replayed: bool = False
+
+    def as_replay(self) -> AppendResult:
+        return AppendResult(
+            self.first_version,
+            self.last_version,
+            self.first_position,
+            self.last_position,
+            self.recorded_at,
+            self.event_ids,
+            replayed=True,
+        )
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "first_version": self.first_version,
+            "last_version": self.last_version,
+            "first_position": self.first_position,
+            "last_position": self.last_position,
+            "recorded_at": self.recorded_at.isoformat(),
+            "event_ids": list(self.event_ids),
+        }
+
+    @classmethod
+    def from_json(cls, raw: Mapping[str, object]) -> AppendResult:
+        ids = raw["event_ids"]
+        assert isinstance(ids, list)
+        return cls(
+            first_version=int(str(raw["first_version"])),
+            last_version=int(str(raw["last_version"])),
+            first_position=int(str(raw["first_position"])),
+            last_position=int(str(raw["last_position"])),
+            recorded_at=datetime.fromisoformat(str(raw["recorded_at"])),
+            event_ids=tuple(str(i) for i in ids),
+        )
+
+
+@dataclass(frozen=True)
+class StoredEvent:
+    """One row of the log, as read back."""
+
+    position: int
+    stream_id: str
+    category: str
+    version: int
+    event_id: UUID
+    event_type: str
+    schema_version: int
+    data: str
+    metadata: str
+    causation_id: str | None
+    correlation_id: str | None
+    user_id: str | None
+    source: str | None
+    recorded_at: datetime

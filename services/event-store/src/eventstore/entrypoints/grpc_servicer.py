@@ -1,0 +1,228 @@
+"""EventStoreService: thin — checks fields, calls the adapters, maps the result.
+
+Domain errors raised here become gRPC statuses in the platform's interceptor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+
+import grpc
+from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
+from fundledger_platform.errors import NotFound
+from fundledger_platform.telemetry import inject_headers
+
+from eventstore.adapters.appender import Appender
+from eventstore.adapters.notifier import Notifier
+from eventstore.adapters.reader import PAGE, Reader
+from eventstore.adapters.records import to_recorded_event
+from eventstore.domain.commands import Limits, build_append_command, with_trace
+from eventstore.domain.streams import category_of
+from eventstore.entrypoints import mappers as m
+
+
+class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
+    def __init__(
+        self,
+        appender: Appender,
+        reader: Reader,
+        notifier: Notifier,
+        limits: Limits,
+        subscribe_poll_seconds: float,
+    ) -> None:
+        self._appender = appender
+        self._reader = reader
+        self._notifier = notifier
+        self._limits = limits
+        self._poll = subscribe_poll_seconds
+
+    async def AppendToStream(
+        self, request: pb.AppendToStreamRequest, context: grpc.aio.ServicerContext
+    ) -> pb.AppendToStreamResponse:
+        command = build_append_command(
+            request.stream_id,
+            m.expected_of(request),
+            m.raw_events(request),
+            request.idempotency_key,
+            self._limits,
+        )
+        trace = inject_headers().get("traceparent")
+        if trace:
+            # Stored with the events (after hashing, so retries still match) and
+            # carried to the bus by the relay, so consumers join this trace.
+            command = with_trace(command, trace)
+        return m.append_response(await self._appender.append(command))
+
+    async def ReadStream(
+        self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ReadStreamResponse]:
+        category_of(request.stream_id)
+        head = await self._reader.head(request.stream_id)
+        if head is None:
+            raise NotFound(
+                f"stream {request.stream_id} does not exist",
+                reason="STREAM_NOT_FOUND",
+                metadata={"stream_id": request.stream_id},
+            )
+        from_version = request.from_version if request.HasField("from_version") else None
+        if from_version is not None:
+            m.non_negative(from_version, "from_version")
+        rows = self._reader.read_stream(
+            head,
+            from_version=from_version,
+            backwards=request.direction == pb.READ_DIRECTION_BACKWARDS,
+            max_count=m.non_negative(request.max_count, "max_count"),
+            max_recorded_at=m.time_of(request.max_recorded_at, request.HasField("max_recorded_at")),
+        )
+        async for row in rows:
+            yield pb.ReadStreamResponse(event=to_recorded_event(row))
+
+    async def ReadAll(
+        self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.ReadAllResponse]:
+        rows = self._reader.read_all(
+            from_position=m.non_negative(request.from_position, "from_position"),
+            max_count=m.non_negative(request.max_count, "max_count"),
+            categories=list(request.categories),
+            event_types=list(request.event_types),
+        )
+        async for row in rows:
+            yield pb.ReadAllResponse(event=to_recorded_event(row))
+
+    async def Subscribe(
+        self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext
+    ) -> AsyncIterator[pb.SubscribeResponse]:
+        categories = list(request.categories)
+        types = list(request.event_types)
+        if request.HasField("from_position"):
+            cursor = max(m.non_negative(request.from_position, "from_position"), 1)
+        else:
+            cursor = await self._reader.head_position() + 1
+        caught_up = False
+        while True:
+            wake = self._notifier.current()
+            head = await self._reader.head_position()
+            # Everything up to `head` is committed (the log commits in position
+            # order), so after reading it the cursor may jump past events the
+            # filters skipped.
+            while cursor <= head:
+                rows = await self._reader.read_page(cursor, PAGE, categories, types, head)
+                for row in rows:
+                    yield pb.SubscribeResponse(event=to_recorded_event(row))
+                cursor = rows[-1]["position"] + 1 if len(rows) == PAGE else head + 1
+            if not caught_up:
+                caught_up = True
+                yield pb.SubscribeResponse(caught_up=pb.CaughtUp(position=head))
+            await _wait(wake, self._poll)
+
+    async def GetStreamInfo(
+        self, request: pb.GetStreamInfoRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetStreamInfoResponse:
+        category_of(request.stream_id)
+        head = await self._reader.head(request.stream_id)
+        if head is None:
+            raise NotFound(
+                f"stream {request.stream_id} does not exist",
+                reason="STREAM_NOT_FOUND",
+                metadata={"stream_id": request.stream_id},
+            )
+        response = pb.GetStreamInfoResponse(
+            stream_id=head.stream_id,
+            category=head.category,
+            version=head.version,
+            event_count=await self._reader.count_stream(head),
+        )
+        if head.first_recorded_at is not None:
+            response.first_recorded_at.FromDatetime(head.first_recorded_at)
+        if head.last_recorded_at is not None:
+            response.last_recorded_at.FromDatetime(head.last_recorded_at)
+        return response
+
+    async def ListUserEvents(
+        self, request: pb.ListUserEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListUserEventsResponse:
+        user_id = m.required(request.user_id, "user_id")
+        size = m.page_size(request.page_size)
+        start, end = m.window(
+            m.time_of(request.start_time, request.HasField("start_time")),
+            m.time_of(request.end_time, request.HasField("end_time")),
+            request.last_days,
+            datetime.now(UTC),
+        )
+        rows = await self._reader.user_events(
+            user_id,
+            start,
+            end,
+            list(request.event_types),
+            m.decode_token(request.page_token),
+            size + 1,
+        )
+        response = pb.ListUserEventsResponse(events=[to_recorded_event(r) for r in rows[:size]])
+        if len(rows) > size:
+            response.next_page_token = m.encode_token(rows[size - 1]["position"])
+        return response
+
+    async def ListCorrelatedEvents(
+        self, request: pb.ListCorrelatedEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.ListCorrelatedEventsResponse:
+        correlation_id = m.required(request.correlation_id, "correlation_id")
+        size = m.page_size(request.page_size)
+        after = m.decode_token(request.page_token) or 0
+        rows = await self._reader.correlated(correlation_id, after, size + 1)
+        response = pb.ListCorrelatedEventsResponse(
+            events=[to_recorded_event(r) for r in rows[:size]]
+        )
+        if len(rows) > size:
+            response.next_page_token = m.encode_token(rows[size - 1]["position"])
+        return response
+
+    async def CountEvents(
+        self, request: pb.CountEventsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.CountEventsResponse:
+        start, end = m.window(
+            m.time_of(request.start_time, request.HasField("start_time")),
+            m.time_of(request.end_time, request.HasField("end_time")),
+            0,
+            datetime.now(UTC),
+        )
+        count = await self._reader.count(
+            request.user_id or None,
+            list(request.event_types),
+            request.category or None,
+            start,
+            end,
+        )
+        return pb.CountEventsResponse(count=count)
+
+    async def GetDailyCounts(
+        self, request: pb.GetDailyCountsRequest, context: grpc.aio.ServicerContext
+    ) -> pb.GetDailyCountsResponse:
+        start, end = m.window(
+            m.time_of(request.start_time, request.HasField("start_time")),
+            m.time_of(request.end_time, request.HasField("end_time")),
+            0,
+            datetime.now(UTC),
+        )
+        rows = await self._reader.daily_counts(
+            request.user_id or None, list(request.event_types), start, end
+        )
+        return pb.GetDailyCountsResponse(
+            counts=[
+                pb.DailyCount(
+                    day=r["day"].isoformat(),
+                    user_id=r["user_id"],
+                    event_type=r["event_type"],
+                    count=r["count"],
+                )
+                for r in rows
+            ]
+        )
+
+
+async def _wait(event: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(event.wait(), seconds)

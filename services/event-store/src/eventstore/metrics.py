@@ -1,0 +1,34 @@
+"""The event store's Prometheus metrics (names documented in docs/metrics.md)."""
+
+from prometheus_client import Counter, Gauge, Histogram
+
+APPEND_GROUP_SIZE = Histogram(
+    "fundledger_eventstore_append_group_size",
+    "Appends committed together in one transaction (group commit).",
+    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256),
+)
+VERSION_CONFLICTS = Counter(
+    "fundledger_eventstore_version_conflicts_total",
+    "Appends rejected with ABORTED because the expected version did not match.",
+)
+IDEMPOTENT_REPLAYS = Counter(
+    "fundledger_eventstore_idempotent_replays_total",
+    "Appends answered with the original result of an earlier identical request.",
+)
+EVENTS_APPENDED = Counter(
+    "fundledger_eventstore_events_appended_total", "Events committed to the log."
+)
+RELAY_PUBLISHED = Counter(
+    "fundledger_eventstore_relay_published_total", "Events the relay published to JetStream."
+)
+RELAY_LAG_EVENTS = Gauge(
+    "fundledger_eventstore_relay_lag_events",
+    "Committed events not yet published by the relay (log head minus checkpoint).",
+)
+RELAY_IS_LEADER = Gauge(
+    "fundledger_eventstore_relay_leader", "1 while this replica holds the relay leadership."
+)
+OLDEST_TRANSACTION_SECONDS = Gauge(
+    "fundledger_eventstore_oldest_transaction_seconds",
+    "Age of the oldest open transaction in the database; a stuck one holds back readers.",
+)
