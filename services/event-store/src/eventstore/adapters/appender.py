@@ -30,6 +30,7 @@ import asyncpg
 from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition, Unavailable
 
 from eventstore.adapters import sql
+from eventstore.adapters.conn import Conn
 from eventstore.domain.model import AppendCommand, AppendResult, ExpectedKind
 from eventstore.metrics import (
     APPEND_GROUP_SIZE,
@@ -193,7 +194,7 @@ class Appender:
 
 
 async def write_group(
-    conn: asyncpg.Connection, commands: Sequence[AppendCommand], *, rollup: bool
+    conn: Conn, commands: Sequence[AppendCommand], *, rollup: bool
 ) -> _GroupOutcome:
     """Applies appends inside the caller's open transaction; outcomes are only
     true once that transaction commits."""
@@ -225,9 +226,7 @@ async def write_group(
     return outcome
 
 
-async def _try_one(
-    conn: asyncpg.Connection, cmd: AppendCommand
-) -> int | AppendResult | DomainError:
+async def _try_one(conn: Conn, cmd: AppendCommand) -> int | AppendResult | DomainError:
     """Checks and claims one append's slot (returning its first version), or
     returns its outcome; undoes its own writes when it fails."""
     key_claimed = False
@@ -292,7 +291,7 @@ async def _try_one(
     return before + 1
 
 
-async def _advance_head(conn: asyncpg.Connection, cmd: AppendCommand) -> int:
+async def _advance_head(conn: Conn, cmd: AppendCommand) -> int:
     """Moves the stream head by the batch size; returns the version before.
 
     The head row is the optimistic lock: the UPDATE only matches the expected
@@ -317,7 +316,7 @@ async def _advance_head(conn: asyncpg.Connection, cmd: AppendCommand) -> int:
     return int(version) - n
 
 
-async def _replay_by_event_ids(conn: asyncpg.Connection, cmd: AppendCommand) -> AppendResult | None:
+async def _replay_by_event_ids(conn: Conn, cmd: AppendCommand) -> AppendResult | None:
     """The original result when every event id of `cmd` is already in its stream,
     in order and consecutive (and where the expected version says they should be)."""
     if not all(e.client_event_id for e in cmd.events):
@@ -355,7 +354,7 @@ async def _replay_by_event_ids(conn: asyncpg.Connection, cmd: AppendCommand) -> 
 
 
 async def _write_events(
-    conn: asyncpg.Connection, planned: Sequence[tuple[int, _Planned]], *, rollup: bool
+    conn: Conn, planned: Sequence[tuple[int, _Planned]], *, rollup: bool
 ) -> list[tuple[int, AppendResult]]:
     total = sum(len(p.command.events) for _, p in planned)
     # Taking the log_head row lock here (last) is what orders commits; the

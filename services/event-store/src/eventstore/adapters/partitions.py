@@ -17,13 +17,15 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
+from eventstore.adapters.conn import Conn
+
 log = logging.getLogger(__name__)
 
 NATIVE = "native"
 TIMESCALE = "timescale"
 
 
-async def detect_mode(conn: asyncpg.Connection) -> str:
+async def detect_mode(conn: Conn) -> str:
     """The mode a fresh database gets: timescale only when the extension is both
     installed and preloaded (it cannot work otherwise)."""
     existing = await conn.fetchval(
@@ -40,7 +42,7 @@ async def detect_mode(conn: asyncpg.Connection) -> str:
     return TIMESCALE if available and "timescaledb" in (preload or "") else NATIVE
 
 
-async def current_mode(conn: asyncpg.Connection | asyncpg.Pool) -> str:
+async def current_mode(conn: Conn | asyncpg.Pool) -> str:
     return str(await conn.fetchval("SELECT mode FROM eventstore.storage_mode"))
 
 
@@ -48,7 +50,7 @@ def partition_name(day: date) -> str:
     return f"events_p{day:%Y%m%d}"
 
 
-async def ensure_partitions(conn: asyncpg.Connection, first: date, last: date) -> int:
+async def ensure_partitions(conn: Conn, first: date, last: date) -> int:
     """Creates the day partitions from `first` to `last` inclusive; returns how many."""
     existing = {
         r["relname"]
@@ -68,7 +70,7 @@ async def ensure_partitions(conn: asyncpg.Connection, first: date, last: date) -
     return created
 
 
-async def _create_partition(conn: asyncpg.Connection, day: date, name: str) -> None:
+async def _create_partition(conn: Conn, day: date, name: str) -> None:
     lower = datetime(day.year, day.month, day.day, tzinfo=UTC)
     upper = lower + timedelta(days=1)
     async with conn.transaction():
@@ -90,7 +92,7 @@ async def _create_partition(conn: asyncpg.Connection, day: date, name: str) -> N
         log.warning("partition %s created late; moved rows from the default: %s", name, moved)
 
 
-async def drop_partitions_before(conn: asyncpg.Connection, cutoff: date) -> list[str]:
+async def drop_partitions_before(conn: Conn, cutoff: date) -> list[str]:
     """Retention: drops day partitions that end on or before `cutoff`."""
     dropped = []
     for row in await conn.fetch(

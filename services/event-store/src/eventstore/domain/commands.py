@@ -95,9 +95,12 @@ def _event(raw: RawEvent, index: int, limits: Limits) -> tuple[NewEvent, dict[st
         raise InvalidArgument(
             f"{name}: {err.message}", reason="INVALID_PAYLOAD", field=name
         ) from None
-    for key in raw.metadata:
+    for key, value in raw.metadata.items():
         if not key or len(key) > _MAX_ID_LENGTH:
             raise _invalid(f"{prefix}.metadata", "keys must be 1..200 characters")
+        if "\x00" in key or "\x00" in value:
+            # PostgreSQL's jsonb cannot hold NUL: refuse it here, not as INTERNAL later.
+            raise _invalid(f"{prefix}.metadata[{key!r}]", "must not contain NUL characters")
     event = NewEvent(
         event_id=event_id,
         client_event_id=bool(raw.event_id),

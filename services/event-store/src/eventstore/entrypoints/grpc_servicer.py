@@ -9,6 +9,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 
 import grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
@@ -41,7 +42,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         self._poll = subscribe_poll_seconds
 
     async def AppendToStream(
-        self, request: pb.AppendToStreamRequest, context: grpc.aio.ServicerContext
+        self, request: pb.AppendToStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.AppendToStreamResponse:
         command = build_append_command(
             request.stream_id,
@@ -58,7 +59,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         return m.append_response(await self._appender.append(command))
 
     async def ReadStream(
-        self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ReadStreamResponse]:
         category_of(request.stream_id)
         head = await self._reader.head(request.stream_id)
@@ -82,7 +83,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             yield pb.ReadStreamResponse(event=to_recorded_event(row))
 
     async def ReadAll(
-        self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ReadAllResponse]:
         rows = self._reader.read_all(
             from_position=m.non_negative(request.from_position, "from_position"),
@@ -94,7 +95,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             yield pb.ReadAllResponse(event=to_recorded_event(row))
 
     async def Subscribe(
-        self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext
+        self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
         categories = list(request.categories)
         types = list(request.event_types)
@@ -120,7 +121,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             await _wait(wake, self._poll)
 
     async def GetStreamInfo(
-        self, request: pb.GetStreamInfoRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetStreamInfoRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetStreamInfoResponse:
         category_of(request.stream_id)
         head = await self._reader.head(request.stream_id)
@@ -143,7 +144,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         return response
 
     async def ListUserEvents(
-        self, request: pb.ListUserEventsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListUserEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListUserEventsResponse:
         user_id = m.required(request.user_id, "user_id")
         size = m.page_size(request.page_size)
@@ -167,7 +168,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         return response
 
     async def ListCorrelatedEvents(
-        self, request: pb.ListCorrelatedEventsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.ListCorrelatedEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListCorrelatedEventsResponse:
         correlation_id = m.required(request.correlation_id, "correlation_id")
         size = m.page_size(request.page_size)
@@ -181,7 +182,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         return response
 
     async def CountEvents(
-        self, request: pb.CountEventsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.CountEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CountEventsResponse:
         start, end = m.window(
             m.time_of(request.start_time, request.HasField("start_time")),
@@ -199,7 +200,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         return pb.CountEventsResponse(count=count)
 
     async def GetDailyCounts(
-        self, request: pb.GetDailyCountsRequest, context: grpc.aio.ServicerContext
+        self, request: pb.GetDailyCountsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetDailyCountsResponse:
         start, end = m.window(
             m.time_of(request.start_time, request.HasField("start_time")),

@@ -1,0 +1,158 @@
+"""The FundLedger services a stack runs, and how one is migrated, started and awaited."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from fundledger_devstack.errors import DevstackError
+from fundledger_devstack.health import NotServingError, wait_serving
+from fundledger_devstack.ports import LOCALHOST
+from fundledger_devstack.process import ManagedProcess, log_tail
+
+
+@dataclass(frozen=True)
+class ServiceSpec:
+    """A service run as `<python> -m <module>`, with its default local ports."""
+
+    name: str
+    module: str
+    grpc_port: int
+    metrics_port: int
+    # Run `<python> -m <module> migrate` (exits 0 when done) before any service starts.
+    migrate: bool = True
+
+    @property
+    def env_name(self) -> str:
+        """EVENT_STORE for event-store: the infix of FUNDLEDGER_STACK_<NAME>_PORT."""
+        return self.name.upper().replace("-", "_")
+
+
+# The local stack, in start order. Adding a service is one line, e.g.
+#   ServiceSpec("projector", "projector", 50052, 9102),
+#   ServiceSpec("snapshotter", "snapshotter", 50053, 9103),
+#   ServiceSpec("allocation", "allocation", 50054, 9104),
+#   ServiceSpec("storage", "storage", 50055, 9105),
+SERVICES: tuple[ServiceSpec, ...] = (ServiceSpec("event-store", "eventstore", 50051, 9101),)
+
+
+@dataclass(frozen=True)
+class Backends:
+    """Where the servers every service depends on can be reached."""
+
+    database_url: str
+    nats_url: str
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+
+
+def service_environment(
+    backends: Backends,
+    grpc_port: int,
+    metrics_port: int,
+    host: str = LOCALHOST,
+    base: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """The inherited environment plus the FUNDLEDGER_* settings of one service."""
+    env = dict(os.environ if base is None else base)
+    # Logs land in files; without this a crash loses the last buffered lines.
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.update(
+        {
+            "FUNDLEDGER_GRPC_HOST": host,
+            "FUNDLEDGER_GRPC_PORT": str(grpc_port),
+            "FUNDLEDGER_METRICS_PORT": str(metrics_port),
+            "FUNDLEDGER_DATABASE_URL": backends.database_url,
+            "FUNDLEDGER_NATS_URL": backends.nats_url,
+            "FUNDLEDGER_S3_ENDPOINT": backends.s3_endpoint,
+            "FUNDLEDGER_S3_ACCESS_KEY": backends.s3_access_key,
+            "FUNDLEDGER_S3_SECRET_KEY": backends.s3_secret_key,
+        }
+    )
+    return env
+
+
+class ServiceProcess:
+    """One running service: its process, its log, its health."""
+
+    def __init__(
+        self,
+        spec: ServiceSpec,
+        grpc_port: int,
+        metrics_port: int,
+        backends: Backends,
+        log_dir: Path,
+        host: str = LOCALHOST,
+    ) -> None:
+        self.spec = spec
+        self.grpc_port = grpc_port
+        self.metrics_port = metrics_port
+        self.host = host
+        self.env = service_environment(backends, grpc_port, metrics_port, host)
+        self.log_path = log_dir / f"{spec.name}.log"
+        self.migrate_log_path = log_dir / f"{spec.name}.migrate.log"
+        argv = [sys.executable, "-m", spec.module]
+        self._process = ManagedProcess(spec.name, argv, self.log_path, env=self.env)
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.grpc_port}"
+
+    @property
+    def running(self) -> bool:
+        return self._process.running
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid
+
+    def check_alive(self) -> None:
+        self._process.check_alive()
+
+    def migrate(self, timeout: float = 120.0) -> None:
+        """Run `<python> -m <module> migrate` to completion; raise with its log on failure."""
+        argv = [sys.executable, "-m", self.spec.module, "migrate"]
+        self.migrate_log_path.parent.mkdir(parents=True, exist_ok=True)
+        with self.migrate_log_path.open("wb") as log:
+            try:
+                result = subprocess.run(
+                    argv,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self.env,
+                    timeout=timeout,
+                    start_new_session=True,
+                    check=False,
+                )
+            except subprocess.TimeoutExpired as exc:
+                raise DevstackError(
+                    f"{self.spec.name} migrations still running after {timeout:.0f}s; "
+                    f"last lines of {self.migrate_log_path}:\n{log_tail(self.migrate_log_path)}"
+                ) from exc
+        if result.returncode != 0:
+            raise DevstackError(
+                f"{self.spec.name} migrations failed (exit code {result.returncode}); "
+                f"last lines of {self.migrate_log_path}:\n{log_tail(self.migrate_log_path)}"
+            )
+
+    def start(self) -> None:
+        self._process.start()
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        """Wait until Health/Check("") says SERVING; fail with the log tail otherwise."""
+        try:
+            wait_serving(self.address, timeout, self._process.check_alive, self.spec.name)
+        except NotServingError as exc:
+            raise DevstackError(
+                f"{exc}; last lines of {self.log_path}:\n{self._process.tail()}"
+            ) from exc
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (the service drains in-flight calls), SIGKILL after `timeout` seconds."""
+        self._process.stop(timeout)

@@ -1,0 +1,190 @@
+"""The whole local stack: PostgreSQL, S3, NATS, migrations, then every service."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import TextIO
+
+from fundledger_devstack.endpoints import FILE_NAME, format_table, write_endpoints
+from fundledger_devstack.errors import DevstackError
+from fundledger_devstack.nats import NatsServer
+from fundledger_devstack.postgres import PostgresServer
+from fundledger_devstack.s3 import S3Server
+from fundledger_devstack.services import Backends, ServiceProcess
+from fundledger_devstack.stack_config import StackConfig
+
+
+class Stack:
+    """Starts everything in dependency order and stops it in reverse.
+
+    State lives under `config.stack_dir` (kept between runs):
+    postgres/, nats/, s3/ (data), <name>.log for every server and service, and
+    endpoints.json while the stack is up. One stack at a time may use a directory.
+    """
+
+    def __init__(self, config: StackConfig, out: TextIO | None = None) -> None:
+        self.config = config
+        self.out = out if out is not None else sys.stdout
+        root, host = config.stack_dir, config.host
+        self.postgres = PostgresServer(root / "postgres", config.pg_port, host)
+        self.s3 = S3Server(root / "s3", config.s3_port, host=host)
+        self.nats = NatsServer(root / "nats", config.nats_port, config.nats_monitor_port, host)
+        self.services: list[ServiceProcess] = []
+        self.ready = False
+        # Stop actions of what was (even partly) started, in start order. Registered
+        # before each start, so a server that failed half-way is still stopped, and
+        # nothing we did not start (another stack's PostgreSQL) is ever touched.
+        self._stops: list[tuple[str, Callable[[], None]]] = []
+        self._lock_fd: int | None = None
+
+    @property
+    def endpoints_path(self) -> Path:
+        return self.config.stack_dir / FILE_NAME
+
+    def endpoints(self) -> dict[str, str]:
+        entries = {svc.spec.name: svc.address for svc in self.services}
+        entries["postgres"] = self.postgres.dsn
+        entries["nats"] = self.nats.url
+        entries["s3"] = self.s3.endpoint
+        return entries
+
+    def start(self) -> None:
+        """Bring everything up; on any failure stop what was started and raise."""
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> None:
+        config = self.config
+        config.stack_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_stack_dir()
+        config.check_ports()
+        # S3 before NATS only so that the reverse order stops NATS first, as documented.
+        self._start_server("PostgreSQL", self.postgres.dsn, self.postgres.start, self.postgres.stop)
+        self._start_server("S3", self.s3.endpoint, self.s3.start, self.s3.stop)
+        self._start_server("NATS", self.nats.url, self.nats.start, self.nats.stop)
+        backends = Backends(
+            database_url=self.postgres.dsn,
+            nats_url=self.nats.url,
+            s3_endpoint=self.s3.endpoint,
+            s3_access_key=self.s3.access_key,
+            s3_secret_key=self.s3.secret_key,
+        )
+        self.services = [
+            ServiceProcess(
+                spec,
+                config.grpc_port(spec),
+                config.metrics_port(spec),
+                backends,
+                config.stack_dir,
+                config.host,
+            )
+            for spec in config.services
+        ]
+        # Every schema is in place before any service runs: a service may read another
+        # one's data through its API as soon as both are up.
+        for svc in self.services:
+            if svc.spec.migrate:
+                self._step(f"migrations  {svc.spec.module}", svc.migrate)
+        # Start them all, then wait for each: they boot in parallel.
+        for svc in self.services:
+            self._stops.append((svc.spec.name, svc.stop))
+            svc.start()
+        for svc in self.services:
+            self._step(f"{svc.spec.name:<11} {svc.address}", svc.wait_ready)
+        write_endpoints(self.config.stack_dir, self.endpoints())
+        self.ready = True
+
+    def _start_server(
+        self, name: str, address: str, start: Callable[[], None], stop: Callable[[], None]
+    ) -> None:
+        self._stops.append((name, stop))
+        self._step(f"{name:<11} {address}", start)
+
+    def _step(self, label: str, action: Callable[[], None]) -> None:
+        print(f"  starting {label} ...", end="", file=self.out, flush=True)
+        began = time.monotonic()
+        try:
+            action()
+        except BaseException:
+            print(" failed", file=self.out, flush=True)
+            raise
+        print(f" ok ({time.monotonic() - began:.1f}s)", file=self.out, flush=True)
+
+    def wait(self, poll: float = 0.5) -> None:
+        """Block while everything runs; raise DevstackError as soon as something exits."""
+        while True:
+            for svc in self.services:
+                svc.check_alive()
+            for name, running, log in (
+                ("NATS", self.nats.running, self.nats.log_path),
+                ("S3 (SeaweedFS)", self.s3.running, self.s3.log_path),
+                ("PostgreSQL", self.postgres.running, self.postgres.log_path),
+            ):
+                if not running:
+                    raise DevstackError(f"{name} is no longer running; see {log}")
+            time.sleep(poll)
+
+    def stop(self) -> None:
+        """Services first (SIGTERM, bounded wait, SIGKILL), then NATS, S3, PostgreSQL."""
+        self.ready = False
+        if self._lock_fd is None:
+            return  # never owned the stack dir: nothing here is ours to stop
+        self.endpoints_path.unlink(missing_ok=True)
+        failures = []
+        for name, stop in reversed(self._stops):
+            try:
+                stop()
+            except Exception as exc:  # keep going: every other process must still stop
+                failures.append(f"{name}: {exc}")
+        self._stops.clear()
+        os.close(self._lock_fd)
+        self._lock_fd = None
+        if failures:
+            raise DevstackError("some processes did not stop cleanly:\n" + "\n".join(failures))
+
+    def summary(self) -> str:
+        """The endpoints as a table for humans."""
+        rows = [["service", "endpoint", "", "log"]]
+        for svc in self.services:
+            metrics = f"metrics http://{svc.host}:{svc.metrics_port}/metrics"
+            rows.append([svc.spec.name, svc.address, metrics, _rel(svc.log_path)])
+        rows.append(["postgres", self.postgres.dsn, "", _rel(self.postgres.log_path)])
+        monitor = f"monitor {self.nats.monitor_url}"
+        rows.append(["nats", self.nats.url, monitor, _rel(self.nats.log_path)])
+        keys = f"keys {self.s3.access_key} / {self.s3.secret_key}"
+        rows.append(["s3", self.s3.endpoint, keys, _rel(self.s3.log_path)])
+        return format_table(rows)
+
+    def _lock_stack_dir(self) -> None:
+        # Two runners on one directory would share (and each stop) one PostgreSQL. The
+        # lock also tells PostgresServer that a postmaster found on our data dir is an
+        # orphan of a killed runner, safe to stop. The kernel drops it if we die.
+        path = self.config.stack_dir / "stack.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise DevstackError(
+                f"another stack (pid {holder}) is running with {self.config.stack_dir}; "
+                "stop it, or set FUNDLEDGER_STACK_DIR to another directory"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+
+def _rel(path: Path) -> str:
+    try:
+        return str(path.relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
