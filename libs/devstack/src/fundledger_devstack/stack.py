@@ -92,13 +92,13 @@ class Stack:
         # one's data through its API as soon as both are up.
         for svc in self.services:
             if svc.spec.migrate:
-                self._step(f"migrations  {svc.spec.module}", svc.migrate)
+                self._step(f"migrating   {svc.spec.module}", svc.migrate)
         # Start them all, then wait for each: they boot in parallel.
         for svc in self.services:
             self._stops.append((svc.spec.name, svc.stop))
             svc.start()
         for svc in self.services:
-            self._step(f"{svc.spec.name:<11} {svc.address}", svc.wait_ready)
+            self._step(f"starting    {svc.spec.name} on {svc.address}", svc.wait_ready)
         write_endpoints(self.config.stack_dir, self.endpoints())
         self.ready = True
 
@@ -106,10 +106,10 @@ class Stack:
         self, name: str, address: str, start: Callable[[], None], stop: Callable[[], None]
     ) -> None:
         self._stops.append((name, stop))
-        self._step(f"{name:<11} {address}", start)
+        self._step(f"starting    {name} on {address}", start)
 
     def _step(self, label: str, action: Callable[[], None]) -> None:
-        print(f"  starting {label} ...", end="", file=self.out, flush=True)
+        print(f"  {label} ...", end="", file=self.out, flush=True)
         began = time.monotonic()
         try:
             action()
@@ -152,7 +152,7 @@ class Stack:
 
     def summary(self) -> str:
         """The endpoints as a table for humans."""
-        rows = [["service", "endpoint", "", "log"]]
+        rows = [["name", "endpoint", "details", "log"]]
         for svc in self.services:
             metrics = f"metrics http://{svc.host}:{svc.metrics_port}/metrics"
             rows.append([svc.spec.name, svc.address, metrics, _rel(svc.log_path)])
