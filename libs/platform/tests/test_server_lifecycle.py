@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 
 import grpc
@@ -194,3 +195,39 @@ async def test_max_message_size_is_enforced() -> None:
             assert caught.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
     finally:
         await server.stop(0)
+
+
+async def test_cancelled_wait_for_termination_does_not_break_the_drain(
+    make_server: MakeServer,
+) -> None:
+    server, probe = await make_server()
+    waiter = asyncio.create_task(server.wait_for_termination())
+    await asyncio.sleep(0.05)
+    waiter.cancel()
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        slow = asyncio.ensure_future(bytes_method(channel, "unary_unary", "Unary")(b"slow:0.3"))
+        await asyncio.wait_for(probe.slow_started.wait(), 5)
+        await server.stop(grace=5)
+        assert await slow == b"done"
+
+
+async def test_a_hanging_readiness_check_counts_as_not_ready(make_server: MakeServer) -> None:
+    async def hangs() -> bool:
+        await asyncio.sleep(3600)
+        return True
+
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    server, _ = await make_server(readiness=hangs, readiness_interval_seconds=0.05)
+    assert loop.time() - started < 3  # start gave up on the check (1s budget)
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        assert await _status(channel) == NOT_SERVING
+
+
+async def test_a_port_in_use_is_an_error_not_a_shared_port(make_server: MakeServer) -> None:
+    first, _ = await make_server()
+    taken = dataclasses.replace(probe_settings(), grpc_port=first.port)
+    second = build_server(taken, register=register_echo, service_names=["e"])
+    with pytest.raises(RuntimeError, match=f"could not bind gRPC on 127.0.0.1:{first.port}"):
+        await second.start()
+    await second.stop(0)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from datetime import datetime
@@ -93,7 +94,7 @@ async def insert_raw_event(
             "INSERT INTO eventstore.events (position, stream_id, category, version, event_id, "
             "event_type, schema_version, data, metadata, payload_hash, user_id, correlation_id, "
             "recorded_at) VALUES ($1, $2, $3, $4, $5, $6, 1, $7::jsonb, '{}'::jsonb, "
-            "sha256(convert_to($7, 'UTF8')), $8, $9, $10)",
+            "$8, $9, $10, $11)",
             position,
             stream_id,
             category,
@@ -101,6 +102,7 @@ async def insert_raw_event(
             event_id,
             event_type,
             payload,
+            hashlib.sha256(payload.encode()).digest(),
             user_id,
             correlation_id,
             recorded_at,

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
 import grpc
 import pytest
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from helpers import (
     append,
     collect,
@@ -147,14 +150,15 @@ async def test_read_stream_unknown_stream_is_not_found(stub: Any) -> None:
     assert metadata_of(err)["stream_id"] == s
 
 
-@pytest.mark.parametrize(
-    "stream_id", ["", "no_dash", "Fund-1", "fund-", "-abc", "fund-a b", "fund-" + "x" * 300]
-)
-async def test_read_stream_malformed_stream_id(stub: Any, stream_id: str) -> None:
-    err = await read_error(stub.ReadStream(pb.ReadStreamRequest(stream_id=stream_id)))
-    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
-    assert reason_of(err) == "STREAM_ID_INVALID"
-    assert metadata_of(err)["field"] == "stream_id"
+MALFORMED_STREAM_IDS = ["", "no_dash", "Fund-1", "fund-", "-abc", "fund-a b", "fund-" + "x" * 300]
+
+
+async def test_read_stream_malformed_stream_id(stub: Any) -> None:
+    for stream_id in MALFORMED_STREAM_IDS:
+        err = await read_error(stub.ReadStream(pb.ReadStreamRequest(stream_id=stream_id)))
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT, stream_id
+        assert reason_of(err) == "STREAM_ID_INVALID", stream_id
+        assert metadata_of(err)["field"] == "stream_id", stream_id
 
 
 async def test_read_stream_negative_arguments(stub: Any) -> None:
@@ -302,7 +306,7 @@ async def test_read_all_filters(stub: Any) -> None:
 
     for got in (by_cat, two_cats, by_type, both):
         positions = [e.position for e in got]
-        assert all(p < q for p, q in zip(positions, positions[1:], strict=False))
+        assert all(p < q for p, q in itertools.pairwise(positions))
 
 
 async def test_read_all_pages_past_500_events(stub: Any) -> None:
@@ -315,7 +319,7 @@ async def test_read_all_pages_past_500_events(stub: Any) -> None:
     assert [(e.stream_id, e.version) for e in got] == [(a, v) for v in range(1, 401)] + [
         (b, v) for v in range(1, 401)
     ]
-    assert all(p.position < q.position for p, q in zip(got, got[1:], strict=False))
+    assert all(p.position < q.position for p, q in itertools.pairwise(got))
     capped = await read_all(stub, categories=[category], max_count=650)
     assert [e.position for e in capped] == [e.position for e in got[:650]]
 
@@ -335,14 +339,14 @@ async def test_read_all_negative_arguments(stub: Any) -> None:
 async def next_message(call: Any) -> pb.SubscribeResponse:
     async with asyncio.timeout(WAIT):
         message = await call.read()
-    assert message is not grpc.aio.EOF, "subscription ended unexpectedly"
-    assert isinstance(message, pb.SubscribeResponse)
+    # grpc.aio.EOF when the server ended the stream.
+    assert isinstance(message, pb.SubscribeResponse), "subscription ended unexpectedly"
     return message
 
 
 async def until_caught_up(call: Any) -> tuple[list[Any], int]:
     """Events delivered before the caught_up marker, and the marker's position."""
-    events = []
+    events: list[Any] = []
     while True:
         message = await next_message(call)
         if message.HasField("caught_up"):
@@ -351,7 +355,7 @@ async def until_caught_up(call: Any) -> tuple[list[Any], int]:
 
 
 async def next_events(call: Any, count: int) -> list[Any]:
-    events = []
+    events: list[Any] = []
     while len(events) < count:
         message = await next_message(call)
         assert message.HasField("event"), f"unexpected {message}"
@@ -486,6 +490,45 @@ async def test_subscribe_cancel_ends_cleanly(stub: Any) -> None:
         assert got.position == appended.first_position
     finally:
         fresh.cancel()
+
+
+async def test_subscribe_large_catch_up_then_concurrent_live_appends(
+    stub: Any, store_factory: Callable[..., Any]
+) -> None:
+    # Catch-up pages through more than 500 events; then appends from two replicas
+    # at once arrive live, each exactly once and in position order.
+    replica = await store_factory(relay_enabled=False)
+    category = new_category()
+    streams = [new_stream(category) for _ in range(4)]
+    for s in streams:
+        await fill(stub, s, 150)
+    call = stub.Subscribe(pb.SubscribeRequest(from_position=0, categories=[category]))
+    try:
+        caught, head = await until_caught_up(call)
+        assert len(caught) == 600
+        assert [(e.stream_id, e.version) for e in caught] == [
+            (s, v) for s in streams for v in range(1, 151)
+        ]
+        assert all(p.position < q.position for p, q in itertools.pairwise(caught))
+        assert head >= caught[-1].position
+
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{replica.server.port}") as channel:
+            stubs = [stub, eventstore_pb2_grpc.EventStoreServiceStub(channel)]
+            responses = await asyncio.gather(
+                *(
+                    stubs[i % 2].AppendToStream(append(streams[i % 4], event(), event(), event()))
+                    for i in range(40)
+                )
+            )
+        live = await next_events(call, 120)
+        expected = sorted(
+            p for r in responses for p in range(r.first_position, r.last_position + 1)
+        )
+        assert [e.position for e in live] == expected
+        for s in streams:
+            assert [e.version for e in live if e.stream_id == s] == list(range(151, 181))
+    finally:
+        call.cancel()
 
 
 async def test_subscribe_negative_position_is_invalid(stub: Any) -> None:

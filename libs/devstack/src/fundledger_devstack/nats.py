@@ -67,7 +67,11 @@ class NatsServer:
             return
         self.store_dir.mkdir(parents=True, exist_ok=True)
         self._process.start()
-        self._wait_healthy(timeout)
+        try:
+            self._wait_healthy(timeout)
+        except BaseException:
+            self._process.kill()  # a half-started server would outlive a failed start()
+            raise
 
     def stop(self, timeout: float = 10.0) -> None:
         """SIGTERM (JetStream flushes its store), then SIGKILL after `timeout` seconds."""
@@ -116,7 +120,6 @@ class NatsServer:
             except OSError as exc:
                 last_error = str(exc)
             if time.monotonic() >= deadline:
-                self._process.kill()
                 raise DevstackError(
                     f"NATS on {self.host}:{self.port} not healthy after {timeout:.0f}s "
                     f"({last_error}); last lines of {self.log_path}:\n{self._process.tail()}"

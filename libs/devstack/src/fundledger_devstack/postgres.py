@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import signal
 import stat
 import subprocess
 import time
@@ -87,8 +88,12 @@ class PostgresServer:
                 f"last lines of {self.log_path}:\n{log_tail(self.log_path)}"
             )
         self._started = True
-        self._wait_ready(timeout)
-        self.create_database(APP_DATABASE)
+        try:
+            self._wait_ready(timeout)
+            self.create_database(APP_DATABASE)
+        except BaseException:
+            self.stop()  # a half-started server would outlive a failed start()
+            raise
 
     def stop(self, timeout: float = 30.0) -> None:
         """`pg_ctl stop -m fast`: roll back open transactions, checkpoint, exit."""
@@ -99,13 +104,24 @@ class PostgresServer:
         if not _is_live_postgres(pid):
             _remove_stale_lock_files(self.data_dir)
             return
-        result = self._pg_ctl("stop", "-m", "fast", "-w", "-t", f"{timeout:.0f}")
-        if result.returncode != 0 and self.running:
-            # Still up after the timeout: immediate mode needs crash recovery at the next
-            # start, but WAL is fsync'ed so no committed data is lost.
-            result = self._pg_ctl("stop", "-m", "immediate", "-w", "-t", "10")
-            if result.returncode != 0 and self.running:
-                raise DevstackError(f"PostgreSQL in {self.data_dir} did not stop: {result.stderr}")
+        self._grant_server_user_access()
+        stopped = self._pg_ctl("stop", "-m", "fast", "-w", "-t", f"{timeout:.0f}")
+        if stopped.returncode == 0:
+            # pg_ctl returns once postmaster.pid is gone, a moment before the exit.
+            _wait_until_gone(pid, 5.0)
+            return
+        # pg_ctl can fail where a signal cannot: it runs as `postgres` and must read the
+        # pid file through every parent dir, which another pytest session may have made
+        # private again (pytest resets /tmp/pytest-of-<user> to 0700 at every start).
+        # SIGINT is the fast shutdown; SIGQUIT the immediate one (crash recovery at the
+        # next start, but WAL is fsync'ed so nothing committed is lost).
+        for signum, wait in ((signal.SIGINT, timeout), (signal.SIGQUIT, 10.0)):
+            if not _is_live_postgres(pid):
+                return
+            os.kill(pid, signum)
+            _wait_until_gone(pid, wait)
+        if _is_live_postgres(pid):
+            raise DevstackError(f"PostgreSQL (pid {pid}) in {self.data_dir} did not stop")
 
     def __enter__(self) -> PostgresServer:
         self.start()
@@ -175,17 +191,22 @@ class PostgresServer:
             raise DevstackError(f"data dir path too long for a unix socket: {socket_path}")
         self.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.log_path.touch(exist_ok=True)
-        if os.geteuid() == 0:
-            # The server runs as `postgres`: it must own its data dir and log file, and
-            # reach them through every parent directory (pytest's /tmp/pytest-of-root is
-            # 0700). Only the search bit is added to parents: nothing becomes listable.
-            owner = pwd.getpwnam(_SERVER_OS_USER)
-            for path in (self.data_dir, self.log_path):
+        self._grant_server_user_access()
+
+    def _grant_server_user_access(self) -> None:
+        if os.geteuid() != 0:
+            return
+        # The server runs as `postgres`: it must own its data dir and log file, and
+        # reach them through every parent directory (pytest's /tmp/pytest-of-root is
+        # 0700). Only the search bit is added to parents: nothing becomes listable.
+        owner = pwd.getpwnam(_SERVER_OS_USER)
+        for path in (self.data_dir, self.log_path):
+            if path.stat().st_uid != owner.pw_uid:
                 os.chown(path, owner.pw_uid, owner.pw_gid)
-            for parent in self.data_dir.parents:
-                mode = parent.stat().st_mode
-                if not mode & stat.S_IXOTH:
-                    parent.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
+        for parent in self.data_dir.parents:
+            mode = parent.stat().st_mode
+            if not mode & stat.S_IXOTH:
+                parent.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
 
     def _initdb(self) -> None:
         if any(self.data_dir.iterdir()):
@@ -296,6 +317,12 @@ def _is_live_postgres(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def _wait_until_gone(pid: int, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while _is_live_postgres(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _remove_stale_lock_files(data_dir: Path) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import os
 import shlex
 import shutil
@@ -40,14 +41,23 @@ def _die_with_us(argv: Sequence[str]) -> list[str]:
     process. Only the main thread lives as long as the process, so children started from
     any other thread (e.g. `asyncio.to_thread` in a test) are left without it.
     """
-    setpriv = shutil.which("setpriv")
-    if (
-        sys.platform != "linux"
-        or setpriv is None
-        or threading.current_thread() is not threading.main_thread()
-    ):
+    setpriv = _setpriv_with_pdeathsig()
+    if setpriv is None or threading.current_thread() is not threading.main_thread():
         return list(argv)
     return [setpriv, "--pdeathsig", "KILL", "--", *argv]
+
+
+@functools.cache
+def _setpriv_with_pdeathsig() -> str | None:
+    """util-linux setpriv, if it is there and new enough (2.33+) to know --pdeathsig."""
+    setpriv = shutil.which("setpriv")
+    if sys.platform != "linux" or setpriv is None:
+        return None
+    try:
+        usage = subprocess.run([setpriv, "--help"], capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return setpriv if "--pdeathsig" in usage.stdout else None
 
 
 class ManagedProcess:

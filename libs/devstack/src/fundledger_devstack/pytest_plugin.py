@@ -31,8 +31,8 @@ def devstack_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def pg_server(devstack_tmp: Path) -> Iterator[PostgresServer]:
     """A PostgreSQL server for the session. Use `fresh_dsn` for a database of your own."""
     server = PostgresServer(devstack_tmp / "postgres", free_port())
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()
@@ -42,8 +42,8 @@ def pg_server(devstack_tmp: Path) -> Iterator[PostgresServer]:
 def nats_server(devstack_tmp: Path) -> Iterator[NatsServer]:
     """A NATS JetStream server shared by the session: use unique stream names per test."""
     server = NatsServer(devstack_tmp / "nats", free_port(), free_port())
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()
@@ -53,8 +53,8 @@ def nats_server(devstack_tmp: Path) -> Iterator[NatsServer]:
 def s3_server(devstack_tmp: Path) -> Iterator[S3Server]:
     """An S3 server (SeaweedFS) shared by the session: use unique bucket names per test."""
     server = S3Server(devstack_tmp / "s3", free_port())
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()
@@ -73,8 +73,8 @@ def fresh_dsn(pg_server: PostgresServer, request: pytest.FixtureRequest) -> str:
 def fresh_nats(tmp_path: Path) -> Iterator[NatsServer]:
     """A NATS server for this test alone: kill it, restart it, wipe its store at will."""
     server = NatsServer(tmp_path / "nats", free_port(), free_port())
-    server.start()
     try:
+        server.start()
         yield server
     finally:
         server.stop()

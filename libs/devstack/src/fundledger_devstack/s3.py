@@ -37,6 +37,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import stat
 import sys
 import time
 from pathlib import Path
@@ -136,8 +137,24 @@ class S3Server:
             raise
 
     def stop(self, timeout: float = 15.0) -> None:
-        if self._process is not None:
-            self._process.stop(timeout)
+        if self._process is None or not self._process.running:
+            return
+        self._process.stop(timeout)
+        self._remove_grpc_sockets()
+
+    def _remove_grpc_sockets(self) -> None:
+        # weed leaves /tmp/seaweedfs-<component>-grpc-<port>.sock behind at every exit;
+        # with fresh ports at each start they would pile up. Ours are dead now (weed
+        # has exited), and a later weed on the same port replaces a stale one anyway.
+        tmp = Path(os.environ.get("TMPDIR") or "/tmp")
+        for port in self.internal_ports.values():
+            for path in tmp.glob(f"seaweedfs-*-{port}.sock"):
+                try:
+                    info = path.lstat()
+                    if stat.S_ISSOCK(info.st_mode) and info.st_uid == os.geteuid():
+                        path.unlink()
+                except OSError:
+                    pass  # gone already, or not ours to remove
 
     def __enter__(self) -> S3Server:
         self.start()

@@ -55,7 +55,9 @@ async def connect_bus(
         logger.warning("nats %s: %r", name, err)
 
     async def on_disconnected() -> None:
-        logger.warning("nats %s: disconnected", name)
+        # close() reports a disconnect too; only an unplanned one is news.
+        if not nc.is_closed:
+            logger.warning("nats %s: disconnected", name)
 
     async def on_reconnected() -> None:
         netloc = nc.connected_url.netloc if nc.connected_url else "?"

@@ -1,10 +1,14 @@
-"""Server interceptors: domain errors -> google.rpc.Status, and call metrics.
+"""Server interceptors: domain errors -> google.rpc.Status, call metrics, stream closing.
 
 Servicers never call ``context.abort`` for a domain failure: they raise a
 :class:`~fundledger_platform.errors.DomainError` and :class:`ErrorMappingInterceptor`
 aborts with its rich status. Anything else that escapes a servicer is a bug:
 it is logged with its traceback and the caller gets INTERNAL with a generic
 message, so no SQL, path or stack detail leaks out.
+
+These run on every call, so the wrapped handler is built once per method
+(:class:`_HandlerCache`) and the guards are plain classes, not generator-based
+context managers.
 """
 
 from __future__ import annotations
@@ -12,14 +16,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
+from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import grpc
 from prometheus_client import Counter, Histogram
 
-from fundledger_platform._wrapping import wrap_handler, writer_style
+from fundledger_platform._wrapping import CallGuard, wrap_handler, writer_style
 from fundledger_platform.errors import DomainError, to_status
 from fundledger_platform.telemetry import record_rpc_status
 
@@ -51,73 +55,160 @@ def split_method(full_method: str) -> tuple[str, str]:
     return service, method
 
 
+class _HandlerCache:
+    """One wrapped handler per method, rebuilt only if the inner handler changes.
+
+    Interceptors inside OpenTelemetry's see the same handler object on every
+    call of a method, so their wrapping is done once. Only methods that exist
+    are cached, so the cache is bounded by the registered services.
+    """
+
+    def __init__(self, wrap: Callable[[str, Any], Any]) -> None:
+        self._wrap = wrap
+        self._entries: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, method: str, handler: Any) -> Any:
+        if handler is None:
+            return None
+        entry = self._entries.get(method)
+        if entry is not None and entry[0] is handler:
+            return entry[1]
+        wrapped = self._wrap(method, handler)
+        self._entries[method] = (handler, wrapped)
+        return wrapped
+
+
 class ErrorMappingInterceptor(_ServerInterceptor):
     """DomainError -> abort_with_status(to_status(err)); other exceptions -> INTERNAL."""
+
+    def __init__(self) -> None:
+        self._cache = _HandlerCache(self._wrap)
+
+    @staticmethod
+    def _wrap(method: str, handler: Any) -> Any:
+        guard: CallGuard = lambda context: _MapErrors(context, method)  # noqa: E731
+        return wrap_handler(handler, guard)
 
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> Any:
         handler = await continuation(handler_call_details)
-        method = handler_call_details.method
-        return wrap_handler(handler, lambda context: _map_errors(context, method))
+        return self._cache.get(handler_call_details.method, handler)
 
 
-@asynccontextmanager
-async def _map_errors(context: Any, method: str) -> AsyncIterator[None]:
-    try:
-        yield
-    except DomainError as err:
-        record_rpc_status(err.code, err.message, {"fundledger.error.reason": err.reason})
-        await context.abort_with_status(to_status(err))
-    except grpc.aio.AbortError:
-        # The handler (or grpc_health's Check) already sent its status.
-        raise
-    except Exception:
-        if context.cancelled():
+class _MapErrors:
+    __slots__ = ("_context", "_method")
+
+    def __init__(self, context: Any, method: str) -> None:
+        self._context = context
+        self._method = method
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        # Each branch that aborts raises grpc.aio.AbortError, which replaces
+        # the handler's exception on its way to the server.
+        if exc is None or isinstance(exc, grpc.aio.AbortError):
+            return  # success, or the handler (grpc_health's Check) sent a status itself
+        if isinstance(exc, DomainError):
+            record_rpc_status(exc.code, exc.message, {"fundledger.error.reason": exc.reason})
+            await self._context.abort_with_status(to_status(exc))
+        if not isinstance(exc, Exception):
+            return  # CancelledError, GeneratorExit: the caller left
+        if self._context.cancelled():
             # The caller left and the handler tripped over it on the way out:
             # nothing to report to anyone.
-            raise
-        logger.exception("unhandled exception in %s", method, extra={"grpc_method": method})
-        await context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+            return
+        logger.error(
+            "unhandled exception in %s",
+            self._method,
+            exc_info=(type(exc), exc, traceback),
+            extra={"grpc_method": self._method},
+        )
+        await self._context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
 
 class MetricsInterceptor(_ServerInterceptor):
     """Counts calls by final code and times them (Prometheus)."""
 
+    def __init__(self) -> None:
+        self._cache = _HandlerCache(self._wrap)
+
+    @staticmethod
+    def _wrap(full_method: str, handler: Any) -> Any:
+        stats = _MethodStats(*split_method(full_method))
+        guard: CallGuard = lambda context: _Measure(context, stats)  # noqa: E731
+        return wrap_handler(handler, guard)
+
     async def intercept_service(
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> Any:
         handler = await continuation(handler_call_details)
-        service, method = split_method(handler_call_details.method)
-        return wrap_handler(handler, lambda context: _measure(context, service, method))
+        return self._cache.get(handler_call_details.method, handler)
 
 
-@asynccontextmanager
-async def _measure(context: Any, service: str, method: str) -> AsyncIterator[None]:
-    started = time.perf_counter()
-    code = grpc.StatusCode.UNKNOWN
-    try:
-        yield
+class _MethodStats:
+    """One method's metric children, looked up once instead of on every call."""
+
+    def __init__(self, service: str, method: str) -> None:
+        self._service = service
+        self._method = method
+        self.seconds = HANDLING_SECONDS.labels(service, method)
+        self._handled: dict[grpc.StatusCode, Any] = {}
+
+    def handled(self, code: grpc.StatusCode) -> Any:
+        child = self._handled.get(code)
+        if child is None:
+            child = self._handled[code] = HANDLED.labels(self._service, self._method, code.name)
+        return child
+
+
+class _Measure:
+    __slots__ = ("_context", "_started", "_stats")
+
+    def __init__(self, context: Any, stats: _MethodStats) -> None:
+        self._context = context
+        self._stats = stats
+        self._started = 0.0
+
+    async def __aenter__(self) -> None:
+        self._started = time.perf_counter()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        code = _final_code(self._context, exc)
+        self._stats.handled(code).inc()
+        self._stats.seconds.observe(time.perf_counter() - self._started)
+
+
+def _final_code(context: Any, exc: BaseException | None) -> grpc.StatusCode:
+    if exc is None:
         # A handler may set a code without raising (context.set_code).
-        code = context.code() or grpc.StatusCode.OK
-    except grpc.aio.AbortError:
-        code = context.code() or grpc.StatusCode.UNKNOWN
-        raise
-    except (asyncio.CancelledError, GeneratorExit):
+        code: grpc.StatusCode | None = context.code()
+        return code or grpc.StatusCode.OK
+    if isinstance(exc, grpc.aio.AbortError):
+        return context.code() or grpc.StatusCode.UNKNOWN
+    if isinstance(exc, asyncio.CancelledError | GeneratorExit):
         # grpc.aio cancels the handler both when the client cancels and when
         # the deadline passes; the remaining time tells the two apart.
-        code = (
+        return (
             grpc.StatusCode.DEADLINE_EXCEEDED
             if _deadline_passed(context)
             else grpc.StatusCode.CANCELLED
         )
-        raise
-    except DomainError as err:  # only when no ErrorMappingInterceptor sits inside
-        code = err.code
-        raise
-    finally:
-        HANDLED.labels(service, method, code.name).inc()
-        HANDLING_SECONDS.labels(service, method).observe(time.perf_counter() - started)
+    if isinstance(exc, DomainError):  # only when no ErrorMappingInterceptor sits inside
+        return exc.code
+    return grpc.StatusCode.UNKNOWN
 
 
 def _deadline_passed(context: Any) -> bool:

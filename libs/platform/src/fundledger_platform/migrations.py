@@ -73,7 +73,9 @@ def load_migrations(folder: Path, variant: str | None = None) -> list[Migration]
 
 
 def _lock_key(schema: str) -> int:
-    return int.from_bytes(hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True)
+    return int.from_bytes(
+        hashlib.sha256(f"migrate:{schema}".encode()).digest()[:8], "big", signed=True
+    )
 
 
 async def _ensure_table(conn: asyncpg.Connection, schema: str) -> None:
@@ -124,7 +126,7 @@ async def migrate_up(conn: asyncpg.Connection, schema: str, migrations: list[Mig
             )
             log.info(
                 "migration applied",
-                extra={"schema": schema, "version": migration.version, "name": migration.name},
+                extra={"schema": schema, "migration": f"{migration.version:04d}_{migration.name}"},
             )
             applied += 1
     return applied

@@ -76,12 +76,15 @@ class ServiceServer:
         if self._port is not None:
             raise RuntimeError("server already started")
         address = _host_port(self.settings.grpc_host, self.settings.grpc_port)
-        port = self.server.add_insecure_port(address)
+        try:
+            port = self.server.add_insecure_port(address)
+        except RuntimeError as err:  # grpc's message only says "set GRPC_VERBOSITY"
+            raise RuntimeError(f"could not bind gRPC on {address} (port in use?)") from err
         if port == 0:
             raise RuntimeError(f"could not bind gRPC on {address}")
         self._port = port
         self._metrics_port = start_metrics_server(self.settings.metrics_port)
-        # Health is right before the first call can arrive: a probe must never
+        # Health is set before the first call can arrive: a probe must never
         # see SERVING from a server whose database is down.
         await self.health.refresh()
         await self.server.start()
@@ -120,7 +123,14 @@ class ServiceServer:
         logger.info("%s stopped", self.settings.service_name)
 
     async def wait_for_termination(self) -> None:
-        await self.server.wait_for_termination()
+        """Return once the server has stopped; cancelling this wait is harmless.
+
+        The shield matters: grpc.aio awaits its internal "shutdown completed"
+        future directly here, so cancelling a bare wait cancels that future,
+        and a later ``stop(grace)`` then dies at once with CancelledError
+        instead of draining — in-flight calls would be cut off.
+        """
+        await asyncio.shield(self.server.wait_for_termination())
 
 
 def build_server(
@@ -151,6 +161,10 @@ def build_server(
         options=[
             ("grpc.max_send_message_length", max_message_bytes),
             ("grpc.max_receive_message_length", max_message_bytes),
+            # gRPC binds with SO_REUSEPORT by default: a second instance (a
+            # stale `make run`) would silently share the port and get half the
+            # calls. Fail to start instead.
+            ("grpc.so_reuseport", 0),
         ],
     )
     register(server)

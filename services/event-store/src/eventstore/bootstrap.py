@@ -78,17 +78,27 @@ async def _upkeep(pool: asyncpg.Pool, settings: Settings, mode: str) -> None:
         await asyncio.sleep(settings.maintenance_interval_seconds)
 
 
-async def _watch_transactions(pool: asyncpg.Pool) -> None:
-    # An old open transaction holds back the xid horizon (pitfall 2): export its
-    # age so it can be alerted on.
+async def sample_oldest_transaction(pool: asyncpg.Pool) -> float:
+    """Age in seconds of the oldest open transaction of any client; sets the gauge.
+
+    An old open transaction holds back the xid horizon (pitfall 2) — vacuum
+    stalls and every reader pays — so its age is exported for alerting."""
+    age = await pool.fetchval(
+        "SELECT coalesce(extract(epoch FROM max(clock_timestamp() - xact_start)), 0) "
+        "FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid() "
+        "AND backend_type = 'client backend'"
+    )
+    OLDEST_TRANSACTION_SECONDS.set(float(age))
+    return float(age)
+
+
+async def _watch_transactions(pool: asyncpg.Pool, interval: float = 15.0) -> None:
     while True:
-        with contextlib.suppress(Exception):
-            age = await pool.fetchval(
-                "SELECT coalesce(extract(epoch FROM max(clock_timestamp() - xact_start)), 0) "
-                "FROM pg_stat_activity WHERE xact_start IS NOT NULL AND pid <> pg_backend_pid()"
-            )
-            OLDEST_TRANSACTION_SECONDS.set(float(age))
-        await asyncio.sleep(15)
+        try:
+            await sample_oldest_transaction(pool)
+        except Exception as err:
+            log.warning("could not sample open transactions: %s", err)
+        await asyncio.sleep(interval)
 
 
 async def build(settings: Settings) -> EventStore:
@@ -109,13 +119,17 @@ async def build(settings: Settings) -> EventStore:
     )
     bus = await connect_bus(settings.nats_url, "event-store")
     js = bus.jetstream()
-    await ensure_stream(
-        js,
-        settings.bus_stream,
-        [f"{settings.bus_subject_prefix}.>"],
-        duplicate_window_seconds=settings.bus_duplicate_window_seconds,
-        max_age_seconds=settings.bus_max_age_seconds or None,
-    )
+
+    async def ensure_bus_stream() -> None:
+        await ensure_stream(
+            js,
+            settings.bus_stream,
+            [f"{settings.bus_subject_prefix}.>"],
+            duplicate_window_seconds=settings.bus_duplicate_window_seconds,
+            max_age_seconds=settings.bus_max_age_seconds or None,
+        )
+
+    await ensure_bus_stream()
     appender = Appender(
         pool,
         maintain_rollup=mode == NATIVE,
@@ -129,6 +143,8 @@ async def build(settings: Settings) -> EventStore:
         settings.database_url,
         js,
         subject_prefix=settings.bus_subject_prefix,
+        stream=settings.bus_stream,
+        ensure_stream=ensure_bus_stream,
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_seconds,
     )

@@ -22,6 +22,7 @@ from eventstore.adapters.conn import Conn
 log = logging.getLogger(__name__)
 
 NATIVE = "native"
+_PARTITION_LOCK_KEY = 0x4556504152  # "EVPAR": one partition creator at a time
 TIMESCALE = "timescale"
 
 
@@ -63,17 +64,29 @@ async def ensure_partitions(conn: Conn, first: date, last: date) -> int:
     day = first
     while day <= last:
         name = partition_name(day)
-        if name not in existing:
-            await _create_partition(conn, day, name)
+        if name not in existing and await _create_partition(conn, day, name):
             created += 1
         day += timedelta(days=1)
     return created
 
 
-async def _create_partition(conn: Conn, day: date, name: str) -> None:
+async def _create_partition(conn: Conn, day: date, name: str) -> bool:
+    """Creates one day partition; False when another replica got there first.
+
+    Replicas starting together race here, so creation is serialised by an
+    advisory lock and re-checked under it. The default partition is locked
+    before rows are moved out of it: an append that already wrote a row for
+    this day into the default partition commits first (we wait for it) and its
+    row is moved; appends arriving meanwhile wait and then land in the new
+    partition. Without the lock such a row would make the ATTACH fail.
+    """
     lower = datetime(day.year, day.month, day.day, tzinfo=UTC)
     upper = lower + timedelta(days=1)
     async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK_KEY)
+        if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"eventstore.{name}"):
+            return False
+        await conn.execute("LOCK TABLE eventstore.events_default IN ACCESS EXCLUSIVE MODE")
         await conn.execute(
             f"CREATE TABLE eventstore.{name} (LIKE eventstore.events INCLUDING DEFAULTS)"
         )
@@ -90,6 +103,7 @@ async def _create_partition(conn: Conn, day: date, name: str) -> None:
         )
     if moved and not moved.endswith(" 0"):
         log.warning("partition %s created late; moved rows from the default: %s", name, moved)
+    return True
 
 
 async def drop_partitions_before(conn: Conn, cutoff: date) -> list[str]:

@@ -27,6 +27,7 @@ from collections.abc import Awaitable, Callable
 import asyncpg
 from fundledger_platform.telemetry import inject_headers
 from nats.js import JetStreamContext
+from nats.js.errors import NoStreamResponseError
 
 from eventstore.adapters.appender import NOTIFY_CHANNEL
 from eventstore.adapters.records import to_recorded_event
@@ -59,6 +60,8 @@ class Relay:
         subject_prefix: str = "fundledger.events",
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        stream: str | None = None,
+        ensure_stream: Callable[[], Awaitable[None]] | None = None,
         connect: Callable[[str], Awaitable[asyncpg.Connection]] | None = None,
     ) -> None:
         self._dsn = dsn
@@ -67,12 +70,19 @@ class Relay:
         self._prefix = subject_prefix
         self._batch = batch_size
         self._poll = poll_interval
-        self._connect = connect or (lambda dsn: asyncpg.connect(dsn))
+        self._stream = stream
+        self._ensure_stream = ensure_stream
+        self._connect = connect or (
+            lambda dsn: asyncpg.connect(
+                dsn, server_settings={"application_name": "event-store-relay"}
+            )
+        )
         self._wake = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
         self.is_leader = False
         self.listening = False
+        self._drop_listener = False
 
     def start(self) -> None:
         if self._task is None:
@@ -87,10 +97,16 @@ class Relay:
         await self._close()
 
     async def drop_listener(self) -> None:
-        """Stops listening for notifications (the relay goes on by polling)."""
-        if self._conn is not None and self.listening:
-            await self._conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
-            self.listening = False
+        """Stops listening for notifications (the relay goes on by polling).
+
+        The relay loop owns its connection (asyncpg runs one operation at a
+        time), so this asks the loop to do it and waits, bounded."""
+        self._drop_listener = True
+        self._wake.set()
+        for _ in range(100):
+            if not self.listening:
+                return
+            await asyncio.sleep(0.05)
 
     async def _close(self) -> None:
         self.is_leader = False
@@ -107,19 +123,19 @@ class Relay:
         self._wake.set()
 
     async def _run(self) -> None:
-        backoff = self._poll
+        failures = 0
         while True:
             try:
                 await self._lead()
             except asyncio.CancelledError:
                 raise
             except Exception as err:
+                # A leader that lost its connection resets the count: backoff is
+                # for a database that keeps refusing us, not for old blips.
+                failures = 1 if self.is_leader else failures + 1
                 log.warning("relay lost its connection or leadership: %s", err)
                 await self._close()
-                await asyncio.sleep(min(backoff, 5.0))
-                backoff = min(backoff * 2, 5.0)
-            else:
-                backoff = self._poll
+                await asyncio.sleep(min(self._poll * 2 ** (failures - 1), 5.0))
 
     async def _lead(self) -> None:
         self._conn = conn = await self._connect(self._dsn)
@@ -139,6 +155,9 @@ class Relay:
         )
         while True:
             self._wake.clear()
+            if self._drop_listener and self.listening:
+                await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                self.listening = False
             published = await self.publish_pending(conn)
             if published < self._batch:
                 with contextlib.suppress(TimeoutError):
@@ -156,15 +175,22 @@ class Relay:
         RELAY_LAG_EVENTS.set(head - checkpoint)
         if not rows:
             return 0
-        # Publishing concurrently keeps order: each publish writes its message
-        # to the one connection before awaiting its ack, in call order.
-        acks = await asyncio.gather(*(self._publish(row) for row in rows), return_exceptions=True)
+        # One at a time, each after the previous one's ack: a message is never
+        # sent while an earlier one is unconfirmed, so no outage or client-side
+        # buffering can store them out of position order on the bus.
         done = checkpoint
-        for row, ack in zip(rows, acks, strict=True):
-            if isinstance(ack, BaseException):
-                log.warning("publish of position %s failed: %s", row["position"], ack)
-                break
-            done = row["position"]
+        try:
+            for row in rows:
+                await self._publish(row)
+                done = row["position"]
+        except Exception as err:
+            log.warning("publish of position %s failed: %s", done + 1, err)
+            if isinstance(err, NoStreamResponseError) and self._ensure_stream is not None:
+                # The bus lost its stream (wiped store, recreated server): the
+                # log is the source of truth, so recreate it and go on.
+                with contextlib.suppress(Exception):
+                    await self._ensure_stream()
+            await asyncio.sleep(self._poll)
         if done > checkpoint:
             await conn.execute(
                 "UPDATE eventstore.relay_checkpoints SET position = $2, updated_at = now() "
@@ -174,11 +200,7 @@ class Relay:
             )
             RELAY_PUBLISHED.inc(done - checkpoint)
             RELAY_LAG_EVENTS.set(head - done)
-        if done < rows[-1]["position"]:
-            # The bus is unwell: keep the leadership, publish the rest again later.
-            await asyncio.sleep(self._poll)
-            return done - checkpoint
-        return len(rows)
+        return done - checkpoint
 
     async def _publish(self, row: asyncpg.Record) -> object:
         event = to_recorded_event(row)
@@ -191,5 +213,6 @@ class Relay:
         return await self._js.publish(
             subject_for(self._prefix, event.category, event.stream_id),
             event.SerializeToString(),
+            stream=self._stream,
             headers=headers,
         )

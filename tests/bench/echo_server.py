@@ -1,0 +1,89 @@
+"""The gRPC baseline server: `python -m tests.bench.echo_server PORT [--bare]`.
+
+Serves the platform's unary echo and, beside it, a server-streaming "repeat"
+(N copies of a pre-built message: what streaming N messages costs with no work
+per message, the baseline of a stream read). By default they run in the
+platform's server shape (the same interceptors, health and reflection as every
+FundLedger service), so the difference between an event-store call and a
+baseline call is the event store's own work. `--bare` serves them from a plain
+grpc.aio server, to show what the platform's interceptors cost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import grpc
+from fundledger_platform.echo import ECHO_SERVICE, register_echo
+from fundledger_platform.server import build_server, serve_until_signal
+from fundledger_platform.settings import ServerSettings
+
+REPEAT_SERVICE = "fundledger.bench.v1.Repeat"
+REPEAT_METHOD = f"/{REPEAT_SERVICE}/Repeat"
+MAX_REPEAT = 100_000
+
+
+def repeat_request(count: int, payload: bytes) -> bytes:
+    """Ask for `count` copies of `payload` (4-byte big-endian count, then the payload)."""
+    return count.to_bytes(4, "big") + payload
+
+
+async def _repeat(request: bytes, context: Any) -> AsyncIterator[bytes]:
+    payload = request[4:]
+    for _ in range(min(int.from_bytes(request[:4], "big"), MAX_REPEAT)):
+        yield payload
+
+
+def _identity(data: bytes) -> bytes:
+    return data
+
+
+def register_baselines(server: grpc.aio.Server) -> None:
+    register_echo(server)
+    handler = grpc.unary_stream_rpc_method_handler(
+        _repeat, request_deserializer=_identity, response_serializer=_identity
+    )
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(REPEAT_SERVICE, {"Repeat": handler})]
+    )
+
+
+async def _serve_platform(port: int) -> None:
+    settings = ServerSettings(
+        service_name="bench-echo",
+        grpc_host="127.0.0.1",
+        grpc_port=port,
+        metrics_port=-1,
+        log_level="WARNING",
+        otlp_endpoint=None,
+        shutdown_grace_seconds=1.0,
+    )
+    server = build_server(
+        settings, register=register_baselines, service_names=[ECHO_SERVICE, REPEAT_SERVICE]
+    )
+    await serve_until_signal(server)
+
+
+async def _serve_bare(port: int) -> None:
+    server = grpc.aio.server()
+    register_baselines(server)
+    server.add_insecure_port(f"127.0.0.1:{port}")
+    await server.start()
+    # Ends on SIGTERM (the default action); nothing to drain for an echo.
+    await server.wait_for_termination()
+
+
+def main(argv: list[str]) -> int:
+    if not argv or not argv[0].isdigit() or argv[1:] not in ([], ["--bare"]):
+        print("usage: python -m tests.bench.echo_server PORT [--bare]", file=sys.stderr)
+        return 2
+    serve = _serve_bare if argv[1:] == ["--bare"] else _serve_platform
+    asyncio.run(serve(int(argv[0])))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

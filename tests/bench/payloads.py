@@ -1,0 +1,69 @@
+"""The event every append (and every raw-insert baseline row) carries: a fund
+valuation with a user and a correlation id, about 200 bytes on the wire."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from fundledger.eventstore.v1 import events_pb2
+from fundledger.eventstore.v1 import eventstore_pb2 as pb
+
+EVENT_TYPE = "VALUATION_UPDATED"
+
+
+def event_data(client: int) -> bytes:
+    return json.dumps(
+        {"company_id": f"company-{client % 997:04d}", "valuation_cents": 125_000_000 + client},
+        separators=(",", ":"),
+    ).encode()
+
+
+def append_request(stream_id: str, client: int, events: int) -> pb.AppendToStreamRequest:
+    """Expected version ANY; no event ids, so the server assigns fresh ones and the same
+    request can be sent again and again."""
+    data = event_data(client)
+    return pb.AppendToStreamRequest(
+        stream_id=stream_id,
+        expected_state=pb.STREAM_STATE_ANY,
+        events=[
+            events_pb2.EventData(
+                event_type=EVENT_TYPE,
+                schema_version=1,
+                data=data,
+                metadata={"client": "bench"},
+                correlation_id=str(uuid.uuid4()),
+                user_id=f"user-{client % 1000}",
+                source="bench",
+            )
+            for _ in range(events)
+        ],
+    )
+
+
+RAW_TABLE_DDL = """
+CREATE SCHEMA IF NOT EXISTS bench;
+DROP TABLE IF EXISTS bench.raw_events;
+CREATE TABLE bench.raw_events (
+    position bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    stream_id text NOT NULL,
+    category text NOT NULL,
+    version bigint NOT NULL,
+    event_id uuid NOT NULL,
+    event_type text NOT NULL,
+    schema_version integer NOT NULL,
+    data jsonb NOT NULL,
+    metadata jsonb NOT NULL,
+    payload_hash bytea NOT NULL,
+    correlation_id text,
+    user_id text,
+    source text,
+    recorded_at timestamptz NOT NULL DEFAULT clock_timestamp()
+)
+"""
+
+RAW_INSERT = """
+INSERT INTO bench.raw_events (stream_id, category, version, event_id, event_type,
+    schema_version, data, metadata, payload_hash, correlation_id, user_id, source)
+VALUES ($1, 'fund', $2, $3, $4, 1, $5, '{"client": "bench"}', $6, $7, $8, 'bench')
+"""

@@ -1,0 +1,177 @@
+"""The measurements of a run, in the order they must happen.
+
+Order matters because seeded history must be older than anything appended
+(positions grow with time): the stream reads and the scale check load their
+data first, dated in the past; the appends come last and are stamped now.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from tests.bench.layout import Layout
+from tests.bench.loader import load
+from tests.bench.measure import Meter
+from tests.bench.payloads import RAW_TABLE_DDL
+from tests.bench.settings import BenchSettings
+from tests.bench.stack import Stack
+from tests.bench.workloads import Workload
+
+Log = Callable[[str], None]
+PER_STREAM = 100
+EVENT_BYTES = 280  # about a RecordedEvent as ReadStream sends it
+
+
+class Phases:
+    def __init__(self, meter: Meter, stack: Stack, settings: BenchSettings, log: Log) -> None:
+        self._m = meter
+        self._stack = stack
+        self._settings = settings
+        self._log = log
+        self._tag = uuid.uuid4().hex[:8]
+        # Seeded history, oldest first: the small table, the 1,000-event streams, the big load.
+        self._now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
+        self.notes: dict[str, Any] = {"run_tag": self._tag}
+
+    def _work(self, kind: Any, **fields: Any) -> Workload:
+        endpoint = {
+            "echo": self._stack.echo,
+            "stream": self._stack.echo,
+            "insert": self._stack.database_url,
+        }.get(kind, self._stack.eventstore)
+        return Workload(kind, endpoint, **fields)
+
+    async def run(self, phase: str) -> None:
+        steps = {
+            "echo": (self.echo, self.echo_bare, self.streams),
+            "reads": (self.small_reads,),
+            "scale": (self.scale,),
+            "inserts": (self.raw_inserts,),
+            "appends": (self.appends,),
+        }
+        for step in steps[phase]:
+            await step()
+
+    async def echo(
+        self, concurrencies: tuple[int, ...] = (1, 16, 32), prefix: str = "echo"
+    ) -> None:
+        self._log(f"gRPC echo baseline ({prefix})")
+        for c in concurrencies:
+            await self._m.measure(f"{prefix}.c{c}", f"echo 200 B, c{c}", self._work("echo"), c)
+
+    async def echo_bare(self) -> None:
+        work = Workload("echo", self._stack.echo_bare)
+        await self._m.measure("echo-bare.c16", "echo 200 B, plain grpc.aio server, c16", work, 16)
+
+    async def streams(self) -> None:
+        """Server streaming of pre-built messages the size of a recorded event."""
+        self._log("gRPC streaming baseline: N copies of a 280-byte message")
+        for count in (50, 1000):
+            for c in (1, 16):
+                work = self._work("stream", events=count, payload_bytes=EVENT_BYTES)
+                label = f"stream {count} x {EVENT_BYTES} B, c{c}"
+                await self._m.measure(f"stream{count}.c{c}", label, work, c)
+
+    async def small_reads(self) -> None:
+        self._log("seeding the small table: 100 streams x 100 events")
+        layout = await self._load("small", 100, PER_STREAM, days_ago=(400, 399))
+        self.notes["small_table_events"] = await self._count_events()
+        work = self._work("read", events=50, tag=layout.tag, streams=layout.streams)
+        await self._prime(work)  # as the large-table reads are, so the two compare
+        for c in (1, 16):
+            await self._m.measure(f"read50.c{c}", f"ReadStream 50 events, c{c}", work, c)
+        self._log("seeding 16 streams x 1,000 events")
+        layout = await self._load("long", 16, 1000, days_ago=(399, 398))
+        for c in (1, 16):
+            work = self._work("read", events=1000, tag=layout.tag, streams=layout.streams)
+            await self._m.measure(f"read1000.c{c}", f"ReadStream 1,000 events, c{c}", work, c)
+
+    async def scale(self) -> None:
+        streams = self._settings.big_events // PER_STREAM
+        if streams == 0:
+            self._log("scale check skipped (FUNDLEDGER_BENCH_BIG_EVENTS=0)")
+            return
+        self._log(f"loading the large table: {streams:,} streams x {PER_STREAM} events")
+        layout = await self._load("big", streams, PER_STREAM, days_ago=(366, 1))
+        self.notes["big_table_events"] = await self._count_events()
+        await self.echo((1, 16), prefix="echo.after-load")
+        work = self._work("read", events=50, tag=layout.tag, streams=layout.streams)
+        # Each server connection's first reads after the load pay one-off costs (catalog
+        # entries of every day partition, a generic plan built for comparison): see
+        # docs/benchmarks.md. A steady state is what the scale check compares.
+        await self._prime(work)
+        for c in (1, 16):
+            label = f"ReadStream 50 events, large table, c{c}"
+            await self._m.measure(f"read50.big.c{c}", label, work, c)
+
+    async def raw_inserts(self) -> None:
+        self._log("raw asyncpg baseline: BEGIN; INSERT one event-shaped row; COMMIT")
+        conn = await asyncpg.connect(self._stack.database_url)
+        try:
+            await conn.execute(RAW_TABLE_DDL)
+        finally:
+            await conn.close()
+        for c in (1, 8, 32):
+            work = self._work("insert", tag=self._tag)
+            await self._m.measure(f"insert.c{c}", f"raw insert transaction, c{c}", work, c)
+
+    async def appends(self) -> None:
+        self._log("AppendToStream, expected version ANY")
+        for c in (1, 8, 32):
+            work = self._work("append", tag=f"{self._tag}own{c}")
+            await self._m.measure(f"append.own.c{c}", f"append 1 event, own stream, c{c}", work, c)
+        for c in (8, 32):
+            work = self._work("append", tag=f"{self._tag}sh{c}", shared_streams=8)
+            await self._m.measure(
+                f"shared8.c{c}", f"append 1 event, 8 shared streams, c{c}", work, c
+            )
+        for c in (1, 4):
+            work = self._work("append", tag=f"{self._tag}b{c}", events=100)
+            await self._m.measure(
+                f"batch100.c{c}",
+                f"append 100-event batches, c{c}",
+                work,
+                c,
+                unit="events/s",
+                events_per_call=100,
+            )
+
+    async def _prime(self, work: Workload) -> None:
+        seconds = 2.0 if self._settings.quick else 5.0
+        self._log(f"priming the reads for {seconds:g} s at c16 (unmeasured)")
+        await self._m.prime(work, 16, seconds)
+
+    async def _load(
+        self, name: str, streams: int, per_stream: int, days_ago: tuple[int, int]
+    ) -> Layout:
+        layout, report = await load(
+            self._stack.database_url,
+            tag=f"{self._tag}{name}",
+            streams=streams,
+            per_stream=per_stream,
+            start=self._now - timedelta(days=days_ago[0]),
+            end=self._now - timedelta(days=days_ago[1]),
+            connections=self._settings.load_connections,
+            log=self._log,
+        )
+        self.notes[f"load_{name}"] = asdict(report)
+        rate = report.events / report.insert_seconds if report.insert_seconds else 0
+        self._log(
+            f"  loaded {report.events:,} events in {report.insert_seconds:.1f} s "
+            f"({rate:,.0f} events/s); vacuum+analyze {report.vacuum_seconds:.1f} s; "
+            f"{report.partitions_created} day partitions made in {report.partition_seconds:.1f} s"
+        )
+        return layout
+
+    async def _count_events(self) -> int:
+        conn = await asyncpg.connect(self._stack.database_url)
+        try:
+            return int(await conn.fetchval("SELECT count(*) FROM eventstore.events"))
+        finally:
+            await conn.close()

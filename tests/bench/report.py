@@ -1,0 +1,93 @@
+"""The results table, the target checks, and the JSON file of a run."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.bench.measure import Figure
+from tests.bench.targets import Check, baseline_of
+
+
+def ratios(figure: Figure, base: Figure | None) -> tuple[float, float] | None:
+    """(calls/s, p50) of a figure over its baseline's."""
+    if base is None or base.result.calls_per_second == 0 or base.result.p50_ms == 0:
+        return None
+    return (
+        figure.result.calls_per_second / base.result.calls_per_second,
+        figure.result.p50_ms / base.result.p50_ms,
+    )
+
+
+def _server_cpu(f: Figure) -> float | None:
+    """The CPU of the process that served the figure's calls (PostgreSQL's is shown apart)."""
+    kind = f.key.split(".", 1)[0]
+    if kind == "insert":
+        return None
+    if kind.startswith("stream"):
+        return f.cpu.get("echo")
+    return f.cpu.get(kind if kind in ("echo", "echo-bare") else "event-store")
+
+
+def _pct(value: float | None) -> str:
+    return "" if value is None else f"{value:.0f}%"
+
+
+def render(figures: Sequence[Figure], checks: Sequence[Check]) -> str:
+    by_key = {f.key: f for f in figures}
+    head = (
+        f"{'figure':<24}{'value':>10} {'unit':<9}{'p50 ms':>8}{'p99 ms':>8}  "
+        f"{'baseline':<20}{'×calls':>7}{'×p50':>7}  {'cpu: server':>11}{'pg':>6}"
+        f"{'client':>7}{'all':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for f in figures:
+        base = baseline_of(f.key)
+        r = ratios(f, by_key.get(base or ""))
+        calls, p50 = (f"{r[0]:.2f}", f"{r[1]:.1f}") if r else ("", "")
+        lines.append(
+            f"{f.key:<24}{f.value:>10,.0f} {f.unit:<9}{f.result.p50_ms:>8.2f}"
+            f"{f.result.p99_ms:>8.2f}  {base or '':<20}{calls:>7}{p50:>7}  "
+            f"{_pct(_server_cpu(f)):>11}{_pct(f.cpu.get('postgres')):>6}"
+            f"{_pct(f.cpu.get('client')):>7}{_pct(f.cpu.get('machine')):>6}"
+            + (f"  ({f.result.errors} errors)" if f.result.errors else "")
+        )
+    lines += [
+        "",
+        "×calls, ×p50: the figure's calls/s and p50 over its baseline's (same run).",
+        "cpu: percent of one core during the measured window; 'all' is the whole machine.",
+        "",
+        "targets (issue 2, 2-core machine):",
+    ]
+    for c in checks:
+        verdict = "n/a " if c.passed is None else ("PASS" if c.passed else "FAIL")
+        lines.append(f"  [{verdict}] {c.target:<50} actual {c.actual}")
+    return "\n".join(lines)
+
+
+def write_json(
+    out_dir: Path, figures: Sequence[Figure], checks: Sequence[Check], extra: Mapping[str, Any]
+) -> Path:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out_dir / f"results-{stamp}.json"
+    by_key = {f.key: f for f in figures}
+    rows = []
+    for f in figures:
+        base = baseline_of(f.key)
+        r = ratios(f, by_key.get(base or ""))
+        row = dataclasses.asdict(f)
+        row.update(
+            value=f.value,
+            baseline=base,
+            ratio_calls=r[0] if r else None,
+            ratio_p50=r[1] if r else None,
+        )
+        rows.append(row)
+    document = {**extra, "figures": rows, "targets": [dataclasses.asdict(c) for c in checks]}
+    path.write_text(json.dumps(document, indent=2, default=str) + "\n")
+    return path

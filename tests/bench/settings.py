@@ -1,0 +1,66 @@
+"""The benchmark's settings, read once from FUNDLEDGER_BENCH_* variables."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from fundledger_platform.settings import env_bool, env_float, env_int, env_str
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+PHASES = ("echo", "reads", "scale", "inserts", "appends")
+
+
+@dataclass(frozen=True)
+class BenchSettings:
+    quick: bool
+    # Each measurement: `warmup_seconds` unmeasured, then `seconds` measured.
+    seconds: float
+    warmup_seconds: float
+    # Events in the large table of the scale check; 0 skips the scale check.
+    big_events: int
+    # Processes the load generator spreads its virtual clients over.
+    client_procs: int
+    # PostgreSQL connections the bulk loader writes with.
+    load_connections: int
+    # An existing event store (host:port) and its database, instead of a throwaway stack.
+    target: str | None
+    target_database_url: str | None
+    # The target's Prometheus endpoint (host:port), for group sizes; optional.
+    target_metrics: str | None
+    # Run the event store under cProfile (its figures are then not comparable).
+    profile_server: bool
+    # Which groups of measurements to run, a subset of PHASES (in PHASES order).
+    phases: tuple[str, ...]
+    out_dir: Path
+
+    @classmethod
+    def from_env(cls) -> BenchSettings:
+        quick = env_bool("BENCH_QUICK", False)
+        target = env_str("BENCH_TARGET", "") or None
+        database_url = env_str("BENCH_DATABASE_URL", "") or None
+        if target is not None and database_url is None:
+            raise ValueError(
+                "FUNDLEDGER_BENCH_TARGET needs FUNDLEDGER_BENCH_DATABASE_URL (the target's "
+                "database, for the raw-insert baseline and the scale check)"
+            )
+        phases = tuple(p.strip() for p in env_str("BENCH_PHASES", ",".join(PHASES)).split(","))
+        unknown = set(phases) - set(PHASES)
+        if unknown:
+            raise ValueError(
+                f"FUNDLEDGER_BENCH_PHASES: unknown {sorted(unknown)}; known: {', '.join(PHASES)}"
+            )
+        return cls(
+            quick=quick,
+            seconds=env_float("BENCH_SECONDS", 1.0 if quick else 5.0, min_value=0.2),
+            warmup_seconds=env_float("BENCH_WARMUP_SECONDS", 0.5 if quick else 1.0, min_value=0.0),
+            big_events=env_int("BENCH_BIG_EVENTS", 100_000 if quick else 10_000_000, min_value=0),
+            client_procs=env_int("BENCH_CLIENT_PROCS", 2, min_value=1, max_value=8),
+            load_connections=env_int("BENCH_LOAD_CONNECTIONS", 2, min_value=1, max_value=8),
+            target=target,
+            target_database_url=database_url,
+            target_metrics=env_str("BENCH_TARGET_METRICS", "") or None,
+            profile_server=env_bool("BENCH_PROFILE", False),
+            phases=tuple(p for p in PHASES if p in phases),
+            out_dir=REPO_ROOT / ".bench",
+        )

@@ -1,0 +1,145 @@
+"""The servers a benchmark run talks to, each in its own process.
+
+Throwaway mode starts PostgreSQL and NATS (fundledger_devstack, free ports,
+a temp dir) and the event store (`python -m eventstore`, which migrates on
+start). Target mode uses an existing event store and its database instead.
+Either way the echo baselines are started here, on this machine.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fundledger_devstack.health import wait_serving
+from fundledger_devstack.nats import NatsServer
+from fundledger_devstack.ports import LOCALHOST, free_port, wait_for_port
+from fundledger_devstack.postgres import PostgresServer
+from fundledger_devstack.process import ManagedProcess
+
+from tests.bench.settings import REPO_ROOT, BenchSettings
+
+
+@dataclass
+class Stack:
+    eventstore: str  # host:port
+    database_url: str
+    metrics: str | None  # the event store's Prometheus host:port
+    echo: str  # the echo service in the platform's server shape
+    echo_bare: str  # the echo service on a plain grpc.aio server
+    # Processes whose CPU time the probes read (name -> pid; postgres = the postmaster).
+    pids: dict[str, int] = field(default_factory=dict)
+    postmaster: int | None = None
+    profile_path: Path | None = None
+
+
+@contextlib.contextmanager
+def running_stack(settings: BenchSettings, log: Callable[[str], None]) -> Iterator[Stack]:
+    tmp = Path(tempfile.mkdtemp(prefix="fundledger-bench-"))
+    failed = True
+
+    def remove_tmp() -> None:
+        if failed:
+            log(f"logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+    with contextlib.ExitStack() as stack:
+        stack.callback(remove_tmp)  # last: after every server has stopped
+        echo = stack.enter_context(_echo(tmp, bare=False))
+        echo_bare = stack.enter_context(_echo(tmp, bare=True))
+        pids = {"echo": echo[1], "echo-bare": echo_bare[1]}
+        if settings.target is not None:
+            assert settings.target_database_url is not None
+            log(f"target mode: event store {settings.target}")
+            yield Stack(
+                settings.target,
+                settings.target_database_url,
+                settings.target_metrics,
+                echo[0],
+                echo_bare[0],
+                pids,
+            )
+            failed = False
+            return
+        pg = PostgresServer(tmp / "pg", free_port())
+        stack.callback(pg.stop)
+        pg.start()
+        nats = NatsServer(tmp / "nats", free_port(), free_port())
+        stack.callback(nats.stop)
+        nats.start()
+        log(f"throwaway PostgreSQL :{pg.port} and NATS :{nats.port} in {tmp}")
+        grpc_port, metrics_port = free_port(), free_port()
+        profile = settings.out_dir / "eventstore.prof" if settings.profile_server else None
+        store = _eventstore(pg.dsn, nats.url, grpc_port, metrics_port, tmp, profile)
+        stack.callback(store.stop, 30.0)
+        store.start()
+        address = f"{LOCALHOST}:{grpc_port}"
+        wait_serving(address, 90.0, store.check_alive, "event-store")
+        assert nats.pid is not None
+        assert store.pid is not None
+        pids.update({"event-store": store.pid, "nats": nats.pid})
+        yield Stack(
+            address,
+            pg.dsn,
+            f"{LOCALHOST}:{metrics_port}",
+            echo[0],
+            echo_bare[0],
+            pids,
+            postmaster=_postmaster_pid(tmp / "pg"),
+            profile_path=profile,
+        )
+        failed = False
+
+
+def _eventstore(
+    dsn: str, nats_url: str, port: int, metrics_port: int, tmp: Path, profile: Path | None
+) -> ManagedProcess:
+    env = dict(os.environ)
+    env.update(
+        {
+            "PYTHONUNBUFFERED": "1",
+            "FUNDLEDGER_DATABASE_URL": dsn,
+            "FUNDLEDGER_NATS_URL": nats_url,
+            "FUNDLEDGER_GRPC_HOST": LOCALHOST,
+            "FUNDLEDGER_GRPC_PORT": str(port),
+            "FUNDLEDGER_METRICS_PORT": str(metrics_port),
+            "FUNDLEDGER_LOG_LEVEL": "WARNING",
+        }
+    )
+    argv = [sys.executable, "-m", "eventstore"]
+    if profile is not None:
+        profile.parent.mkdir(parents=True, exist_ok=True)
+        argv = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "eventstore"]
+    return ManagedProcess("event-store", argv, tmp / "event-store.log", env=env)
+
+
+@contextlib.contextmanager
+def _echo(tmp: Path, *, bare: bool) -> Iterator[tuple[str, int]]:
+    port = free_port()
+    argv = [sys.executable, "-m", "tests.bench.echo_server", str(port)]
+    name = "echo-bare" if bare else "echo"
+    process = ManagedProcess(
+        name, [*argv, "--bare"] if bare else argv, tmp / f"{name}.log", cwd=REPO_ROOT
+    )
+    process.start()
+    try:
+        wait_for_port(port, timeout=30.0, check=process.check_alive)
+        assert process.pid is not None
+        yield f"{LOCALHOST}:{port}", process.pid
+    finally:
+        process.stop(5.0)
+
+
+def _postmaster_pid(data_dir: Path) -> int | None:
+    try:
+        first = (data_dir / "postmaster.pid").read_text().split("\n", 1)[0].strip()
+    except OSError:
+        return None
+    return int(first) if first.isdigit() else None

@@ -1,0 +1,155 @@
+"""One call of each kind the benchmark makes, ready to be driven in a loop.
+
+A workload opens its connections for a set of virtual clients and hands back
+`call(client)`, which makes one call for that client and raises on any failure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import random
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+import asyncpg
+import grpc
+from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
+from fundledger_platform.echo import ECHO_METHOD
+
+from tests.bench.echo_server import REPEAT_METHOD, repeat_request
+from tests.bench.layout import stream_id
+from tests.bench.payloads import EVENT_TYPE, RAW_INSERT, append_request, event_data
+
+Call = Callable[[int], Awaitable[None]]
+CALL_TIMEOUT = 10.0
+# gRPC, like urllib, would route even 127.0.0.1 through an http_proxy from the environment.
+CHANNEL_OPTIONS = [("grpc.enable_http_proxy", 0)]
+
+
+@dataclass(frozen=True)
+class Workload:
+    kind: Literal["echo", "stream", "insert", "append", "read"]
+    endpoint: str  # host:port, or a DSN for "insert"
+    # append: events per call; clients share `shared_streams` streams (0: one stream each,
+    # named from `tag`).
+    events: int = 1
+    shared_streams: int = 0
+    tag: str = ""
+    # read: `events` per call from a random one of the seeded streams 0..streams-1 of `tag`.
+    # stream: `events` messages of `payload_bytes` each.
+    streams: int = 0
+    payload_bytes: int = 200  # echo, stream
+
+
+@contextlib.asynccontextmanager
+async def open_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]:
+    if work.kind == "insert":
+        async with _insert(work, clients) as call:
+            yield call
+        return
+    async with grpc.aio.insecure_channel(work.endpoint, options=CHANNEL_OPTIONS) as channel:
+        if work.kind == "echo":
+            yield _echo(channel, work.payload_bytes)
+        elif work.kind == "stream":
+            yield _stream(channel, work.events, work.payload_bytes)
+        elif work.kind == "append":
+            yield _append(channel, work, clients)
+        else:
+            yield _read(channel, work)
+
+
+def _echo(channel: grpc.aio.Channel, size: int) -> Call:
+    echo = channel.unary_unary(ECHO_METHOD, None, None)
+    payload = b"x" * size
+
+    async def call(client: int) -> None:
+        answer = await echo(payload, timeout=CALL_TIMEOUT)
+        if len(answer) != size:
+            raise RuntimeError("echo answered a different payload")
+
+    return call
+
+
+def _stream(channel: grpc.aio.Channel, count: int, size: int) -> Call:
+    repeat = channel.unary_stream(REPEAT_METHOD, None, None)
+    request = repeat_request(count, b"x" * size)
+
+    async def call(client: int) -> None:
+        got = 0
+        async for _ in repeat(request, timeout=CALL_TIMEOUT):
+            got += 1
+        if got != count:
+            raise RuntimeError(f"streamed {got} messages, expected {count}")
+
+    return call
+
+
+def _append(channel: grpc.aio.Channel, work: Workload, clients: Sequence[int]) -> Call:
+    stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
+    requests = {}
+    for client in clients:
+        if work.shared_streams:
+            stream = f"fund-{work.tag}-shared-{client % work.shared_streams}"
+        else:
+            stream = f"fund-{work.tag}-{client}"
+        requests[client] = append_request(stream, client, work.events)
+
+    async def call(client: int) -> None:
+        response = await stub.AppendToStream(requests[client], timeout=CALL_TIMEOUT)
+        if response.last_version - response.first_version + 1 != work.events:
+            raise RuntimeError("append answered a different batch size")
+
+    return call
+
+
+def _read(channel: grpc.aio.Channel, work: Workload) -> Call:
+    stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
+    rng = random.Random()
+
+    async def call(client: int) -> None:
+        request = pb.ReadStreamRequest(
+            stream_id=stream_id(work.tag, rng.randrange(work.streams)), max_count=work.events
+        )
+        got = 0
+        async for _ in stub.ReadStream(request, timeout=CALL_TIMEOUT):
+            got += 1
+        if got != work.events:
+            raise RuntimeError(f"read {got} events, expected {work.events}")
+
+    return call
+
+
+@contextlib.asynccontextmanager
+async def _insert(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]:
+    """BEGIN; INSERT one event-shaped row; COMMIT — one connection per client."""
+    conns: dict[int, asyncpg.Connection] = {}
+    try:
+        for client in clients:
+            conns[client] = await asyncpg.connect(work.endpoint)
+        versions = dict.fromkeys(clients, 0)
+
+        async def call(client: int) -> None:
+            conn = conns[client]
+            versions[client] += 1
+            data = event_data(client)
+            async with conn.transaction():
+                await conn.execute(
+                    RAW_INSERT,
+                    f"fund-{work.tag}-{client}",
+                    versions[client],
+                    uuid.uuid4(),
+                    EVENT_TYPE,
+                    data.decode(),
+                    hashlib.sha256(data).digest(),
+                    str(uuid.uuid4()),
+                    f"user-{client % 1000}",
+                )
+
+        yield call
+    finally:
+        for conn in conns.values():
+            await conn.close()
