@@ -77,6 +77,10 @@ class Phases:
                 work = self._work("stream", events=count, payload_bytes=EVENT_BYTES)
                 label = f"stream {count} x {EVENT_BYTES} B, c{c}"
                 await self._m.measure(f"stream{count}.c{c}", label, work, c)
+        for c in (1, 16):
+            work = Workload("stream", self._stack.echo_bare, events=50, payload_bytes=EVENT_BYTES)
+            label = f"stream 50 x {EVENT_BYTES} B, plain grpc.aio server, c{c}"
+            await self._m.measure(f"stream50-bare.c{c}", label, work, c)
 
     async def small_reads(self) -> None:
         self._log("seeding the small table: 100 streams x 100 events")

@@ -28,9 +28,11 @@ def _server_cpu(f: Figure) -> float | None:
     kind = f.key.split(".", 1)[0]
     if kind == "insert":
         return None
-    if kind.startswith("stream"):
+    if kind in ("echo-bare", "stream50-bare"):
+        return f.cpu.get("echo-bare")
+    if kind.startswith(("echo", "stream")):
         return f.cpu.get("echo")
-    return f.cpu.get(kind if kind in ("echo", "echo-bare") else "event-store")
+    return f.cpu.get("event-store")
 
 
 def _pct(value: float | None) -> str:

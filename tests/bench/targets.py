@@ -28,6 +28,8 @@ def baseline_of(key: str) -> str | None:
         return f"echo.c{conc}" if not rest.startswith("big") else f"echo.after-load.c{conc}"
     if kind in ("echo-bare", "stream50", "stream1000"):
         return f"echo.c{conc}"
+    if kind == "stream50-bare":
+        return f"stream50.c{conc}"
     return None
 
 
