@@ -1,0 +1,99 @@
+"""A thin async client of the event store for the other services.
+
+Services never read the event store's tables: they call its gRPC API, with
+trace context propagated by the client interceptors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from datetime import datetime
+
+import grpc
+from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
+from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+
+from fundledger_platform.telemetry import client_interceptors
+
+
+class EventStoreClient:
+    def __init__(self, target: str, *, timeout_seconds: float = 30.0) -> None:
+        self._channel = grpc.aio.insecure_channel(
+            target,
+            interceptors=client_interceptors(),
+            options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+        )
+        self.stub = eventstore_pb2_grpc.EventStoreServiceStub(self._channel)
+        self._timeout = timeout_seconds
+
+    async def close(self) -> None:
+        await self._channel.close(None)
+
+    async def stream_info(self, stream_id: str) -> pb.GetStreamInfoResponse | None:
+        """None when the stream does not exist."""
+        try:
+            response: pb.GetStreamInfoResponse = await self.stub.GetStreamInfo(
+                pb.GetStreamInfoRequest(stream_id=stream_id), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            raise
+        return response
+
+    async def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int | None = None,
+        max_count: int = 0,
+        max_recorded_at: datetime | None = None,
+        backwards: bool = False,
+    ) -> list[RecordedEvent]:
+        """Events of one stream; [] when the stream does not exist."""
+        request = pb.ReadStreamRequest(
+            stream_id=stream_id,
+            max_count=max_count,
+            direction=pb.READ_DIRECTION_BACKWARDS if backwards else pb.READ_DIRECTION_FORWARDS,
+        )
+        if from_version is not None:
+            request.from_version = from_version
+        if max_recorded_at is not None:
+            request.max_recorded_at.FromDatetime(max_recorded_at)
+        try:
+            return [r.event async for r in self.stub.ReadStream(request, timeout=self._timeout)]
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return []
+            raise
+
+    async def read_all(
+        self,
+        *,
+        from_position: int,
+        categories: Sequence[str] = (),
+        max_count: int = 0,
+    ) -> AsyncIterator[RecordedEvent]:
+        request = pb.ReadAllRequest(
+            from_position=from_position, categories=list(categories), max_count=max_count
+        )
+        async for response in self.stub.ReadAll(request, timeout=self._timeout * 10):
+            yield response.event
+
+    async def head_position(self) -> int:
+        """The log's head position (via Subscribe's caught-up marker, without events)."""
+        call = self.stub.Subscribe(pb.SubscribeRequest(), timeout=self._timeout)
+        try:
+            async for message in call:
+                if message.WhichOneof("content") == "caught_up":
+                    return int(message.caught_up.position)
+        finally:
+            call.cancel()
+        return 0
+
+    async def append(self, request: pb.AppendToStreamRequest) -> pb.AppendToStreamResponse:
+        response: pb.AppendToStreamResponse = await self.stub.AppendToStream(
+            request, timeout=self._timeout
+        )
+        return response
