@@ -1,3 +1,7 @@
 """Repository-wide pytest configuration: real servers for every test that asks for one."""
 
-pytest_plugins = ["fundledger_devstack.pytest_plugin"]
+pytest_plugins = [
+    "fundledger_devstack.pytest_plugin",
+    # A real in-process event store, for the event store and every read model.
+    "tests.support.event_store",
+]

@@ -1,0 +1,146 @@
+"""The fund state as JSON, for storage: projector rows and snapshots.
+
+Lossless: `state_from_json(state_to_json(s)) == s` for every state. Money stays JSON integers
+(PostgreSQL jsonb keeps them exact at any size), the time is ISO 8601 with its offset, and
+collections are lists in key order, so the same state always gives the same JSON (and, through
+canonical_json, the same bytes). Derived figures are not stored: they are recomputed on read, so
+they can never disagree with the amounts they come from.
+
+The JSON carries the fold version that produced it. Reading JSON from another fold version raises
+FoldVersionMismatchError instead of guessing (PITFALLS 11): the caller rebuilds from the log.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from fundledger_kernel.fund.fold import FOLD_VERSION
+from fundledger_kernel.fund.frozen_map import FrozenMap
+from fundledger_kernel.fund.json_reader import StoredStateError, read_object
+from fundledger_kernel.fund.state import CompanyState, FundState, MetricKey
+
+
+class FoldVersionMismatchError(StoredStateError):
+    """Stored state made by another fold version; it must be rebuilt, never read as this one's."""
+
+    def __init__(self, found: object) -> None:
+        super().__init__(f"stored state has fold_version {found!r}, this fold is {FOLD_VERSION}")
+        self.found = found
+
+
+def state_to_json(state: FundState) -> dict[str, Any]:
+    """The state as a JSON-ready dict (only dicts, lists, str, int and None)."""
+    return {
+        "fold_version": FOLD_VERSION,
+        "fund_id": state.fund_id,
+        "name": state.name,
+        "currency": state.currency,
+        "vintage_year": state.vintage_year,
+        "committed_cents": state.committed,
+        "called_cents": state.called,
+        "invested_cents": state.invested,
+        "distributed_cents": state.distributed,
+        "companies": [_company_to_json(company) for company in state.sorted_companies()],
+        "forecasts": _metrics_to_json(state.forecasts),
+        "actuals": _metrics_to_json(state.actuals),
+        "file_ids": sorted(state.file_ids),
+        "version": state.version,
+        "last_event_at": None if state.last_event_at is None else state.last_event_at.isoformat(),
+        "skipped_events": state.skipped_events,
+    }
+
+
+def _company_to_json(company: CompanyState) -> dict[str, Any]:
+    return {
+        "company_id": company.company_id,
+        "name": company.name,
+        "sector": company.sector,
+        "invested_cents": company.invested,
+        "valuation_cents": company.valuation,
+        "ownership_bps": company.ownership_bps,
+        "allocation_cap_cents": company.allocation_cap,
+        "planned_reserves_cents": company.planned_reserves,
+        "deployed_reserves_cents": company.deployed_reserves,
+        "distributed_cents": company.distributed,
+    }
+
+
+def _metrics_to_json(values: FrozenMap[MetricKey, int]) -> list[dict[str, Any]]:
+    return [
+        {
+            "company_id": key.company_id,
+            "metric": key.metric,
+            "period": key.period,
+            "amount_cents": values[key],
+        }
+        for key in sorted(values)
+    ]
+
+
+def state_from_json(data: Mapping[str, Any]) -> FundState:
+    """The state stored by state_to_json.
+
+    Raises FoldVersionMismatchError for JSON of another fold version, and StoredStateError
+    (a ValueError, naming the offending key) for anything that is not such JSON.
+    """
+    root = read_object(data, "state")
+    fold_version = data.get("fold_version") if isinstance(data, Mapping) else None
+    if root.int("fold_version") != FOLD_VERSION:
+        raise FoldVersionMismatchError(fold_version)
+    companies: dict[str, CompanyState] = {}
+    for item in root.objects("companies"):
+        company = CompanyState(
+            company_id=item.str("company_id"),
+            name=item.str("name"),
+            sector=item.str("sector"),
+            invested=item.int("invested_cents"),
+            valuation=item.int("valuation_cents"),
+            ownership_bps=item.int("ownership_bps"),
+            allocation_cap=item.int("allocation_cap_cents"),
+            planned_reserves=item.int("planned_reserves_cents"),
+            deployed_reserves=item.int("deployed_reserves_cents"),
+            distributed=item.int("distributed_cents"),
+        )
+        if company.company_id in companies:
+            raise StoredStateError(f"{item.path}: company {company.company_id!r} appears twice")
+        companies[company.company_id] = company
+    last_event_at = root.optional_str("last_event_at")
+    return FundState(
+        fund_id=root.str("fund_id"),
+        name=root.str("name"),
+        currency=root.str("currency"),
+        vintage_year=root.int("vintage_year"),
+        committed=root.int("committed_cents"),
+        called=root.int("called_cents"),
+        invested=root.int("invested_cents"),
+        distributed=root.int("distributed_cents"),
+        companies=FrozenMap(companies),
+        forecasts=_metrics_from_json(root, "forecasts"),
+        actuals=_metrics_from_json(root, "actuals"),
+        file_ids=frozenset(root.strs("file_ids")),
+        version=root.int("version"),
+        last_event_at=None if last_event_at is None else _instant(last_event_at),
+        skipped_events=root.int("skipped_events"),
+    )
+
+
+def _metrics_from_json(root: Any, key: str) -> FrozenMap[MetricKey, int]:
+    values: dict[MetricKey, int] = {}
+    for item in root.objects(key):
+        metric_key = MetricKey(item.str("company_id"), item.str("metric"), item.str("period"))
+        if metric_key in values:
+            raise StoredStateError(f"{item.path}: {tuple(metric_key)!r} appears twice")
+        values[metric_key] = item.int("amount_cents")
+    return FrozenMap(values)
+
+
+def _instant(text: str) -> datetime:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise StoredStateError(f"state.last_event_at: {text!r} is not ISO 8601") from None
+    if moment.utcoffset() is None:
+        raise StoredStateError(f"state.last_event_at: {text!r} has no UTC offset")
+    return moment

@@ -1,0 +1,79 @@
+"""A real event store, in-process on port 0, for any test that needs the log:
+the event store's own tests and every read model's tests (projector,
+snapshotter…), which talk to it over gRPC like production does."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from eventstore.bootstrap import EventStore, build, migrate
+from eventstore.config import Settings
+from eventstore.domain.commands import Limits
+from fundledger_platform.settings import ServerSettings
+
+EventStoreFactory = Callable[..., Awaitable[EventStore]]
+
+
+def eventstore_settings(dsn: str, nats_url: str, **overrides: Any) -> Settings:
+    """Test settings: port 0, no metrics port, fast polls, and a bus stream and
+    subject prefix of its own, so tests sharing one NATS server never mix."""
+    tag = uuid.uuid4().hex[:10]
+    settings = Settings(
+        server=ServerSettings(
+            service_name="event-store",
+            grpc_host="127.0.0.1",
+            grpc_port=0,
+            metrics_port=-1,
+            log_level="WARNING",
+            otlp_endpoint=None,
+            shutdown_grace_seconds=2.0,
+        ),
+        database_url=dsn,
+        nats_url=nats_url,
+        db_pool_min=2,
+        db_pool_max=10,
+        limits=Limits(max_events=100, max_event_bytes=64 * 1024, max_append_bytes=256 * 1024),
+        group_max_appends=256,
+        group_max_events=5000,
+        relay_enabled=True,
+        relay_batch_size=100,
+        relay_poll_seconds=0.2,
+        bus_stream=f"T_{tag}",
+        bus_subject_prefix=f"t{tag}.events",
+        bus_duplicate_window_seconds=600.0,
+        bus_max_age_seconds=0.0,
+        subscribe_poll_seconds=0.2,
+        partition_days_ahead=2,
+        retention_days=0,
+        timescale_chunk_hours=24,
+        maintenance_interval_seconds=3600.0,
+    )
+    return replace(settings, **overrides)
+
+
+@pytest.fixture
+async def event_store_factory(fresh_dsn: str, nats_server: Any) -> AsyncIterator[EventStoreFactory]:
+    """Starts event stores on the test's fresh database (same bus settings for
+    every store of one test unless overridden); stops them all afterwards."""
+    started: list[EventStore] = []
+    await migrate(fresh_dsn)
+    base = eventstore_settings(fresh_dsn, nats_server.url)
+
+    async def start(**overrides: Any) -> EventStore:
+        store = await build(replace(base, **overrides))
+        await store.server.start()
+        started.append(store)
+        return store
+
+    yield start
+    for store in reversed(started):
+        await store.server.stop(1.0)
+
+
+@pytest.fixture
+async def event_store(event_store_factory: EventStoreFactory) -> EventStore:
+    return await event_store_factory()
