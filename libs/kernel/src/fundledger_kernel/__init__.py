@@ -27,3 +27,42 @@ __all__ = [
     "required_fields",
     "validate_fund_payload",
 ]
+
+# The fund domain (the shared fold), re-exported so services import it from the kernel's root.
+from fundledger_kernel.fund import (
+    FOLD_VERSION,
+    CompanyState,
+    FoldVersionMismatchError,
+    FundEvent,
+    FundState,
+    MetricKey,
+    MetricVariance,
+    StateRangeError,
+    StoredStateError,
+    decode_event,
+    empty_state,
+    evolve,
+    project,
+    state_from_json,
+    state_to_json,
+    state_to_proto,
+)
+
+__all__ += [
+    "FOLD_VERSION",
+    "CompanyState",
+    "FoldVersionMismatchError",
+    "FundEvent",
+    "FundState",
+    "MetricKey",
+    "MetricVariance",
+    "StateRangeError",
+    "StoredStateError",
+    "decode_event",
+    "empty_state",
+    "evolve",
+    "project",
+    "state_from_json",
+    "state_to_json",
+    "state_to_proto",
+]

@@ -75,7 +75,9 @@ def _as_object(data_json: bytes | str | Mapping[str, object]) -> Mapping[str, ob
     # Raw JSON goes through the same strict parser as appends (duplicate keys, NaN, ... refused),
     # so a payload means the same thing to the fold as it did to the event store.
     if isinstance(data_json, str):
-        return parse_json_object(data_json.encode("utf-8"), "data")
+        # surrogatepass: a lone surrogate becomes bytes the parser refuses as invalid UTF-8,
+        # a PayloadError like any other bad payload instead of a UnicodeEncodeError.
+        return parse_json_object(data_json.encode("utf-8", "surrogatepass"), "data")
     if isinstance(data_json, bytes | bytearray | memoryview):
         return parse_json_object(bytes(data_json), "data")
     if isinstance(data_json, Mapping):

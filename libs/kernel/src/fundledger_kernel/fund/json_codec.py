@@ -13,12 +13,12 @@ FoldVersionMismatchError instead of guessing (PITFALLS 11): the caller rebuilds 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from fundledger_kernel.fund.fold import FOLD_VERSION
 from fundledger_kernel.fund.frozen_map import FrozenMap
-from fundledger_kernel.fund.json_reader import StoredStateError, read_object
+from fundledger_kernel.fund.json_reader import JsonObject, StoredStateError, read_object
 from fundledger_kernel.fund.state import CompanyState, FundState, MetricKey
 
 
@@ -86,53 +86,54 @@ def state_from_json(data: Mapping[str, Any]) -> FundState:
     (a ValueError, naming the offending key) for anything that is not such JSON.
     """
     root = read_object(data, "state")
-    fold_version = data.get("fold_version") if isinstance(data, Mapping) else None
-    if root.int("fold_version") != FOLD_VERSION:
-        raise FoldVersionMismatchError(fold_version)
+    # Checked before anything else: another fold version may lay its JSON out differently.
+    found = root.raw("fold_version")
+    if type(found) is not int or found != FOLD_VERSION:
+        raise FoldVersionMismatchError(found)
     companies: dict[str, CompanyState] = {}
     for item in root.objects("companies"):
         company = CompanyState(
-            company_id=item.str("company_id"),
-            name=item.str("name"),
-            sector=item.str("sector"),
-            invested=item.int("invested_cents"),
-            valuation=item.int("valuation_cents"),
-            ownership_bps=item.int("ownership_bps"),
-            allocation_cap=item.int("allocation_cap_cents"),
-            planned_reserves=item.int("planned_reserves_cents"),
-            deployed_reserves=item.int("deployed_reserves_cents"),
-            distributed=item.int("distributed_cents"),
+            company_id=item.text("company_id"),
+            name=item.text("name"),
+            sector=item.text("sector"),
+            invested=item.integer("invested_cents"),
+            valuation=item.integer("valuation_cents"),
+            ownership_bps=item.integer("ownership_bps"),
+            allocation_cap=item.integer("allocation_cap_cents"),
+            planned_reserves=item.integer("planned_reserves_cents"),
+            deployed_reserves=item.integer("deployed_reserves_cents"),
+            distributed=item.integer("distributed_cents"),
         )
         if company.company_id in companies:
             raise StoredStateError(f"{item.path}: company {company.company_id!r} appears twice")
         companies[company.company_id] = company
-    last_event_at = root.optional_str("last_event_at")
+    last_event_at = root.optional_text("last_event_at")
     return FundState(
-        fund_id=root.str("fund_id"),
-        name=root.str("name"),
-        currency=root.str("currency"),
-        vintage_year=root.int("vintage_year"),
-        committed=root.int("committed_cents"),
-        called=root.int("called_cents"),
-        invested=root.int("invested_cents"),
-        distributed=root.int("distributed_cents"),
+        fund_id=root.text("fund_id"),
+        name=root.text("name"),
+        currency=root.text("currency"),
+        vintage_year=root.integer("vintage_year"),
+        committed=root.integer("committed_cents"),
+        called=root.integer("called_cents"),
+        invested=root.integer("invested_cents"),
+        distributed=root.integer("distributed_cents"),
         companies=FrozenMap(companies),
         forecasts=_metrics_from_json(root, "forecasts"),
         actuals=_metrics_from_json(root, "actuals"),
-        file_ids=frozenset(root.strs("file_ids")),
-        version=root.int("version"),
+        file_ids=frozenset(root.texts("file_ids")),
+        version=root.integer("version"),
         last_event_at=None if last_event_at is None else _instant(last_event_at),
-        skipped_events=root.int("skipped_events"),
+        skipped_events=root.integer("skipped_events"),
     )
 
 
-def _metrics_from_json(root: Any, key: str) -> FrozenMap[MetricKey, int]:
+def _metrics_from_json(root: JsonObject, key: str) -> FrozenMap[MetricKey, int]:
     values: dict[MetricKey, int] = {}
     for item in root.objects(key):
-        metric_key = MetricKey(item.str("company_id"), item.str("metric"), item.str("period"))
+        metric_key = MetricKey(item.text("company_id"), item.text("metric"), item.text("period"))
         if metric_key in values:
             raise StoredStateError(f"{item.path}: {tuple(metric_key)!r} appears twice")
-        values[metric_key] = item.int("amount_cents")
+        values[metric_key] = item.integer("amount_cents")
     return FrozenMap(values)
 
 
@@ -143,4 +144,5 @@ def _instant(text: str) -> datetime:
         raise StoredStateError(f"state.last_event_at: {text!r} is not ISO 8601") from None
     if moment.utcoffset() is None:
         raise StoredStateError(f"state.last_event_at: {text!r} has no UTC offset")
-    return moment
+    # Stored states are written in UTC (see evolve); an edited offset still means the same instant.
+    return moment.astimezone(UTC)

@@ -144,4 +144,3 @@ class FundState:
             MetricVariance(key, self.forecasts[key], self.actuals[key])
             for key in sorted(self.forecasts.keys() & self.actuals.keys())
         ]
-
