@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from datetime import datetime
@@ -11,6 +10,7 @@ from typing import Any
 import grpc
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger_kernel.canonical import canonical_json, payload_hash
 from fundledger_platform.errors import error_info
 
 
@@ -32,7 +32,7 @@ def append(
 def reason_of(err: grpc.aio.AioRpcError) -> str:
     info = error_info(err)
     assert info is not None, f"no ErrorInfo in {err}"
-    return info.reason
+    return str(info.reason)
 
 
 def metadata_of(err: grpc.aio.AioRpcError) -> dict[str, str]:
@@ -80,7 +80,8 @@ async def insert_raw_event(
     position from log_head, the event id claimed, the stream head moved), but at
     any `recorded_at`; returns its position. For history the service cannot
     produce on demand (events on past days)."""
-    payload = json.dumps({"n": version} if data is None else data)
+    value = {"n": version} if data is None else data
+    payload = canonical_json(value).decode()
     category = stream_id.partition("-")[0]
     event_id = uuid.uuid4()
     async with conn.transaction():
@@ -102,7 +103,7 @@ async def insert_raw_event(
             event_id,
             event_type,
             payload,
-            hashlib.sha256(payload.encode()).digest(),
+            payload_hash(value),
             user_id,
             correlation_id,
             recorded_at,

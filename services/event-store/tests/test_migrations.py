@@ -249,3 +249,11 @@ async def test_migrate_command_line(fresh_dsn: str) -> None:
     code, output = await run_cli(fresh_dsn, "sideways")
     assert code == 2
     assert "usage" in output
+
+
+async def test_migrate_command_line_bad_target_is_a_usage_error() -> None:
+    # Like any other malformed command line: usage on stderr and exit status 2,
+    # not a traceback. (Rejected before connecting, so no database is needed.)
+    code, output = await run_cli("postgresql://nobody@127.0.0.1:9/none", "down", "zero")
+    assert code == 2, output
+    assert "usage" in output

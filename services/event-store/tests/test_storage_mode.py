@@ -120,11 +120,14 @@ async def test_day_partitions_exist_after_start_up(
         assert partition_name(day + timedelta(days=offset)) in existing, offset
 
     # Each partition covers exactly its UTC day.
-    bound = await store.pool.fetchval(
-        "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c "
-        "WHERE c.relname = $1 AND c.relnamespace = 'eventstore'::regnamespace",
-        partition_name(day),
-    )
+    async with store.pool.acquire() as conn:
+        await conn.execute("SET TIME ZONE 'UTC'")  # bounds print in the session's zone
+        bound = await conn.fetchval(
+            "SELECT pg_get_expr(c.relpartbound, c.oid) FROM pg_class c "
+            "WHERE c.relname = $1 AND c.relnamespace = 'eventstore'::regnamespace",
+            partition_name(day),
+        )
+        await conn.execute("RESET TIME ZONE")
     assert bound is not None
     assert f"'{day.isoformat()} 00:00:00+00'" in bound
     assert f"'{(day + timedelta(days=1)).isoformat()} 00:00:00+00'" in bound

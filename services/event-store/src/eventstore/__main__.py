@@ -23,12 +23,12 @@ def main(argv: list[str]) -> int:
     settings = Settings.from_env()
     configure_logging(settings.server.service_name, settings.server.log_level)
     if argv and argv[0] == "migrate":
-        if len(argv) == 3 and argv[1] == "down":
+        if len(argv) == 3 and argv[1] == "down" and argv[2].isdigit():
             asyncio.run(migrate(settings.database_url, down_to=int(argv[2])))
         elif len(argv) == 1 or argv[1:] == ["up"]:
             asyncio.run(migrate(settings.database_url))
         else:
-            print("usage: python -m eventstore migrate [up | down N]", file=sys.stderr)
+            print("usage: python -m eventstore migrate [up | down N]  (N >= 0)", file=sys.stderr)
             return 2
         return 0
     setup_telemetry(settings.server.service_name, settings.server.otlp_endpoint)

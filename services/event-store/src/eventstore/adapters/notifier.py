@@ -39,10 +39,10 @@ class Notifier:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            while not task.done():  # a cancel can be swallowed by a library wait_for
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
 
     async def _run(self) -> None:
         while True:

@@ -90,10 +90,12 @@ class Relay:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            # Cancel until it is done: a library call inside (nats-py's publish
+            # uses wait_for) may swallow one cancellation.
+            while not task.done():
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
         await self._close()
 
     async def drop_listener(self) -> None:
@@ -160,8 +162,12 @@ class Relay:
                 self.listening = False
             published = await self.publish_pending(conn)
             if published < self._batch:
+                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+                # cancel that lands in the same step as the wake-up, and stop()
+                # would then wait forever.
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._poll)
+                    async with asyncio.timeout(self._poll):
+                        await self._wake.wait()
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
         """Publishes one batch after the checkpoint; returns how many it published."""

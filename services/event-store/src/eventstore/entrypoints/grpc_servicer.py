@@ -62,6 +62,10 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ReadStreamResponse]:
         category_of(request.stream_id)
+        from_version = request.from_version if request.HasField("from_version") else None
+        if from_version is not None:
+            m.non_negative(from_version, "from_version")
+        max_count = m.non_negative(request.max_count, "max_count")
         head = await self._reader.head(request.stream_id)
         if head is None:
             raise NotFound(
@@ -69,14 +73,11 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
                 reason="STREAM_NOT_FOUND",
                 metadata={"stream_id": request.stream_id},
             )
-        from_version = request.from_version if request.HasField("from_version") else None
-        if from_version is not None:
-            m.non_negative(from_version, "from_version")
         rows = self._reader.read_stream(
             head,
             from_version=from_version,
             backwards=request.direction == pb.READ_DIRECTION_BACKWARDS,
-            max_count=m.non_negative(request.max_count, "max_count"),
+            max_count=max_count,
             max_recorded_at=m.time_of(request.max_recorded_at, request.HasField("max_recorded_at")),
         )
         async for row in rows:
@@ -225,5 +226,8 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:
+    # asyncio.timeout rather than wait_for, which on 3.11 can swallow the
+    # cancellation of a Subscribe call that lands together with a wake-up.
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(event.wait(), seconds)
+        async with asyncio.timeout(seconds):
+            await event.wait()
