@@ -52,6 +52,7 @@ class BusConsumer:
         self._settings = settings
         self._handler = handler
         self._task: asyncio.Task[None] | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
         self.delivered = 0
 
     def start(self) -> None:
@@ -60,10 +61,16 @@ class BusConsumer:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+            task, self._task = self._task, None
+            while not task.done():  # a library wait_for may swallow one cancel
+                task.cancel()
+                await asyncio.wait({task}, timeout=0.5)
+        if self._subscription is not None:
+            # Without this a later drain() of the connection waits for messages
+            # that arrived after the cancel and times out (30 s).
+            subscription, self._subscription = self._subscription, None
+            with contextlib.suppress(Exception):
+                await subscription.unsubscribe()
 
     async def _subscribe(self) -> JetStreamContext.PullSubscription:
         s = self._settings
@@ -83,7 +90,7 @@ class BusConsumer:
     async def _run(self) -> None:
         while True:
             try:
-                subscription = await self._subscribe()
+                subscription = self._subscription = await self._subscribe()
                 while True:
                     try:
                         messages = await subscription.fetch(

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 
-import asyncpg  # type: ignore[import-untyped]  # no stubs or py.typed upstream
+import asyncpg
 
 logger = logging.getLogger(__name__)
 
@@ -27,6 +28,7 @@ async def create_pool(
     max_size: int = 10,
     application_name: str = "fundledger",
     command_timeout: float = 30.0,
+    server_settings: Mapping[str, str] | None = None,
 ) -> asyncpg.Pool:
     """A pool whose sessions are named (visible in ``pg_stat_activity``) and time-limited."""
     pool: asyncpg.Pool = await asyncpg.create_pool(
@@ -37,6 +39,7 @@ async def create_pool(
         server_settings={
             "application_name": application_name,
             "idle_in_transaction_session_timeout": str(IDLE_IN_TRANSACTION_TIMEOUT_MS),
+            **(server_settings or {}),
         },
     )
     return pool

@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 import asyncpg
 from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition, Unavailable
@@ -246,7 +247,7 @@ async def _try_one(conn: Conn, cmd: AppendCommand) -> int | AppendResult | Domai
 
     n = len(cmd.events)
     try:
-        before = await _advance_head(conn, cmd)
+        before, claimed = await _advance_head(conn, cmd)
     except _WrongVersion as wrong:
         replay = await _replay_by_event_ids(conn, cmd)
         if key_claimed:
@@ -266,16 +267,10 @@ async def _try_one(conn: Conn, cmd: AppendCommand) -> int | AppendResult | Domai
             },
         )
 
-    inserted = await conn.fetch(
-        sql.CLAIM_EVENT_IDS,
-        [e.event_id for e in cmd.events],
-        cmd.stream_id,
-        list(range(before + 1, before + n + 1)),
-    )
-    if len(inserted) < n:
+    if len(claimed) < n:
         # Some ids already exist: undo this append's writes, then decide
         # whether it is a retry of an append already in the stream.
-        await conn.execute(sql.RELEASE_EVENT_IDS, [r["event_id"] for r in inserted])
+        await conn.execute(sql.RELEASE_EVENT_IDS, claimed)
         if await conn.fetchval(sql.REVERT_HEAD, cmd.stream_id, n) == 0:
             await conn.execute(sql.DROP_EMPTY_HEAD, cmd.stream_id)
         if key_claimed:
@@ -291,29 +286,32 @@ async def _try_one(conn: Conn, cmd: AppendCommand) -> int | AppendResult | Domai
     return before + 1
 
 
-async def _advance_head(conn: Conn, cmd: AppendCommand) -> int:
-    """Moves the stream head by the batch size; returns the version before.
+async def _advance_head(conn: Conn, cmd: AppendCommand) -> tuple[int, list[UUID]]:
+    """Moves the stream head by the batch size and claims the batch's event ids,
+    in one round trip; returns the version before and the ids claimed.
 
     The head row is the optimistic lock: the UPDATE only matches the expected
     version, and it keeps the row locked until commit, so a concurrent writer
     with the same expectation waits and then fails to match (pitfalls 4, 8).
     """
     n = len(cmd.events)
+    ids = [e.event_id for e in cmd.events]
     kind = cmd.expected.kind
     if kind is ExpectedKind.ANY:
-        version = await conn.fetchval(sql.HEAD_ANY, cmd.stream_id, cmd.category, n)
+        row = await conn.fetchrow(sql.HEAD_ANY_CLAIM, cmd.stream_id, cmd.category, n, ids)
     elif kind is ExpectedKind.NO_STREAM or (
         kind is ExpectedKind.EXACT and cmd.expected.version == 0
     ):
-        version = await conn.fetchval(sql.HEAD_CREATE, cmd.stream_id, cmd.category, n)
+        row = await conn.fetchrow(sql.HEAD_CREATE_CLAIM, cmd.stream_id, cmd.category, n, ids)
     elif kind is ExpectedKind.STREAM_EXISTS:
-        version = await conn.fetchval(sql.HEAD_EXISTS, cmd.stream_id, n)
+        row = await conn.fetchrow(sql.HEAD_EXISTS_CLAIM, cmd.stream_id, n, ids)
     else:
-        version = await conn.fetchval(sql.HEAD_EXACT, cmd.stream_id, n, cmd.expected.version)
-    if version is None:
+        row = await conn.fetchrow(sql.HEAD_EXACT_CLAIM, cmd.stream_id, n, cmd.expected.version, ids)
+    assert row is not None
+    if row["version"] is None:
         actual = await conn.fetchval(sql.HEAD_VERSION, cmd.stream_id)
         raise _WrongVersion(actual or 0, actual is not None)
-    return int(version) - n
+    return int(row["version"]) - n, list(row["claimed"])
 
 
 async def _replay_by_event_ids(conn: Conn, cmd: AppendCommand) -> AppendResult | None:
@@ -407,9 +405,8 @@ async def _write_events(
         streams.append(cmd.stream_id)
         if cmd.idempotency_key is not None:
             keyed.append((cmd.stream_id, cmd.idempotency_key, json.dumps(result.to_json())))
-    await conn.copy_records_to_table(
-        "events", schema_name="eventstore", columns=sql.EVENT_COLUMNS, records=records
-    )
+    columns = list(zip(*records, strict=True))
+    await conn.execute(sql.INSERT_EVENTS, *(list(col) for col in columns[:15]), recorded_at)
     await conn.execute(sql.STAMP_HEADS, sorted(set(streams)), recorded_at)
     if keyed:
         await conn.execute(

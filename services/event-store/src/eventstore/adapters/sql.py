@@ -45,6 +45,28 @@ WHERE stream_id = $1 AND version = $3
 RETURNING version
 """
 
+
+def claiming_event_ids(head: str, n_param: int, ids_param: int) -> str:
+    """`head` (one of the HEAD_* statements) plus the claim of the batch's event
+    ids in the same round trip. No head row (a failed expectation) claims nothing."""
+    return f"""
+WITH head AS ({head}),
+ids AS (
+    INSERT INTO eventstore.event_ids (event_id, stream_id, version)
+    SELECT t.id, $1, head.version - ${n_param} + t.ord
+    FROM head, unnest(${ids_param}::uuid[]) WITH ORDINALITY AS t(id, ord)
+    ON CONFLICT DO NOTHING
+    RETURNING event_id
+)
+SELECT (SELECT version FROM head) AS version, array(SELECT event_id FROM ids) AS claimed
+"""
+
+
+HEAD_ANY_CLAIM = claiming_event_ids(HEAD_ANY, 3, 4)
+HEAD_CREATE_CLAIM = claiming_event_ids(HEAD_CREATE, 3, 4)
+HEAD_EXISTS_CLAIM = claiming_event_ids(HEAD_EXISTS, 2, 3)
+HEAD_EXACT_CLAIM = claiming_event_ids(HEAD_EXACT, 2, 4)
+
 HEAD_VERSION = "SELECT version FROM eventstore.streams WHERE stream_id = $1"
 
 # Undo of one append's head move inside a group; a stream the append created
@@ -54,13 +76,6 @@ UPDATE eventstore.streams SET version = version - $2 WHERE stream_id = $1 RETURN
 """
 
 DROP_EMPTY_HEAD = "DELETE FROM eventstore.streams WHERE stream_id = $1 AND version = 0"
-
-CLAIM_EVENT_IDS = """
-INSERT INTO eventstore.event_ids (event_id, stream_id, version)
-SELECT id, $2, v FROM unnest($1::uuid[], $3::bigint[]) AS t(id, v)
-ON CONFLICT DO NOTHING
-RETURNING event_id
-"""
 
 RELEASE_EVENT_IDS = "DELETE FROM eventstore.event_ids WHERE event_id = ANY($1::uuid[])"
 
@@ -82,24 +97,19 @@ SET last_position = last_position + $1,
 RETURNING last_position, last_recorded_at
 """
 
-EVENT_COLUMNS = [
-    "position",
-    "stream_id",
-    "category",
-    "version",
-    "event_id",
-    "event_type",
-    "schema_version",
-    "data",
-    "metadata",
-    "payload_hash",
-    "idempotency_key",
-    "causation_id",
-    "correlation_id",
-    "user_id",
-    "source",
-    "recorded_at",
-]
+# One statement, prepared once per connection (copy_records_to_table would
+# re-read the table's column types on every call).
+INSERT_EVENTS = """
+INSERT INTO eventstore.events (
+    position, stream_id, category, version, event_id, event_type, schema_version, data,
+    metadata, payload_hash, idempotency_key, causation_id, correlation_id, user_id, source,
+    recorded_at)
+SELECT p, s, c, v, i, t, sv, d::jsonb, m::jsonb, h, k, ca, co, u, so, $16
+FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::uuid[], $6::text[],
+            $7::int[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[],
+            $13::text[], $14::text[], $15::text[])
+     AS e(p, s, c, v, i, t, sv, d, m, h, k, ca, co, u, so)
+"""
 
 STAMP_HEADS = """
 UPDATE eventstore.streams

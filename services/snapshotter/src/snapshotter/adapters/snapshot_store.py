@@ -1,0 +1,166 @@
+"""Snapshots in PostgreSQL (schema `snapshotter`)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from snapshotter.domain.model import Snapshot, Trigger
+from snapshotter.service_layer.ports import StateJson
+
+_COLUMNS = (
+    "snapshot_id, fund_id, version, position, event_time, fold_version, trigger, "
+    "events_since_previous, created_at"
+)
+
+
+def _snapshot(row: asyncpg.Record) -> Snapshot:
+    return Snapshot(
+        snapshot_id=row["snapshot_id"],
+        fund_id=row["fund_id"],
+        version=row["version"],
+        position=row["position"],
+        event_time=row["event_time"],
+        fold_version=row["fold_version"],
+        trigger=Trigger(row["trigger"]),
+        events_since_previous=row["events_since_previous"],
+        created_at=row["created_at"],
+    )
+
+
+def _with_state(row: asyncpg.Record | None) -> tuple[Snapshot, StateJson] | None:
+    if row is None:
+        return None
+    state: dict[str, Any] = json.loads(row["state"])
+    return _snapshot(row), state
+
+
+class PostgresSnapshotStore:
+    def __init__(self, pool: asyncpg.Pool) -> None:
+        self._pool = pool
+
+    async def get(self, fund_id: str, version: int, fold_version: int) -> Snapshot | None:
+        row = await self._pool.fetchrow(
+            f"SELECT {_COLUMNS} FROM snapshotter.snapshots "
+            "WHERE fund_id = $1 AND version = $2 AND fold_version = $3",
+            fund_id,
+            version,
+            fold_version,
+        )
+        return None if row is None else _snapshot(row)
+
+    async def latest_by_version(
+        self, fund_id: str, version: int, fold_version: int
+    ) -> tuple[Snapshot, StateJson] | None:
+        # Only this fold's snapshots: another fold's state may mean something
+        # else and must never be read as this one's (pitfall 11).
+        return _with_state(
+            await self._pool.fetchrow(
+                f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
+                "WHERE fund_id = $1 AND fold_version = $3 AND version <= $2 "
+                "ORDER BY version DESC LIMIT 1",
+                fund_id,
+                version,
+                fold_version,
+            )
+        )
+
+    async def latest_by_time(
+        self, fund_id: str, at: datetime, fold_version: int
+    ) -> tuple[Snapshot, StateJson] | None:
+        # By event_time (the time of the snapshot's last event), never by
+        # created_at (pitfall 10). Several events may share one recorded_at (one
+        # batch); the highest version among them is still at or before `at`.
+        return _with_state(
+            await self._pool.fetchrow(
+                f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
+                "WHERE fund_id = $1 AND fold_version = $3 AND event_time <= $2 "
+                "ORDER BY event_time DESC, version DESC LIMIT 1",
+                fund_id,
+                at,
+                fold_version,
+            )
+        )
+
+    async def save(self, snapshot: Snapshot, state: StateJson) -> tuple[Snapshot, bool]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            # ON CONFLICT DO NOTHING is right here (unlike for events, pitfall 3):
+            # the row at this key is by construction the same state, computed
+            # by the same fold from the same log. A concurrent writer's insert
+            # makes ours wait for its commit; the SELECT that follows is a new
+            # statement, so under READ COMMITTED it sees the winner's row.
+            row = await conn.fetchrow(
+                "INSERT INTO snapshotter.snapshots (snapshot_id, fund_id, version, position, "
+                "event_time, fold_version, trigger, events_since_previous, state) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) "
+                "ON CONFLICT (fund_id, version, fold_version) DO NOTHING "
+                f"RETURNING {_COLUMNS}",
+                snapshot.snapshot_id,
+                snapshot.fund_id,
+                snapshot.version,
+                snapshot.position,
+                snapshot.event_time,
+                snapshot.fold_version,
+                snapshot.trigger.value,
+                snapshot.events_since_previous,
+                json.dumps(state, separators=(",", ":")),
+            )
+            created = row is not None
+            if row is None:
+                row = await conn.fetchrow(
+                    f"SELECT {_COLUMNS} FROM snapshotter.snapshots "
+                    "WHERE fund_id = $1 AND version = $2 AND fold_version = $3",
+                    snapshot.fund_id,
+                    snapshot.version,
+                    snapshot.fold_version,
+                )
+            # In the same transaction, so the daily trigger's "changed since the
+            # last snapshot" can never disagree with the snapshots table.
+            await conn.execute(
+                "INSERT INTO snapshotter.fund_progress AS p "
+                "(fund_id, last_snapshot_version, last_snapshot_fold_version) VALUES ($1, $2, $3) "
+                "ON CONFLICT (fund_id) DO UPDATE SET "
+                "last_snapshot_version = CASE "
+                "WHEN p.last_snapshot_fold_version = excluded.last_snapshot_fold_version "
+                "THEN greatest(p.last_snapshot_version, excluded.last_snapshot_version) "
+                "ELSE excluded.last_snapshot_version END, "
+                "last_snapshot_fold_version = excluded.last_snapshot_fold_version, "
+                "updated_at = now()",
+                snapshot.fund_id,
+                snapshot.version,
+                snapshot.fold_version,
+            )
+        if row is None:  # a conflict means a row exists; only a concurrent delete gets here
+            raise RuntimeError(f"snapshot {snapshot.fund_id} v{snapshot.version} vanished")
+        return _snapshot(row), created
+
+    async def covers(self, fund_id: str, version: int, fold_version: int) -> bool:
+        return bool(
+            await self._pool.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM snapshotter.snapshots "
+                "WHERE fund_id = $1 AND fold_version = $3 AND version >= $2)",
+                fund_id,
+                version,
+                fold_version,
+            )
+        )
+
+    async def page(
+        self, fund_id: str, before: tuple[int, int] | None, limit: int
+    ) -> list[Snapshot]:
+        """Newest first, by (version, fold_version) — the unique key, so the
+        keyset cursor `before` neither skips nor repeats a row."""
+        version, fold = before if before is not None else (None, None)
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM snapshotter.snapshots WHERE fund_id = $1 "
+            "AND ($2::bigint IS NULL OR (version, fold_version) < ($2::bigint, $3::integer)) "
+            "ORDER BY version DESC, fold_version DESC LIMIT $4",
+            fund_id,
+            version,
+            fold,
+            limit,
+        )
+        return [_snapshot(row) for row in rows]

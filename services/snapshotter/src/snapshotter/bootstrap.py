@@ -1,0 +1,149 @@
+"""The composition root: builds the pool, bus consumer, event-store client, triggers and server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
+from fundledger_platform.bus import bus_connected, connect_bus
+from fundledger_platform.consumer import BusConsumer, ConsumerSettings
+from fundledger_platform.db import create_pool, ping
+from fundledger_platform.eventstore_client import EventStoreClient
+from fundledger_platform.migrations import load_migrations, migrate_down, migrate_up
+from fundledger_platform.server import ServiceServer, build_server
+from nats.aio.client import Client as NATS
+
+from snapshotter.adapters.clock import SystemClock
+from snapshotter.adapters.event_log import GrpcEventLog
+from snapshotter.adapters.eventstore_probe import EventStoreProbe
+from snapshotter.adapters.progress_store import PostgresProgressStore
+from snapshotter.adapters.snapshot_store import PostgresSnapshotStore
+from snapshotter.config import Settings
+from snapshotter.domain.funds import FUND_CATEGORY
+from snapshotter.entrypoints.bus_handler import fund_event_handler
+from snapshotter.entrypoints.grpc_servicer import SnapshotterServicer
+from snapshotter.service_layer.catchup import CatchUp
+from snapshotter.service_layer.daily import DailySnapshots
+from snapshotter.service_layer.history import History
+from snapshotter.service_layer.ports import Clock
+from snapshotter.service_layer.snapshots import SnapshotMaker
+from snapshotter.service_layer.time_travel import TimeTravel
+from snapshotter.service_layer.tracker import Tracker
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SCHEMA = "snapshotter"
+SERVICE_NAME = snapshotter_pb2.DESCRIPTOR.services_by_name["SnapshotterService"].full_name
+
+
+async def migrate(database_url: str, down_to: int | None = None) -> None:
+    """Applies (or, with down_to, reverts) the snapshotter's migrations."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        migrations = load_migrations(MIGRATIONS)
+        if down_to is None:
+            applied = await migrate_up(conn, SCHEMA, migrations)
+            log.info("migrations: %d applied", applied)
+        else:
+            reverted = await migrate_down(conn, SCHEMA, migrations, down_to)
+            log.info("migrations: %d reverted", reverted)
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Snapshotter:
+    """A running snapshotter: the server plus the parts tests reach into."""
+
+    server: ServiceServer
+    pool: asyncpg.Pool
+    bus: NATS
+    consumer: BusConsumer
+    tracker: Tracker
+    catchup: CatchUp
+    daily: DailySnapshots
+    maker: SnapshotMaker
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotter:
+    pool = await create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        application_name="snapshotter",
+    )
+    client = EventStoreClient(settings.eventstore_address)
+    probe = EventStoreProbe(settings.eventstore_address)
+    events = GrpcEventLog(client)
+    snapshots = PostgresSnapshotStore(pool)
+    progress = PostgresProgressStore(pool)
+    history = History(snapshots, events)
+    maker = SnapshotMaker(snapshots, history)
+    tracker = Tracker(progress, maker, settings.snapshot_every_events)
+    catchup = CatchUp(events, progress, tracker)
+    daily = DailySnapshots(
+        progress, snapshots, events, maker, settings.daily_utc_time, clock or SystemClock()
+    )
+
+    bus = await connect_bus(settings.nats_url, "snapshotter")
+    consumer = BusConsumer(
+        bus.jetstream(),
+        ConsumerSettings(
+            stream=settings.bus_stream,
+            durable=settings.durable,
+            filter_subject=f"{settings.bus_subject_prefix}.{FUND_CATEGORY}.>",
+        ),
+        fund_event_handler(tracker),
+    )
+    consumer.start()
+    tasks = [
+        asyncio.create_task(catchup.run(settings.catchup_seconds), name="catchup"),
+        asyncio.create_task(daily.run(), name="daily-snapshots"),
+    ]
+    servicer = SnapshotterServicer(events, snapshots, maker, TimeTravel(events, history))
+
+    async def ready() -> bool:
+        return bus_connected(bus) and await ping(pool) and await probe.ready()
+
+    async def stop_tasks() -> None:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def close_bus() -> None:
+        # close(), not drain(): the snapshotter only consumes, so there is no
+        # publish to flush, and an unacknowledged message is simply redelivered.
+        # drain() would wait (30 s) for the stopped consumer's pull subscription
+        # to empty a queue nobody reads any more.
+        with contextlib.suppress(Exception):
+            await bus.close()
+
+    async def close_clients() -> None:
+        await client.close()
+        await probe.close()
+
+    async def close_pool() -> None:
+        await pool.close()
+
+    server = build_server(
+        settings.server,
+        register=lambda s: snapshotter_pb2_grpc.add_SnapshotterServiceServicer_to_server(
+            servicer, s
+        ),
+        service_names=[SERVICE_NAME],
+        readiness=ready,
+        # Order matters: the consumer stops first (an unacknowledged event is
+        # simply redelivered to the next instance), then the background work
+        # that still uses the clients and the pool; the pool closes last.
+        on_shutdown=[consumer.stop, stop_tasks, close_bus, close_clients, close_pool],
+    )
+    return Snapshotter(server, pool, bus, consumer, tracker, catchup, daily, maker, tasks)

@@ -1,0 +1,54 @@
+"""The snapshotter's records: what a snapshot is, what the log says about a fund."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime
+from uuid import UUID
+
+
+class Trigger(enum.StrEnum):
+    """Why a snapshot was taken (stored as this text)."""
+
+    EVENT_COUNT = "EVENT_COUNT"
+    DAILY = "DAILY"
+    MANUAL = "MANUAL"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A stored snapshot's description; the state itself is loaded only when needed."""
+
+    snapshot_id: UUID
+    fund_id: str
+    version: int
+    # Global position of the event at `version`.
+    position: int
+    # recorded_at of the event at `version` (never the wall clock): pitfall 10.
+    event_time: datetime
+    fold_version: int
+    trigger: Trigger
+    # Events folded on top of the snapshot this one was built from.
+    events_since_previous: int
+    # None until the row is written.
+    created_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class StreamInfo:
+    """What the event store reports about a fund stream."""
+
+    version: int
+    first_recorded_at: datetime | None
+    last_recorded_at: datetime | None
+
+
+@dataclass(frozen=True)
+class Progress:
+    """The newest event of a fund the snapshotter has seen (from the bus or the catch-up)."""
+
+    fund_id: str
+    version: int
+    position: int
+    event_time: datetime

@@ -1,0 +1,78 @@
+"""What the use cases need from the outside world (implemented in adapters/)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+
+from snapshotter.domain.model import Progress, Snapshot, StreamInfo
+
+StateJson = Mapping[str, Any]
+
+
+class EventLog(Protocol):
+    """The event store, read over gRPC (services never read its tables)."""
+
+    async def stream_info(self, fund_id: str) -> StreamInfo | None: ...
+
+    async def read_stream(
+        self,
+        fund_id: str,
+        *,
+        from_version: int | None = None,
+        max_count: int = 0,
+        max_recorded_at: datetime | None = None,
+        backwards: bool = False,
+    ) -> list[RecordedEvent]: ...
+
+    async def read_all(
+        self, *, from_position: int, categories: Sequence[str], max_count: int
+    ) -> list[RecordedEvent]: ...
+
+
+class SnapshotStore(Protocol):
+    async def get(self, fund_id: str, version: int, fold_version: int) -> Snapshot | None: ...
+
+    async def latest_by_version(
+        self, fund_id: str, version: int, fold_version: int
+    ) -> tuple[Snapshot, StateJson] | None: ...
+
+    async def latest_by_time(
+        self, fund_id: str, at: datetime, fold_version: int
+    ) -> tuple[Snapshot, StateJson] | None: ...
+
+    async def save(self, snapshot: Snapshot, state: StateJson) -> tuple[Snapshot, bool]:
+        """Writes the snapshot unless one exists at its key; returns the stored one and
+        whether this call wrote it."""
+        ...
+
+    async def covers(self, fund_id: str, version: int, fold_version: int) -> bool:
+        """Whether a snapshot of this fold exists at `version` or later."""
+        ...
+
+    async def page(
+        self, fund_id: str, before: tuple[int, int] | None, limit: int
+    ) -> list[Snapshot]: ...
+
+
+class ProgressStore(Protocol):
+    async def seen_version(self, fund_id: str) -> int: ...
+
+    async def advance(self, progress: Progress) -> None: ...
+
+    async def changed_since_snapshot(self, fold_version: int) -> list[str]: ...
+
+    async def checkpoint(self) -> int: ...
+
+    async def save_checkpoint(self, position: int) -> None: ...
+
+
+class Clock(Protocol):
+    """Wall-clock time and waiting, injectable so a test can drive the daily trigger."""
+
+    def now(self) -> datetime: ...
+
+    async def sleep(self, seconds: float) -> None: ...

@@ -1,0 +1,75 @@
+"""Taking a snapshot: the state exactly at a version, written once per (fund, version, fold)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from fundledger_kernel.fund import FOLD_VERSION, state_to_json
+from fundledger_platform.errors import InvalidArgument
+
+from snapshotter.domain.model import Snapshot, Trigger
+from snapshotter.metrics import SNAPSHOT_SECONDS, SNAPSHOTS_CREATED
+from snapshotter.service_layer.errors import beyond_current, fund_not_found
+from snapshotter.service_layer.history import History
+from snapshotter.service_layer.ports import EventLog, SnapshotStore
+
+
+class SnapshotMaker:
+    def __init__(self, snapshots: SnapshotStore, history: History) -> None:
+        self._snapshots = snapshots
+        self._history = history
+
+    async def ensure(self, fund_id: str, version: int, trigger: Trigger) -> tuple[Snapshot, bool]:
+        """The snapshot of `fund_id` at `version` for this fold: the existing one, or a new one.
+
+        Idempotent by the unique key (fund, version, fold version): callers
+        racing for the same version (a redelivered event, the catch-up, another
+        replica, a manual call) all get the one row that won; the losers'
+        computations are simply dropped. The first trigger to get there names
+        the snapshot.
+        """
+        existing = await self._snapshots.get(fund_id, version, FOLD_VERSION)
+        if existing is not None:
+            return existing, False
+        started = time.perf_counter()
+        replay = await self._history.at_version(fund_id, version)
+        event_time = replay.state.last_event_at
+        if event_time is None:  # only the empty state has no time, and version >= 1 here
+            raise RuntimeError(f"{fund_id} v{version}: folded state has no event time")
+        snapshot = Snapshot(
+            snapshot_id=uuid.uuid4(),
+            fund_id=fund_id,
+            version=version,
+            position=replay.position,
+            event_time=event_time,
+            fold_version=FOLD_VERSION,
+            trigger=trigger,
+            events_since_previous=replay.events_replayed,
+        )
+        saved, created = await self._snapshots.save(snapshot, state_to_json(replay.state))
+        if created:
+            SNAPSHOTS_CREATED.labels(trigger.value).inc()
+            SNAPSHOT_SECONDS.observe(time.perf_counter() - started)
+        return saved, created
+
+
+async def create_manual(
+    events: EventLog, maker: SnapshotMaker, fund_id: str, at_version: int | None
+) -> Snapshot:
+    """CreateSnapshot: at the fund's latest version, or at `at_version`."""
+    info = await events.stream_info(fund_id)
+    if info is None or info.version == 0:
+        raise fund_not_found(fund_id)
+    if at_version is None:
+        version = info.version
+    elif at_version <= 0:
+        raise InvalidArgument(
+            "at_version must be at least 1", reason="VERSION_INVALID", field="at_version"
+        )
+    elif at_version > info.version:
+        raise beyond_current(fund_id, "at_version", at_version, info.version)
+    else:
+        version = at_version
+    snapshot, _ = await maker.ensure(fund_id, version, Trigger.MANUAL)
+    return snapshot

@@ -1,0 +1,68 @@
+"""GetFundStateAt: a fund's state at a past time or version."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from fundledger_platform.errors import InvalidArgument, NotFound
+
+from snapshotter.domain.model import StreamInfo
+from snapshotter.domain.replay import Replay
+from snapshotter.metrics import EVENTS_REPLAYED
+from snapshotter.service_layer.errors import beyond_current, fund_not_found
+from snapshotter.service_layer.history import History
+from snapshotter.service_layer.ports import EventLog
+
+
+class TimeTravel:
+    def __init__(self, events: EventLog, history: History) -> None:
+        self._events = events
+        self._history = history
+
+    async def at_time(self, fund_id: str, at: datetime) -> Replay:
+        """Every event recorded at or before `at`; a future time gives the current state."""
+        info = await self._require(fund_id)
+        if info.first_recorded_at is not None and at < info.first_recorded_at:
+            raise _before_first(fund_id, at, info.first_recorded_at)
+        replay = await self._history.at_time(fund_id, at)
+        if replay.state.version == 0:  # no first time reported: decided by the read itself
+            raise _before_first(fund_id, at, info.first_recorded_at)
+        EVENTS_REPLAYED.observe(replay.events_replayed)
+        return replay
+
+    async def at_version(self, fund_id: str, version: int) -> Replay:
+        """Exactly at `version`.
+
+        0 or less is INVALID_ARGUMENT (no fund ever has such a version); beyond
+        the current version is OUT_OF_RANGE naming the current one (it may
+        exist later — see errors.OutOfRange).
+        """
+        if version <= 0:
+            raise InvalidArgument(
+                "at_version must be at least 1 (the first event is version 1)",
+                reason="VERSION_INVALID",
+                field="at_version",
+            )
+        info = await self._require(fund_id)
+        if version > info.version:
+            raise beyond_current(fund_id, "at_version", version, info.version)
+        replay = await self._history.at_version(fund_id, version)
+        EVENTS_REPLAYED.observe(replay.events_replayed)
+        return replay
+
+    async def _require(self, fund_id: str) -> StreamInfo:
+        info = await self._events.stream_info(fund_id)
+        if info is None or info.version == 0:
+            raise fund_not_found(fund_id)
+        return info
+
+
+def _before_first(fund_id: str, at: datetime, first: datetime | None) -> NotFound:
+    metadata = {"fund_id": fund_id, "at_time": at.isoformat()}
+    if first is not None:
+        metadata["first_event_time"] = first.isoformat()
+    return NotFound(
+        f"{fund_id} had no events at {at.isoformat()}",
+        reason="FUND_NOT_FOUND_AT_TIME",
+        metadata=metadata,
+    )

@@ -1,0 +1,163 @@
+"""Builders and waits shared by the snapshotter tests."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from fundledger.eventstore.v1 import events_pb2
+from fundledger.eventstore.v1 import eventstore_pb2 as es
+from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
+from fundledger_platform.errors import error_info
+
+# Safety net only: a wait that stalls fails the test instead of hanging it.
+WAIT_SECONDS = 20.0
+# Between appends, so consecutive events get distinct recorded_at values.
+PAUSE_SECONDS = 0.03
+
+
+def new_fund() -> str:
+    return f"fund-{uuid.uuid4()}"
+
+
+def ev(event_type: str, **data: Any) -> events_pb2.EventData:
+    return events_pb2.EventData(event_type=event_type, data=json.dumps(data).encode())
+
+
+def fund_created(committed: int = 100_000_000) -> events_pb2.EventData:
+    return ev(
+        "FUND_CREATED",
+        name="Test Fund",
+        committed_capital_cents=committed,
+        currency="USD",
+        vintage_year=2024,
+    )
+
+
+def company_added(company_id: str, name: str = "Acme") -> events_pb2.EventData:
+    return ev("COMPANY_ADDED", company_id=company_id, name=name, allocation_cap_cents=5_000_000)
+
+
+def investment(company_id: str, amount: int) -> events_pb2.EventData:
+    return ev("INVESTMENT_MADE", company_id=company_id, amount_cents=amount, round="Seed")
+
+
+def capital_called(amount: int) -> events_pb2.EventData:
+    return ev("CAPITAL_CALLED", amount_cents=amount)
+
+
+@dataclass(frozen=True)
+class Appended:
+    version: int
+    recorded_at: datetime
+
+
+async def append_one(stub: Any, fund_id: str, event: events_pb2.EventData) -> Appended:
+    response = await stub.AppendToStream(
+        es.AppendToStreamRequest(stream_id=fund_id, events=[event])
+    )
+    return Appended(response.last_version, response.recorded_at.ToDatetime(tzinfo=UTC))
+
+
+async def append_spaced(
+    stub: Any, fund_id: str, events: list[events_pb2.EventData]
+) -> list[Appended]:
+    """One append per event with a short pause between, so every event has its own time."""
+    done = []
+    for index, event in enumerate(events):
+        if index:
+            await asyncio.sleep(PAUSE_SECONDS)
+        done.append(await append_one(stub, fund_id, event))
+    for earlier, after in itertools.pairwise(done):
+        assert after.recorded_at > earlier.recorded_at, "events need distinct times"
+    return done
+
+
+async def append_many(
+    stub: Any, fund_id: str, count: int, *, new: bool = True, batch: int = 40
+) -> None:
+    """`count` events in batches: capital calls of 1 cent, after a FUND_CREATED if `new`."""
+    written = 0
+    while written < count:
+        size = min(batch, count - written)
+        first = fund_created() if new and written == 0 else capital_called(1)
+        events = [first, *(capital_called(1) for _ in range(size - 1))]
+        await stub.AppendToStream(es.AppendToStreamRequest(stream_id=fund_id, events=events))
+        written += size
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
+    """Poll `check` until it holds; fail after WAIT_SECONDS."""
+    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
+    while not await check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def list_all(api: Any, fund_id: str, page_size: int = 0) -> list[pb.Snapshot]:
+    snapshots: list[pb.Snapshot] = []
+    token = ""
+    while True:
+        page = await api.ListSnapshots(
+            pb.ListSnapshotsRequest(fund_id=fund_id, page_size=page_size, page_token=token)
+        )
+        snapshots.extend(page.snapshots)
+        token = page.next_page_token
+        if not token:
+            return snapshots
+
+
+def reason_of(err: grpc.aio.AioRpcError) -> str:
+    info = error_info(err)
+    assert info is not None, f"no ErrorInfo in {err}"
+    return str(info.reason)
+
+
+def metadata_of(err: grpc.aio.AioRpcError) -> dict[str, str]:
+    info = error_info(err)
+    assert info is not None, f"no ErrorInfo in {err}"
+    return dict(info.metadata)
+
+
+def midway(a: datetime, b: datetime) -> datetime:
+    return a + (b - a) / 2
+
+
+def later(moment: datetime, seconds: float) -> datetime:
+    return moment + timedelta(seconds=seconds)
+
+
+class ManualClock:
+    """A Clock the test drives: now() is what the test says; each sleep() waits for release().
+
+    A released sleep moves the clock forward by the seconds asked for, as if
+    they had passed; `requests` shows what the sleeper asked for.
+    """
+
+    def __init__(self, now: datetime) -> None:
+        self.current = now
+        self.requests: asyncio.Queue[float] = asyncio.Queue()
+        self._gate = asyncio.Event()
+
+    def now(self) -> datetime:
+        return self.current
+
+    async def sleep(self, seconds: float) -> None:
+        await self.requests.put(seconds)
+        await self._gate.wait()
+        self._gate.clear()
+        self.current += timedelta(seconds=seconds)
+
+    def release(self) -> None:
+        self._gate.set()
+
+    async def next_request(self) -> float:
+        return await asyncio.wait_for(self.requests.get(), WAIT_SECONDS)

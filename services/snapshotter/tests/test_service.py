@@ -1,0 +1,152 @@
+"""Start-up, health, migrations and settings of the snapshotter."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import asyncpg
+import grpc
+import pytest
+from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from snapshotter.bootstrap import SERVICE_NAME, migrate
+from snapshotter.config import Settings
+from snapshotter_stack import Stack, StackFactory
+from snapshotter_support import new_fund, reason_of
+
+from tests.support.event_store import EventStoreFactory
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_health_serving_when_database_bus_and_event_store_answer(stack: Stack) -> None:
+    port = stack.snapshotter.server.port
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in ("", SERVICE_NAME):
+            response = await health.Check(health_pb2.HealthCheckRequest(service=name))
+            assert response.status == SERVING
+
+
+async def test_health_not_serving_without_the_event_store(
+    stack_factory: StackFactory, event_store_factory: EventStoreFactory
+) -> None:
+    # A second store of our own, so stopping it leaves the shared one alone.
+    store = await event_store_factory()
+    stack = await stack_factory(eventstore_address=f"127.0.0.1:{store.server.port}")
+    assert await stack.snapshotter.server.health.refresh()
+    await store.server.stop(0.5)
+    assert not await stack.snapshotter.server.health.refresh()
+
+
+async def test_migrations_are_idempotent_and_reversible(stack: Stack) -> None:
+    await migrate(stack.dsn)  # already applied by the fixture: nothing to do
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'snapshotter'"
+            )
+        }
+        assert tables == {"snapshots", "fund_progress", "catchup_checkpoint", "schema_migrations"}
+        await stack.snapshotter.server.stop(0.5)
+        await migrate(stack.dsn, down_to=0)
+        assert not await conn.fetchval(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'snapshotter' "
+            "AND tablename <> 'schema_migrations'"
+        )
+        await migrate(stack.dsn)
+        assert await conn.fetchval("SELECT count(*) FROM snapshotter.snapshots") == 0
+    finally:
+        await conn.close()
+
+
+async def test_list_snapshots_of_unknown_fund_is_not_found(stack: Stack) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.api.ListSnapshots(pb.ListSnapshotsRequest(fund_id=new_fund()))
+    assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+    assert reason_of(caught.value) == "FUND_NOT_FOUND"
+
+
+@pytest.mark.parametrize("fund_id", ["", "project-1", "fund-", "fund-a b"])
+async def test_malformed_fund_id_is_invalid_argument(stack: Stack, fund_id: str) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.api.CreateSnapshot(pb.CreateSnapshotRequest(fund_id=fund_id))
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_of(caught.value) == "FUND_ID_INVALID"
+
+
+def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in (
+        "GRPC_PORT",
+        "METRICS_PORT",
+        "EVENTSTORE_ADDRESS",
+        "BUS_STREAM",
+        "BUS_SUBJECT_PREFIX",
+        "SNAPSHOTTER_DURABLE",
+        "SNAPSHOT_EVERY_EVENTS",
+        "SNAPSHOT_DAILY_UTC_TIME",
+        "SNAPSHOTTER_CATCHUP_SECONDS",
+    ):
+        monkeypatch.delenv(f"FUNDLEDGER_{name}", raising=False)
+    defaults = Settings.from_env()
+    assert (defaults.server.grpc_port, defaults.server.metrics_port) == (50053, 9103)
+    assert defaults.eventstore_address == "127.0.0.1:50051"
+    assert (defaults.bus_stream, defaults.bus_subject_prefix) == (
+        "FUNDLEDGER_EVENTS",
+        "fundledger.events",
+    )
+    assert defaults.durable == "snapshotter"
+    assert defaults.snapshot_every_events == 50
+    assert defaults.daily_utc_time.isoformat() == "00:00:00"
+
+    monkeypatch.setenv("FUNDLEDGER_SNAPSHOT_DAILY_UTC_TIME", "23:30")
+    monkeypatch.setenv("FUNDLEDGER_SNAPSHOT_EVERY_EVENTS", "7")
+    changed = Settings.from_env()
+    assert changed.daily_utc_time.isoformat() == "23:30:00"
+    assert changed.snapshot_every_events == 7
+
+    monkeypatch.setenv("FUNDLEDGER_SNAPSHOT_DAILY_UTC_TIME", "midnight")
+    with pytest.raises(ValueError, match="FUNDLEDGER_SNAPSHOT_DAILY_UTC_TIME"):
+        Settings.from_env()
+
+
+async def run_module(dsn: str, *args: str) -> tuple[int, str]:
+    env = {**os.environ, "FUNDLEDGER_DATABASE_URL": dsn, "FUNDLEDGER_LOG_LEVEL": "WARNING"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "snapshotter",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, output.decode()
+
+
+async def test_python_m_snapshotter_migrate_up_and_down(fresh_dsn: str) -> None:
+    assert (await run_module(fresh_dsn, "migrate"))[0] == 0
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM snapshotter.schema_migrations") == 1
+        assert (await run_module(fresh_dsn, "migrate", "down", "0"))[0] == 0
+        assert await conn.fetchval("SELECT count(*) FROM snapshotter.schema_migrations") == 0
+        assert await conn.fetchval("SELECT to_regclass('snapshotter.snapshots')") is None
+    finally:
+        await conn.close()
+    code, output = await run_module(fresh_dsn, "migrate", "sideways")
+    assert code == 2
+    assert "usage" in output
+
+
+async def test_out_of_range_timestamp_is_invalid_argument(stack: Stack) -> None:
+    request = pb.GetFundStateAtRequest(fund_id=new_fund())
+    request.at_time.seconds = 10**12  # far past year 9999
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.api.GetFundStateAt(request)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
