@@ -34,10 +34,13 @@ class ServiceSpec:
 
 # The local stack, in start order. Adding a service is one line, e.g.
 #   ServiceSpec("projector", "projector", 50052, 9102),
-#   ServiceSpec("snapshotter", "snapshotter", 50053, 9103),
 #   ServiceSpec("allocation", "allocation", 50054, 9104),
 #   ServiceSpec("storage", "storage", 50055, 9105),
-SERVICES: tuple[ServiceSpec, ...] = (ServiceSpec("event-store", "eventstore", 50051, 9101),)
+SERVICES: tuple[ServiceSpec, ...] = (
+    # The event store first: the others read the log through it at start-up.
+    ServiceSpec("event-store", "eventstore", 50051, 9101),
+    ServiceSpec("snapshotter", "snapshotter", 50053, 9103),
+)
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Backends:
     s3_endpoint: str
     s3_access_key: str
     s3_secret_key: str
+    # host:port of the event store, which every other service reads or appends through.
+    eventstore_address: str = "127.0.0.1:50051"
 
 
 def service_environment(
@@ -72,6 +77,7 @@ def service_environment(
             "FUNDLEDGER_S3_ENDPOINT": backends.s3_endpoint,
             "FUNDLEDGER_S3_ACCESS_KEY": backends.s3_access_key,
             "FUNDLEDGER_S3_SECRET_KEY": backends.s3_secret_key,
+            "FUNDLEDGER_EVENTSTORE_ADDRESS": backends.eventstore_address,
         }
     )
     return env

@@ -13,6 +13,7 @@ from typing import TextIO
 from fundledger_devstack.endpoints import FILE_NAME, format_table, write_endpoints
 from fundledger_devstack.errors import DevstackError
 from fundledger_devstack.nats import NatsServer
+from fundledger_devstack.ports import LOCALHOST
 from fundledger_devstack.postgres import PostgresServer
 from fundledger_devstack.s3 import S3Server
 from fundledger_devstack.services import Backends, ServiceProcess
@@ -76,6 +77,7 @@ class Stack:
             s3_endpoint=self.s3.endpoint,
             s3_access_key=self.s3.access_key,
             s3_secret_key=self.s3.secret_key,
+            eventstore_address=_eventstore_address(config),
         )
         self.services = [
             ServiceProcess(
@@ -188,3 +190,8 @@ def _rel(path: Path) -> str:
         return str(path.relative_to(Path.cwd()))
     except ValueError:
         return str(path)
+
+
+def _eventstore_address(config: StackConfig) -> str:
+    specs = [spec for spec in config.services if spec.module == "eventstore"]
+    return f"{LOCALHOST}:{config.grpc_port(specs[0])}" if specs else f"{LOCALHOST}:50051"
