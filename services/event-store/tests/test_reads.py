@@ -616,3 +616,32 @@ async def test_relay_stop_is_not_lost_when_a_wake_up_races_it(store: EventStore)
         await asyncio.wait({stopping}, timeout=2)
     assert not stuck, "Relay.stop() did not return: the relay swallowed its cancellation"
     assert relay._task is None
+
+
+async def test_batched_reads_return_the_same_events_in_pages(stub: Any) -> None:
+    """batch_size > 0: the same events as the one-per-message form, in pages."""
+    s = new_stream()
+    for chunk in range(3):
+        await stub.AppendToStream(
+            append(s, *[event(data={"i": chunk * 50 + i}) for i in range(50)])
+        )
+    single = [r.event async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s))]
+    pages = [r async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, batch_size=64))]
+    assert [len(p.events) for p in pages] == [64, 64, 22]
+    assert [e for p in pages for e in p.events] == single
+    backwards = [
+        e.version
+        async for p in stub.ReadStream(
+            pb.ReadStreamRequest(
+                stream_id=s, batch_size=100, direction=pb.READ_DIRECTION_BACKWARDS, max_count=120
+            )
+        )
+        for e in p.events
+    ]
+    assert backwards == list(range(150, 30, -1))
+    all_pages = [r async for r in stub.ReadAll(pb.ReadAllRequest(from_position=1, batch_size=1000))]
+    assert [e.position for p in all_pages for e in p.events] == list(range(1, 151))
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        async for _ in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, batch_size=-1)):
+            pass
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

@@ -80,8 +80,13 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             max_count=max_count,
             max_recorded_at=m.time_of(request.max_recorded_at, request.HasField("max_recorded_at")),
         )
-        async for row in rows:
-            yield pb.ReadStreamResponse(event=to_recorded_event(row))
+        size = m.batch_size(request.batch_size)
+        if size == 0:
+            async for row in rows:
+                yield pb.ReadStreamResponse(event=to_recorded_event(row))
+            return
+        async for page in m.pages(rows, size):
+            yield pb.ReadStreamResponse(events=page)
 
     async def ReadAll(
         self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -92,8 +97,13 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             categories=list(request.categories),
             event_types=list(request.event_types),
         )
-        async for row in rows:
-            yield pb.ReadAllResponse(event=to_recorded_event(row))
+        size = m.batch_size(request.batch_size)
+        if size == 0:
+            async for row in rows:
+                yield pb.ReadAllResponse(event=to_recorded_event(row))
+            return
+        async for page in m.pages(rows, size):
+            yield pb.ReadAllResponse(events=page)
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import binascii
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
+import asyncpg
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_platform.errors import InvalidArgument
 from google.protobuf.timestamp_pb2 import Timestamp
 
+from eventstore.adapters.records import to_recorded_event
 from eventstore.domain.commands import RawEvent
 from eventstore.domain.model import AppendResult, Expected, ExpectedKind
 
@@ -100,6 +104,37 @@ def required(value: str, field: str) -> str:
     if not value:
         raise InvalidArgument(f"{field}: required", reason="INVALID_ARGUMENT", field=field)
     return value
+
+
+MAX_BATCH_SIZE = 1000
+# A page also stops growing past this many bytes, to stay far below gRPC limits.
+MAX_BATCH_BYTES = 4 * 1024 * 1024
+
+
+def batch_size(value: int) -> int:
+    if value < 0:
+        raise InvalidArgument(
+            "batch_size: must not be negative", reason="INVALID_ARGUMENT", field="batch_size"
+        )
+    return min(value, MAX_BATCH_SIZE)
+
+
+async def pages(
+    rows: AsyncIterator[asyncpg.Record], size: int
+) -> AsyncIterator[list[RecordedEvent]]:
+    """Groups rows into pages of RecordedEvents: one gRPC message per page costs
+    about what one event alone costs, so pages make reads many times cheaper."""
+    page: list[RecordedEvent] = []
+    page_bytes = 0
+    async for row in rows:
+        event = to_recorded_event(row)
+        page.append(event)
+        page_bytes += len(event.data)
+        if len(page) >= size or page_bytes >= MAX_BATCH_BYTES:
+            yield page
+            page, page_bytes = [], 0
+    if page:
+        yield page
 
 
 def encode_token(position: int) -> str:

@@ -176,6 +176,7 @@ class ReadStreamRequest(_message.Message):
     DIRECTION_FIELD_NUMBER: _builtins.int
     MAX_COUNT_FIELD_NUMBER: _builtins.int
     MAX_RECORDED_AT_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
     stream_id: _builtins.str
     """Stream to read."""
     from_version: _builtins.int
@@ -184,6 +185,10 @@ class ReadStreamRequest(_message.Message):
     """Direction of the read."""
     max_count: _builtins.int
     """Maximum events to return; 0 = all."""
+    batch_size: _builtins.int
+    """When > 0, each response carries up to this many events in `events` (at most
+    1000; far fewer messages, much faster); 0 = one event per response in `event`.
+    """
     @_builtins.property
     def max_recorded_at(self) -> _timestamp_pb2.Timestamp:
         """Only events recorded at or before this time."""
@@ -196,10 +201,11 @@ class ReadStreamRequest(_message.Message):
         direction: Global___ReadDirection.ValueType = ...,
         max_count: _builtins.int = ...,
         max_recorded_at: _timestamp_pb2.Timestamp | None = ...,
+        batch_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_from_version", b"_from_version", "from_version", b"from_version", "max_recorded_at", b"max_recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_version", b"_from_version", "direction", b"direction", "from_version", b"from_version", "max_count", b"max_count", "max_recorded_at", b"max_recorded_at", "stream_id", b"stream_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_version", b"_from_version", "batch_size", b"batch_size", "direction", b"direction", "from_version", b"from_version", "max_count", b"max_count", "max_recorded_at", b"max_recorded_at", "stream_id", b"stream_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__from_version: _TypeAlias = _typing.Literal["from_version"]  # noqa: Y015
     _WhichOneofArgType__from_version: _TypeAlias = _typing.Literal["_from_version", b"_from_version"]  # noqa: Y015
@@ -209,23 +215,29 @@ Global___ReadStreamRequest: _TypeAlias = ReadStreamRequest  # noqa: Y015
 
 @_typing.final
 class ReadStreamResponse(_message.Message):
-    """ReadStreamResponse carries one event of a stream read."""
+    """ReadStreamResponse carries one event, or a page of events when batch_size was set."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event(self) -> _events_pb2.RecordedEvent:
-        """The event."""
+        """The event (batch_size = 0)."""
+
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.RecordedEvent]:
+        """A page of events, in read order (batch_size > 0)."""
 
     def __init__(
         self,
         *,
         event: _events_pb2.RecordedEvent | None = ...,
+        events: _abc.Iterable[_events_pb2.RecordedEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "events", b"events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -241,10 +253,15 @@ class ReadAllRequest(_message.Message):
     MAX_COUNT_FIELD_NUMBER: _builtins.int
     CATEGORIES_FIELD_NUMBER: _builtins.int
     EVENT_TYPES_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
     from_position: _builtins.int
     """First position to return (inclusive); 0 = the beginning."""
     max_count: _builtins.int
     """Maximum events to return; 0 = all."""
+    batch_size: _builtins.int
+    """When > 0, each response carries up to this many events in `events` (at most
+    1000); 0 = one event per response in `event`.
+    """
     @_builtins.property
     def categories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Only these stream categories; empty = all."""
@@ -260,10 +277,11 @@ class ReadAllRequest(_message.Message):
         max_count: _builtins.int = ...,
         categories: _abc.Iterable[_builtins.str] | None = ...,
         event_types: _abc.Iterable[_builtins.str] | None = ...,
+        batch_size: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["categories", b"categories", "event_types", b"event_types", "from_position", b"from_position", "max_count", b"max_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "categories", b"categories", "event_types", b"event_types", "from_position", b"from_position", "max_count", b"max_count"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -271,23 +289,29 @@ Global___ReadAllRequest: _TypeAlias = ReadAllRequest  # noqa: Y015
 
 @_typing.final
 class ReadAllResponse(_message.Message):
-    """ReadAllResponse carries one event of a log read."""
+    """ReadAllResponse carries one event, or a page of events when batch_size was set."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event(self) -> _events_pb2.RecordedEvent:
-        """The event."""
+        """The event (batch_size = 0)."""
+
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.RecordedEvent]:
+        """A page of events, in position order (batch_size > 0)."""
 
     def __init__(
         self,
         *,
         event: _events_pb2.RecordedEvent | None = ...,
+        events: _abc.Iterable[_events_pb2.RecordedEvent] | None = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["event", b"event", "events", b"events"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
