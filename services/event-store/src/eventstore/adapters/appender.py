@@ -25,7 +25,6 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from uuid import UUID
 
 import asyncpg
 from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition, Unavailable
@@ -71,12 +70,6 @@ class _GroupOutcome:
     results: dict[int, AppendResult | DomainError] = field(default_factory=dict)
     # Appends whose result is another append's in the same group (same idempotency key).
     aliases: dict[int, int] = field(default_factory=dict)
-
-
-class _WrongVersion(Exception):
-    def __init__(self, actual: int, exists: bool) -> None:
-        self.actual = actual
-        self.exists = exists
 
 
 class Appender:
@@ -194,16 +187,41 @@ class Appender:
             return await write_group(conn, [p.command for p in group], rollup=self._rollup)
 
 
+_KINDS = {
+    ExpectedKind.ANY: "any",
+    ExpectedKind.NO_STREAM: "no_stream",
+    ExpectedKind.STREAM_EXISTS: "stream_exists",
+    ExpectedKind.EXACT: "exact",
+}
+
+
+def _kind(cmd: AppendCommand) -> str:
+    if cmd.expected.kind is ExpectedKind.EXACT and cmd.expected.version == 0:
+        return "no_stream"
+    return _KINDS[cmd.expected.kind]
+
+
 async def write_group(
     conn: Conn, commands: Sequence[AppendCommand], *, rollup: bool
 ) -> _GroupOutcome:
     """Applies appends inside the caller's open transaction; outcomes are only
-    true once that transaction commits."""
+    true once that transaction commits.
+
+    Idempotency keys are claimed first (a key already committed answers with a
+    replay), then every remaining append moves its stream head and claims its
+    event ids in ONE call to eventstore.advance_heads (migration 0003), so a
+    group costs a handful of round trips whatever its size.
+
+    The head row is the optimistic lock: the function only moves it when the
+    expectation holds, and the row stays locked until commit, so a concurrent
+    writer with the same expectation waits and then fails to match (pitfalls
+    4, 8).
+    """
     outcome = _GroupOutcome()
-    planned: list[tuple[int, _Planned]] = []
     keys: dict[tuple[str, str], int] = {}
-    order = sorted(range(len(commands)), key=lambda i: commands[i].stream_id)
-    for i in order:
+    key_claimed: set[int] = set()
+    candidates: list[int] = []
+    for i in sorted(range(len(commands)), key=lambda i: commands[i].stream_id):
         cmd = commands[i]
         if cmd.idempotency_key is not None:
             slot = (cmd.stream_id, cmd.idempotency_key)
@@ -216,102 +234,97 @@ async def write_group(
                     outcome.results[i] = _key_reused(cmd)
                 continue
             keys[slot] = i
-        result = await _try_one(conn, cmd)
-        if isinstance(result, int):
-            planned.append((i, _Planned(cmd, first_version=result)))
+            earlier = await _claim_key(conn, cmd)
+            if earlier is not None:
+                outcome.results[i] = earlier
+                continue
+            key_claimed.add(i)
+        candidates.append(i)
+    if not candidates:
+        return outcome
+    chosen = [commands[i] for i in candidates]
+    rows = await conn.fetch(
+        sql.ADVANCE_HEADS,
+        [c.stream_id for c in chosen],
+        [c.category for c in chosen],
+        [_kind(c) for c in chosen],
+        [c.expected.version for c in chosen],
+        [len(c.events) for c in chosen],
+        [e.event_id for c in chosen for e in c.events],
+    )
+    planned: list[tuple[int, _Planned]] = []
+    for i, row in zip(candidates, rows, strict=True):
+        cmd = commands[i]
+        n = len(cmd.events)
+        if row["new_version"] is None:
+            outcome.results[i] = await _wrong_version(
+                conn, cmd, row["actual_version"], i in key_claimed
+            )
+        elif row["claimed"] < n:
+            outcome.results[i] = await _event_ids_taken(conn, cmd, i in key_claimed)
         else:
-            outcome.results[i] = result
+            planned.append((i, _Planned(cmd, first_version=int(row["new_version"]) - n + 1)))
     if planned:
         for i, written in await _write_events(conn, planned, rollup=rollup):
             outcome.results[i] = written
     return outcome
 
 
-async def _try_one(conn: Conn, cmd: AppendCommand) -> int | AppendResult | DomainError:
-    """Checks and claims one append's slot (returning its first version), or
-    returns its outcome; undoes its own writes when it fails."""
-    key_claimed = False
-    if cmd.idempotency_key is not None:
-        claimed = await conn.fetchval(
-            sql.CLAIM_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key, cmd.request_hash
-        )
-        if claimed is None:
-            # Committed by an earlier request (a concurrent one in another
-            # transaction made our INSERT wait for its commit first).
-            row = await conn.fetchrow(sql.GET_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
-            assert row is not None
-            if bytes(row["request_hash"]) != cmd.request_hash:
-                return _key_reused(cmd)
-            return AppendResult.from_json(json.loads(row["result"])).as_replay()
-        key_claimed = True
-
-    n = len(cmd.events)
-    try:
-        before, claimed = await _advance_head(conn, cmd)
-    except _WrongVersion as wrong:
-        replay = await _replay_by_event_ids(conn, cmd)
-        if key_claimed:
-            await conn.execute(sql.RELEASE_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
-        if replay is not None:
-            return replay
-        VERSION_CONFLICTS.inc()
-        return Aborted(
-            f"stream {cmd.stream_id} is at version {wrong.actual}"
-            f"{'' if wrong.exists else ' (no stream)'}, expected {cmd.expected.describe()}",
-            reason="WRONG_EXPECTED_VERSION",
-            metadata={
-                "stream_id": cmd.stream_id,
-                "expected_version": cmd.expected.describe(),
-                "actual_version": str(wrong.actual),
-                "stream_exists": str(wrong.exists).lower(),
-            },
-        )
-
-    if len(claimed) < n:
-        # Some ids already exist: undo this append's writes, then decide
-        # whether it is a retry of an append already in the stream.
-        await conn.execute(sql.RELEASE_EVENT_IDS, claimed)
-        if await conn.fetchval(sql.REVERT_HEAD, cmd.stream_id, n) == 0:
-            await conn.execute(sql.DROP_EMPTY_HEAD, cmd.stream_id)
-        if key_claimed:
-            await conn.execute(sql.RELEASE_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
-        replay = await _replay_by_event_ids(conn, cmd)
-        if replay is not None:
-            return replay
-        return FailedPrecondition(
-            "an event id of this append is already used by another event",
-            reason="EVENT_ID_EXISTS",
-            metadata={"stream_id": cmd.stream_id},
-        )
-    return before + 1
-
-
-async def _advance_head(conn: Conn, cmd: AppendCommand) -> tuple[int, list[UUID]]:
-    """Moves the stream head by the batch size and claims the batch's event ids,
-    in one round trip; returns the version before and the ids claimed.
-
-    The head row is the optimistic lock: the UPDATE only matches the expected
-    version, and it keeps the row locked until commit, so a concurrent writer
-    with the same expectation waits and then fails to match (pitfalls 4, 8).
-    """
-    n = len(cmd.events)
-    ids = [e.event_id for e in cmd.events]
-    kind = cmd.expected.kind
-    if kind is ExpectedKind.ANY:
-        row = await conn.fetchrow(sql.HEAD_ANY_CLAIM, cmd.stream_id, cmd.category, n, ids)
-    elif kind is ExpectedKind.NO_STREAM or (
-        kind is ExpectedKind.EXACT and cmd.expected.version == 0
-    ):
-        row = await conn.fetchrow(sql.HEAD_CREATE_CLAIM, cmd.stream_id, cmd.category, n, ids)
-    elif kind is ExpectedKind.STREAM_EXISTS:
-        row = await conn.fetchrow(sql.HEAD_EXISTS_CLAIM, cmd.stream_id, n, ids)
-    else:
-        row = await conn.fetchrow(sql.HEAD_EXACT_CLAIM, cmd.stream_id, n, cmd.expected.version, ids)
+async def _claim_key(conn: Conn, cmd: AppendCommand) -> AppendResult | DomainError | None:
+    """Claims the append's idempotency key; None when claimed, else the outcome
+    of the earlier request that holds it (a replay, or a key reused)."""
+    claimed = await conn.fetchval(
+        sql.CLAIM_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key, cmd.request_hash
+    )
+    if claimed is not None:
+        return None
+    # Committed by an earlier request (a concurrent one in another transaction
+    # made our INSERT wait for its commit first).
+    row = await conn.fetchrow(sql.GET_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
     assert row is not None
-    if row["version"] is None:
-        actual = await conn.fetchval(sql.HEAD_VERSION, cmd.stream_id)
-        raise _WrongVersion(actual or 0, actual is not None)
-    return int(row["version"]) - n, list(row["claimed"])
+    if bytes(row["request_hash"]) != cmd.request_hash:
+        return _key_reused(cmd)
+    return AppendResult.from_json(json.loads(row["result"])).as_replay()
+
+
+async def _wrong_version(
+    conn: Conn, cmd: AppendCommand, actual: int | None, key_claimed: bool
+) -> AppendResult | DomainError:
+    replay = await _replay_by_event_ids(conn, cmd)
+    if key_claimed:
+        await conn.execute(sql.RELEASE_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
+    if replay is not None:
+        return replay
+    VERSION_CONFLICTS.inc()
+    exists = actual is not None
+    return Aborted(
+        f"stream {cmd.stream_id} is at version {actual or 0}"
+        f"{'' if exists else ' (no stream)'}, expected {cmd.expected.describe()}",
+        reason="WRONG_EXPECTED_VERSION",
+        metadata={
+            "stream_id": cmd.stream_id,
+            "expected_version": cmd.expected.describe(),
+            "actual_version": str(actual or 0),
+            "stream_exists": str(exists).lower(),
+        },
+    )
+
+
+async def _event_ids_taken(
+    conn: Conn, cmd: AppendCommand, key_claimed: bool
+) -> AppendResult | DomainError:
+    """Some event ids already exist (advance_heads undid this append's writes):
+    a retry of an append already in the stream, or a conflict."""
+    if key_claimed:
+        await conn.execute(sql.RELEASE_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
+    replay = await _replay_by_event_ids(conn, cmd)
+    if replay is not None:
+        return replay
+    return FailedPrecondition(
+        "an event id of this append is already used by another event",
+        reason="EVENT_ID_EXISTS",
+        metadata={"stream_id": cmd.stream_id},
+    )
 
 
 async def _replay_by_event_ids(conn: Conn, cmd: AppendCommand) -> AppendResult | None:

@@ -22,62 +22,13 @@ FROM unnest($1::text[], $2::text[], $3::jsonb[]) AS v(stream_id, idempotency_key
 WHERE k.stream_id = v.stream_id AND k.idempotency_key = v.idempotency_key
 """
 
-# Each returns the stream's new version, or no row when the expectation fails.
-HEAD_ANY = """
-INSERT INTO eventstore.streams AS s (stream_id, category, version) VALUES ($1, $2, $3)
-ON CONFLICT (stream_id) DO UPDATE SET version = s.version + excluded.version
-RETURNING version
+
+# Every append of a group: move its head and claim its event ids (migration 0003).
+ADVANCE_HEADS = """
+SELECT new_version, actual_version, claimed
+FROM eventstore.advance_heads(
+    $1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::uuid[])
 """
-
-HEAD_CREATE = """
-INSERT INTO eventstore.streams (stream_id, category, version) VALUES ($1, $2, $3)
-ON CONFLICT (stream_id) DO NOTHING
-RETURNING version
-"""
-
-HEAD_EXISTS = """
-UPDATE eventstore.streams SET version = version + $2 WHERE stream_id = $1 RETURNING version
-"""
-
-HEAD_EXACT = """
-UPDATE eventstore.streams SET version = version + $2
-WHERE stream_id = $1 AND version = $3
-RETURNING version
-"""
-
-
-def claiming_event_ids(head: str, n_param: int, ids_param: int) -> str:
-    """`head` (one of the HEAD_* statements) plus the claim of the batch's event
-    ids in the same round trip. No head row (a failed expectation) claims nothing."""
-    return f"""
-WITH head AS ({head}),
-ids AS (
-    INSERT INTO eventstore.event_ids (event_id, stream_id, version)
-    SELECT t.id, $1, head.version - ${n_param} + t.ord
-    FROM head, unnest(${ids_param}::uuid[]) WITH ORDINALITY AS t(id, ord)
-    ON CONFLICT DO NOTHING
-    RETURNING event_id
-)
-SELECT (SELECT version FROM head) AS version, array(SELECT event_id FROM ids) AS claimed
-"""
-
-
-HEAD_ANY_CLAIM = claiming_event_ids(HEAD_ANY, 3, 4)
-HEAD_CREATE_CLAIM = claiming_event_ids(HEAD_CREATE, 3, 4)
-HEAD_EXISTS_CLAIM = claiming_event_ids(HEAD_EXISTS, 2, 3)
-HEAD_EXACT_CLAIM = claiming_event_ids(HEAD_EXACT, 2, 4)
-
-HEAD_VERSION = "SELECT version FROM eventstore.streams WHERE stream_id = $1"
-
-# Undo of one append's head move inside a group; a stream the append created
-# (left at version 0) is deleted again by DROP_EMPTY_HEAD.
-REVERT_HEAD = """
-UPDATE eventstore.streams SET version = version - $2 WHERE stream_id = $1 RETURNING version
-"""
-
-DROP_EMPTY_HEAD = "DELETE FROM eventstore.streams WHERE stream_id = $1 AND version = 0"
-
-RELEASE_EVENT_IDS = "DELETE FROM eventstore.event_ids WHERE event_id = ANY($1::uuid[])"
 
 FIND_EVENT_IDS = """
 SELECT event_id, stream_id, version FROM eventstore.event_ids WHERE event_id = ANY($1::uuid[])

@@ -1,0 +1,35 @@
+"""One rebuild at a time, across every replica: a session advisory lock.
+
+Held on a dedicated connection (never a pooled one, pitfall 14: a pooled
+connection goes back to the pool still holding a session lock) for the whole
+rebuild; if the process dies, its connection closes and the lock goes with it.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+
+from projector.adapters.conn import Conn
+
+# Two int4 keys ("PROJ", "RBLD"); pg_locks shows them as classid/objid, objsubid 2.
+KEYS = (0x50524F4A, 0x52424C44)
+
+
+async def try_lock(conn: Conn) -> bool:
+    return bool(await conn.fetchval("SELECT pg_try_advisory_lock($1, $2)", *KEYS))
+
+
+async def unlock(conn: Conn) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1, $2)", *KEYS)
+
+
+async def rebuild_running(pool: asyncpg.Pool) -> bool:
+    """True while any session of this database holds the rebuild lock."""
+    return bool(
+        await pool.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+            "WHERE l.locktype = 'advisory' AND d.datname = current_database() "
+            "AND l.classid = $1 AND l.objid = $2 AND l.objsubid = 2 AND l.granted)",
+            *KEYS,
+        )
+    )

@@ -1,0 +1,183 @@
+"""The composition root: builds the pool, bus consumer, catch-up, rebuild and gRPC server."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import asyncpg
+from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
+from fundledger_platform.bus import bus_connected, connect_bus
+from fundledger_platform.consumer import BusConsumer, ConsumerSettings
+from fundledger_platform.db import create_pool, ping
+from fundledger_platform.eventstore_client import EventStoreClient
+from fundledger_platform.migrations import load_migrations, migrate_down, migrate_up
+from fundledger_platform.server import ServiceServer, build_server
+from nats.aio.client import Client as NATS
+
+from projector.adapters.applier import Applier
+from projector.adapters.catchup import CatchUp
+from projector.adapters.fund_rows import FundRows
+from projector.adapters.rebuild import Rebuilder
+from projector.adapters.status import projection_status
+from projector.adapters.tables import SCHEMA
+from projector.adapters.waiters import VersionWaiters
+from projector.config import Settings
+from projector.entrypoints.grpc_servicer import ProjectorServicer
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+SERVICE_NAME = projector_pb2.DESCRIPTOR.services_by_name["ProjectorService"].full_name
+# Connections kept free of apply transactions, for reads (see Applier).
+READ_CONNECTIONS = 2
+EVENTSTORE_PROBE_SECONDS = 2.0
+# Any stream id will do: NOT_FOUND proves the event store answers.
+_PROBE_STREAM = "fund-readiness-probe"
+
+
+async def migrate(database_url: str, down_to: int | None = None) -> None:
+    """Applies (or, with down_to, reverts) the projector's migrations."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        migrations = load_migrations(MIGRATIONS)
+        if down_to is None:
+            applied = await migrate_up(conn, SCHEMA, migrations)
+            log.info("migrations: %d applied", applied)
+        else:
+            reverted = await migrate_down(conn, SCHEMA, migrations, down_to)
+            log.info("migrations: %d reverted", reverted)
+    finally:
+        await conn.close()
+
+
+@dataclass
+class Projector:
+    """A running projector: the server plus the parts tests reach into."""
+
+    server: ServiceServer
+    pool: asyncpg.Pool
+    bus: NATS
+    client: EventStoreClient
+    applier: Applier
+    rows: FundRows
+    waiters: VersionWaiters
+    catchup: CatchUp
+    consumer: BusConsumer
+    rebuilder: Rebuilder
+    tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+
+async def eventstore_reachable(client: EventStoreClient) -> bool:
+    try:
+        async with asyncio.timeout(EVENTSTORE_PROBE_SECONDS):
+            await client.stream_info(_PROBE_STREAM)
+    except Exception as err:
+        log.debug("event store probe failed: %r", err)
+        return False
+    return True
+
+
+async def build(settings: Settings) -> Projector:
+    pool = await create_pool(
+        settings.database_url,
+        min_size=settings.db_pool_min,
+        max_size=settings.db_pool_max,
+        application_name="projector",
+    )
+    client = EventStoreClient(
+        settings.eventstore_address, timeout_seconds=settings.eventstore_timeout_seconds
+    )
+    bus = await connect_bus(settings.nats_url, "projector")
+    waiters = VersionWaiters()
+    rows = FundRows(pool)
+    applier = Applier(
+        pool,
+        client,
+        waiters,
+        concurrency=max(
+            1, min(settings.apply_concurrency, settings.db_pool_max - READ_CONNECTIONS)
+        ),
+    )
+
+    async def export_lag() -> None:
+        await projection_status(pool, rows, client, settings.status_max_scan)
+
+    catchup = CatchUp(
+        applier,
+        rows,
+        client,
+        page_size=settings.catchup_page_size,
+        interval_seconds=settings.catchup_seconds,
+        after_pass=export_lag,
+    )
+    consumer = BusConsumer(
+        bus.jetstream(),
+        ConsumerSettings(
+            stream=settings.bus_stream,
+            durable=settings.durable,
+            filter_subject=settings.fund_subject,
+            batch_size=settings.consumer_batch_size,
+            ack_wait_seconds=settings.ack_wait_seconds,
+        ),
+        applier.on_bus_event,
+    )
+    rebuilder = Rebuilder(
+        settings.database_url, client, waiters, page_size=settings.catchup_page_size
+    )
+    if settings.consumer_enabled:
+        consumer.start()
+    tasks: list[asyncio.Task[None]] = []
+    if settings.catchup_enabled:
+        tasks.append(asyncio.create_task(catchup.run_forever(), name="catch-up"))
+    servicer = ProjectorServicer(
+        pool,
+        client,
+        applier,
+        waiters,
+        rebuilder,
+        wait_poll_seconds=settings.wait_poll_seconds,
+        max_wait_seconds=settings.max_wait_seconds,
+        status_max_scan=settings.status_max_scan,
+    )
+
+    async def ready() -> bool:
+        return bus_connected(bus) and await ping(pool) and await eventstore_reachable(client)
+
+    async def stop_tasks() -> None:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    async def close_bus() -> None:
+        with contextlib.suppress(Exception):
+            await bus.drain()
+
+    async def close_pool() -> None:
+        await pool.close()
+
+    server = build_server(
+        settings.server,
+        register=lambda s: projector_pb2_grpc.add_ProjectorServiceServicer_to_server(servicer, s),
+        service_names=[SERVICE_NAME],
+        readiness=ready,
+        # Order matters: the consumer stops first (a handler cut off mid-way rolls
+        # back and its message is redelivered), then the catch-up and a running
+        # rebuild, which still need the event store and the pool; pools close last.
+        on_shutdown=[
+            consumer.stop,
+            stop_tasks,
+            rebuilder.stop,
+            close_bus,
+            client.close,
+            close_pool,
+        ],
+    )
+    return Projector(
+        server, pool, bus, client, applier, rows, waiters, catchup, consumer, rebuilder, tasks
+    )

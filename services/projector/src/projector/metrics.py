@@ -1,0 +1,35 @@
+"""The projector's Prometheus metrics."""
+
+from prometheus_client import Counter, Gauge
+
+EVENTS_APPLIED = Counter(
+    "fundledger_projector_events_applied_total",
+    "Fund events applied to the projection (each stream version counted once).",
+)
+DUPLICATES_SKIPPED = Counter(
+    "fundledger_projector_duplicates_skipped_total",
+    "Deliveries of events the projection already held (bus redelivery, catch-up overlap).",
+)
+GAPS_FILLED = Counter(
+    "fundledger_projector_gaps_filled_total",
+    "Gaps filled: deliveries that skipped versions, completed by reading the event store.",
+)
+GAP_EVENTS_FETCHED = Counter(
+    "fundledger_projector_gap_events_fetched_total",
+    "Events read from the event store to fill gaps.",
+)
+REFOLDS = Counter(
+    "fundledger_projector_refolds_total",
+    "Funds folded again from the log because their stored state was unusable.",
+)
+LAG_EVENTS = Gauge(
+    "fundledger_projector_lag_events",
+    "Fund events in the log not yet applied (bounded scan; capped at the scan size).",
+)
+LAG_SECONDS = Gauge(
+    "fundledger_projector_lag_seconds",
+    "Age of the oldest fund event not yet applied, in seconds (0 when caught up).",
+)
+REBUILDS = Counter(
+    "fundledger_projector_rebuilds_total", "Projection rebuilds completed (table swapped)."
+)
