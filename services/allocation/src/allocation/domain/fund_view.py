@@ -1,0 +1,82 @@
+"""A fund as allocation sees it: the folded state plus its audit trail, at one version.
+
+Both are computed from the same events in one pass, so the audit trail and the state always
+describe the same version of the fund.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC
+
+from fundledger.fund.v1 import events_pb2 as ev
+from fundledger_kernel.fund import FundEvent, FundState, empty_state, evolve
+
+from allocation.domain.audit import AuditRecord, audit_record
+
+
+class LogGapError(RuntimeError):
+    """The log returned events that do not continue the view's version one by one."""
+
+
+@dataclass(frozen=True, slots=True)
+class LoggedEvent:
+    """A decoded fund event and the id the event store gave it."""
+
+    event: FundEvent
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class FundView:
+    state: FundState
+    # Committed reallocations, oldest first (ascending version).
+    audits: tuple[AuditRecord, ...] = ()
+
+    @property
+    def fund_id(self) -> str:
+        return self.state.fund_id
+
+    @property
+    def version(self) -> int:
+        return self.state.version
+
+    def audits_before(self, version: int | None, limit: int) -> list[AuditRecord]:
+        """Up to `limit` entries with a version below `version` (None: all), newest first."""
+        end = (
+            len(self.audits)
+            if version is None
+            else bisect.bisect_left(self.audits, version, key=lambda record: record.version)
+        )
+        return list(reversed(self.audits[max(0, end - limit) : end]))
+
+
+def empty_view(fund_id: str) -> FundView:
+    return FundView(empty_state(fund_id))
+
+
+def advance(view: FundView, events: Sequence[LoggedEvent]) -> FundView:
+    """`view` with `events` folded in; LogGapError unless they continue it version by version.
+
+    The check matters because the fold accepts any order: a missing or repeated event (a read
+    racing retention, a bug) would silently give a wrong state, and allocation would then check
+    proposals against amounts the fund never had.
+    """
+    state = view.state
+    audits: list[AuditRecord] = []
+    for logged in events:
+        event = logged.event
+        if event.version != state.version + 1:
+            raise LogGapError(
+                f"{state.fund_id}: expected version {state.version + 1},"
+                f" the log returned {event.version}"
+            )
+        state = evolve(state, event)
+        if isinstance(event.data, ev.ReallocationCommitted):
+            recorded_at = event.recorded_at.astimezone(UTC)
+            audits.append(audit_record(event.data, event.version, logged.event_id, recorded_at))
+    if not audits:
+        return FundView(state, view.audits)
+    return FundView(state, (*view.audits, *audits))

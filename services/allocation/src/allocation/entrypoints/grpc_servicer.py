@@ -1,0 +1,73 @@
+"""AllocationService: thin — checks fields, calls the use cases, maps the result.
+
+Domain errors raised anywhere below become gRPC statuses in the platform's interceptor; nothing
+here aborts by hand.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import grpc
+from fundledger.allocation.v1 import allocation_pb2 as pb
+from fundledger.allocation.v1 import allocation_pb2_grpc
+
+from allocation.domain.fund_ids import check_fund_id
+from allocation.domain.thresholds import Thresholds
+from allocation.entrypoints import mappers as m
+from allocation.entrypoints import requests as r
+from allocation.entrypoints.page_tokens import decode_token, encode_token, page_size
+from allocation.service_layer.audit_trail import audit_page
+from allocation.service_layer.commit import CommitCommand, commit
+from allocation.service_layer.fund_views import FundViews
+from allocation.service_layer.ports import EventLog
+from allocation.service_layer.preview import preview
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class AllocationServicer(allocation_pb2_grpc.AllocationServiceServicer):
+    def __init__(
+        self, views: FundViews, events: EventLog, thresholds: Thresholds, max_proposals: int
+    ) -> None:
+        self._views = views
+        self._events = events
+        self._thresholds = thresholds
+        self._max_proposals = max_proposals
+
+    async def PreviewReallocation(
+        self, request: pb.PreviewReallocationRequest, context: Context
+    ) -> pb.PreviewReallocationResponse:
+        fund_id = check_fund_id(request.fund_id)
+        proposal = r.proposal_of(request.expected_version, request.proposals, self._max_proposals)
+        plan = await preview(self._views, self._thresholds, fund_id, proposal)
+        return m.preview_response(plan)
+
+    async def CommitReallocation(
+        self, request: pb.CommitReallocationRequest, context: Context
+    ) -> pb.CommitReallocationResponse:
+        command = CommitCommand(
+            fund_id=check_fund_id(request.fund_id),
+            proposal=r.proposal_of(
+                request.expected_version, request.proposals, self._max_proposals
+            ),
+            reason=r.check_reason(request.reason),
+            user_id=r.check_user_id(request.user_id),
+            idempotency_key=r.check_idempotency_key(request.idempotency_key),
+        )
+        result = await commit(self._views, self._events, self._thresholds, command)
+        return m.commit_response(result)
+
+    async def ListReallocationAudit(
+        self, request: pb.ListReallocationAuditRequest, context: Context
+    ) -> pb.ListReallocationAuditResponse:
+        fund_id = check_fund_id(request.fund_id)
+        size = page_size(request.page_size)
+        before = decode_token(fund_id, request.page_token)
+        page = await audit_page(self._views, fund_id, size, before)
+        response = pb.ListReallocationAuditResponse(
+            entries=[m.audit_entry(record) for record in page.entries]
+        )
+        if page.next_before is not None:
+            response.next_page_token = encode_token(fund_id, page.next_before)
+        return response

@@ -1,0 +1,94 @@
+"""Request fields -> domain inputs, refusing malformed ones as INVALID_ARGUMENT naming the field.
+
+What is checked here is the request's shape (ids present, lengths, sizes). Business rules on the
+amounts (negative, over the cap, unknown or repeated company, empty proposal) are not: they are
+findings, so a preview can show all of them at once instead of failing on the first.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from fundledger.allocation.v1 import allocation_pb2 as pb
+from fundledger_platform.errors import InvalidArgument
+
+from allocation.domain.model import Proposal, ProposedAmount
+
+# The event store's limits for ids, user ids and idempotency keys: refused here, by our field
+# name, rather than later by the store, naming a field of its own the caller never sent.
+MAX_ID_LENGTH = 200
+MAX_REASON_LENGTH = 2000
+
+
+def _invalid(field: str, message: str, reason: str) -> InvalidArgument:
+    return InvalidArgument(f"{field} {message}", reason=reason, field=field)
+
+
+def check_expected_version(value: int) -> int:
+    if value < 0:
+        raise _invalid("expected_version", "must not be negative", "EXPECTED_VERSION_INVALID")
+    return value
+
+
+def proposal_of(
+    expected_version: int, proposals: Sequence[pb.Proposal], max_proposals: int
+) -> Proposal:
+    """The domain proposal; an empty list is allowed here (it is the EMPTY_PROPOSAL finding)."""
+    if len(proposals) > max_proposals:
+        raise _invalid(
+            "proposals",
+            f"has {len(proposals)} entries, more than the {max_proposals} allowed per request",
+            "TOO_MANY_PROPOSALS",
+        )
+    amounts = []
+    for index, item in enumerate(proposals):
+        field = f"proposals[{index}].company_id"
+        if not item.company_id:
+            raise _invalid(field, "is required", "PROPOSAL_INVALID")
+        if len(item.company_id) > MAX_ID_LENGTH or "\x00" in item.company_id:
+            raise _invalid(
+                field,
+                f"must be at most {MAX_ID_LENGTH} characters, without NUL",
+                "PROPOSAL_INVALID",
+            )
+        amounts.append(ProposedAmount(item.company_id, item.planned_reserves_cents))
+    return Proposal(check_expected_version(expected_version), tuple(amounts))
+
+
+def _printable_id(value: str, field: str, *, required: bool) -> str:
+    if not value:
+        if required:
+            raise _invalid(field, "is required", f"{field.upper()}_INVALID")
+        return value
+    if len(value) > MAX_ID_LENGTH or any(ord(c) < 32 for c in value):
+        raise _invalid(
+            field,
+            f"must be at most {MAX_ID_LENGTH} printable characters",
+            f"{field.upper()}_INVALID",
+        )
+    return value
+
+
+def check_user_id(value: str) -> str:
+    """Required: the audit trail must say who."""
+    return _printable_id(value, "user_id", required=True)
+
+
+def check_idempotency_key(value: str) -> str:
+    """Optional: without one, a retry is a new commit (refused on the version if the first
+    landed). With one, a retry replays the original result."""
+    return _printable_id(value, "idempotency_key", required=False)
+
+
+def check_reason(value: str) -> str:
+    """Required: the audit trail must say why. Free text; line breaks allowed, NUL is not
+    (PostgreSQL's jsonb, where the event store keeps it, cannot hold it)."""
+    if not value.strip():
+        raise _invalid("reason", "is required", "REASON_INVALID")
+    if len(value) > MAX_REASON_LENGTH or "\x00" in value:
+        raise _invalid(
+            "reason",
+            f"must be at most {MAX_REASON_LENGTH} characters, without NUL",
+            "REASON_INVALID",
+        )
+    return value

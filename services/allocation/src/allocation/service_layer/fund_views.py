@@ -1,0 +1,106 @@
+"""Fund views at the current version: folded from the log, cached in memory per fund.
+
+Allocation has no database: the event store's log is the only truth. Each request reads the
+events after the cached version (one ReadStream call; none new is the common case) and folds them
+over the cached view. The answer is therefore exact at the version just read, and cheap: a fund
+is folded from its first event only once per process (or after eviction).
+
+Concurrency: several requests may catch the same fund up at once; each folds onto the cached view
+it started from and the cache keeps whichever result has the highest version. Views are immutable,
+so a request keeps a consistent view even if the cache moves on under it. Correctness of a commit
+never rests on this cache: the append carries the expected version, and the event store refuses
+it if anything was appended since (PITFALLS 16).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Sequence
+
+from allocation.domain.fund_view import FundView, LogGapError, LoggedEvent, advance, empty_view
+from allocation.metrics import CACHED_FUNDS, EVENTS_FOLDED
+from allocation.service_layer.errors import fund_not_found, log_incomplete
+from allocation.service_layer.ports import EventLog
+
+
+class FundViews:
+    def __init__(self, log: EventLog, capacity: int = 1000) -> None:
+        self._log = log
+        self._capacity = capacity
+        # Least recently used first; bounded so memory does not grow with every fund ever asked.
+        self._views: OrderedDict[str, FundView] = OrderedDict()
+
+    async def current(self, fund_id: str) -> FundView:
+        """The fund at its current version; NOT_FOUND when it has no events."""
+        cached = self._views.get(fund_id)
+        base = cached if cached is not None else empty_view(fund_id)
+        view = await self._read_onto(base, base.version + 1, 0)
+        if view.version == 0:
+            raise fund_not_found(fund_id)
+        self._remember(view)
+        return view
+
+    def cached_at(self, fund_id: str, version: int) -> FundView | None:
+        """The cached view if it is exactly at `version`, without asking the log.
+
+        Sound because the log is immutable: the fund at version v is the same forever. Whether v
+        is still the *current* version is not known here; a caller may only rely on it when
+        something else proves it, as the expected-version check of an append does.
+        """
+        cached = self._views.get(fund_id)
+        return cached if cached is not None and cached.version == version else None
+
+    def advance_with(self, view: FundView, events: Sequence[LoggedEvent]) -> None:
+        """Cache `view` moved past events we know the log holds (our own append).
+
+        Only a shortcut: if it cannot be taken, the fund is forgotten and the next request
+        reads the log. It never fails the caller, whose write has already succeeded.
+        """
+        try:
+            moved = advance(view, events)
+        except LogGapError:
+            self.forget(view.fund_id)
+            return
+        self._remember(moved)
+
+    async def at_version(self, fund_id: str, version: int) -> FundView:
+        """The fund exactly at `version` (at most its current one), folded from the first event.
+
+        Only for idempotent retries, which re-plan against the version the original commit was
+        made at; not cached, because it is not the current version.
+        """
+        cached = self._views.get(fund_id)
+        if cached is not None and cached.version == version:
+            return cached
+        if version <= 0:
+            return empty_view(fund_id)
+        view = await self._read_onto(empty_view(fund_id), 1, version)
+        if view.version != version:
+            raise log_incomplete(fund_id, f"version {version} not found, read to {view.version}")
+        return view
+
+    def forget(self, fund_id: str) -> None:
+        self._views.pop(fund_id, None)
+        CACHED_FUNDS.set(len(self._views))
+
+    async def _read_onto(self, base: FundView, from_version: int, max_count: int) -> FundView:
+        events = await self._log.read(base.fund_id, from_version, max_count)
+        try:
+            view = advance(base, events)
+        except LogGapError as err:
+            # Drop the cached base too: the next request folds from the first event again, so
+            # a log that was restored or trimmed is re-read whole instead of failing forever
+            # against a base that no longer matches it.
+            self.forget(base.fund_id)
+            raise log_incomplete(base.fund_id, str(err)) from None
+        EVENTS_FOLDED.inc(len(events))
+        return view
+
+    def _remember(self, view: FundView) -> None:
+        current = self._views.get(view.fund_id)
+        if current is None or view.version > current.version:
+            self._views[view.fund_id] = view
+        self._views.move_to_end(view.fund_id)
+        while len(self._views) > self._capacity:
+            self._views.popitem(last=False)
+        CACHED_FUNDS.set(len(self._views))

@@ -1,0 +1,109 @@
+"""The events a commit appends: valid fund payloads, in order, deterministic, folding right."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+from allocation.domain.commit_events import new_version, reallocation_events
+from allocation.domain.model import Plan
+from allocation.domain.plan import plan_reallocation
+from allocation.domain.thresholds import Thresholds
+from allocation_support import Company, fund_state, proposal
+from fundledger.fund.v1 import events_pb2 as ev
+from fundledger_kernel import canonical_json, validate_fund_payload
+from fundledger_kernel.fund import FundState, decode_event, project
+
+QUIET = Thresholds(concentration_bps=10_000, fund_share_bps=1_000_000)
+COMPANIES = [
+    Company("acme", "Acme", planned=100_000_000),
+    Company("beta", "Beta", planned=40_000_000),
+    Company("gamma", "Gamma"),
+]
+
+
+def _plan() -> tuple[FundState, Plan]:
+    state = fund_state(COMPANIES)
+    amounts = (("gamma", 5_000_000), ("acme", 150_000_000), ("beta", 40_000_000))
+    return state, plan_reallocation(state, proposal(state.version, *amounts), QUIET)
+
+
+def test_one_reserve_allocated_per_change_then_the_audit_record() -> None:
+    state, plan = _plan()
+    events = reallocation_events(plan, "Q3 review", "u-1")
+    assert [e.event_type for e in events] == [
+        "RESERVE_ALLOCATED",
+        "RESERVE_ALLOCATED",
+        "REALLOCATION_COMMITTED",
+    ]
+    # Every payload passes the event store's strict schema check (ints, required fields).
+    messages = [validate_fund_payload(e.event_type, e.data) for e in events]
+    assert messages[0] == ev.ReserveAllocated(company_id="acme", planned_reserves_cents=150_000_000)
+    assert messages[1] == ev.ReserveAllocated(company_id="gamma", planned_reserves_cents=5_000_000)
+    assert messages[2] == ev.ReallocationCommitted(
+        baseline_version=state.version,
+        new_version=state.version + 3,
+        changes=[
+            ev.ReallocationChange(
+                company_id="acme",
+                name="Acme",
+                from_cents=100_000_000,
+                to_cents=150_000_000,
+                delta_cents=50_000_000,
+            ),
+            ev.ReallocationChange(
+                company_id="gamma",
+                name="Gamma",
+                from_cents=0,
+                to_cents=5_000_000,
+                delta_cents=5_000_000,
+            ),
+        ],
+        reason="Q3 review",
+        user_id="u-1",
+        total_before_cents=140_000_000,
+        total_after_cents=195_000_000,
+    )
+    assert new_version(plan) == state.version + 3
+
+
+def test_zero_amounts_are_written_not_dropped() -> None:
+    state = fund_state(COMPANIES)
+    plan = plan_reallocation(state, proposal(state.version, ("beta", 0)), QUIET)
+    allocated, audit = reallocation_events(plan, "wind down", "u")
+    assert allocated.data == {"company_id": "beta", "planned_reserves_cents": 0}
+    changes = audit.data["changes"]
+    assert isinstance(changes, list)
+    assert changes[0]["to_cents"] == 0
+    validate_fund_payload(audit.event_type, audit.data)
+
+
+def test_same_plan_gives_the_same_bytes() -> None:
+    _, plan = _plan()
+    first = [canonical_json(dict(e.data)) for e in reallocation_events(plan, "r", "u")]
+    again = [canonical_json(dict(e.data)) for e in reallocation_events(plan, "r", "u")]
+    assert first == again
+
+
+def test_folding_the_events_applies_the_proposal_once() -> None:
+    state, plan = _plan()
+    at = datetime(2025, 2, 1, tzinfo=UTC)
+    events = [
+        decode_event(e.event_type, e.data, state.version + i, at)
+        for i, e in enumerate(reallocation_events(plan, "r", "u"), start=1)
+    ]
+    after = project(state, events)
+    assert after.version == new_version(plan)
+    assert {c: after.companies[c].planned_reserves for c in after.companies} == {
+        "acme": 150_000_000,
+        "beta": 40_000_000,
+        "gamma": 5_000_000,
+    }
+    assert after.total_planned_reserves == plan.totals.after_cents
+
+
+def test_a_plan_with_errors_cannot_become_events() -> None:
+    state = fund_state(COMPANIES)
+    plan = plan_reallocation(state, proposal(state.version, ("acme", -1)), QUIET)
+    with pytest.raises(ValueError, match="error findings"):
+        reallocation_events(plan, "r", "u")

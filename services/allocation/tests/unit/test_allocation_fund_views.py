@@ -1,0 +1,131 @@
+"""FundViews: reads only what follows the cached version; exact, bounded, never stale-wrong."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import pytest
+from allocation.domain.commit_events import OutgoingEvent
+from allocation.domain.fund_view import LoggedEvent
+from allocation.service_layer.fund_views import FundViews
+from allocation.service_layer.ports import Appended
+from allocation_support import Company, payloads
+from fundledger_kernel.fund import decode_event
+from fundledger_platform.errors import DataLoss, NotFound
+
+AT = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+class MemoryLog:
+    """An in-memory log of fund streams that records every read it serves."""
+
+    def __init__(self) -> None:
+        self.streams: dict[str, list[LoggedEvent]] = {}
+        self.reads: list[tuple[str, int, int]] = []
+
+    def add(self, fund_id: str, event_type: str, data: dict[str, object]) -> None:
+        stream = self.streams.setdefault(fund_id, [])
+        version = len(stream) + 1
+        stream.append(LoggedEvent(decode_event(event_type, data, version, AT), f"e{version}"))
+
+    async def read(self, fund_id: str, from_version: int, max_count: int = 0) -> list[LoggedEvent]:
+        self.reads.append((fund_id, from_version, max_count))
+        events = self.streams.get(fund_id, [])[from_version - 1 :]
+        return events[:max_count] if max_count else events
+
+    async def append(
+        self,
+        fund_id: str,
+        expected_version: int,
+        events: Sequence[OutgoingEvent],
+        *,
+        idempotency_key: str,
+        user_id: str,
+        correlation_id: str,
+    ) -> Appended:
+        raise NotImplementedError
+
+
+def seeded(log: MemoryLog, fund_id: str) -> None:
+    for event_type, data in payloads([Company("a", planned=10), Company("b", planned=20)]):
+        log.add(fund_id, event_type, data)
+
+
+async def test_a_fund_is_folded_once_then_only_new_events_are_read() -> None:
+    log = MemoryLog()
+    seeded(log, "fund-1")
+    views = FundViews(log)
+    first = await views.current("fund-1")
+    assert first.version == 5
+    log.add("fund-1", "RESERVE_ALLOCATED", {"company_id": "a", "planned_reserves_cents": 99})
+    second = await views.current("fund-1")
+    assert second.version == 6
+    assert second.state.companies["a"].planned_reserves == 99
+    assert log.reads == [("fund-1", 1, 0), ("fund-1", 6, 0)]
+    assert first.state.companies["a"].planned_reserves == 10  # views are immutable
+
+
+async def test_unknown_fund_is_not_found() -> None:
+    with pytest.raises(NotFound):
+        await FundViews(MemoryLog()).current("fund-nope")
+
+
+async def test_a_gap_is_data_loss_and_the_cached_view_is_dropped() -> None:
+    log = MemoryLog()
+    seeded(log, "fund-1")
+    views = FundViews(log)
+    await views.current("fund-1")
+    log.add("fund-1", "CAPITAL_CALLED", {"amount_cents": 1})
+    log.add("fund-1", "CAPITAL_CALLED", {"amount_cents": 2})
+    del log.streams["fund-1"][5]  # version 6 vanished: the read returns version 7 first
+    with pytest.raises(DataLoss):
+        await views.current("fund-1")
+    assert views.cached_at("fund-1", 5) is None
+
+
+async def test_the_cache_is_bounded_least_recently_used_first() -> None:
+    log = MemoryLog()
+    for fund in ("fund-1", "fund-2", "fund-3"):
+        seeded(log, fund)
+    views = FundViews(log, capacity=2)
+    await views.current("fund-1")
+    await views.current("fund-2")
+    await views.current("fund-1")  # fund-2 is now the least recently used
+    await views.current("fund-3")
+    assert views.cached_at("fund-1", 5) is not None
+    assert views.cached_at("fund-2", 5) is None
+    assert views.cached_at("fund-3", 5) is not None
+
+
+async def test_at_version_folds_exactly_that_prefix() -> None:
+    log = MemoryLog()
+    seeded(log, "fund-1")
+    views = FundViews(log)
+    view = await views.at_version("fund-1", 4)
+    assert view.version == 4
+    assert view.state.companies["a"].planned_reserves == 10
+    assert view.state.companies["b"].planned_reserves == 0
+    assert log.reads == [("fund-1", 1, 4)]
+
+
+async def test_advance_with_our_own_events_skips_the_read_back() -> None:
+    log = MemoryLog()
+    seeded(log, "fund-1")
+    views = FundViews(log)
+    view = await views.current("fund-1")
+    ours = [
+        LoggedEvent(
+            decode_event(
+                "RESERVE_ALLOCATED", {"company_id": "b", "planned_reserves_cents": 1}, 6, AT
+            ),
+            "e6",
+        )
+    ]
+    views.advance_with(view, ours)
+    moved = views.cached_at("fund-1", 6)
+    assert moved is not None
+    assert moved.state.companies["b"].planned_reserves == 1
+    # A batch that does not continue the view is not cached; the log will be read instead.
+    views.advance_with(moved, ours)
+    assert views.cached_at("fund-1", 6) is None
