@@ -32,14 +32,14 @@ class ServiceSpec:
         return self.name.upper().replace("-", "_")
 
 
-# The local stack, in start order. Adding a service is one line, e.g.
-#   ServiceSpec("storage", "storage", 50055, 9105),
+# The local stack, in start order. Adding a service is one line here.
 SERVICES: tuple[ServiceSpec, ...] = (
     # The event store first: the others read the log through it at start-up.
     ServiceSpec("event-store", "eventstore", 50051, 9101),
     ServiceSpec("projector", "projector", 50052, 9102),
     ServiceSpec("snapshotter", "snapshotter", 50053, 9103),
     ServiceSpec("allocation", "allocation", 50054, 9104),
+    ServiceSpec("storage", "storage", 50055, 9105),
 )
 
 

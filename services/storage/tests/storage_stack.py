@@ -1,0 +1,64 @@
+"""The stack the storage tests run against, its settings, and a raw S3 client."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from fundledger_platform.settings import ServerSettings
+from storage.bootstrap import Storage
+from storage.config import MIB, S3Settings, Settings
+
+# The smallest part S3 (and SeaweedFS) accepts: a file over 10 MiB needs 3 parts.
+TEST_PART_BYTES = 5 * MIB
+
+
+@dataclass
+class Stack:
+    """One storage service on a bucket of its own, beside a real event store."""
+
+    storage: Storage
+    # Any: the generated stubs are typed for the sync API, these are grpc.aio ones.
+    api: Any  # fundledger.storage.v1 StorageServiceStub
+    store_stub: Any  # fundledger.eventstore.v1 EventStoreServiceStub
+    s3: Any  # our own aioboto3 S3 client: the service's back door
+    bucket: str
+    dsn: str
+    settings: Settings
+
+
+StackFactory = Callable[..., Awaitable[Stack]]
+
+
+def storage_settings(
+    dsn: str, eventstore_address: str, endpoint: str, region: str, bucket: str
+) -> Settings:
+    return Settings(
+        server=ServerSettings(
+            service_name="storage",
+            grpc_host="127.0.0.1",
+            grpc_port=0,
+            metrics_port=-1,
+            log_level="WARNING",
+            otlp_endpoint=None,
+            shutdown_grace_seconds=2.0,
+        ),
+        database_url=dsn,
+        eventstore_address=eventstore_address,
+        db_pool_min=1,
+        db_pool_max=5,
+        s3=S3Settings(
+            endpoint=endpoint,
+            region=region,
+            bucket=bucket,
+            access_key="fundledger",
+            secret_key="fundledger-secret",
+            path_style=True,
+        ),
+        max_file_bytes=32 * MIB,
+        part_bytes=TEST_PART_BYTES,
+        chunk_bytes=64 * 1024,
+        verify_progress_every=2,
+        orphan_grace_seconds=0.0,
+    )

@@ -1,0 +1,130 @@
+"""Start-up, health, migrations and settings of the storage service."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+
+import asyncpg
+import grpc
+import pytest
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from storage.bootstrap import SERVICE_NAME, migrate
+from storage.config import MIB, Settings
+from storage_stack import Stack
+
+SERVING = health_pb2.HealthCheckResponse.SERVING
+
+
+async def test_bucket_created_at_start_up_and_health_serving(stack: Stack) -> None:
+    # The fixture's bucket did not exist before the service started.
+    await stack.s3.head_bucket(Bucket=stack.bucket)
+    port = stack.storage.server.port
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        health = health_pb2_grpc.HealthStub(channel)
+        for name in ("", SERVICE_NAME):
+            response = await health.Check(health_pb2.HealthCheckRequest(service=name))
+            assert response.status == SERVING
+
+
+async def test_not_serving_while_the_bucket_does_not_answer(stack: Stack) -> None:
+    assert await stack.storage.server.health.refresh()
+    # Behind the service's back: once ensured at start-up, a bucket that goes
+    # away is an outage to report, not something to quietly recreate.
+    await stack.s3.delete_bucket(Bucket=stack.bucket)
+    assert not await stack.storage.server.health.refresh()
+    await stack.s3.create_bucket(Bucket=stack.bucket)
+    assert await stack.storage.server.health.refresh()
+
+
+async def test_migrations_are_idempotent_and_reversible(stack: Stack) -> None:
+    await migrate(stack.dsn)  # already applied by the fixture: nothing to do
+    conn = await asyncpg.connect(stack.dsn)
+    try:
+        tables = {
+            r["tablename"]
+            for r in await conn.fetch(
+                "SELECT tablename FROM pg_tables WHERE schemaname = 'storage'"
+            )
+        }
+        assert tables == {"files", "schema_migrations"}
+        indexes = {
+            r["indexname"]
+            for r in await conn.fetch(
+                "SELECT indexname FROM pg_indexes WHERE schemaname = 'storage'"
+            )
+        }
+        assert {"files_by_owner", "files_by_entity", "files_by_owner_id"} <= indexes
+        await stack.storage.server.stop(0.5)
+        await migrate(stack.dsn, down_to=0)
+        assert await conn.fetchval("SELECT to_regclass('storage.files')") is None
+        await migrate(stack.dsn)
+        assert await conn.fetchval("SELECT count(*) FROM storage.files") == 0
+    finally:
+        await conn.close()
+
+
+def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in list(os.environ):
+        if name.startswith("FUNDLEDGER_"):
+            monkeypatch.delenv(name)
+    defaults = Settings.from_env()
+    assert (defaults.server.grpc_port, defaults.server.metrics_port) == (50055, 9105)
+    assert defaults.eventstore_address == "127.0.0.1:50051"
+    assert defaults.s3.endpoint == "http://127.0.0.1:8333"
+    assert (defaults.s3.region, defaults.s3.bucket) == ("us-east-1", "fundledger-files")
+    assert (defaults.s3.access_key, defaults.s3.secret_key) == ("fundledger", "fundledger-secret")
+    assert defaults.s3.path_style is True
+    assert (defaults.max_file_bytes, defaults.part_bytes) == (100 * MIB, 8 * MIB)
+    assert defaults.chunk_bytes == 256 * 1024
+    assert "fundledger-secret" not in repr(defaults)
+
+    monkeypatch.setenv("FUNDLEDGER_S3_PATH_STYLE", "false")
+    monkeypatch.setenv("FUNDLEDGER_STORAGE_PART_BYTES", str(16 * MIB))
+    changed = Settings.from_env()
+    assert changed.s3.path_style is False
+    assert changed.part_bytes == 16 * MIB
+
+    monkeypatch.setenv("FUNDLEDGER_STORAGE_PART_BYTES", str(MIB))  # under S3's 5 MiB minimum
+    with pytest.raises(ValueError, match="FUNDLEDGER_STORAGE_PART_BYTES"):
+        Settings.from_env()
+    monkeypatch.setenv("FUNDLEDGER_STORAGE_PART_BYTES", str(5 * MIB))
+    monkeypatch.setenv("FUNDLEDGER_STORAGE_MAX_FILE_BYTES", str(10_001 * 5 * MIB))
+    with pytest.raises(ValueError, match="FUNDLEDGER_STORAGE_MAX_FILE_BYTES"):
+        Settings.from_env()
+    monkeypatch.delenv("FUNDLEDGER_STORAGE_MAX_FILE_BYTES")
+    monkeypatch.setenv("FUNDLEDGER_STORAGE_CHUNK_BYTES", str(8 * MIB))  # over a gRPC message
+    with pytest.raises(ValueError, match="FUNDLEDGER_STORAGE_CHUNK_BYTES"):
+        Settings.from_env()
+
+
+async def run_module(dsn: str, *args: str) -> tuple[int, str]:
+    env = {**os.environ, "FUNDLEDGER_DATABASE_URL": dsn, "FUNDLEDGER_LOG_LEVEL": "WARNING"}
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "storage",
+        *args,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output, _ = await asyncio.wait_for(process.communicate(), 60)
+    return process.returncode or 0, output.decode()
+
+
+async def test_python_m_storage_migrate_up_and_down(fresh_dsn: str) -> None:
+    (code, _), (usage_code, usage) = await asyncio.gather(
+        run_module(fresh_dsn, "migrate"), run_module(fresh_dsn, "migrate", "sideways")
+    )
+    assert code == 0
+    assert usage_code == 2
+    assert "usage" in usage
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        assert await conn.fetchval("SELECT count(*) FROM storage.schema_migrations") == 1
+        assert (await run_module(fresh_dsn, "migrate", "down", "0"))[0] == 0
+        assert await conn.fetchval("SELECT to_regclass('storage.files')") is None
+    finally:
+        await conn.close()
