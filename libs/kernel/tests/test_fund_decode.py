@@ -33,7 +33,8 @@ def test_each_shape_decodes_to_the_same_event(data: bytes | str | dict[str, obje
     ("data", "field"),
     [
         ({"company_id": "c1"}, "data.amount_cents"),
-        ({"company_id": "c1", "amount_cents": "100"}, "data.amount_cents"),
+        ({"company_id": "c1", "amount_cents": "100.5"}, "data.amount_cents"),
+        ({"company_id": "c1", "amount_cents": str(2**63)}, "data.amount_cents"),
         ({"company_id": "c1", "amount_cents": 2**63}, "data.amount_cents"),
         ({"company_id": "c1", "amount_cents": 1, "typo": 1}, "data.typo"),
         (b'{"company_id": "c1", "amount_cents": 1, "amount_cents": 2}', "data"),

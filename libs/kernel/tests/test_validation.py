@@ -231,8 +231,8 @@ REALLOCATION = VALID["REALLOCATION_COMMITTED"]
         # strings (and other types) where integers are expected
         (
             "INVESTMENT_MADE",
-            {**INVESTMENT, "amount_cents": "123"},
-            'data.amount_cents: must be an integer number of cents, got the string "123"',
+            {**INVESTMENT, "amount_cents": "12.5"},
+            'data.amount_cents: must be an integer number of cents, got the string "12.5"',
         ),
         (
             "INVESTMENT_MADE",
@@ -320,3 +320,11 @@ def test_refusal_carries_field_and_message_separately() -> None:
         validate_fund_payload("INVESTMENT_MADE", {"company_id": "c", "amount_cents": 10.5})
     assert caught.value.field == "data.amount_cents"
     assert caught.value.message == "must be an integer number of cents, got 10.5"
+
+
+def test_int64_as_a_decimal_string_is_accepted_as_proto3_json_writes_it() -> None:
+    message = validate_fund_payload("INVESTMENT_MADE", {**INVESTMENT, "amount_cents": "123"})
+    assert message.amount_cents == 123  # type: ignore[attr-defined]
+    for bad in ("1e3", "12.0", " 12", "0x10", "", "+5", "007"):
+        with pytest.raises(PayloadError):
+            validate_fund_payload("INVESTMENT_MADE", {**INVESTMENT, "amount_cents": bad})

@@ -77,7 +77,7 @@ async def test_stream_exists_on_missing_stream_is_aborted(stub: Any, store: Even
 
 async def test_batch_is_atomic_when_one_event_is_invalid(stub: Any, store: EventStore) -> None:
     s = new_stream()
-    bad = event("CAPITAL_CALLED", {"amountCents": "12"})
+    bad = event("CAPITAL_CALLED", {"amountCents": "12.5"})
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stub.AppendToStream(append(s, event(), bad, event()))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT

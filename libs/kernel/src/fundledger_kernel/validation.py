@@ -12,6 +12,7 @@ services that own them.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 
@@ -132,9 +133,15 @@ def _check_single(field: FieldDescriptor, value: object, path: str) -> None:
         _expect(isinstance(value, str) or _is_number(value), "an enum name", value, path)
 
 
+_DECIMAL_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,19})")
+
+
 def _check_integer(field: FieldDescriptor, value: object, path: str) -> None:
-    # bool is an int subclass in Python but not a JSON number; floats (even 100.0) and numeric
-    # strings are refused because money must be a JSON integer.
+    # bool is an int subclass in Python but not a JSON number, and floats (even 100.0) are
+    # refused: money is integer cents. A string of decimal digits is accepted, because that
+    # is how proto3's canonical JSON (json_format.MessageToJson) writes every int64.
+    if isinstance(value, str) and _DECIMAL_INTEGER.fullmatch(value):
+        value = int(value)
     if isinstance(value, bool) or not isinstance(value, int):
         raise PayloadError(path, f"must be {_integer_kind(field)}, got {describe_value(value)}")
     type_name, low, high = _INTEGER_RANGES[field.cpp_type]
