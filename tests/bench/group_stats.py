@@ -8,6 +8,7 @@ from fundledger_devstack.loopback_http import fetch
 
 GROUP_SIZE = "fundledger_eventstore_append_group_size"
 EVENTS = "fundledger_eventstore_events_appended_total"
+RELAY_LAG = "fundledger_eventstore_relay_lag_events"
 
 
 @dataclass(frozen=True)
@@ -16,6 +17,7 @@ class GroupSnapshot:
     groups: float
     appends: float  # sum of group sizes
     events: float
+    relay_lag: float  # committed events the relay has not published yet
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class GroupStats:
     # Share of commits with at most 1 / 4 / 16 appends.
     share_le: dict[str, float]
     events_per_commit: float
+    relay_lag_end: float  # at the end of the window
 
 
 def scrape(address: str) -> GroupSnapshot | None:
@@ -40,7 +43,9 @@ def scrape(address: str) -> GroupSnapshot | None:
         if line.startswith(f'{GROUP_SIZE}_bucket{{le="'):
             bound = line.split('le="', 1)[1].split('"', 1)[0]
             buckets[float(bound)] = float(line.rsplit(" ", 1)[1])
-        elif line.startswith((f"{GROUP_SIZE}_count ", f"{GROUP_SIZE}_sum ", f"{EVENTS} ")):
+        elif line.startswith(
+            (f"{GROUP_SIZE}_count ", f"{GROUP_SIZE}_sum ", f"{EVENTS} ", f"{RELAY_LAG} ")
+        ):
             name, value = line.rsplit(" ", 1)
             values[name] = float(value)
     return GroupSnapshot(
@@ -48,6 +53,7 @@ def scrape(address: str) -> GroupSnapshot | None:
         values.get(f"{GROUP_SIZE}_count", 0.0),
         values.get(f"{GROUP_SIZE}_sum", 0.0),
         values.get(EVENTS, 0.0),
+        values.get(RELAY_LAG, 0.0),
     )
 
 
@@ -65,4 +71,5 @@ def group_stats(before: GroupSnapshot, after: GroupSnapshot, seconds: float) -> 
         mean_group=appends / groups if groups else 0.0,
         share_le=share,
         events_per_commit=(after.events - before.events) / groups if groups else 0.0,
+        relay_lag_end=after.relay_lag,
     )

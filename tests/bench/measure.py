@@ -121,7 +121,11 @@ def _summary(f: Figure) -> str:
         f"p99 {r.p99_ms:6.2f} ms  | cpu: {cpu}"
     )
     if f.groups is not None:
-        line += f" | group mean {f.groups.mean_group:.1f}, {f.groups.commits_per_second:,.0f}/s"
+        g = f.groups
+        line += (
+            f" | group mean {g.mean_group:.1f}, {g.commits_per_second:,.0f}/s, "
+            f"relay lag {g.relay_lag_end:,.0f}"
+        )
     if r.errors:
         line += f"\n    {r.errors} errors, first: {r.first_error}"
     return line

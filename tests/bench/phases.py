@@ -16,7 +16,7 @@ from typing import Any
 import asyncpg
 
 from tests.bench.layout import Layout
-from tests.bench.loader import load
+from tests.bench.loader import LoadError, load
 from tests.bench.measure import Meter
 from tests.bench.payloads import RAW_TABLE_DDL
 from tests.bench.settings import BenchSettings
@@ -39,24 +39,27 @@ class Phases:
         self._now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         self.notes: dict[str, Any] = {"run_tag": self._tag}
 
-    def _work(self, kind: Any, **fields: Any) -> Workload:
-        endpoint = {
+    def _work(self, kind: Any, endpoint: str | None = None, **fields: Any) -> Workload:
+        default = {
             "echo": self._stack.echo,
             "stream": self._stack.echo,
             "insert": self._stack.database_url,
         }.get(kind, self._stack.eventstore)
-        return Workload(kind, endpoint, **fields)
+        return Workload(kind, endpoint or default, **fields)
 
     async def run(self, phase: str) -> None:
         steps = {
             "echo": (self.echo, self.echo_bare, self.streams),
             "reads": (self.small_reads,),
             "scale": (self.scale,),
-            "inserts": (self.raw_inserts,),
             "appends": (self.appends,),
         }
-        for step in steps[phase]:
-            await step()
+        try:
+            for step in steps[phase]:
+                await step()
+        except LoadError as err:  # a target whose log is younger than the seeded history
+            self._log(f"phase {phase} skipped: {err}")
+            self.notes[f"skipped_{phase}"] = str(err)
 
     async def echo(
         self, concurrencies: tuple[int, ...] = (1, 16, 32), prefix: str = "echo"
@@ -66,7 +69,7 @@ class Phases:
             await self._m.measure(f"{prefix}.c{c}", f"echo 200 B, c{c}", self._work("echo"), c)
 
     async def echo_bare(self) -> None:
-        work = Workload("echo", self._stack.echo_bare)
+        work = self._work("echo", self._stack.echo_bare)
         await self._m.measure("echo-bare.c16", "echo 200 B, plain grpc.aio server, c16", work, 16)
 
     async def streams(self) -> None:
@@ -78,7 +81,7 @@ class Phases:
                 label = f"stream {count} x {EVENT_BYTES} B, c{c}"
                 await self._m.measure(f"stream{count}.c{c}", label, work, c)
         for c in (1, 16):
-            work = Workload("stream", self._stack.echo_bare, events=50, payload_bytes=EVENT_BYTES)
+            work = self._work("stream", self._stack.echo_bare, events=50, payload_bytes=EVENT_BYTES)
             label = f"stream 50 x {EVENT_BYTES} B, plain grpc.aio server, c{c}"
             await self._m.measure(f"stream50-bare.c{c}", label, work, c)
 
@@ -114,8 +117,10 @@ class Phases:
             label = f"ReadStream 50 events, large table, c{c}"
             await self._m.measure(f"read50.big.c{c}", label, work, c)
 
-    async def raw_inserts(self) -> None:
-        self._log("raw asyncpg baseline: BEGIN; INSERT one event-shaped row; COMMIT")
+    async def appends(self) -> None:
+        """Each append figure right after its raw-insert baseline at the same concurrency,
+        so that a change in this shared machine's load hits both alike."""
+        self._log("AppendToStream (expected version ANY), each after its raw-insert baseline")
         conn = await asyncpg.connect(self._stack.database_url)
         try:
             await conn.execute(RAW_TABLE_DDL)
@@ -123,18 +128,14 @@ class Phases:
             await conn.close()
         for c in (1, 8, 32):
             work = self._work("insert", tag=self._tag)
-            await self._m.measure(f"insert.c{c}", f"raw insert transaction, c{c}", work, c)
-
-    async def appends(self) -> None:
-        self._log("AppendToStream, expected version ANY")
-        for c in (1, 8, 32):
+            label = f"raw asyncpg BEGIN; INSERT one event-shaped row; COMMIT, c{c}"
+            await self._m.measure(f"insert.c{c}", label, work, c)
             work = self._work("append", tag=f"{self._tag}own{c}")
             await self._m.measure(f"append.own.c{c}", f"append 1 event, own stream, c{c}", work, c)
-        for c in (8, 32):
-            work = self._work("append", tag=f"{self._tag}sh{c}", shared_streams=8)
-            await self._m.measure(
-                f"shared8.c{c}", f"append 1 event, 8 shared streams, c{c}", work, c
-            )
+            if c > 1:
+                work = self._work("append", tag=f"{self._tag}sh{c}", shared_streams=8)
+                label = f"append 1 event, 8 shared streams, c{c}"
+                await self._m.measure(f"shared8.c{c}", label, work, c)
         for c in (1, 4):
             work = self._work("append", tag=f"{self._tag}b{c}", events=100)
             await self._m.measure(
