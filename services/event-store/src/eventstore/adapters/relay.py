@@ -28,7 +28,7 @@ from datetime import UTC, datetime
 import asyncpg
 from fundledger_platform.telemetry import inject_headers
 from nats.js import JetStreamContext
-from nats.js.errors import NoStreamResponseError
+from nats.js.errors import APIError, NoStreamResponseError
 
 from eventstore.adapters.appender import NOTIFY_CHANNEL
 from eventstore.adapters.records import to_recorded_event
@@ -48,6 +48,11 @@ ORDER BY position LIMIT $3
 
 
 _BEGINNING = datetime.min.replace(tzinfo=UTC)
+_WRONG_LAST_MSG_ID = 10070  # JetStream's error code for a failed Nats-Expected-Last-Msg-Id
+
+
+def _wrong_last_id(err: BaseException) -> bool:
+    return isinstance(err, APIError) and err.err_code == _WRONG_LAST_MSG_ID
 
 
 def subject_for(prefix: str, category: str, stream_id: str) -> str:
@@ -88,7 +93,8 @@ class Relay:
         self.is_leader = False
         self.listening = False
         self._drop_listener = False
-        self._since: tuple[int, datetime] | None = None
+        # (position, its recorded_at, its event id) of the last published event.
+        self._last: tuple[int, datetime, str] | None = None
 
     def start(self) -> None:
         if self._task is None:
@@ -182,27 +188,48 @@ class Relay:
                 "SELECT position FROM eventstore.relay_checkpoints WHERE name = $1", self._name
             )
         )
-        since = await self._time_of(conn, checkpoint)
+        since, last_id = await self._last_published(conn, checkpoint)
         rows = await conn.fetch(_SELECT, checkpoint, since, self._batch)
         if not rows:
             RELAY_LAG_EVENTS.set(0)
             return 0
-        # One at a time, each after the previous one's ack: a message is never
-        # sent while an earlier one is unconfirmed, so no outage or client-side
-        # buffering can store them out of position order on the bus.
-        done, done_at = checkpoint, since
-        try:
-            for row in rows:
-                await self._publish(row)
-                done, done_at = row["position"], row["recorded_at"]
-        except Exception as err:
-            log.warning("publish of position %s failed: %s", done + 1, err)
-            if isinstance(err, NoStreamResponseError) and self._ensure_stream is not None:
+        # Pipelined, yet never out of order: each message carries
+        # Nats-Expected-Last-Msg-Id = the previous event's id, so JetStream
+        # refuses a message whose predecessor is not stored (a failed or lost
+        # publish, an outage with client-side buffering), and everything after
+        # it fails too. A republish after a crash is still acknowledged as a
+        # duplicate: JetStream checks Nats-Msg-Id before the expectation
+        # (checked against nats-server 2.15; see tests/test_relay_faults.py).
+        publishes = []
+        expected = last_id
+        for row in rows:
+            publishes.append(asyncio.ensure_future(self._publish(row, expected)))
+            expected = str(row["event_id"])
+        acks = await asyncio.gather(*publishes, return_exceptions=True)
+        done, done_at, done_id = checkpoint, since, last_id
+        failure: BaseException | None = None
+        for row, ack in zip(rows, acks, strict=True):
+            if isinstance(ack, BaseException):
+                failure = ack
+                break
+            done, done_at, done_id = row["position"], row["recorded_at"], str(row["event_id"])
+        if failure is not None:
+            log.warning("publish of position %s failed: %s", done + 1, failure)
+            if done == checkpoint and _wrong_last_id(failure):
+                # The bus does not hold our last message (its store was wiped,
+                # or the message aged out): nothing of ours is in flight, so
+                # publish the first one without the expectation and go on.
+                with contextlib.suppress(Exception):
+                    await self._publish(rows[0], "")
+                    done, done_at = rows[0]["position"], rows[0]["recorded_at"]
+                    done_id = str(rows[0]["event_id"])
+            elif isinstance(failure, NoStreamResponseError) and self._ensure_stream is not None:
                 # The bus lost its stream (wiped store, recreated server): the
                 # log is the source of truth, so recreate it and go on.
                 with contextlib.suppress(Exception):
                     await self._ensure_stream()
-            await asyncio.sleep(self._poll)
+            if done == checkpoint:
+                await asyncio.sleep(self._poll)
         if done > checkpoint:
             await conn.execute(
                 "UPDATE eventstore.relay_checkpoints SET position = $2, updated_at = now() "
@@ -210,7 +237,7 @@ class Relay:
                 self._name,
                 done,
             )
-            self._since = (done, done_at)
+            self._last = (done, done_at, done_id)
             RELAY_PUBLISHED.inc(done - checkpoint)
         if len(rows) < self._batch and done == rows[-1]["position"]:
             RELAY_LAG_EVENTS.set(0)
@@ -219,27 +246,32 @@ class Relay:
             RELAY_LAG_EVENTS.set(head - done)
         return done - checkpoint
 
-    async def _time_of(self, conn: asyncpg.Connection, position: int) -> datetime:
-        """A lower bound on the recorded_at of every event after `position`.
+    async def _last_published(
+        self, conn: asyncpg.Connection, position: int
+    ) -> tuple[datetime, str]:
+        """The recorded_at and event id of the event at the checkpoint.
 
-        recorded_at never decreases with position (appender.py), so the time of
-        the event at the checkpoint bounds everything after it, and bounding the
-        relay's query by it lets PostgreSQL skip every older day partition
-        (measured: ~2 ms of database CPU per poll with 380 partitions otherwise).
-        Kept in memory; looked up again whenever the checkpoint moved under us
-        (a new leader, an operator resetting it)."""
-        if self._since is not None and self._since[0] == position:
-            return self._since[1]
-        found = await conn.fetchval(
-            "SELECT recorded_at FROM eventstore.events WHERE position = $1", position
+        The time bounds the relay's query: recorded_at never decreases with
+        position (appender.py), so it bounds everything after the checkpoint,
+        and PostgreSQL skips every older day partition (measured: ~2 ms of
+        database CPU per poll with 380 partitions otherwise). The id is what the
+        next publish expects JetStream's last message to be. Kept in memory;
+        looked up again whenever the checkpoint moved under us (a new leader,
+        an operator resetting it)."""
+        if self._last is not None and self._last[0] == position:
+            return self._last[1], self._last[2]
+        row = await conn.fetchrow(
+            "SELECT recorded_at, event_id FROM eventstore.events WHERE position = $1", position
         )
-        since: datetime = found if found is not None else _BEGINNING
-        self._since = (position, since)
-        return since
+        last = (_BEGINNING, "") if row is None else (row["recorded_at"], str(row["event_id"]))
+        self._last = (position, *last)
+        return last
 
-    async def _publish(self, row: asyncpg.Record) -> object:
+    async def _publish(self, row: asyncpg.Record, expected_last_id: str) -> object:
         event = to_recorded_event(row)
         headers = {"Nats-Msg-Id": event.event_id}
+        if expected_last_id:
+            headers["Nats-Expected-Last-Msg-Id"] = expected_last_id
         traceparent = event.metadata.get("traceparent")
         if traceparent:
             headers["traceparent"] = traceparent
