@@ -13,6 +13,7 @@ import grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from fundledger_platform.telemetry import client_interceptors
 
@@ -109,3 +110,31 @@ class EventStoreClient:
             request, timeout=self._timeout
         )
         return response
+
+
+EVENTSTORE_SERVICE = pb.DESCRIPTOR.services_by_name["EventStoreService"].full_name
+
+
+class EventStoreProbe:
+    """Is the event store ready? For the readiness of services that need it.
+
+    Asks the event store's own standard health service, which is SERVING only
+    while the store's database and bus are up.
+    """
+
+    def __init__(self, target: str, timeout_seconds: float = 1.0) -> None:
+        self._channel = grpc.aio.insecure_channel(target)
+        self._stub = health_pb2_grpc.HealthStub(self._channel)
+        self._timeout = timeout_seconds
+
+    async def ready(self) -> bool:
+        try:
+            response = await self._stub.Check(
+                health_pb2.HealthCheckRequest(service=EVENTSTORE_SERVICE), timeout=self._timeout
+            )
+        except grpc.aio.AioRpcError:
+            return False
+        return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
+
+    async def close(self) -> None:
+        await self._channel.close(None)

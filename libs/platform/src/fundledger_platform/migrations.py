@@ -152,3 +152,27 @@ async def migrate_down(
             )
             reverted += 1
     return reverted
+
+
+async def run_migrations(
+    database_url: str,
+    folder: Path,
+    schema: str,
+    *,
+    variant: str | None = None,
+    down_to: int | None = None,
+) -> int:
+    """Applies a service's migrations (or, with down_to, reverts them to that
+    version) on a connection of its own; returns how many ran."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        migrations = load_migrations(folder, variant=variant)
+        if down_to is None:
+            applied = await migrate_up(conn, schema, migrations)
+            log.info("migrations: %d applied", applied, extra={"schema": schema})
+            return applied
+        reverted = await migrate_down(conn, schema, migrations, down_to)
+        log.info("migrations: %d reverted", reverted, extra={"schema": schema})
+        return reverted
+    finally:
+        await conn.close()

@@ -1,38 +1,29 @@
-"""`python -m allocation` serves; `python -m allocation migrate` is a no-op (no database)."""
+"""`python -m allocation` serves. `migrate` is accepted and does nothing: the
+service keeps no database (its state is folded from the log), and the local
+stack treats every service alike."""
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import sys
 
-from fundledger_platform.logs import configure_logging
+from fundledger_platform.cli import service_main
 from fundledger_platform.server import serve_until_signal
 
 from allocation.bootstrap import build
 from allocation.config import Settings
 
-log = logging.getLogger(__name__)
-
-
-async def _serve(settings: Settings) -> None:
-    # Built inside the running loop: the gRPC channels belong to it.
-    allocation = build(settings)
-    await serve_until_signal(allocation.server)
-
 
 def main(argv: list[str]) -> int:
     settings = Settings.from_env()
-    configure_logging(settings.server.service_name, settings.server.log_level)
-    if argv and argv[0] == "migrate":
-        # Accepted so the local stack can treat every service alike; state lives in the log.
-        log.info("allocation has no database: nothing to migrate")
-        return 0
-    if argv:
-        print("usage: python -m allocation [migrate]", file=sys.stderr)
-        return 2
-    asyncio.run(_serve(settings))
-    return 0
+
+    async def serve() -> None:
+        # Built inside the running loop: the gRPC channels belong to it.
+        allocation = build(settings)
+        await serve_until_signal(allocation.server)
+
+    return service_main(
+        argv, module="allocation", server=settings.server, migrate=None, serve=serve
+    )
 
 
 if __name__ == "__main__":

@@ -9,11 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fundledger.allocation.v1 import allocation_pb2, allocation_pb2_grpc
-from fundledger_platform.eventstore_client import EventStoreClient
+from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
 from fundledger_platform.server import ServiceServer, build_server
 
 from allocation.adapters.event_log import GrpcEventLog
-from allocation.adapters.eventstore_probe import EventStoreProbe
 from allocation.config import Settings
 from allocation.entrypoints.grpc_servicer import AllocationServicer
 from allocation.service_layer.fund_views import FundViews

@@ -1,39 +1,31 @@
-"""`python -m eventstore` serves; `python -m eventstore migrate [down N]` migrates."""
+"""`python -m eventstore` serves; `python -m eventstore migrate [up | down N]` migrates."""
 
 from __future__ import annotations
 
-import asyncio
 import sys
 
-from fundledger_platform.logs import configure_logging
+from fundledger_platform.cli import service_main
 from fundledger_platform.server import serve_until_signal
-from fundledger_platform.telemetry import setup_telemetry
 
 from eventstore.bootstrap import build, migrate
 from eventstore.config import Settings
 
 
-async def _serve(settings: Settings) -> None:
-    await migrate(settings.database_url)
-    store = await build(settings)
-    await serve_until_signal(store.server)
-
-
 def main(argv: list[str]) -> int:
     settings = Settings.from_env()
-    configure_logging(settings.server.service_name, settings.server.log_level)
-    if argv and argv[0] == "migrate":
-        if len(argv) == 3 and argv[1] == "down" and argv[2].isdigit():
-            asyncio.run(migrate(settings.database_url, down_to=int(argv[2])))
-        elif len(argv) == 1 or argv[1:] == ["up"]:
-            asyncio.run(migrate(settings.database_url))
-        else:
-            print("usage: python -m eventstore migrate [up | down N]  (N >= 0)", file=sys.stderr)
-            return 2
-        return 0
-    setup_telemetry(settings.server.service_name, settings.server.otlp_endpoint)
-    asyncio.run(_serve(settings))
-    return 0
+
+    async def serve() -> None:
+        await migrate(settings.database_url)
+        service = await build(settings)
+        await serve_until_signal(service.server)
+
+    return service_main(
+        argv,
+        module="eventstore",
+        server=settings.server,
+        migrate=lambda down_to: migrate(settings.database_url, down_to),
+        serve=serve,
+    )
 
 
 if __name__ == "__main__":

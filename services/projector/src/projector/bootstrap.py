@@ -14,7 +14,7 @@ from fundledger_platform.bus import bus_connected, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.eventstore_client import EventStoreClient
-from fundledger_platform.migrations import load_migrations, migrate_down, migrate_up
+from fundledger_platform.migrations import run_migrations
 from fundledger_platform.server import ServiceServer, build_server
 from nats.aio.client import Client as NATS
 
@@ -41,17 +41,7 @@ _PROBE_STREAM = "fund-readiness-probe"
 
 async def migrate(database_url: str, down_to: int | None = None) -> None:
     """Applies (or, with down_to, reverts) the projector's migrations."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        migrations = load_migrations(MIGRATIONS)
-        if down_to is None:
-            applied = await migrate_up(conn, SCHEMA, migrations)
-            log.info("migrations: %d applied", applied)
-        else:
-            reverted = await migrate_down(conn, SCHEMA, migrations, down_to)
-            log.info("migrations: %d reverted", reverted)
-    finally:
-        await conn.close()
+    await run_migrations(database_url, MIGRATIONS, SCHEMA, down_to=down_to)
 
 
 @dataclass

@@ -13,14 +13,13 @@ from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
 from fundledger_platform.bus import bus_connected, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
-from fundledger_platform.eventstore_client import EventStoreClient
-from fundledger_platform.migrations import load_migrations, migrate_down, migrate_up
+from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
+from fundledger_platform.migrations import run_migrations
 from fundledger_platform.server import ServiceServer, build_server
 from nats.aio.client import Client as NATS
 
 from snapshotter.adapters.clock import SystemClock
 from snapshotter.adapters.event_log import GrpcEventLog
-from snapshotter.adapters.eventstore_probe import EventStoreProbe
 from snapshotter.adapters.progress_store import PostgresProgressStore
 from snapshotter.adapters.snapshot_store import PostgresSnapshotStore
 from snapshotter.config import Settings
@@ -44,17 +43,7 @@ SERVICE_NAME = snapshotter_pb2.DESCRIPTOR.services_by_name["SnapshotterService"]
 
 async def migrate(database_url: str, down_to: int | None = None) -> None:
     """Applies (or, with down_to, reverts) the snapshotter's migrations."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        migrations = load_migrations(MIGRATIONS)
-        if down_to is None:
-            applied = await migrate_up(conn, SCHEMA, migrations)
-            log.info("migrations: %d applied", applied)
-        else:
-            reverted = await migrate_down(conn, SCHEMA, migrations, down_to)
-            log.info("migrations: %d reverted", reverted)
-    finally:
-        await conn.close()
+    await run_migrations(database_url, MIGRATIONS, SCHEMA, down_to=down_to)
 
 
 @dataclass

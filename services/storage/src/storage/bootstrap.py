@@ -12,12 +12,11 @@ import asyncpg
 from fundledger.storage.v1 import storage_pb2, storage_pb2_grpc
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.errors import DomainError
-from fundledger_platform.eventstore_client import EventStoreClient
-from fundledger_platform.migrations import load_migrations, migrate_down, migrate_up
+from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
+from fundledger_platform.migrations import run_migrations
 from fundledger_platform.server import ServiceServer, build_server
 
 from storage.adapters.event_log import GrpcEventLog
-from storage.adapters.eventstore_probe import EventStoreProbe
 from storage.adapters.file_store import PostgresFiles
 from storage.adapters.s3_client import open_client
 from storage.adapters.s3_objects import S3Objects
@@ -40,17 +39,7 @@ EVENTSTORE_TIMEOUT_SECONDS = 10.0
 
 async def migrate(database_url: str, down_to: int | None = None) -> None:
     """Applies (or, with down_to, reverts) the storage migrations."""
-    conn = await asyncpg.connect(database_url)
-    try:
-        migrations = load_migrations(MIGRATIONS)
-        if down_to is None:
-            applied = await migrate_up(conn, SCHEMA, migrations)
-            log.info("migrations: %d applied", applied)
-        else:
-            reverted = await migrate_down(conn, SCHEMA, migrations, down_to)
-            log.info("migrations: %d reverted", reverted)
-    finally:
-        await conn.close()
+    await run_migrations(database_url, MIGRATIONS, SCHEMA, down_to=down_to)
 
 
 @dataclass

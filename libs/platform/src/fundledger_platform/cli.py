@@ -1,0 +1,43 @@
+"""The command line every service shares: `python -m <service>` serves,
+`python -m <service> migrate [up | down N]` migrates and exits."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Callable, Coroutine, Sequence
+from typing import Any
+
+from fundledger_platform.logs import configure_logging
+from fundledger_platform.settings import ServerSettings
+from fundledger_platform.telemetry import setup_telemetry
+
+
+def service_main(
+    argv: Sequence[str],
+    *,
+    module: str,
+    server: ServerSettings,
+    migrate: Callable[[int | None], Coroutine[Any, Any, object]] | None,
+    serve: Callable[[], Coroutine[Any, Any, None]],
+) -> int:
+    """Runs the command in argv; returns the process exit code (2 = usage)."""
+    configure_logging(server.service_name, server.log_level)
+    usage = f"usage: python -m {module} [migrate [up | down N]]  (N >= 0)"
+    if argv and argv[0] == "migrate":
+        if len(argv) == 3 and argv[1] == "down" and argv[2].isdigit():
+            down_to: int | None = int(argv[2])
+        elif len(argv) == 1 or list(argv[1:]) == ["up"]:
+            down_to = None
+        else:
+            print(usage, file=sys.stderr)
+            return 2
+        if migrate is not None:  # a service without a database has nothing to do
+            asyncio.run(migrate(down_to))
+        return 0
+    if argv:
+        print(usage, file=sys.stderr)
+        return 2
+    setup_telemetry(server.service_name, server.otlp_endpoint)
+    asyncio.run(serve())
+    return 0
