@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import Any
 
 import grpc
-from eventstore.adapters.appender import write_group
+from eventstore.adapters.group_write import write_group
 from eventstore.bootstrap import EventStore
 from eventstore.domain.commands import Limits, RawEvent, build_append_command
 from eventstore.domain.model import Expected, ExpectedKind

@@ -17,7 +17,7 @@ from typing import Any
 import asyncpg
 import grpc
 from eventstore import bootstrap
-from eventstore.adapters.appender import write_group
+from eventstore.adapters.group_write import write_group
 from eventstore.adapters.partitions import NATIVE
 from eventstore.bootstrap import EventStore
 from eventstore.domain.commands import Limits, RawEvent, build_append_command

@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from eventstore.adapters.appender import write_group
+from eventstore.adapters.group_write import write_group
 from eventstore.adapters.partitions import NATIVE
 from eventstore.adapters.relay import RELAY_LOCK_KEY
 from eventstore.bootstrap import EventStore

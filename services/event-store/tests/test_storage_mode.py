@@ -105,7 +105,9 @@ async def test_day_partitions_exist_after_start_up(
     stub: Any, store: EventStore, store_factory: Callable[..., Any]
 ) -> None:
     if store.mode != NATIVE:
-        pytest.skip("native storage mode only")
+        pytest.skip(
+            "native partitions only: this database stores events in a TimescaleDB hypertable"
+        )
     day = today()
     existing = await partitions(store)
     assert "events_default" in existing
@@ -141,7 +143,9 @@ async def test_day_partitions_exist_after_start_up(
 
 async def test_late_partition_takes_rows_from_default(stub: Any, store: EventStore) -> None:
     if store.mode != NATIVE:
-        pytest.skip("native storage mode only")
+        pytest.skip(
+            "native partitions only: this database stores events in a TimescaleDB hypertable"
+        )
     day = today() - timedelta(days=20)
     s = new_stream()
     async with store.pool.acquire() as conn:
@@ -191,7 +195,9 @@ async def test_late_partition_takes_rows_from_default(stub: Any, store: EventSto
 
 async def test_retention_drops_old_partitions_only(stub: Any, store: EventStore) -> None:
     if store.mode != NATIVE:
-        pytest.skip("native storage mode only")
+        pytest.skip(
+            "native partitions only: this database stores events in a TimescaleDB hypertable"
+        )
     now = today()
     days = [now - timedelta(days=n) for n in (12, 11, 10, 9)]
     s = new_stream()
@@ -229,7 +235,9 @@ async def test_retention_drops_old_partitions_only(stub: Any, store: EventStore)
 
 async def test_stream_reads_across_partitions(stub: Any, store: EventStore) -> None:
     if store.mode != NATIVE:
-        pytest.skip("native storage mode only")
+        pytest.skip(
+            "native partitions only: this database stores events in a TimescaleDB hypertable"
+        )
     now = today()
     days = [now - timedelta(days=n) for n in (5, 4, 3, 2)]
     s = new_stream()
@@ -380,7 +388,9 @@ async def test_concurrent_partition_upkeep(store: EventStore) -> None:
     # The periodic upkeep of two replicas can run at the same moment (both start
     # their timers at start-up); creating the same new days must not fail either.
     if store.mode != NATIVE:
-        pytest.skip("native storage mode only")
+        pytest.skip(
+            "native partitions only: this database stores events in a TimescaleDB hypertable"
+        )
     later = today() + timedelta(days=30)
     results = await asyncio.gather(
         *(
@@ -425,7 +435,9 @@ async def test_late_partition_with_an_append_in_flight(stub: Any, store: EventSt
     # creates today's partition: the creation must succeed and move the event, or
     # under steady traffic it would fail at every attempt.
     if store.mode != NATIVE:
-        pytest.skip("native storage mode only")
+        pytest.skip(
+            "native partitions only: this database stores events in a TimescaleDB hypertable"
+        )
     day = today()
     name = partition_name(day)
     assert await store.pool.fetchval(f"SELECT count(*) FROM eventstore.{name}") == 0

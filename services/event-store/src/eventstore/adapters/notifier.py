@@ -13,7 +13,7 @@ import logging
 
 import asyncpg
 
-from eventstore.adapters.appender import NOTIFY_CHANNEL
+from eventstore.adapters.group_write import NOTIFY_CHANNEL
 
 log = logging.getLogger(__name__)
 

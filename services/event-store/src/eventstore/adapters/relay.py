@@ -30,7 +30,7 @@ from fundledger_platform.telemetry import inject_headers
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
-from eventstore.adapters.appender import NOTIFY_CHANNEL
+from eventstore.adapters.group_write import NOTIFY_CHANNEL
 from eventstore.adapters.records import to_recorded_event
 from eventstore.domain.streams import nats_token
 from eventstore.metrics import RELAY_IS_LEADER, RELAY_LAG_EVENTS, RELAY_PUBLISHED
