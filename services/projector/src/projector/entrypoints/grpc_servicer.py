@@ -24,6 +24,7 @@ from projector.adapters.status import projection_status
 from projector.adapters.waiters import VersionWaiters
 from projector.domain.fund_ids import fund_id as valid_fund_id
 from projector.entrypoints import mappers as m
+from projector.entrypoints.response_cache import ResponseCache
 from projector.service_layer.fund_state import fund_row_at_least
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
     ) -> None:
         self._pool = pool
         self._rows = FundRows(pool)
+        self._built = ResponseCache()
         self._source = source
         self._applier = applier
         self._waiters = waiters
@@ -65,8 +67,17 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
             budget_seconds=m.wait_budget(context.time_remaining(), self._max_wait),
             poll_seconds=self._poll,
         )
-        row, state = await self._readable(row)
-        return m.fund_state_response(row, state)
+        cached = self._built.get((row.fund_id, row.version, row.fold_version, row.updated_at))
+        if cached is None:
+            row, state = await self._readable(row)
+            cached = m.fund_state_response(row, state)
+            # The state at one version under one fold version never changes, so
+            # the built response is reusable; rebuilding it (JSON to frozen
+            # state to proto, exact ratios) was most of a call's CPU.
+            self._built.put((row.fund_id, row.version, row.fold_version, row.updated_at), cached)
+        response = pb.GetFundStateResponse()
+        response.CopyFrom(cached)
+        return response
 
     async def _readable(self, row: FundRow) -> tuple[FundRow, FundState]:
         try:
