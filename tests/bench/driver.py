@@ -4,6 +4,8 @@ All client processes of a measurement share one wall-clock schedule: start at
 `start_at`, warm up for `warmup` seconds, then measure for `seconds`. A call
 counts (latency recorded) when it ends inside the measured window; no call
 starts after the window, and every loop is bounded in both time and count.
+A call that returns a number reports its own latency in seconds (e.g. only the
+part after an append was acknowledged); otherwise latency is the whole call.
 """
 
 from __future__ import annotations
@@ -56,7 +58,7 @@ async def _drive(call: Call, share: Share) -> ShareResult:
             if began >= measure_to:
                 return
             try:
-                await call(index)
+                own = await call(index)
             except Exception as err:
                 ended = time.perf_counter()
                 if ended >= measure_from:
@@ -66,7 +68,7 @@ async def _drive(call: Call, share: Share) -> ShareResult:
                 continue
             ended = time.perf_counter()
             if measure_from <= ended < measure_to:
-                latencies.append(ended - began)
+                latencies.append(own if isinstance(own, float) else ended - began)
 
     async def cpu_probe() -> None:
         await asyncio.sleep(max(0.0, measure_from - time.perf_counter()))

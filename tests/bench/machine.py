@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import os
 import platform
+import subprocess
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
 import asyncpg
+
+from tests.bench.settings import REPO_ROOT
 
 
 def _cpu_model() -> str:
@@ -31,6 +34,33 @@ def _memory_gib() -> float:
     return 0.0
 
 
+# What the figures measure: "+dirty" when these differ from the commit (each process
+# imports them from the working tree when it starts).
+MEASURED = ("libs", "services", "protos")
+
+
+def _commit() -> str:
+    """The checked-out commit, "+dirty" when the measured code differs from it."""
+    try:
+        head = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--", *MEASURED],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return f"{head}+dirty" if dirty else head
+
+
 async def describe(database_url: str) -> dict[str, Any]:
     conn = await asyncpg.connect(database_url)
     try:
@@ -41,6 +71,7 @@ async def describe(database_url: str) -> dict[str, Any]:
     finally:
         await conn.close()
     return {
+        "commit": _commit(),
         "nproc": os.cpu_count(),
         "cpu_model": _cpu_model(),
         "memory_gib": round(_memory_gib(), 1),

@@ -75,28 +75,30 @@ class Meter:
         *,
         unit: str = "calls/s",
         events_per_call: int = 1,
+        seconds: float | None = None,  # the measured window, when not the run's
     ) -> Figure:
+        window = self._seconds if seconds is None else seconds
         procs = min(self._pool.size, concurrency)
         start_at = time.time() + LEAD_SECONDS
         shares = [
-            Share(work, range(p, concurrency, procs), start_at, self._warmup, self._seconds)
+            Share(work, range(p, concurrency, procs), start_at, self._warmup, window)
             for p in range(procs)
         ]
         self._pool.send(shares)
         window_from = start_at + self._warmup
         await _sleep_until(window_from)
         cpu_before, groups_before = await self._snapshot()
-        await _sleep_until(window_from + self._seconds)
+        await _sleep_until(window_from + window)
         cpu_after, groups_after = await self._snapshot()
-        timeout = LEAD_SECONDS + self._warmup + self._seconds + CALL_TIMEOUT + 30
+        timeout = LEAD_SECONDS + self._warmup + window + CALL_TIMEOUT + 30
         result = merge(await asyncio.to_thread(self._pool.receive, procs, timeout))
-        cpu = cpu_percent(cpu_before, cpu_after, self._seconds)
+        cpu = cpu_percent(cpu_before, cpu_after, window)
         cpu["client"] = result.client_cpu_pct
         # What this machine's other tenants used meanwhile (it is shared).
         cpu["other"] = max(0.0, cpu["machine"] - sum(v for k, v in cpu.items() if k != "machine"))
         groups = None
         if groups_before is not None and groups_after is not None and work.kind == "append":
-            groups = group_stats(groups_before, groups_after, self._seconds)
+            groups = group_stats(groups_before, groups_after, window)
         figure = Figure(key, label, unit, concurrency, events_per_call, result, cpu, groups)
         self.figures.append(figure)
         self._log(_summary(figure))
@@ -126,6 +128,8 @@ def _summary(f: Figure) -> str:
             f" | group mean {g.mean_group:.1f}, {g.commits_per_second:,.0f}/s, "
             f"relay lag {g.relay_lag_end:,.0f}"
         )
+    if r.calls == 0:
+        line += "\n    no call ended in the measured window"
     if r.errors:
         line += f"\n    {r.errors} errors, first: {r.first_error}"
     return line

@@ -2,13 +2,16 @@
 
 Order matters because seeded history must be older than anything appended
 (positions grow with time): the stream reads and the scale check load their
-data first, dated in the past; the appends come last and are stamped now.
+data first, dated in the past; the fund services, allocation and the appends
+come after, stamped now. The appends come last so that none of the services
+the earlier phases start is still running (or catching up) while they run.
+The newer phases live in phase_*.py.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -19,6 +22,9 @@ from tests.bench.layout import Layout
 from tests.bench.loader import LoadError, load
 from tests.bench.measure import Meter
 from tests.bench.payloads import RAW_TABLE_DDL
+from tests.bench.phase_allocation import allocation
+from tests.bench.phase_batched import batched_reads
+from tests.bench.phase_funds import fund_services
 from tests.bench.settings import BenchSettings
 from tests.bench.stack import Stack
 from tests.bench.workloads import Workload
@@ -26,6 +32,8 @@ from tests.bench.workloads import Workload
 Log = Callable[[str], None]
 PER_STREAM = 100
 EVENT_BYTES = 280  # about a RecordedEvent as ReadStream sends it
+# Seeded tables: streams, events per stream, (from, to) days ago.
+SEEDS = {"small": (100, PER_STREAM, (400, 399)), "long": (16, 1000, (399, 398))}
 
 
 class Phases:
@@ -38,6 +46,43 @@ class Phases:
         # Seeded history, oldest first: the small table, the 1,000-event streams, the big load.
         self._now = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
         self.notes: dict[str, Any] = {"run_tag": self._tag}
+        self._seeded: dict[str, Layout] = {}
+        self.primed: set[str] = set()  # seeded tables whose reads were primed
+
+    # What the phases in phase_*.py use.
+    @property
+    def meter(self) -> Meter:
+        return self._m
+
+    @property
+    def stack(self) -> Stack:
+        return self._stack
+
+    @property
+    def settings(self) -> BenchSettings:
+        return self._settings
+
+    @property
+    def tag(self) -> str:
+        return self._tag
+
+    def log(self, message: str) -> None:
+        self._log(message)
+
+    def work(self, kind: Any, endpoint: str | None = None, **fields: Any) -> Workload:
+        return self._work(kind, endpoint, **fields)
+
+    async def seeded(self, name: str) -> Layout:
+        """A seeded table of SEEDS, loaded on first use."""
+        if name not in self._seeded:
+            streams, per_stream, days_ago = SEEDS[name]
+            what = f"{streams} streams x {per_stream:,} events"
+            self._log(f"seeding the {name} table: {what}")
+            self._seeded[name] = await self._load(name, streams, per_stream, days_ago)
+        return self._seeded[name]
+
+    async def prime(self, work: Workload) -> None:
+        await self._prime(work)
 
     def _work(self, kind: Any, endpoint: str | None = None, **fields: Any) -> Workload:
         default = {
@@ -48,10 +93,13 @@ class Phases:
         return Workload(kind, endpoint or default, **fields)
 
     async def run(self, phase: str) -> None:
-        steps = {
+        steps: dict[str, tuple[Callable[[], Awaitable[None]], ...]] = {
             "echo": (self.echo, self.echo_bare, self.streams),
             "reads": (self.small_reads,),
+            "batched": (lambda: batched_reads(self),),
             "scale": (self.scale,),
+            "funds": (lambda: fund_services(self),),
+            "allocation": (lambda: allocation(self),),
             "appends": (self.appends,),
         }
         try:
@@ -86,15 +134,14 @@ class Phases:
             await self._m.measure(f"stream50-bare.c{c}", label, work, c)
 
     async def small_reads(self) -> None:
-        self._log("seeding the small table: 100 streams x 100 events")
-        layout = await self._load("small", 100, PER_STREAM, days_ago=(400, 399))
+        layout = await self.seeded("small")
         self.notes["small_table_events"] = await self._count_events()
         work = self._work("read", events=50, tag=layout.tag, streams=layout.streams)
         await self._prime(work)  # as the large-table reads are, so the two compare
+        self.primed.add("small")
         for c in (1, 16):
             await self._m.measure(f"read50.c{c}", f"ReadStream 50 events, c{c}", work, c)
-        self._log("seeding 16 streams x 1,000 events")
-        layout = await self._load("long", 16, 1000, days_ago=(399, 398))
+        layout = await self.seeded("long")
         for c in (1, 16):
             work = self._work("read", events=1000, tag=layout.tag, streams=layout.streams)
             await self._m.measure(f"read1000.c{c}", f"ReadStream 1,000 events, c{c}", work, c)

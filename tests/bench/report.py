@@ -17,10 +17,25 @@ def ratios(figure: Figure, base: Figure | None) -> tuple[float, float] | None:
     """(calls/s, p50) of a figure over its baseline's."""
     if base is None or base.result.calls_per_second == 0 or base.result.p50_ms == 0:
         return None
+    if figure.result.calls == 0:
+        return None
     return (
         figure.result.calls_per_second / base.result.calls_per_second,
         figure.result.p50_ms / base.result.p50_ms,
     )
+
+
+# The process serving each figure kind that the event store does not serve.
+SERVERS = {
+    "fundstate": "projector",
+    "visible": "projector",
+    "visible-lag": "projector",
+    "visible-idle": "projector",
+    "stateat": "snapshotter",
+    "snapshot": "snapshotter",
+    "preview": "allocation",
+    "commit": "allocation",
+}
 
 
 def _server_cpu(f: Figure) -> float | None:
@@ -32,7 +47,7 @@ def _server_cpu(f: Figure) -> float | None:
         return f.cpu.get("echo-bare")
     if kind.startswith(("echo", "stream")):
         return f.cpu.get("echo")
-    return f.cpu.get("event-store")
+    return f.cpu.get(SERVERS.get(kind, "event-store"))
 
 
 def _pct(value: float | None) -> str:
@@ -51,9 +66,12 @@ def render(figures: Sequence[Figure], checks: Sequence[Check]) -> str:
         base = baseline_of(f.key)
         r = ratios(f, by_key.get(base or ""))
         calls, p50 = (f"{r[0]:.2f}", f"{r[1]:.1f}") if r else ("", "")
+        p50_ms, p99_ms = (
+            (f"{f.result.p50_ms:.2f}", f"{f.result.p99_ms:.2f}") if f.result.calls else ("–", "–")
+        )
         lines.append(
-            f"{f.key:<24}{f.value:>10,.0f} {f.unit:<9}{f.result.p50_ms:>8.2f}"
-            f"{f.result.p99_ms:>8.2f}  {base or '':<20}{calls:>7}{p50:>7}  "
+            f"{f.key:<24}{f.value:>10,.0f} {f.unit:<9}{p50_ms:>8}"
+            f"{p99_ms:>8}  {base or '':<20}{calls:>7}{p50:>7}  "
             f"{_pct(_server_cpu(f)):>11}{_pct(f.cpu.get('postgres')):>6}"
             f"{_pct(f.cpu.get('client')):>7}{_pct(f.cpu.get('machine')):>6}"
             + (f"  ({f.result.errors} errors)" if f.result.errors else "")
@@ -61,13 +79,15 @@ def render(figures: Sequence[Figure], checks: Sequence[Check]) -> str:
     lines += [
         "",
         "×calls, ×p50: the figure's calls/s and p50 over its baseline's (same run).",
-        "cpu: percent of one core during the measured window; 'all' is the whole machine.",
-        "",
-        "targets (issue 2, 2-core machine):",
+        "cpu: percent of one core during the measured window; 'all' is the whole machine;",
+        "server: the process serving the call (projector, snapshotter, allocation, event store).",
     ]
-    for c in checks:
-        verdict = "n/a " if c.passed is None else ("PASS" if c.passed else "FAIL")
-        lines.append(f"  [{verdict}] {c.target:<50} actual {c.actual}")
+    for issue in sorted({c.issue for c in checks}):
+        lines += ["", f"targets (issue {issue}, 2-core machine):"]
+        for c in checks:
+            if c.issue == issue:
+                verdict = "n/a " if c.passed is None else ("PASS" if c.passed else "FAIL")
+                lines.append(f"  [{verdict}] {c.target:<70} actual {c.actual}")
     return "\n".join(lines)
 
 

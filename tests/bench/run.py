@@ -30,6 +30,7 @@ async def _measure_all(settings: BenchSettings) -> int:
     with running_stack(settings, log) as stack:
         extra["machine"] = await describe(stack.database_url)
         log(
+            f"commit {extra['machine']['commit']}; "
             f"{extra['machine']['nproc']} cores ({extra['machine']['cpu_model']}), "
             f"{settings.client_procs} client processes, "
             f"{settings.warmup_seconds:g} s warm-up + {settings.seconds:g} s per figure"
@@ -50,15 +51,16 @@ async def _measure_all(settings: BenchSettings) -> int:
             extra["notes"] = phases.notes
         finally:
             pool.close()
-        profile = stack.profile_path
+        profiles = [stack.profile_path, *stack.service_profiles]
     figures = meter.figures
     checks = check_targets({f.key: f for f in figures})
     extra["elapsed_seconds"] = round(time.monotonic() - started, 1)
     log("")
     log(render(figures, checks))
-    if profile is not None and profile.exists():
-        log("")
-        log(summarize(profile))
+    for profile in profiles:
+        if profile is not None and profile.exists():
+            log("")
+            log(summarize(profile))
     path = write_json(settings.out_dir, figures, checks, extra)
     log("")
     log(f"whole run {extra['elapsed_seconds']:.0f} s; results in {path}")

@@ -8,7 +8,7 @@ from pathlib import Path
 from fundledger_platform.settings import env_bool, env_float, env_int, env_str
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PHASES = ("echo", "reads", "scale", "appends")
+PHASES = ("echo", "reads", "batched", "scale", "funds", "allocation", "appends")
 
 
 @dataclass(frozen=True)

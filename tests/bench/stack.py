@@ -3,7 +3,9 @@
 Throwaway mode starts PostgreSQL and NATS (fundledger_devstack, free ports,
 a temp dir) and the event store (`python -m eventstore`, which migrates on
 start). Target mode uses an existing event store and its database instead.
-Either way the echo baselines are started here, on this machine.
+Either way the echo baselines are started here, on this machine. The fund
+services (projector, snapshotter, allocation) are started by their phases
+(services.py), with what `Stack` says about the servers here.
 """
 
 from __future__ import annotations
@@ -37,6 +39,24 @@ class Stack:
     pids: dict[str, int] = field(default_factory=dict)
     postmaster: int | None = None
     profile_path: Path | None = None
+    # Where the fund services' profiles go (FUNDLEDGER_BENCH_PROFILE), and those written.
+    profile_dir: Path | None = None
+    service_profiles: list[Path] = field(default_factory=list)
+    tmp: Path | None = None  # for the logs of processes the phases start
+    nats_url: str | None = None  # None in target mode
+    # FUNDLEDGER_BUS_STREAM / FUNDLEDGER_BUS_SUBJECT_PREFIX, as the event store has them.
+    bus_env: dict[str, str] = field(default_factory=dict)
+
+
+def bus_env() -> dict[str, str]:
+    """The bus names the event store (and every consumer) gets: the environment's, else
+    the services' defaults."""
+    return {
+        "FUNDLEDGER_BUS_STREAM": os.environ.get("FUNDLEDGER_BUS_STREAM", "FUNDLEDGER_EVENTS"),
+        "FUNDLEDGER_BUS_SUBJECT_PREFIX": os.environ.get(
+            "FUNDLEDGER_BUS_SUBJECT_PREFIX", "fundledger.events"
+        ),
+    }
 
 
 @contextlib.contextmanager
@@ -65,6 +85,7 @@ def running_stack(settings: BenchSettings, log: Callable[[str], None]) -> Iterat
                 echo[0],
                 echo_bare[0],
                 pids,
+                tmp=tmp,
             )
             failed = False
             return
@@ -94,6 +115,10 @@ def running_stack(settings: BenchSettings, log: Callable[[str], None]) -> Iterat
             pids,
             postmaster=_postmaster_pid(tmp / "pg"),
             profile_path=profile,
+            profile_dir=settings.out_dir if settings.profile_server else None,
+            tmp=tmp,
+            nats_url=nats.url,
+            bus_env=bus_env(),
         )
         failed = False
 
@@ -111,6 +136,7 @@ def _eventstore(
             "FUNDLEDGER_GRPC_PORT": str(port),
             "FUNDLEDGER_METRICS_PORT": str(metrics_port),
             "FUNDLEDGER_LOG_LEVEL": "WARNING",
+            **bus_env(),
         }
     )
     argv = [sys.executable, "-m", "eventstore"]

@@ -2,6 +2,8 @@
 
 A workload opens its connections for a set of virtual clients and hands back
 `call(client)`, which makes one call for that client and raises on any failure.
+The event store's calls are here; the fund services' and allocation's are in
+fund_workloads.py and allocation_workloads.py.
 """
 
 from __future__ import annotations
@@ -10,9 +12,7 @@ import contextlib
 import hashlib
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import grpc
@@ -20,35 +20,28 @@ from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger_platform.echo import ECHO_METHOD
 
+from tests.bench.allocation_workloads import ALLOCATION_KINDS, open_allocation_workload
 from tests.bench.echo_server import REPEAT_METHOD, repeat_request
+from tests.bench.fund_workloads import FUND_KINDS, open_fund_workload
 from tests.bench.layout import stream_id
 from tests.bench.payloads import EVENT_TYPE, RAW_INSERT, append_request, event_data
+from tests.bench.workload_spec import CALL_TIMEOUT, CHANNEL_OPTIONS, Call, Workload
 
-Call = Callable[[int], Awaitable[None]]
-CALL_TIMEOUT = 10.0
-# gRPC, like urllib, would route even 127.0.0.1 through an http_proxy from the environment.
-CHANNEL_OPTIONS = [("grpc.enable_http_proxy", 0)]
-
-
-@dataclass(frozen=True)
-class Workload:
-    kind: Literal["echo", "stream", "insert", "append", "read"]
-    endpoint: str  # host:port, or a DSN for "insert"
-    # append: events per call; clients share `shared_streams` streams (0: one stream each,
-    # named from `tag`).
-    events: int = 1
-    shared_streams: int = 0
-    tag: str = ""
-    # read: `events` per call from a random one of the seeded streams 0..streams-1 of `tag`.
-    # stream: `events` messages of `payload_bytes` each.
-    streams: int = 0
-    payload_bytes: int = 200  # echo, stream
+__all__ = ["CALL_TIMEOUT", "Call", "Workload", "open_workload"]
 
 
 @contextlib.asynccontextmanager
 async def open_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]:
     if work.kind == "insert":
         async with _insert(work, clients) as call:
+            yield call
+        return
+    if work.kind in FUND_KINDS:
+        async with open_fund_workload(work, clients) as call:
+            yield call
+        return
+    if work.kind in ALLOCATION_KINDS:
+        async with open_allocation_workload(work, clients) as call:
             yield call
         return
     async with grpc.aio.insecure_channel(work.endpoint, options=CHANNEL_OPTIONS) as channel:
@@ -112,11 +105,13 @@ def _read(channel: grpc.aio.Channel, work: Workload) -> Call:
 
     async def call(client: int) -> None:
         request = pb.ReadStreamRequest(
-            stream_id=stream_id(work.tag, rng.randrange(work.streams)), max_count=work.events
+            stream_id=stream_id(work.tag, rng.randrange(work.streams)),
+            max_count=work.events,
+            batch_size=work.batch_size,
         )
         got = 0
-        async for _ in stub.ReadStream(request, timeout=CALL_TIMEOUT):
-            got += 1
+        async for response in stub.ReadStream(request, timeout=CALL_TIMEOUT):
+            got += len(response.events) if work.batch_size else 1
         if got != work.events:
             raise RuntimeError(f"read {got} events, expected {work.events}")
 
