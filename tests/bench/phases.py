@@ -69,9 +69,6 @@ class Phases:
     def log(self, message: str) -> None:
         self._log(message)
 
-    def work(self, kind: Any, endpoint: str | None = None, **fields: Any) -> Workload:
-        return self._work(kind, endpoint, **fields)
-
     async def seeded(self, name: str) -> Layout:
         """A seeded table of SEEDS, loaded on first use."""
         if name not in self._seeded:
@@ -81,10 +78,7 @@ class Phases:
             self._seeded[name] = await self._load(name, streams, per_stream, days_ago)
         return self._seeded[name]
 
-    async def prime(self, work: Workload) -> None:
-        await self._prime(work)
-
-    def _work(self, kind: Any, endpoint: str | None = None, **fields: Any) -> Workload:
+    def work(self, kind: Any, endpoint: str | None = None, **fields: Any) -> Workload:
         default = {
             "echo": self._stack.echo,
             "stream": self._stack.echo,
@@ -114,10 +108,10 @@ class Phases:
     ) -> None:
         self._log(f"gRPC echo baseline ({prefix})")
         for c in concurrencies:
-            await self._m.measure(f"{prefix}.c{c}", f"echo 200 B, c{c}", self._work("echo"), c)
+            await self._m.measure(f"{prefix}.c{c}", f"echo 200 B, c{c}", self.work("echo"), c)
 
     async def echo_bare(self) -> None:
-        work = self._work("echo", self._stack.echo_bare)
+        work = self.work("echo", self._stack.echo_bare)
         await self._m.measure("echo-bare.c16", "echo 200 B, plain grpc.aio server, c16", work, 16)
 
     async def streams(self) -> None:
@@ -125,25 +119,25 @@ class Phases:
         self._log("gRPC streaming baseline: N copies of a 280-byte message")
         for count in (50, 1000):
             for c in (1, 16):
-                work = self._work("stream", events=count, payload_bytes=EVENT_BYTES)
+                work = self.work("stream", events=count, payload_bytes=EVENT_BYTES)
                 label = f"stream {count} x {EVENT_BYTES} B, c{c}"
                 await self._m.measure(f"stream{count}.c{c}", label, work, c)
         for c in (1, 16):
-            work = self._work("stream", self._stack.echo_bare, events=50, payload_bytes=EVENT_BYTES)
+            work = self.work("stream", self._stack.echo_bare, events=50, payload_bytes=EVENT_BYTES)
             label = f"stream 50 x {EVENT_BYTES} B, plain grpc.aio server, c{c}"
             await self._m.measure(f"stream50-bare.c{c}", label, work, c)
 
     async def small_reads(self) -> None:
         layout = await self.seeded("small")
         self.notes["small_table_events"] = await self._count_events()
-        work = self._work("read", events=50, tag=layout.tag, streams=layout.streams)
-        await self._prime(work)  # as the large-table reads are, so the two compare
+        work = self.work("read", events=50, tag=layout.tag, streams=layout.streams)
+        await self.prime(work)  # as the large-table reads are, so the two compare
         self.primed.add("small")
         for c in (1, 16):
             await self._m.measure(f"read50.c{c}", f"ReadStream 50 events, c{c}", work, c)
         layout = await self.seeded("long")
         for c in (1, 16):
-            work = self._work("read", events=1000, tag=layout.tag, streams=layout.streams)
+            work = self.work("read", events=1000, tag=layout.tag, streams=layout.streams)
             await self._m.measure(f"read1000.c{c}", f"ReadStream 1,000 events, c{c}", work, c)
 
     async def scale(self) -> None:
@@ -155,11 +149,11 @@ class Phases:
         layout = await self._load("big", streams, PER_STREAM, days_ago=(366, 1))
         self.notes["big_table_events"] = await self._count_events()
         await self.echo((1, 16), prefix="echo.after-load")
-        work = self._work("read", events=50, tag=layout.tag, streams=layout.streams)
+        work = self.work("read", events=50, tag=layout.tag, streams=layout.streams)
         # Each server connection's first reads after the load pay one-off costs (catalog
         # entries of every day partition, a generic plan built for comparison): see
         # docs/benchmarks.md. A steady state is what the scale check compares.
-        await self._prime(work)
+        await self.prime(work)
         for c in (1, 16):
             label = f"ReadStream 50 events, large table, c{c}"
             await self._m.measure(f"read50.big.c{c}", label, work, c)
@@ -174,17 +168,17 @@ class Phases:
         finally:
             await conn.close()
         for c in (1, 8, 32):
-            work = self._work("insert", tag=self._tag)
+            work = self.work("insert", tag=self._tag)
             label = f"raw asyncpg BEGIN; INSERT one event-shaped row; COMMIT, c{c}"
             await self._m.measure(f"insert.c{c}", label, work, c)
-            work = self._work("append", tag=f"{self._tag}own{c}")
+            work = self.work("append", tag=f"{self._tag}own{c}")
             await self._m.measure(f"append.own.c{c}", f"append 1 event, own stream, c{c}", work, c)
             if c > 1:
-                work = self._work("append", tag=f"{self._tag}sh{c}", shared_streams=8)
+                work = self.work("append", tag=f"{self._tag}sh{c}", shared_streams=8)
                 label = f"append 1 event, 8 shared streams, c{c}"
                 await self._m.measure(f"shared8.c{c}", label, work, c)
         for c in (1, 4):
-            work = self._work("append", tag=f"{self._tag}b{c}", events=100)
+            work = self.work("append", tag=f"{self._tag}b{c}", events=100)
             await self._m.measure(
                 f"batch100.c{c}",
                 f"append 100-event batches, c{c}",
@@ -194,7 +188,7 @@ class Phases:
                 events_per_call=100,
             )
 
-    async def _prime(self, work: Workload) -> None:
+    async def prime(self, work: Workload) -> None:
         seconds = 2.0 if self._settings.quick else 5.0
         self._log(f"priming the reads for {seconds:g} s at c16 (unmeasured)")
         await self._m.prime(work, 16, seconds)
