@@ -23,6 +23,9 @@ from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from helpers import append, collect, event, insert_raw_event, new_stream, reason_of
 
+# Day partitions exist only in native mode; a Timescale hypertable has chunks instead.
+SKIP_ON_TIMESCALE = "native partitions only: this database keeps events in a Timescale hypertable"
+
 
 def today() -> date:
     return datetime.now(UTC).date()
@@ -105,9 +108,7 @@ async def test_day_partitions_exist_after_start_up(
     stub: Any, store: EventStore, store_factory: Callable[..., Any]
 ) -> None:
     if store.mode != NATIVE:
-        pytest.skip(
-            "native partitions only: this database stores events in a TimescaleDB hypertable"
-        )
+        pytest.skip(SKIP_ON_TIMESCALE)
     day = today()
     existing = await partitions(store)
     assert "events_default" in existing
@@ -143,9 +144,7 @@ async def test_day_partitions_exist_after_start_up(
 
 async def test_late_partition_takes_rows_from_default(stub: Any, store: EventStore) -> None:
     if store.mode != NATIVE:
-        pytest.skip(
-            "native partitions only: this database stores events in a TimescaleDB hypertable"
-        )
+        pytest.skip(SKIP_ON_TIMESCALE)
     day = today() - timedelta(days=20)
     s = new_stream()
     async with store.pool.acquire() as conn:
@@ -195,9 +194,7 @@ async def test_late_partition_takes_rows_from_default(stub: Any, store: EventSto
 
 async def test_retention_drops_old_partitions_only(stub: Any, store: EventStore) -> None:
     if store.mode != NATIVE:
-        pytest.skip(
-            "native partitions only: this database stores events in a TimescaleDB hypertable"
-        )
+        pytest.skip(SKIP_ON_TIMESCALE)
     now = today()
     days = [now - timedelta(days=n) for n in (12, 11, 10, 9)]
     s = new_stream()
@@ -235,9 +232,7 @@ async def test_retention_drops_old_partitions_only(stub: Any, store: EventStore)
 
 async def test_stream_reads_across_partitions(stub: Any, store: EventStore) -> None:
     if store.mode != NATIVE:
-        pytest.skip(
-            "native partitions only: this database stores events in a TimescaleDB hypertable"
-        )
+        pytest.skip(SKIP_ON_TIMESCALE)
     now = today()
     days = [now - timedelta(days=n) for n in (5, 4, 3, 2)]
     s = new_stream()
@@ -388,9 +383,7 @@ async def test_concurrent_partition_upkeep(store: EventStore) -> None:
     # The periodic upkeep of two replicas can run at the same moment (both start
     # their timers at start-up); creating the same new days must not fail either.
     if store.mode != NATIVE:
-        pytest.skip(
-            "native partitions only: this database stores events in a TimescaleDB hypertable"
-        )
+        pytest.skip(SKIP_ON_TIMESCALE)
     later = today() + timedelta(days=30)
     results = await asyncio.gather(
         *(
@@ -435,9 +428,7 @@ async def test_late_partition_with_an_append_in_flight(stub: Any, store: EventSt
     # creates today's partition: the creation must succeed and move the event, or
     # under steady traffic it would fail at every attempt.
     if store.mode != NATIVE:
-        pytest.skip(
-            "native partitions only: this database stores events in a TimescaleDB hypertable"
-        )
+        pytest.skip(SKIP_ON_TIMESCALE)
     day = today()
     name = partition_name(day)
     assert await store.pool.fetchval(f"SELECT count(*) FROM eventstore.{name}") == 0

@@ -51,6 +51,7 @@ class BusConsumer:
         self._js = js
         self._settings = settings
         self._handler = handler
+        self._tracer = tracer(__name__)
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
         self.delivered = 0
@@ -135,7 +136,7 @@ class BusConsumer:
         headers = msg.headers or {}
         token = otel_context.attach(extract_context(headers))
         try:
-            with tracer(__name__).start_as_current_span(
+            with self._tracer.start_as_current_span(
                 f"consume {self._settings.durable}",
                 attributes={
                     "fundledger.stream_id": event.stream_id,

@@ -93,23 +93,3 @@ class AppendResult:
             recorded_at=datetime.fromisoformat(str(raw["recorded_at"])),
             event_ids=tuple(str(i) for i in ids),
         )
-
-
-@dataclass(frozen=True)
-class StoredEvent:
-    """One row of the log, as read back."""
-
-    position: int
-    stream_id: str
-    category: str
-    version: int
-    event_id: UUID
-    event_type: str
-    schema_version: int
-    data: str
-    metadata: str
-    causation_id: str | None
-    correlation_id: str | None
-    user_id: str | None
-    source: str | None
-    recorded_at: datetime

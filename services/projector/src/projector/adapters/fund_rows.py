@@ -6,7 +6,6 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 import asyncpg
 from fundledger_kernel.fund import FundState, state_from_json
@@ -20,7 +19,9 @@ _COLUMNS = "fund_id, name, state, version, position, fold_version, updated_at"
 class FundRow:
     fund_id: str
     name: str
-    state_json: dict[str, Any]
+    # The stored JSON text, parsed only when the state is needed: a reader
+    # answered from the response cache never pays for it.
+    state_text: str
     version: int
     position: int
     fold_version: int
@@ -28,14 +29,14 @@ class FundRow:
 
     def state(self) -> FundState:
         """The stored state; StoredStateError (FoldVersionMismatchError) when unreadable."""
-        return state_from_json(self.state_json)
+        return state_from_json(json.loads(self.state_text))
 
 
 def row_of(record: asyncpg.Record) -> FundRow:
     return FundRow(
         fund_id=record["fund_id"],
         name=record["name"],
-        state_json=json.loads(record["state"]),
+        state_text=record["state"],
         version=record["version"],
         position=record["position"],
         fold_version=record["fold_version"],
