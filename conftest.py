@@ -4,4 +4,6 @@ pytest_plugins = [
     "fundledger_devstack.pytest_plugin",
     # A real in-process event store, for the event store and every read model.
     "tests.support.event_store",
+    # The whole stack (every service), for the CLI, the demo and the load smoke test.
+    "tests.support.full_stack",
 ]

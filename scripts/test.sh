@@ -17,7 +17,7 @@ $V/ruff check libs services tests
 $V/ruff format --check libs services tests
 
 echo "== mypy (strict)"
-$V/mypy libs/platform/src libs/devstack/src libs/kernel/src services/event-store/src services/projector/src services/snapshotter/src services/allocation/src services/storage/src
+$V/mypy libs/platform/src libs/devstack/src libs/kernel/src libs/cli/src services/event-store/src services/projector/src services/snapshotter/src services/allocation/src services/storage/src
 
 [ "${1:-}" = "--lint-only" ] && exit 0
 

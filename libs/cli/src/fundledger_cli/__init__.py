@@ -1,0 +1,1 @@
+"""The operator CLI: `fundledger …` (typer + rich) and the demo."""
