@@ -83,7 +83,10 @@ class ServiceServer:
         if port == 0:
             raise RuntimeError(f"could not bind gRPC on {address}")
         self._port = port
-        self._metrics_port = start_metrics_server(self.settings.metrics_port)
+        # Metrics listen where gRPC does (0.0.0.0 in a pod) so Prometheus can scrape them.
+        self._metrics_port = start_metrics_server(
+            self.settings.metrics_port, self.settings.grpc_host
+        )
         # Health is set before the first call can arrive: a probe must never
         # see SERVING from a server whose database is down.
         await self.health.refresh()
