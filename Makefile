@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bootstrap protos lint migrate bench fmt
+.PHONY: run test bootstrap protos lint migrate bench fmt demo loadtest
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -30,6 +30,14 @@ fmt:
 migrate: bootstrap
 	$(PY) -m eventstore migrate
 
+## A realistic fund through every service, against a running `make run` stack (see docs/demo.md).
+demo:
+	$(PY) -m fundledger_cli.demo
+
 ## Benchmarks with same-run baselines (not part of `make test`).
 bench: bootstrap
 	$(PY) -m tests.bench
+
+## Locust gRPC load test: 100 users for 60 s, report in .loadtest/, exit non-zero on a gate breach.
+loadtest: bootstrap
+	$(PY) -m tests.load

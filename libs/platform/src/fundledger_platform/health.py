@@ -5,6 +5,10 @@ server ("") and for each of its services only while the readiness check
 passes (database reachable, bus connected …). Load balancers and Kubernetes
 probes then stop sending work to an instance that could not do it, instead of
 letting its callers collect UNAVAILABLE errors.
+
+The same answer is exported as the gauge ``fundledger_health_serving`` (1
+SERVING, 0 NOT_SERVING, per gRPC service), so an alert can fire on a process
+that is up but not ready, which ``up`` alone cannot see (docs/metrics.md).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
+from prometheus_client import Gauge
 
 logger = logging.getLogger(__name__)
 
@@ -23,6 +28,13 @@ ReadinessCheck = Callable[[], Awaitable[bool]]
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING
+
+HEALTH_SERVING = Gauge(
+    "fundledger_health_serving",
+    "1 while the gRPC health service answers SERVING for this service, 0 while NOT_SERVING"
+    " (dependencies not ready, or shutting down).",
+    ["service"],
+)
 
 
 class HealthReporter:
@@ -36,6 +48,9 @@ class HealthReporter:
     ) -> None:
         self.servicer = HealthServicer()
         self._names = ["", *service_names]
+        # One gauge child per gRPC service (the server-wide "" only when there
+        # is no named one): the same label values as the call metrics' service.
+        self._gauges = [HEALTH_SERVING.labels(name) for name in service_names or [""]]
         self._readiness = readiness
         self._interval = interval_seconds
         # A check slower than this counts as a failure: a hung dependency is
@@ -63,7 +78,12 @@ class HealthReporter:
         status = SERVING if ready else NOT_SERVING
         for name in self._names:
             await self.servicer.set(name, status)
+        self._set_gauges(ready)
         return ready
+
+    def _set_gauges(self, serving: bool) -> None:
+        for gauge in self._gauges:
+            gauge.set(1 if serving else 0)
 
     async def _check(self) -> tuple[bool, str]:
         if self._readiness is None:
@@ -96,3 +116,4 @@ class HealthReporter:
             await asyncio.wait([self._task])
             self._task = None
         await self.servicer.enter_graceful_shutdown()
+        self._set_gauges(False)

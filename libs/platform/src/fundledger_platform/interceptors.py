@@ -42,10 +42,35 @@ HANDLED = Counter(
     "gRPC calls completed on the server, by final status code.",
     ["service", "method", "code"],
 )
+# Bucket bounds sit exactly on the latency gates the alert rules use (50, 100,
+# 200, 500 ms; deploy/observability/prometheus-rules.yaml), so "p95 above the
+# gate" is decided by counts, not by histogram_quantile interpolating across a
+# wide bucket. Finer below 50 ms, where the services normally answer.
+HANDLING_SECONDS_BUCKETS = (
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.075,
+    0.1,
+    0.15,
+    0.2,
+    0.3,
+    0.5,
+    0.75,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
+)
 HANDLING_SECONDS = Histogram(
     "fundledger_grpc_server_handling_seconds",
     "Time from the handler's start to the call's end (whole stream for streaming calls).",
     ["service", "method"],
+    buckets=HANDLING_SECONDS_BUCKETS,
 )
 
 

@@ -2,6 +2,13 @@
 
 from prometheus_client import Counter, Gauge, Histogram
 
+APPEND_SECONDS = Histogram(
+    "fundledger_eventstore_append_seconds",
+    "Time from an append entering the group-commit queue to its outcome (committed,"
+    " replayed or rejected by its group's transaction): queueing plus the commit.",
+    # 50 ms is the alert threshold (deploy/observability/prometheus-rules.yaml).
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0),
+)
 APPEND_GROUP_SIZE = Histogram(
     "fundledger_eventstore_append_group_size",
     "Appends committed together in one transaction (group commit).",

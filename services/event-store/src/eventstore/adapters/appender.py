@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 
 import asyncpg
 from fundledger_platform.errors import DomainError, Unavailable
@@ -23,6 +24,7 @@ from eventstore.adapters.group_write import GroupOutcome, write_group
 from eventstore.domain.model import AppendCommand, AppendResult
 from eventstore.metrics import (
     APPEND_GROUP_SIZE,
+    APPEND_SECONDS,
     EVENTS_APPENDED,
     IDEMPOTENT_REPLAYS,
 )
@@ -44,6 +46,7 @@ _TRANSIENT = (
 class _Pending:
     command: AppendCommand
     future: asyncio.Future[AppendResult]
+    queued_at: float = field(default_factory=time.perf_counter)
 
 
 class Appender:
@@ -139,9 +142,11 @@ class Appender:
 
     @staticmethod
     def _resolve(group: list[_Pending], outcome: GroupOutcome) -> None:
+        now = time.perf_counter()
         for i, p in enumerate(group):
             if p.future.done():
                 continue
+            APPEND_SECONDS.observe(now - p.queued_at)
             target = outcome.aliases.get(i, i)
             result = outcome.results[target]
             if isinstance(result, DomainError):
