@@ -21,16 +21,7 @@ from pathlib import Path
 
 from fundledger_devstack.services import SERVICES
 from fundledger_devstack.stack import Stack
-from fundledger_devstack.stack_config import (
-    NATS_MONITOR_PORT_VAR,
-    NATS_PORT_VAR,
-    PG_PORT_VAR,
-    S3_PORT_VAR,
-    STACK_DIR_VAR,
-    StackConfig,
-    grpc_port_var,
-    metrics_port_var,
-)
+from fundledger_devstack.stack_config import StackConfig
 
 from tests.load.gates import check, load_gates, read_stats
 from tests.load.launch import LocustRun, run_locust
@@ -49,14 +40,8 @@ def stack_endpoints(settings: LoadSettings) -> Iterator[dict[str, str]]:
         return
     stack_dir = (settings.out_dir / "stack").absolute()
     shutil.rmtree(stack_dir, ignore_errors=True)
-    environ = {STACK_DIR_VAR: str(stack_dir)}
-    for var in (PG_PORT_VAR, NATS_PORT_VAR, NATS_MONITOR_PORT_VAR, S3_PORT_VAR):
-        environ[var] = "0"
-    for spec in SERVICES:
-        environ[grpc_port_var(spec)] = "0"
-        environ[metrics_port_var(spec)] = "0"
     print(f"starting a local stack in {stack_dir}", flush=True)
-    stack = Stack(StackConfig.from_env(environ))
+    stack = Stack(StackConfig.on_free_ports(stack_dir))
     try:
         stack.start()
         yield stack.endpoints()

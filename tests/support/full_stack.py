@@ -13,18 +13,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from fundledger_devstack.services import SERVICES
 from fundledger_devstack.stack import Stack
-from fundledger_devstack.stack_config import (
-    NATS_MONITOR_PORT_VAR,
-    NATS_PORT_VAR,
-    PG_PORT_VAR,
-    S3_PORT_VAR,
-    STACK_DIR_VAR,
-    StackConfig,
-    grpc_port_var,
-    metrics_port_var,
-)
+from fundledger_devstack.stack_config import StackConfig
 
 
 @dataclass(frozen=True)
@@ -39,14 +29,8 @@ class FullStack:
 @pytest.fixture(scope="session")
 def full_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FullStack]:
     stack_dir = tmp_path_factory.mktemp("full-stack")
-    environ = {STACK_DIR_VAR: str(stack_dir)}
-    for var in (PG_PORT_VAR, NATS_PORT_VAR, NATS_MONITOR_PORT_VAR, S3_PORT_VAR):
-        environ[var] = "0"
-    for spec in SERVICES:
-        environ[grpc_port_var(spec)] = "0"
-        environ[metrics_port_var(spec)] = "0"
     out = io.StringIO()
-    stack = Stack(StackConfig.from_env(environ), out=out)
+    stack = Stack(StackConfig.on_free_ports(stack_dir), out=out)
     try:
         stack.start()
     except BaseException:

@@ -81,6 +81,18 @@ class StackConfig:
         ports = {var: port or free_port() for var, port in wanted.items()}
         return cls(default_stack_dir(environ), ports, services)
 
+    @classmethod
+    def on_free_ports(
+        cls, stack_dir: Path, services: tuple[ServiceSpec, ...] = SERVICES
+    ) -> StackConfig:
+        """Every server and service on a port picked free (tests, load runs beside `make run`)."""
+        environ = {STACK_DIR_VAR: str(stack_dir)}
+        environ.update((var, "0") for var in _SERVER_DEFAULTS)
+        for spec in services:
+            environ[grpc_port_var(spec)] = "0"
+            environ[metrics_port_var(spec)] = "0"
+        return cls.from_env(environ, services)
+
     @property
     def pg_port(self) -> int:
         return self.ports[PG_PORT_VAR]
