@@ -30,6 +30,8 @@ class BenchSettings:
     target_metrics: str | None
     # Run the event store under cProfile (its figures are then not comparable).
     profile_server: bool
+    # The append → visible figures' background rate (appends/s); 0: decided by the probe.
+    visible_rate: float
     # Which groups of measurements to run, a subset of PHASES (in PHASES order).
     phases: tuple[str, ...]
     out_dir: Path
@@ -61,6 +63,7 @@ class BenchSettings:
             target_database_url=database_url,
             target_metrics=env_str("BENCH_TARGET_METRICS", "") or None,
             profile_server=env_bool("BENCH_PROFILE", False),
+            visible_rate=env_float("BENCH_VISIBLE_RATE", 0.0, min_value=0.0),
             phases=tuple(p for p in PHASES if p in phases),
             out_dir=REPO_ROOT / ".bench",
         )

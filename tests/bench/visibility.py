@@ -106,6 +106,9 @@ async def _probe(p: Phases, funds: tuple[str, ...], notes: dict[str, Any]) -> fl
         "applied_per_second": round(applied, 1),
         "lag_after": after.lag,
     }
+    if p.settings.visible_rate > 0:  # FUNDLEDGER_BENCH_VISIBLE_RATE, e.g. to compare runs
+        rate = p.settings.visible_rate
+        p.log(f"  background at {rate:,.0f}/s (FUNDLEDGER_BENCH_VISIBLE_RATE)")
     return rate
 
 

@@ -4,13 +4,26 @@ Delivery is at least once, so handlers must be idempotent by stream version
 (apply version v only when the stored version is v - 1; skip v <= stored; fill a
 gap from the event store) and commit that check with their write in one
 transaction. This class only guarantees:
-- a message is acknowledged (ack_sync, so the ack is confirmed) only after its
-  handler returned, i.e. after the handler's commit; a crash in between means a
-  redelivery, which the version check turns into a no-op (pitfall 12);
+- a message is acknowledged (ack_sync, so the ack is confirmed, unless
+  `confirm_acks` is off) only after its handler returned, i.e. after the
+  handler's commit; a crash in between means a redelivery, which the version
+  check turns into a no-op (pitfall 12);
 - events of one stream are handled in the order delivered, one at a time, while
   different streams proceed in parallel;
 - a handler slower than ack_wait keeps its message with in_progress() instead
   of getting a duplicate delivered behind its back.
+
+With a batch handler the consumer is pipelined: fetching never waits for
+handlers. Fetched messages queue per stream, and each stream has at most one
+handler call running, given everything queued for that stream when it starts
+(in delivery order; a read model applies them in one transaction). All of them
+are acknowledged after it returned, or all (and what queued behind them) left
+to redelivery when it failed. Confirmed acks are awaited in the background, so
+the stream's next call need not wait for them. An event thus waits only for
+its own stream's previous call, not for a whole fetched batch of other
+streams. Messages in hand are bounded (2 x batch_size, besides the bus's
+max_ack_pending). One span per call, started under the first message's trace
+context and linked to the others'.
 """
 
 from __future__ import annotations
@@ -18,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
@@ -27,12 +40,15 @@ from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import context as otel_context
+from opentelemetry import trace
 
 from fundledger_platform.telemetry import extract_context, tracer
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[RecordedEvent], Awaitable[None]]
+BatchHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
+"""Called with one stream's events of one fetch, in delivery order."""
 
 
 @dataclass(frozen=True)
@@ -44,13 +60,34 @@ class ConsumerSettings:
     ack_wait_seconds: float = 30.0
     max_deliver: int = -1
     fetch_timeout_seconds: float = 1.0
+    # False: batch mode acknowledges with a plain ack (no reply awaited; the
+    # client's flusher sends many in one write). A lost ack only means a
+    # redelivery after ack_wait, which an idempotent handler skips.
+    confirm_acks: bool = True
 
 
 class BusConsumer:
-    def __init__(self, js: JetStreamContext, settings: ConsumerSettings, handler: Handler) -> None:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        settings: ConsumerSettings,
+        handler: Handler,
+        *,
+        batch_handler: BatchHandler | None = None,
+    ) -> None:
         self._js = js
         self._settings = settings
         self._handler = handler
+        self._batch_handler = batch_handler
+        self._span_name = f"consume {settings.durable}"
+        # Batch mode: messages queued per stream, the stream's running worker, and
+        # how many messages are in hand (queued or being handled).
+        self._queued: dict[str, list[tuple[Msg, RecordedEvent]]] = {}
+        self._workers: dict[str, asyncio.Task[None]] = {}
+        self._in_flight = 0
+        self._room = asyncio.Event()
+        self._acking: set[asyncio.Task[None]] = set()
+        self._handling: dict[int, list[Msg]] = {}
         self._tracer = tracer(__name__)
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
@@ -66,6 +103,7 @@ class BusConsumer:
             while not task.done():  # a library wait_for may swallow one cancel
                 task.cancel()
                 await asyncio.wait({task}, timeout=0.5)
+        await self._stop_workers()
         if self._subscription is not None:
             # Without this a later drain() of the connection waits for messages
             # that arrived after the cancel and times out (30 s).
@@ -92,6 +130,9 @@ class BusConsumer:
         while True:
             try:
                 subscription = self._subscription = await self._subscribe()
+                if self._batch_handler is not None:
+                    await self._pipeline(subscription)  # returns only by raising
+                    continue
                 while True:
                     try:
                         messages = await subscription.fetch(
@@ -108,12 +149,169 @@ class BusConsumer:
                 log.warning("consumer %s: %s; resubscribing", self._settings.durable, err)
                 await asyncio.sleep(1.0)
 
+    async def _pipeline(self, subscription: JetStreamContext.PullSubscription) -> None:
+        """Batch mode: fetch while handlers run (see the module docstring)."""
+        limit = self._settings.batch_size * 2
+        keep_alive = asyncio.create_task(self._keep_handled_alive())
+        try:
+            while True:
+                room = limit - self._in_flight
+                if room <= 0:
+                    self._room.clear()
+                    await self._room.wait()
+                    continue
+                try:
+                    messages = await subscription.fetch(
+                        min(room, self._settings.batch_size),
+                        timeout=self._settings.fetch_timeout_seconds,
+                    )
+                except (TimeoutError, NatsTimeoutError):
+                    continue
+                for msg in messages:
+                    event = RecordedEvent.FromString(msg.data)
+                    self._queued.setdefault(event.stream_id, []).append((msg, event))
+                    self._in_flight += 1
+                    if event.stream_id not in self._workers:
+                        self._workers[event.stream_id] = asyncio.create_task(
+                            self._work(event.stream_id)
+                        )
+        finally:
+            keep_alive.cancel()
+            # Unacknowledged messages come back after ack_wait (to whoever subscribes).
+            await self._stop_workers()
+
+    async def _work(self, stream_id: str) -> None:
+        """One stream's handler calls, one after another, until its queue is empty."""
+        try:
+            while True:
+                items = self._queued.pop(stream_id, None)
+                if not items:
+                    return
+                try:
+                    ok = await self._handle_batch_of(items)
+                    if not ok:
+                        # Later events of this stream must not overtake the failed
+                        # ones: leave what queued meanwhile unacknowledged too.
+                        later = self._queued.pop(stream_id, [])
+                        self._in_flight -= len(later)
+                        for msg, _ in later:
+                            with contextlib.suppress(Exception):
+                                await msg.nak(delay=1.0)
+                finally:
+                    self._in_flight = max(0, self._in_flight - len(items))
+                    self._room.set()
+        finally:
+            # No await between finding the queue empty and this: a message fetched
+            # for this stream either found this worker's entry or starts a new one.
+            if self._workers.get(stream_id) is asyncio.current_task():
+                del self._workers[stream_id]
+
+    async def _stop_workers(self) -> None:
+        workers = list(self._workers.values())
+        for task in workers:
+            task.cancel()
+        if workers:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait(workers, timeout=5.0)
+        self._workers.clear()
+        self._queued.clear()
+        self._in_flight = 0
+        self._room.set()
+        if self._acking:  # let the acks of committed work reach the bus
+            with contextlib.suppress(BaseException):
+                await asyncio.wait(set(self._acking), timeout=5.0)
+
     async def _handle_batch(self, messages: list[Msg]) -> None:
         by_stream: dict[str, list[tuple[Msg, RecordedEvent]]] = {}
         for msg in messages:
             event = RecordedEvent.FromString(msg.data)
             by_stream.setdefault(event.stream_id, []).append((msg, event))
         await asyncio.gather(*(self._handle_stream(items) for items in by_stream.values()))
+
+    async def _handle_batch_of(self, items: list[tuple[Msg, RecordedEvent]]) -> bool:
+        """One batch-handler call for one stream's messages; acks all after it, or none.
+
+        False when the handler failed (the messages were left to redelivery)."""
+        handler = self._batch_handler
+        if handler is None:  # only called in batch mode
+            return False
+        messages = [msg for msg, _ in items]
+        events = [event for _, event in items]
+        first = events[0]
+        contexts = [extract_context(msg.headers) for msg in messages]
+        links = [
+            trace.Link(span_context)
+            for context in contexts[1:]
+            if (span_context := trace.get_current_span(context).get_span_context()).is_valid
+        ]
+        token = otel_context.attach(contexts[0])
+        try:
+            with self._tracer.start_as_current_span(
+                self._span_name,
+                links=links,
+                attributes={
+                    "fundledger.stream_id": first.stream_id,
+                    "fundledger.version": first.version,
+                    "fundledger.last_version": events[-1].version,
+                    "messaging.batch.message_count": len(events),
+                },
+            ):
+                handling = self._handling
+                key = id(messages)
+                handling[key] = messages  # kept alive by _keep_handled_alive
+                try:
+                    await handler(events)
+                except Exception:
+                    log.exception(
+                        "handler failed for %s v%d..v%d; they will be redelivered",
+                        first.stream_id,
+                        first.version,
+                        events[-1].version,
+                    )
+                    for msg in messages:
+                        with contextlib.suppress(Exception):
+                            await msg.nak(delay=1.0)
+                    return False
+                finally:
+                    handling.pop(key, None)
+                if not self._settings.confirm_acks:
+                    await self._ack_all(first.stream_id, messages)  # no round trip
+                    return True
+                # Confirmed acks, sent together and awaited in the background: the
+                # stream's next messages need not wait for the bus's confirmation.
+                acking = asyncio.create_task(self._ack_all(first.stream_id, messages))
+                self._acking.add(acking)
+                acking.add_done_callback(self._acking.discard)
+                return True
+        finally:
+            otel_context.detach(token)
+
+    async def _keep_handled_alive(self) -> None:
+        """Batch mode: in_progress() for every message whose handler is still running."""
+        interval = max(self._settings.ack_wait_seconds / 3, 0.1)
+        while True:
+            await asyncio.sleep(interval)
+            for messages in list(self._handling.values()):
+                for msg in messages:
+                    with contextlib.suppress(Exception):
+                        await msg.in_progress()
+
+    async def _ack_all(self, stream_id: str, messages: list[Msg]) -> None:
+        if not self._settings.confirm_acks:
+            for msg in messages:
+                try:
+                    await msg.ack()
+                except Exception as err:
+                    log.warning("ack failed for %s: %r", stream_id, err)
+                else:
+                    self.delivered += 1
+            return
+        acks = await asyncio.gather(*(msg.ack_sync() for msg in messages), return_exceptions=True)
+        self.delivered += sum(1 for ack in acks if not isinstance(ack, BaseException))
+        failed = next((ack for ack in acks if isinstance(ack, BaseException)), None)
+        if failed is not None:
+            # Redelivered after ack_wait and skipped by the version check: harmless.
+            log.warning("ack failed for %s: %r", stream_id, failed)
 
     async def _handle_stream(self, items: list[tuple[Msg, RecordedEvent]]) -> None:
         for index, (msg, event) in enumerate(items):
@@ -137,7 +335,7 @@ class BusConsumer:
         token = otel_context.attach(extract_context(headers))
         try:
             with self._tracer.start_as_current_span(
-                f"consume {self._settings.durable}",
+                self._span_name,
                 attributes={
                     "fundledger.stream_id": event.stream_id,
                     "fundledger.version": event.version,

@@ -8,6 +8,8 @@ consumer starts its span under :func:`extract_context` of those headers.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import threading
 from collections.abc import Mapping
@@ -86,11 +88,8 @@ def tracer(name: str) -> trace.Tracer:
 
 
 def server_interceptors() -> list[grpc.aio.ServerInterceptor[Any, Any]]:
-    """OpenTelemetry's grpc.aio server interceptor: one SERVER span per call."""
-    from opentelemetry.instrumentation.grpc import aio_server_interceptor
-
-    interceptor: grpc.aio.ServerInterceptor[Any, Any] = aio_server_interceptor()  # type: ignore[no-untyped-call]
-    return [interceptor]
+    """One SERVER span per call, under the caller's trace context (``traceparent``)."""
+    return [ServerTracingInterceptor()]
 
 
 def client_interceptors() -> list[grpc.aio.ClientInterceptor]:
@@ -135,3 +134,119 @@ def record_rpc_status(
         span.set_attribute(key, value)
     if code in _SERVER_FAULTS:
         span.set_status(Status(StatusCode.ERROR, f"{code.name}: {description}"))
+
+
+# -- Server spans ----------------------------------------------------------------------------------
+#
+# What OpenTelemetry's grpc.aio server interceptor does, at a fraction of its cost per call (it
+# builds a new method handler, a context proxy and generator-based context managers on every
+# call, and parses the peer address): the wrapped handler is built once per method, the span is
+# started and made current with plain calls, and the final status is read from the call's
+# context when it ends. Same span: named after the full method, kind SERVER, the
+# ``rpc.system``/``rpc.service``/``rpc.method`` attributes and ``rpc.grpc.status_code``, status
+# ERROR for the codes that mean the server failed (UNSET otherwise), exceptions recorded.
+
+
+class ServerTracingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+    def __init__(self) -> None:
+        self._tracer = trace.get_tracer("fundledger_platform.grpc_server")
+        self._wrapped: dict[str, tuple[Any, Any]] = {}
+
+    async def intercept_service(
+        self, continuation: Any, handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        if handler is None:
+            return None
+        method: str = handler_call_details.method  # type: ignore[attr-defined]
+        entry = self._wrapped.get(method)
+        if entry is not None and entry[0] is handler:
+            return entry[1]
+        wrapped = self._wrap(method, handler)
+        self._wrapped[method] = (handler, wrapped)
+        return wrapped
+
+    def _wrap(self, method: str, handler: Any) -> Any:
+        # Imported here: _wrapping imports nothing of ours, but keep the module light.
+        from fundledger_platform._wrapping import wrap_handler
+
+        service, _, name = method.lstrip("/").partition("/")
+        attributes = {
+            "rpc.system": "grpc",
+            "rpc.service": service,
+            "rpc.method": name,
+            "rpc.grpc.status_code": grpc.StatusCode.OK.value[0],
+        }
+        tracer = self._tracer
+        return wrap_handler(
+            handler, lambda context: _ServerSpan(tracer, method, attributes, context)
+        )
+
+
+def _metadata_carrier(context: Any) -> dict[str, str]:
+    metadata = context.invocation_metadata()
+    if not metadata:
+        return {}
+    return {item[0]: item[1] for item in metadata if isinstance(item[1], str)}
+
+
+class _ServerSpan:
+    __slots__ = ("_attributes", "_context", "_method", "_span", "_token", "_tracer")
+
+    def __init__(
+        self, tracer: trace.Tracer, method: str, attributes: dict[str, Any], context: Any
+    ) -> None:
+        self._tracer = tracer
+        self._method = method
+        self._attributes = attributes
+        self._context = context
+        self._span: trace.Span | None = None
+        self._token: object = None
+
+    async def __aenter__(self) -> None:
+        parent = propagate.extract(_metadata_carrier(self._context))
+        span = self._tracer.start_span(
+            self._method,
+            context=parent,
+            kind=trace.SpanKind.SERVER,
+            attributes=self._attributes,
+        )
+        self._span = span
+        self._token = otel_context.attach(trace.set_span_in_context(span, parent))
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, traceback: Any
+    ) -> None:
+        span = self._span
+        if span is None:
+            return
+        try:
+            if span.is_recording():
+                self._finish(span, exc)
+        finally:
+            span.end()
+            otel_context.detach(self._token)  # type: ignore[arg-type]
+
+    def _finish(self, span: trace.Span, exc: BaseException | None) -> None:
+        if exc is not None and not isinstance(
+            exc, grpc.aio.AbortError | asyncio.CancelledError | GeneratorExit
+        ):
+            # An exception no interceptor inside turned into a status: the caller gets UNKNOWN.
+            span.record_exception(exc)
+            span.set_attribute("rpc.grpc.status_code", grpc.StatusCode.UNKNOWN.value[0])
+            span.set_status(Status(StatusCode.ERROR, f"{type(exc).__name__}: {exc}"))
+            return
+        try:
+            code = self._context.code()
+        except Exception:  # a context proxy without it
+            code = None
+        if not isinstance(code, grpc.StatusCode) or code == grpc.StatusCode.OK:
+            return
+        span.set_attribute("rpc.grpc.status_code", code.value[0])
+        if code in _SERVER_FAULTS:
+            details = ""
+            with contextlib.suppress(Exception):
+                details = self._context.details() or ""
+            if isinstance(details, bytes):
+                details = details.decode("utf-8", "replace")
+            span.set_status(Status(StatusCode.ERROR, f"{code}:{details}"))

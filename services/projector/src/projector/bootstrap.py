@@ -20,6 +20,7 @@ from nats.aio.client import Client as NATS
 
 from projector.adapters.applier import Applier
 from projector.adapters.catchup import CatchUp
+from projector.adapters.fund_heads import FundHeads
 from projector.adapters.fund_rows import FundRows
 from projector.adapters.rebuild import Rebuilder
 from projector.adapters.status import projection_status
@@ -32,8 +33,9 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SERVICE_NAME = projector_pb2.DESCRIPTOR.services_by_name["ProjectorService"].full_name
-# Connections kept free of apply transactions, for reads (see Applier).
-READ_CONNECTIONS = 2
+# Connections kept free of apply transactions, for reads (see Applier); one of them
+# is held by FundHeads for GetFundState.
+READ_CONNECTIONS = 3
 EVENTSTORE_PROBE_SECONDS = 2.0
 # Any stream id will do: NOT_FOUND proves the event store answers.
 _PROBE_STREAM = "fund-readiness-probe"
@@ -84,6 +86,7 @@ async def build(settings: Settings) -> Projector:
     bus = await connect_bus(settings.nats_url, "projector")
     waiters = VersionWaiters()
     rows = FundRows(pool)
+    heads = FundHeads(pool)
     applier = Applier(
         pool,
         client,
@@ -112,8 +115,12 @@ async def build(settings: Settings) -> Projector:
             filter_subject=settings.fund_subject,
             batch_size=settings.consumer_batch_size,
             ack_wait_seconds=settings.ack_wait_seconds,
+            # Plain acks: a lost one is a redelivery the version check skips.
+            confirm_acks=False,
         ),
         applier.on_bus_event,
+        # Each fund's events of one fetch in one apply transaction.
+        batch_handler=applier.on_bus_batch,
     )
     rebuilder = Rebuilder(
         settings.database_url, client, waiters, page_size=settings.catchup_page_size
@@ -129,6 +136,7 @@ async def build(settings: Settings) -> Projector:
         applier,
         waiters,
         rebuilder,
+        heads,
         wait_poll_seconds=settings.wait_poll_seconds,
         max_wait_seconds=settings.max_wait_seconds,
         status_max_scan=settings.status_max_scan,
@@ -165,6 +173,8 @@ async def build(settings: Settings) -> Projector:
             rebuilder.stop,
             close_bus,
             client.close,
+            heads.close,
+            applier.close,
             close_pool,
         ],
     )

@@ -24,7 +24,7 @@ from snapshotter.adapters.progress_store import PostgresProgressStore
 from snapshotter.adapters.snapshot_store import PostgresSnapshotStore
 from snapshotter.config import Settings
 from snapshotter.domain.funds import FUND_CATEGORY
-from snapshotter.entrypoints.bus_handler import fund_event_handler
+from snapshotter.entrypoints.bus_handler import fund_batch_handler, fund_event_handler
 from snapshotter.entrypoints.grpc_servicer import SnapshotterServicer
 from snapshotter.service_layer.catchup import CatchUp
 from snapshotter.service_layer.daily import DailySnapshots
@@ -88,8 +88,11 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotte
             stream=settings.bus_stream,
             durable=settings.durable,
             filter_subject=f"{settings.bus_subject_prefix}.{FUND_CATEGORY}.>",
+            # Plain acks: a lost one is a redelivery the progress check skips.
+            confirm_acks=False,
         ),
         fund_event_handler(tracker),
+        batch_handler=fund_batch_handler(tracker),
     )
     consumer.start()
     tasks = [

@@ -9,7 +9,7 @@ wire forms.
 Pure: no I/O, no clock, no randomness; money in integer cents, ratios as exact Fractions.
 """
 
-from fundledger_kernel.fund.events import FundEvent, decode_event
+from fundledger_kernel.fund.events import FundEvent, decode_event, decode_stored_event
 from fundledger_kernel.fund.fold import FOLD_VERSION, empty_state, evolve, project
 from fundledger_kernel.fund.frozen_map import FrozenMap
 from fundledger_kernel.fund.handlers import HANDLERS
@@ -37,6 +37,7 @@ __all__ = [
     "StateRangeError",
     "StoredStateError",
     "decode_event",
+    "decode_stored_event",
     "empty_state",
     "evolve",
     "project",

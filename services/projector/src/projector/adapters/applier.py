@@ -16,7 +16,10 @@ from fundledger_kernel.fund import FOLD_VERSION
 
 from projector.adapters.apply_tx import Outcome, apply_on
 from projector.adapters.event_source import EventSource
+from projector.adapters.fund_heads import FundHead
 from projector.adapters.fund_rows import FundRows
+from projector.adapters.leases import ConnectionLeases
+from projector.adapters.state_cache import StateCache
 from projector.adapters.tables import LIVE
 from projector.adapters.waiters import VersionWaiters
 from projector.domain.fund_ids import CATEGORY, is_fund_id
@@ -41,15 +44,19 @@ class Applier:
         waiters: VersionWaiters,
         *,
         concurrency: int,
+        states: StateCache | None = None,
     ) -> None:
         self._pool = pool
         self._source = source
         self._waiters = waiters
         self._rows = FundRows(pool)
+        # Decoded states of the live table, so applying does not re-parse stored JSON.
+        self.states = StateCache() if states is None else states
         # Fewer concurrent apply transactions than pool connections, so reads
         # (GetFundState, status) always find a connection — also while a rebuild's
-        # swap holds the table lock and every apply waits on it.
-        self._slots = asyncio.Semaphore(concurrency)
+        # swap holds the table lock and every apply waits on it. The apply
+        # connections are kept between applies (see leases.py).
+        self._conns = ConnectionLeases(pool, concurrency)
         self.after_commit: AfterCommit | None = None
         """Test hook, awaited after each commit and before the caller acknowledges:
         raising here simulates a crash between the commit and the bus ack."""
@@ -58,24 +65,45 @@ class Applier:
         self, fund_id: str, events: Sequence[RecordedEvent], *, refold: bool = False
     ) -> Outcome:
         """Apply one fund's events exactly once (see apply_tx); returns what happened."""
-        async with self._slots, self._pool.acquire() as conn:
-            outcome = await apply_on(conn, LIVE, self._source, fund_id, events, refold=refold)
+        async with self._conns.lease() as conn:
+            outcome = await apply_on(
+                conn, LIVE, self._source, fund_id, events, refold=refold, cache=self.states
+            )
         # Counted and announced only after the commit: a rolled-back attempt
         # (retried later) must neither count twice nor wake a waiter for nothing.
         self._record(outcome)
         if outcome.applied or outcome.refolded:
-            self._waiters.notify(fund_id)
+            head = (
+                None
+                if outcome.updated_at is None
+                else FundHead(
+                    fund_id, outcome.version, outcome.position, FOLD_VERSION, outcome.updated_at
+                )
+            )
+            self._waiters.notify(fund_id, head)
         if self.after_commit is not None:
             await self.after_commit(outcome)
         return outcome
 
     async def on_bus_event(self, event: RecordedEvent) -> None:
         """BusConsumer handler: returns after the commit, so the ack follows it."""
-        if event.category != CATEGORY or not is_fund_id(event.stream_id):
-            # The subject filter should make this impossible; never wedge on it.
-            log.warning("ignoring %s v%d: not a fund stream", event.stream_id, event.version)
+        await self.on_bus_batch([event])
+
+    async def on_bus_batch(self, events: Sequence[RecordedEvent]) -> None:
+        """BusConsumer batch handler: one stream's events of one fetch, in one transaction.
+
+        Returns after the commit, so the acks follow it; a failure leaves every
+        message of the batch unacknowledged (redelivered, then skipped or applied
+        by the version check like any redelivery).
+        """
+        if not events:
             return
-        await self.apply(event.stream_id, [event])
+        first = events[0]
+        if first.category != CATEGORY or not is_fund_id(first.stream_id):
+            # The subject filter should make this impossible; never wedge on it.
+            log.warning("ignoring %s v%d: not a fund stream", first.stream_id, first.version)
+            return
+        await self.apply(first.stream_id, events)
 
     async def apply_page(self, events: Sequence[RecordedEvent]) -> int:
         """Apply a page read from the log (position order, many funds); returns events applied.
@@ -107,6 +135,10 @@ class Applier:
         if failures:
             raise failures[0]
         return sum(r.applied for r in results if isinstance(r, Outcome))
+
+    async def close(self) -> None:
+        """Gives the kept connections back to the pool (before it closes)."""
+        await self._conns.close()
 
     async def refold(self, fund_id: str) -> Outcome:
         """Fold a fund's whole stream again from the log (its stored state was unusable)."""

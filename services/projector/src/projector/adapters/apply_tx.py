@@ -14,6 +14,15 @@ The caller acknowledges the bus message only after this returned (BusConsumer
 acks after the handler), so a crash between commit and ack means a redelivery
 that step 2 turns into a no-op — the stored version *is* the checkpoint, in the
 same transaction as the state it describes (pitfall 12).
+
+With a StateCache (the live table), a fund whose state this process committed
+last takes a shorter route to the same guarantee: its events are folded over
+the cached state and written by one statement, `UPDATE … WHERE version =
+<cached version>`, which checks and writes atomically (PostgreSQL re-checks
+the condition on the row it updates, after waiting for any other writer). No
+row updated means the cache is behind (another replica, a rebuild): the
+locking transaction above runs instead. Duplicates and gaps always take the
+locking route, so they are judged against the stored version.
 """
 
 from __future__ import annotations
@@ -22,6 +31,7 @@ import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
@@ -36,6 +46,7 @@ from fundledger_kernel.fund import (
 
 from projector.adapters.conn import Conn
 from projector.adapters.event_source import EventSource
+from projector.adapters.state_cache import StateCache
 from projector.domain.fund_events import fold
 from projector.domain.sequencing import ApplyPlan, plan_apply
 
@@ -59,15 +70,22 @@ class Outcome:
     position: int
     # True when the stored state could not be used and the stream was folded again.
     refolded: bool = False
+    # The row's updated_at as this apply wrote it (None when it wrote nothing).
+    updated_at: datetime | None = None
 
 
-async def _lock_row(conn: Conn, table: str, fund_id: str, create: bool) -> asyncpg.Record | None:
+async def _lock_row(
+    conn: Conn, table: str, fund_id: str, create: bool, cached_version: int
+) -> asyncpg.Record | None:
     # FOR UPDATE waits for any other transaction holding this fund's row, then
     # reads the committed version: the check below always sees the latest write.
+    # The state is sent only when the cached one is not at the stored version.
     select = (
-        f"SELECT version, position, fold_version, state FROM {table} WHERE fund_id = $1 FOR UPDATE"
+        "SELECT version, position, fold_version, "
+        "CASE WHEN version = $2 AND fold_version = $3 THEN NULL ELSE state END AS state "
+        f"FROM {table} WHERE fund_id = $1 FOR UPDATE"
     )
-    row: asyncpg.Record | None = await conn.fetchrow(select, fund_id)
+    row: asyncpg.Record | None = await conn.fetchrow(select, fund_id, cached_version, FOLD_VERSION)
     if row is not None or not create:
         return row
     # A new fund: two appliers may both find no row. ON CONFLICT DO NOTHING makes
@@ -82,19 +100,23 @@ async def _lock_row(conn: Conn, table: str, fund_id: str, create: bool) -> async
         json.dumps(state_to_json(empty_state(fund_id))),
         FOLD_VERSION,
     )
-    row = await conn.fetchrow(select, fund_id)
+    row = await conn.fetchrow(select, fund_id, cached_version, FOLD_VERSION)
     if row is None:  # impossible: the row exists and nothing deletes rows
         raise RuntimeError(f"{fund_id}: projection row vanished")
     return row
 
 
-def _stored_state(fund_id: str, row: asyncpg.Record) -> FundState | None:
+def _stored_state(fund_id: str, row: asyncpg.Record, cached: FundState | None) -> FundState | None:
     """The row's state; None when this fold cannot use it (another fold version, corrupt)."""
     if row["fold_version"] != FOLD_VERSION:
         return None
+    if row["state"] is None and cached is not None and cached.version == row["version"]:
+        return cached  # the row is at the cached version (see _lock_row)
+    if row["version"] == 0:  # the placeholder of a new fund
+        return empty_state(fund_id)
     try:
         return state_from_json(json.loads(row["state"]))
-    except (StoredStateError, ValueError) as err:
+    except (StoredStateError, ValueError, TypeError) as err:
         log.warning("%s: stored state unreadable (%s); folding the stream again", fund_id, err)
         return None
 
@@ -116,6 +138,13 @@ def _given_run(events: Sequence[RecordedEvent], plan: ApplyPlan) -> list[Recorde
     return [by_version[v] for v in range(plan.first, plan.last + 1)]
 
 
+_UPDATE = (
+    "UPDATE {table} SET name = $2, state = $3::jsonb, version = $4, position = $5, "
+    "fold_version = $6, updated_at = clock_timestamp() WHERE fund_id = $1"
+)
+_RETURNING = " RETURNING updated_at"
+
+
 async def apply_on(
     conn: Conn,
     table: str,
@@ -124,22 +153,101 @@ async def apply_on(
     events: Sequence[RecordedEvent],
     *,
     refold: bool = False,
+    cache: StateCache | None = None,
 ) -> Outcome:
     """Apply `events` (all of stream `fund_id`, any order, duplicates allowed) to `table`.
 
     `refold` folds the whole stream again from the log (e.g. after a fold
     version change); it never creates a row for a fund the table does not hold.
+    `cache` holds the states this process committed to `table` (the live one):
+    read first, updated after the commit.
     """
+    known = None if cache is None or refold else cache.get(fund_id)
+    if known is not None and events:
+        outcome = await _apply_over_known(conn, table, fund_id, events, known)
+        if outcome is not None:
+            if cache is not None:
+                cache.put(outcome.state)
+            return outcome.result
+    result, state = await _apply_locked(conn, table, source, fund_id, events, refold, known)
+    if cache is not None and state is not None:
+        cache.put(state)  # after the commit: a rolled-back state is never cached
+    return result
+
+
+@dataclass(frozen=True)
+class _Written:
+    result: Outcome
+    state: FundState
+
+
+async def _apply_over_known(
+    conn: Conn,
+    table: str,
+    fund_id: str,
+    events: Sequence[RecordedEvent],
+    known: FundState,
+) -> _Written | None:
+    """The events folded over the cached state, written only if the row is still at its version.
+
+    None (nothing written) when the events are not exactly the next ones after
+    the cached version, or the row has moved on or was written by another fold:
+    the locking path then decides against the stored row.
+    """
+    plan = plan_apply(known.version, [e.version for e in events])
+    if plan.empty or plan.fetch:
+        return None
+    run = _given_run(events, plan)
+    state = fold(known, run)
+    updated_at = await conn.fetchval(
+        _UPDATE.format(table=table) + " AND version = $7 AND fold_version = $6" + _RETURNING,
+        fund_id,
+        state.name,
+        json.dumps(state_to_json(state)),
+        state.version,
+        run[-1].position,
+        FOLD_VERSION,
+        known.version,
+    )
+    if updated_at is None:  # no row at the cached version
+        return None
+    result = Outcome(
+        fund_id,
+        applied=plan.last - known.version,
+        duplicates=plan.duplicates,
+        fetched=0,
+        version=state.version,
+        position=run[-1].position,
+        updated_at=updated_at,
+    )
+    return _Written(result, state)
+
+
+async def _apply_locked(
+    conn: Conn,
+    table: str,
+    source: EventSource,
+    fund_id: str,
+    events: Sequence[RecordedEvent],
+    refold: bool,
+    known: FundState | None,
+) -> tuple[Outcome, FundState | None]:
+    """The locking transaction (see the module docstring); returns the outcome and the
+    state the row holds after it (None when unknown)."""
+    cached_version = -1 if known is None else known.version
     async with conn.transaction():
-        row = await _lock_row(conn, table, fund_id, create=not refold and bool(events))
+        row = await _lock_row(
+            conn, table, fund_id, not refold and bool(events), -1 if refold else cached_version
+        )
         if row is None:
-            return Outcome(fund_id, 0, 0, 0, 0, 0)
+            return Outcome(fund_id, 0, 0, 0, 0, 0), None
         stored_version: int = row["version"]
-        stored = _stored_state(fund_id, row)
+        stored = _stored_state(fund_id, row, known)
         refold = refold or stored is None
         plan = plan_apply(stored_version, [e.version for e in events], refold=refold)
         if plan.empty:
-            return Outcome(fund_id, 0, plan.duplicates, 0, stored_version, row["position"])
+            result = Outcome(fund_id, 0, plan.duplicates, 0, stored_version, row["position"])
+            return result, (stored if stored_version > 0 else None)
         if plan.fetch:
             run = await _read_run(source, fund_id, plan)
             given = {e.version for e in events}
@@ -148,9 +256,8 @@ async def apply_on(
             run, fetched = _given_run(events, plan), 0
         base = empty_state(fund_id) if refold or stored is None else stored
         state = fold(base, run)
-        await conn.execute(
-            f"UPDATE {table} SET name = $2, state = $3::jsonb, version = $4, position = $5, "
-            "fold_version = $6, updated_at = clock_timestamp() WHERE fund_id = $1",
+        updated_at = await conn.fetchval(
+            _UPDATE.format(table=table) + _RETURNING,
             fund_id,
             state.name,
             json.dumps(state_to_json(state)),
@@ -158,7 +265,7 @@ async def apply_on(
             run[-1].position,
             FOLD_VERSION,
         )
-    return Outcome(
+    result = Outcome(
         fund_id,
         applied=plan.last - stored_version,
         duplicates=plan.duplicates,
@@ -166,4 +273,6 @@ async def apply_on(
         version=state.version,
         position=run[-1].position,
         refolded=refold,
+        updated_at=updated_at,
     )
+    return result, state

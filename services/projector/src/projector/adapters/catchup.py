@@ -22,6 +22,8 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 
+import grpc
+
 from projector.adapters.applier import Applier
 from projector.adapters.event_source import EventSource, read_page
 from projector.adapters.fund_rows import FundRows
@@ -83,6 +85,11 @@ class CatchUp:
                     await self._after_pass()
             except asyncio.CancelledError:
                 raise
+            except grpc.aio.AioRpcError as err:
+                if err.code() is not grpc.StatusCode.UNAVAILABLE:
+                    log.exception("catch-up pass failed; retrying next round")
+                else:  # the event store is starting or restarting: expected, no traceback
+                    log.warning("catch-up: event store unavailable; retrying next round")
             except Exception:
                 log.exception("catch-up pass failed; retrying next round")
             await asyncio.sleep(self._interval)

@@ -12,19 +12,29 @@ import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from projector.adapters.fund_heads import FundHead
+
+
+class Change(asyncio.Event):
+    """Set by a commit of the fund; `head` is the row that commit wrote, when known."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.head: FundHead | None = None
+
 
 class VersionWaiters:
     def __init__(self) -> None:
-        self._by_fund: dict[str, set[asyncio.Event]] = {}
+        self._by_fund: dict[str, set[Change]] = {}
 
     @contextmanager
-    def watch(self, fund_id: str) -> Iterator[asyncio.Event]:
+    def watch(self, fund_id: str) -> Iterator[Change]:
         """An event set by the next notify(fund_id).
 
         Register *before* reading the row: a commit between the read and the wait
         then still sets this event, instead of being missed until the next poll.
         """
-        event = asyncio.Event()
+        event = Change()
         waiting = self._by_fund.setdefault(fund_id, set())
         waiting.add(event)
         try:
@@ -34,8 +44,11 @@ class VersionWaiters:
             if not waiting:
                 self._by_fund.pop(fund_id, None)
 
-    def notify(self, fund_id: str) -> None:
+    def notify(self, fund_id: str, head: FundHead | None = None) -> None:
+        """Wake the fund's waiters; `head`: the row this process just committed."""
         for event in self._by_fund.get(fund_id, ()):
+            if head is not None and (event.head is None or event.head.version < head.version):
+                event.head = head
             event.set()
 
     def notify_all(self) -> None:

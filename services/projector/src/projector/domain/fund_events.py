@@ -16,7 +16,7 @@ from datetime import UTC
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel import PayloadError
-from fundledger_kernel.fund import FundEvent, FundState, decode_event, project
+from fundledger_kernel.fund import FundEvent, FundState, decode_stored_event, project
 
 log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ UNREADABLE_EVENT_TYPE = "projector:unreadable-payload"
 def to_fund_event(event: RecordedEvent) -> FundEvent:
     recorded_at = event.recorded_at.ToDatetime(tzinfo=UTC)
     try:
-        return decode_event(event.event_type, event.data, event.version, recorded_at)
+        return decode_stored_event(event.event_type, event.data, event.version, recorded_at)
     except (PayloadError, ValueError, TypeError) as err:
         log.warning(
             "%s v%d: %s payload rejected by the fold (%s); skipped and counted",

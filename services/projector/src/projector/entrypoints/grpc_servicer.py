@@ -12,12 +12,13 @@ import asyncpg
 import grpc
 from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger.projector.v1 import projector_pb2_grpc
-from fundledger_kernel.fund import FundState, StoredStateError
+from fundledger_kernel.fund import FOLD_VERSION, FundState, StoredStateError
 from fundledger_platform.errors import NotFound, Unavailable
 
 from projector.adapters.applier import Applier
 from projector.adapters.apply_tx import GapNotFillableError
 from projector.adapters.event_source import EventSource
+from projector.adapters.fund_heads import FundHead, FundHeads
 from projector.adapters.fund_rows import FundRow, FundRows
 from projector.adapters.rebuild import Rebuilder
 from projector.adapters.status import projection_status
@@ -38,6 +39,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
         applier: Applier,
         waiters: VersionWaiters,
         rebuilder: Rebuilder,
+        heads: FundHeads,
         *,
         wait_poll_seconds: float,
         max_wait_seconds: float,
@@ -45,6 +47,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
     ) -> None:
         self._pool = pool
         self._rows = FundRows(pool)
+        self._heads = heads
         self._built = ResponseCache()
         self._source = source
         self._applier = applier
@@ -59,25 +62,44 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
     ) -> pb.GetFundStateResponse:
         fund_id = valid_fund_id(request.fund_id)
         min_version = m.non_negative(request.min_version, "min_version")
-        row = await fund_row_at_least(
-            self._rows,
+        head = await fund_row_at_least(
+            self._heads.get,
             self._waiters,
             fund_id,
             min_version,
             budget_seconds=m.wait_budget(context.time_remaining(), self._max_wait),
             poll_seconds=self._poll,
         )
-        cached = self._built.get((row.fund_id, row.version, row.fold_version, row.updated_at))
-        if cached is None:
-            row, state = await self._readable(row)
-            cached = m.fund_state_response(row, state)
-            # The state at one version under one fold version never changes, so
-            # the built response is reusable; rebuilding it (JSON to frozen
-            # state to proto, exact ratios) was most of a call's CPU.
-            self._built.put((row.fund_id, row.version, row.fold_version, row.updated_at), cached)
-        response = pb.GetFundStateResponse()
-        response.CopyFrom(cached)
-        return response
+        # The state at one version under one fold version never changes, so the
+        # built response is reusable (and never modified: it is served as is);
+        # building it (state to proto, exact ratios) was most of a call's CPU.
+        built = self._built.get(fund_id, _key(head))
+        if built is None:
+            built = await self._build(head)
+        return built
+
+    async def _build(self, head: FundHead) -> pb.GetFundStateResponse:
+        state = (
+            self._applier.states.at(head.fund_id, head.version)
+            if head.fold_version == FOLD_VERSION
+            else None
+        )
+        if state is not None:
+            # The state this process committed at that version: the row holds the same.
+            built = m.fund_state_response(head.position, head.updated_at, state)
+            self._built.put(head.fund_id, _key(head), built)
+            return built
+        row = await self._rows.get(head.fund_id)
+        if row is None:  # rows are never deleted; only a concurrent down-migration
+            raise NotFound(
+                f"fund {head.fund_id} has no projected state",
+                reason="FUND_NOT_FOUND",
+                metadata={"fund_id": head.fund_id},
+            )
+        row, state = await self._readable(row)
+        built = m.fund_state_response(row.position, row.updated_at, state)
+        self._built.put(row.fund_id, _key(row), built)
+        return built
 
     async def _readable(self, row: FundRow) -> tuple[FundRow, FundState]:
         try:
@@ -129,6 +151,10 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
         self, request: pb.RebuildProjectionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RebuildProjectionResponse:
         return m.rebuild_response(await self._rebuilder.rebuild())
+
+
+def _key(row: FundHead | FundRow) -> tuple[int, int, int, object]:
+    return (row.version, row.fold_version, row.position, row.updated_at)
 
 
 def _committed(row: FundRow) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+from datetime import datetime
 
 from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger_kernel.fund import FundState, state_to_proto
@@ -65,9 +66,11 @@ def decode_token(token: str, field: str = "page_token") -> str | None:
     return fund_id
 
 
-def fund_state_response(row: FundRow, state: FundState) -> pb.GetFundStateResponse:
-    response = pb.GetFundStateResponse(state=state_to_proto(state), position=row.position)
-    response.updated_time.FromDatetime(row.updated_at)
+def fund_state_response(
+    position: int, updated_at: datetime, state: FundState
+) -> pb.GetFundStateResponse:
+    response = pb.GetFundStateResponse(state=state_to_proto(state), position=position)
+    response.updated_time.FromDatetime(updated_at)
     return response
 
 

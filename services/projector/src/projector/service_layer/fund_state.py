@@ -9,27 +9,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from typing import Protocol
+from collections.abc import Awaitable, Callable
 
 from fundledger_platform.errors import DeadlineExceeded, NotFound
 
-from projector.adapters.fund_rows import FundRow
+from projector.adapters.fund_heads import FundHead
 from projector.adapters.waiters import VersionWaiters
 
 
-class RowReader(Protocol):
-    async def get(self, fund_id: str) -> FundRow | None: ...
-
-
 async def fund_row_at_least(
-    rows: RowReader,
+    read: Callable[[str], Awaitable[FundHead | None]],
     waiters: VersionWaiters,
     fund_id: str,
     min_version: int,
     *,
     budget_seconds: float,
     poll_seconds: float,
-) -> FundRow:
+) -> FundHead:
     """The fund's row once its version is >= min_version.
 
     Waits at most `budget_seconds` (the caller passes what is left of the call's
@@ -38,13 +34,18 @@ async def fund_row_at_least(
     other replicas. NotFound for a fund with no row once the wait is over;
     DeadlineExceeded (with the current version) for one that stayed below.
     """
+    if min_version <= 0:  # nothing to wait for
+        found = await read(fund_id)
+        if found is not None:
+            return found
+        raise _not_found(fund_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (budget_seconds if min_version > 0 else 0.0)
     while True:
         # Registered before the read, so a commit landing between the read and
         # the wait still wakes us (see VersionWaiters.watch).
         with waiters.watch(fund_id) as changed:
-            row = await rows.get(fund_id)
+            row = await read(fund_id)
             if row is not None and row.version >= min_version:
                 return row
             remaining = deadline - loop.time()
@@ -52,12 +53,14 @@ async def fund_row_at_least(
                 break
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(changed.wait(), min(poll_seconds, remaining))
+            # Woken by this process's own commit of the version asked for: that
+            # row is the answer (it was committed while this call waited), no
+            # need to read it back.
+            woken_by = changed.head
+            if woken_by is not None and woken_by.version >= min_version:
+                return woken_by
     if row is None:
-        raise NotFound(
-            f"fund {fund_id} has no projected state",
-            reason="FUND_NOT_FOUND",
-            metadata={"fund_id": fund_id},
-        )
+        raise _not_found(fund_id)
     raise DeadlineExceeded(
         f"fund {fund_id} is projected at version {row.version}, below {min_version}",
         reason="MIN_VERSION_NOT_REACHED",
@@ -66,4 +69,12 @@ async def fund_row_at_least(
             "current_version": str(row.version),
             "min_version": str(min_version),
         },
+    )
+
+
+def _not_found(fund_id: str) -> NotFound:
+    return NotFound(
+        f"fund {fund_id} has no projected state",
+        reason="FUND_NOT_FOUND",
+        metadata={"fund_id": fund_id},
     )

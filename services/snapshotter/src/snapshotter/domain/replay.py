@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
-from fundledger_kernel.fund import FundEvent, FundState, decode_event, project
+from fundledger_kernel.fund import FundEvent, FundState, decode_stored_event, project
 
 from snapshotter.domain.model import Snapshot
 
@@ -33,7 +33,8 @@ def recorded_at(event: RecordedEvent) -> datetime:
 
 
 def to_fund_event(event: RecordedEvent) -> FundEvent:
-    return decode_event(event.event_type, event.data, event.version, recorded_at(event))
+    # The event store validated the payload on append: the trusted decode (same result).
+    return decode_stored_event(event.event_type, event.data, event.version, recorded_at(event))
 
 
 def fold_onto(

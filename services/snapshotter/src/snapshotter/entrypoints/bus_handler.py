@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
-from fundledger_platform.consumer import Handler
+from fundledger_platform.consumer import BatchHandler, Handler
 
 from snapshotter.domain.funds import FUND_CATEGORY
 from snapshotter.domain.model import Progress
@@ -19,6 +21,26 @@ def fund_event_handler(tracker: Tracker) -> Handler:
             return
         await tracker.advance(
             Progress(event.stream_id, event.version, event.position, recorded_at(event))
+        )
+
+    return handle
+
+
+def fund_batch_handler(tracker: Tracker) -> BatchHandler:
+    """One stream's events of one fetch: one advance, to the newest of them.
+
+    The same as advancing event by event: the count targets between the stored
+    progress and the newest version are all taken, and older events in the
+    batch would only have moved the progress to a version the newest passes.
+    """
+
+    async def handle(events: Sequence[RecordedEvent]) -> None:
+        fund_events = [e for e in events if e.category == FUND_CATEGORY]
+        if not fund_events:
+            return
+        newest = max(fund_events, key=lambda e: e.version)
+        await tracker.advance(
+            Progress(newest.stream_id, newest.version, newest.position, recorded_at(newest))
         )
 
     return handle

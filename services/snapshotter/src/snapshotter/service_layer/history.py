@@ -22,14 +22,42 @@ from snapshotter.service_layer.ports import EventLog, SnapshotStore, StateJson
 log = logging.getLogger(__name__)
 
 
+class LogEndsBeforeError(DataLoss):
+    """The log ended before the version asked for (DATA_LOSS, LOG_GAP, as any gap).
+
+    Callers that did not check first that the version exists (time travel,
+    CreateSnapshot: a round trip saved on every call) catch this and ask the
+    event store what the fund's current version is, to answer NOT_FOUND or
+    OUT_OF_RANGE instead.
+    """
+
+    def __init__(self, fund_id: str, asked: int, reached: int) -> None:
+        detail = f"asked for version {asked}, the log ends at {reached}"
+        super().__init__(f"{fund_id}: {detail}", reason="LOG_GAP", metadata={"fund_id": fund_id})
+        self.asked = asked
+        self.reached = reached
+
+
+Found = tuple[Snapshot, StateJson] | None
+
+
 class History:
     def __init__(self, snapshots: SnapshotStore, events: EventLog) -> None:
         self._snapshots = snapshots
         self._events = events
 
+    async def latest_snapshot(self, fund_id: str, version: int) -> Found:
+        """This fold's latest snapshot at or before `version`, with its state."""
+        return await self._snapshots.latest_by_version(fund_id, version, FOLD_VERSION)
+
     async def at_version(self, fund_id: str, version: int) -> Replay:
-        """The state exactly at `version` (the caller checked it exists)."""
-        found = await self._snapshots.latest_by_version(fund_id, version, FOLD_VERSION)
+        """The state exactly at `version`; LogEndsBeforeError when the log ends before it."""
+        return await self.at_version_from(
+            fund_id, version, await self.latest_snapshot(fund_id, version)
+        )
+
+    async def at_version_from(self, fund_id: str, version: int, found: Found) -> Replay:
+        """at_version, starting from `found` (what latest_snapshot returned)."""
         start = self._start(fund_id, found)
         missing = version - start.state.version
         if missing <= 0:
@@ -39,8 +67,7 @@ class History:
         )
         replay = self._fold(start, events)
         if replay.state.version != version:
-            detail = f"asked for version {version}, the log ends at {replay.state.version}"
-            raise _gap(fund_id, detail)
+            raise LogEndsBeforeError(fund_id, version, replay.state.version)
         return replay
 
     async def at_time(self, fund_id: str, at: datetime) -> Replay:
@@ -58,7 +85,7 @@ class History:
         )
         return self._fold(start, events)
 
-    def _start(self, fund_id: str, found: tuple[Snapshot, StateJson] | None) -> Replay:
+    def _start(self, fund_id: str, found: Found) -> Replay:
         if found is not None:
             snapshot, data = found
             try:

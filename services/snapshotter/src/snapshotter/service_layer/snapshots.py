@@ -10,9 +10,10 @@ from fundledger_platform.errors import InvalidArgument
 
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.metrics import SNAPSHOT_SECONDS, SNAPSHOTS_CREATED
-from snapshotter.service_layer.errors import beyond_current, fund_not_found
-from snapshotter.service_layer.history import History
+from snapshotter.service_layer.errors import fund_not_found
+from snapshotter.service_layer.history import History, LogEndsBeforeError
 from snapshotter.service_layer.ports import EventLog, SnapshotStore
+from snapshotter.service_layer.time_travel import why_short
 
 
 class SnapshotMaker:
@@ -29,11 +30,12 @@ class SnapshotMaker:
         computations are simply dropped. The first trigger to get there names
         the snapshot.
         """
-        existing = await self._snapshots.get(fund_id, version, FOLD_VERSION)
-        if existing is not None:
-            return existing, False
         started = time.perf_counter()
-        replay = await self._history.at_version(fund_id, version)
+        # One read answers both "is there one already?" and "what to fold from".
+        found = await self._history.latest_snapshot(fund_id, version)
+        if found is not None and found[0].version == version:
+            return found[0], False
+        replay = await self._history.at_version_from(fund_id, version, found)
         event_time = replay.state.last_event_at
         if event_time is None:  # only the empty state has no time, and version >= 1 here
             raise RuntimeError(f"{fund_id} v{version}: folded state has no event time")
@@ -57,19 +59,25 @@ class SnapshotMaker:
 async def create_manual(
     events: EventLog, maker: SnapshotMaker, fund_id: str, at_version: int | None
 ) -> Snapshot:
-    """CreateSnapshot: at the fund's latest version, or at `at_version`."""
+    """CreateSnapshot: at the fund's latest version, or at `at_version`.
+
+    With `at_version` the fold itself finds out whether that version exists;
+    the event store is asked for the fund's current version only when it
+    does not (or when none was given).
+    """
+    if at_version is not None and at_version > 0:
+        try:
+            snapshot, _ = await maker.ensure(fund_id, at_version, Trigger.MANUAL)
+        except LogEndsBeforeError as short:
+            await why_short(events, fund_id, "at_version", short)
+            raise
+        return snapshot
     info = await events.stream_info(fund_id)
     if info is None or info.version == 0:
         raise fund_not_found(fund_id)
-    if at_version is None:
-        version = info.version
-    elif at_version <= 0:
+    if at_version is not None:  # <= 0
         raise InvalidArgument(
             "at_version must be at least 1", reason="VERSION_INVALID", field="at_version"
         )
-    elif at_version > info.version:
-        raise beyond_current(fund_id, "at_version", at_version, info.version)
-    else:
-        version = at_version
-    snapshot, _ = await maker.ensure(fund_id, version, Trigger.MANUAL)
+    snapshot, _ = await maker.ensure(fund_id, info.version, Trigger.MANUAL)
     return snapshot

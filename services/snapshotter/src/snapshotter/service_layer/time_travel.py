@@ -10,7 +10,7 @@ from snapshotter.domain.model import StreamInfo
 from snapshotter.domain.replay import Replay
 from snapshotter.metrics import EVENTS_REPLAYED
 from snapshotter.service_layer.errors import beyond_current, fund_not_found
-from snapshotter.service_layer.history import History
+from snapshotter.service_layer.history import History, LogEndsBeforeError
 from snapshotter.service_layer.ports import EventLog
 
 
@@ -20,12 +20,15 @@ class TimeTravel:
         self._history = history
 
     async def at_time(self, fund_id: str, at: datetime) -> Replay:
-        """Every event recorded at or before `at`; a future time gives the current state."""
-        info = await self._require(fund_id)
-        if info.first_recorded_at is not None and at < info.first_recorded_at:
-            raise _before_first(fund_id, at, info.first_recorded_at)
+        """Every event recorded at or before `at`; a future time gives the current state.
+
+        The read itself tells whether the fund had events by then; only when it
+        had none is the event store asked why (no such fund, or `at` before
+        its first event).
+        """
         replay = await self._history.at_time(fund_id, at)
-        if replay.state.version == 0:  # no first time reported: decided by the read itself
+        if replay.state.version == 0:
+            info = await self._require(fund_id)
             raise _before_first(fund_id, at, info.first_recorded_at)
         EVENTS_REPLAYED.observe(replay.events_replayed)
         return replay
@@ -35,7 +38,8 @@ class TimeTravel:
 
         0 or less is INVALID_ARGUMENT (no fund ever has such a version); beyond
         the current version is OUT_OF_RANGE naming the current one (it may
-        exist later — see errors.OutOfRange).
+        exist later — see errors.OutOfRange). The fund's current version is
+        asked for only when the log ends before `version`.
         """
         if version <= 0:
             raise InvalidArgument(
@@ -43,10 +47,11 @@ class TimeTravel:
                 reason="VERSION_INVALID",
                 field="at_version",
             )
-        info = await self._require(fund_id)
-        if version > info.version:
-            raise beyond_current(fund_id, "at_version", version, info.version)
-        replay = await self._history.at_version(fund_id, version)
+        try:
+            replay = await self._history.at_version(fund_id, version)
+        except LogEndsBeforeError as short:
+            await why_short(self._events, fund_id, "at_version", short)
+            raise
         EVENTS_REPLAYED.observe(replay.events_replayed)
         return replay
 
@@ -55,6 +60,16 @@ class TimeTravel:
         if info is None or info.version == 0:
             raise fund_not_found(fund_id)
         return info
+
+
+async def why_short(events: EventLog, fund_id: str, field: str, short: LogEndsBeforeError) -> None:
+    """Raise NOT_FOUND or OUT_OF_RANGE when that is why the log ended before the version asked
+    for; return (the caller re-raises the DATA_LOSS) when the event store has that version."""
+    info = await events.stream_info(fund_id)
+    if info is None or info.version == 0:
+        raise fund_not_found(fund_id) from None
+    if short.asked > info.version:
+        raise beyond_current(fund_id, field, short.asked, info.version) from None
 
 
 def _before_first(fund_id: str, at: datetime, first: datetime | None) -> NotFound:

@@ -1,0 +1,143 @@
+"""BusConsumer in batch mode against a real nats-server: one stream's messages go to one
+handler call in delivery order, are acknowledged only after it returned, and all come back
+when it failed; other streams are not held up by a slow one."""
+
+from __future__ import annotations
+
+import asyncio
+import tempfile
+from collections.abc import AsyncIterator, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+from fundledger_devstack.nats import NatsServer
+from fundledger_devstack.ports import free_port
+from fundledger_platform.bus import connect_bus, ensure_stream
+from fundledger_platform.consumer import BusConsumer, ConsumerSettings
+from nats.aio.client import Client
+
+STREAM = "PLATFORM_BATCHES"
+
+
+@pytest.fixture(scope="module")
+def nats_server() -> Iterator[NatsServer]:
+    with tempfile.TemporaryDirectory(prefix="fl-platform-batches-") as root:
+        server = NatsServer(Path(root) / "store", free_port(), free_port())
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+async def nc(nats_server: NatsServer) -> AsyncIterator[Client]:
+    client = await connect_bus(nats_server.url, "platform-batches")
+    await ensure_stream(client.jetstream(), STREAM, ["batches.>"])
+    yield client
+    await client.close()
+
+
+async def _publish(nc: Client, subject: str, stream_id: str, versions: range) -> None:
+    js = nc.jetstream()
+    for version in versions:
+        event = RecordedEvent(stream_id=stream_id, version=version, event_type="E")
+        await js.publish(f"batches.{subject}.{stream_id}", event.SerializeToString())
+
+
+async def _until(check: object, what: str) -> None:
+    for _ in range(300):
+        if check():  # type: ignore[operator]
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _settings(subject: str, **overrides: object) -> ConsumerSettings:
+    return ConsumerSettings(
+        stream=STREAM,
+        durable=f"d-{subject}",
+        filter_subject=f"batches.{subject}.>",
+        ack_wait_seconds=2.0,
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+async def _unexpected(event: RecordedEvent) -> None:
+    raise AssertionError("batch mode must not call the single-event handler")
+
+
+@pytest.mark.parametrize("confirm_acks", [True, False])
+async def test_each_stream_in_order_acked_after_its_handler(nc: Client, confirm_acks: bool) -> None:
+    subject = f"order{int(confirm_acks)}"
+    await _publish(nc, subject, "a", range(1, 6))
+    await _publish(nc, subject, "b", range(1, 4))
+    calls: list[list[tuple[str, int]]] = []
+
+    async def handle(events: Sequence[RecordedEvent]) -> None:
+        assert len({e.stream_id for e in events}) == 1
+        calls.append([(e.stream_id, e.version) for e in events])
+
+    consumer = BusConsumer(
+        nc.jetstream(),
+        _settings(subject, confirm_acks=confirm_acks),
+        _unexpected,
+        batch_handler=handle,
+    )
+    consumer.start()
+    try:
+        await _until(lambda: consumer.delivered == 8, "eight acknowledged deliveries")
+    finally:
+        await consumer.stop()
+    for stream_id, count in (("a", 5), ("b", 3)):
+        seen = [v for call in calls for s, v in call if s == stream_id]
+        assert seen == list(range(1, count + 1))
+    info = await nc.jetstream().consumer_info(STREAM, f"d-{subject}")
+    assert (info.num_ack_pending, info.num_pending) == (0, 0)
+
+
+async def test_a_failed_call_leaves_its_messages_to_redelivery(nc: Client) -> None:
+    await _publish(nc, "fail", "a", range(1, 4))
+    attempts: list[list[int]] = []
+
+    async def handle(events: Sequence[RecordedEvent]) -> None:
+        attempts.append([e.version for e in events])
+        if len(attempts) == 1:
+            raise RuntimeError("first attempt fails")
+
+    consumer = BusConsumer(nc.jetstream(), _settings("fail"), _unexpected, batch_handler=handle)
+    consumer.start()
+    try:
+        await _until(lambda: consumer.delivered == 3, "the redelivered messages acknowledged")
+    finally:
+        await consumer.stop()
+    handled_after_failure = sorted(v for attempt in attempts[1:] for v in attempt)
+    assert handled_after_failure == sorted(attempts[0])  # every failed message came back
+
+
+async def test_a_slow_stream_does_not_hold_up_another(nc: Client) -> None:
+    await _publish(nc, "slow", "slow", range(1, 2))
+    release = asyncio.Event()
+    fast_done = asyncio.Event()
+
+    async def handle(events: Sequence[RecordedEvent]) -> None:
+        if events[0].stream_id == "slow":
+            await release.wait()
+        else:
+            fast_done.set()
+
+    consumer = BusConsumer(nc.jetstream(), _settings("slow"), _unexpected, batch_handler=handle)
+    consumer.start()
+    try:
+        await asyncio.sleep(0.3)  # the slow stream's call is running
+        await _publish(nc, "slow", "fast", range(1, 3))
+        await asyncio.wait_for(fast_done.wait(), 5)
+        # Fast's two are acknowledged while slow's call is still running.
+        await _until(lambda: consumer.delivered == 2, "the fast stream's acks")
+        assert not release.is_set()
+        release.set()
+        await _until(lambda: consumer.delivered == 3, "the slow stream's ack")
+    finally:
+        release.set()
+        await consumer.stop()

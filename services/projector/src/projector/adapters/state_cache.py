@@ -1,0 +1,60 @@
+"""Decoded fund states the live projection holds, kept in memory (a bounded LRU).
+
+Each entry is the state this process committed for a fund (the fold's own
+FundState, at its version, under this fold version). Applying the next events
+folds them over it instead of parsing the stored JSON again, and a
+GetFundState that misses its response cache builds the answer from it.
+
+An entry is only ever *used* where the database confirms it: the apply path
+either reads the row's version under its lock, or writes with `WHERE version =
+<the entry's version>` (see apply_tx). Another replica's commit, a rebuild's
+swap or a hand-edited row therefore never lets a stale entry through: the
+versions differ and the stored row is read as before. The fold is
+deterministic, so a row at the same version and fold version holds the same
+state as the entry.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+from fundledger_kernel.fund import FundState
+
+
+class StateCache:
+    def __init__(self, capacity: int = 1024) -> None:
+        self._capacity = max(0, capacity)
+        self._items: OrderedDict[str, FundState] = OrderedDict()
+
+    def get(self, fund_id: str) -> FundState | None:
+        state = self._items.get(fund_id)
+        if state is not None:
+            self._items.move_to_end(fund_id)
+        return state
+
+    def at(self, fund_id: str, version: int) -> FundState | None:
+        """The cached state of `fund_id` if it is exactly at `version`."""
+        state = self._items.get(fund_id)
+        return state if state is not None and state.version == version else None
+
+    def put(self, state: FundState) -> None:
+        if self._capacity == 0:
+            return
+        current = self._items.get(state.fund_id)
+        # Never move an entry backwards: two applies of one fund may finish in
+        # either order (both committed; the later version is the current one).
+        if current is not None and current.version > state.version:
+            return
+        self._items[state.fund_id] = state
+        self._items.move_to_end(state.fund_id)
+        while len(self._items) > self._capacity:
+            self._items.popitem(last=False)
+
+    def discard(self, fund_id: str) -> None:
+        self._items.pop(fund_id, None)
+
+    def clear(self) -> None:
+        self._items.clear()
+
+    def __len__(self) -> int:
+        return len(self._items)
