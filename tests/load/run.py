@@ -32,11 +32,17 @@ from tests.load.summary import table
 
 @contextlib.contextmanager
 def stack_endpoints(settings: LoadSettings) -> Iterator[dict[str, str]]:
-    """The target's endpoints, or those of a throwaway stack that lives for the block."""
+    """The target's endpoints (its endpoints.json and/or --host addresses), or those of a
+    throwaway stack that lives for the block."""
     endpoints_file = settings.endpoints_file
-    if endpoints_file is not None:
-        print(f"target: {endpoints_file}", flush=True)
-        yield _read(endpoints_file)
+    if endpoints_file is not None or settings.hosts:
+        given = _read(endpoints_file) if endpoints_file is not None else {}
+        given.update(settings.hosts)
+        missing = [spec.name for spec in SERVICES if spec.name not in given]
+        if missing:
+            raise ValueError(f"no address for {', '.join(missing)} (--target or --host)")
+        print(f"target: {endpoints_file or 'hosts'} {given}", flush=True)
+        yield given
         return
     stack_dir = (settings.out_dir / "stack").absolute()
     shutil.rmtree(stack_dir, ignore_errors=True)
@@ -54,9 +60,6 @@ def _read(path: Path) -> dict[str, str]:
     raw = json.loads(path.read_text())
     if not isinstance(raw, dict):
         raise ValueError(f"{path} is not a JSON object of service -> host:port")
-    missing = [spec.name for spec in SERVICES if spec.name not in raw]
-    if missing:
-        raise ValueError(f"{path} names no address for {', '.join(missing)}")
     return {str(k): str(v) for k, v in raw.items()}
 
 

@@ -25,6 +25,9 @@ class LoadSettings:
     wait: str = "0.5,1.5"  # think time between a user's tasks, "min,max" seconds
     # An existing stack: its endpoints.json, or the folder holding it. None: start one.
     target: Path | None = None
+    # Service addresses given directly ("event-store=host:port", …): they replace the
+    # target's entries, and when they name every service no endpoints.json is needed.
+    hosts: tuple[tuple[str, str], ...] = ()
     out_dir: Path = Path(".loadtest")
     gates: Path = DEFAULT_GATES
     stop_timeout: int = 10  # seconds users get to finish their task at the end
@@ -68,6 +71,13 @@ class LoadSettings:
             default=Path(target_env) if target_env else None,
             help="endpoints.json of a running stack (or its folder); default: start one",
         )
+        p.add_argument(
+            "--host",
+            action="append",
+            default=[h for h in env.get(PREFIX + "HOSTS", "").split(",") if h.strip()],
+            metavar="SERVICE=HOST:PORT",
+            help="a service's address (repeatable; env FUNDLEDGER_LOADTEST_HOSTS, comma-separated)",
+        )
         p.add_argument("--out", type=Path, default=Path(var("OUT", d.out_dir)))
         p.add_argument("--gates", type=Path, default=Path(var("GATES", d.gates)))
         p.add_argument(
@@ -77,6 +87,12 @@ class LoadSettings:
             help="keep the ramp-up in the stats (default: reset once every user is spawned)",
         )
         args = p.parse_args(argv)
+        hosts = []
+        for entry in args.host:
+            name, sep, address = entry.strip().partition("=")
+            if not sep or not name or not address:
+                p.error(f"--host {entry!r} is not SERVICE=HOST:PORT")
+            hosts.append((name.strip(), address.strip()))
         if args.users < 1 or args.duration < 1 or args.read_funds < 1 or args.spawn_rate <= 0:
             p.error("users, duration, read funds and spawn rate must be positive")
         return cls(
@@ -86,6 +102,7 @@ class LoadSettings:
             read_funds=args.read_funds,
             wait=args.wait,
             target=args.target,
+            hosts=tuple(hosts),
             out_dir=args.out,
             gates=args.gates,
             reset_stats=not args.include_ramp_up,

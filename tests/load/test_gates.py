@@ -142,3 +142,13 @@ def test_the_summary_marks_breaches(tmp_path: Path) -> None:
         "| current_state | GetFundState | 1000 | 0 | 35 | 70 | 140 | 10.0 | < 50 | FAIL |" in text
     )
     assert "| timeline | GetTimeline | 500 | 0 | 45 | 90 | 180 | 10.0 | < 100 | pass |" in text
+
+
+def test_host_settings_parse_from_flags_and_environment() -> None:
+    from tests.load.settings import LoadSettings
+
+    env = {"FUNDLEDGER_LOADTEST_HOSTS": "event-store=a:1, projector=b:2"}
+    settings = LoadSettings.parse(["--host", "storage=c:3"], env)
+    assert settings.hosts == (("event-store", "a:1"), ("projector", "b:2"), ("storage", "c:3"))
+    with pytest.raises(SystemExit):
+        LoadSettings.parse(["--host", "storage"], {})
