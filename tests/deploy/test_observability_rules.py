@@ -1,67 +1,34 @@
-"""Checks of the monitoring files (deploy/observability) against the code and docs/metrics.md.
-
-- the rule files and the dashboard parse, and every PromQL expression in them
-  parses (promql_parser) and names only metrics a service exports (or `up`);
-- every alert has a severity, a summary and a `for`; each latency alert's
-  threshold equals its load-test gate (tests/load/gates.toml); the
-  PrometheusRule holds the same rules as the rule file;
-- docs/metrics.md lists exactly the metrics the services define, with their
-  type and labels, so the docs cannot drift;
-- a running server serves every documented family on its scrape endpoint, its
-  health gauge follows readiness, and a real event store times its appends.
-
-All offline except the last test, which uses the in-process event store
-(PostgreSQL and NATS started by the devstack pytest plugin).
-"""
+"""The rule files and the dashboard: PromQL that parses and names exported metrics, the alerts."""
 
 from __future__ import annotations
 
-import asyncio
-import importlib
 import json
 import re
-import urllib.request
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 from typing import Any
 
-import grpc
 import promql_parser
 import pytest
 import yaml
-from fundledger_platform.echo import ECHO_METHOD, ECHO_SERVICE, register_echo
 from fundledger_platform.interceptors import HANDLING_SECONDS_BUCKETS
-from fundledger_platform.server import build_server
-from fundledger_platform.settings import ServerSettings
 from prometheus_client import REGISTRY
-from prometheus_client.metrics import MetricWrapperBase
-from prometheus_client.parser import text_string_to_metric_families
 
+from tests.deploy.observability_support import (
+    OBSERVABILITY,
+    ROOT,
+    RULES,
+    Rule,
+    alerts,
+    defined_metrics,
+    load_rules,
+)
 from tests.load.gates import load_gates
 from tests.load.operations import OPERATION_OF_METHOD
 
-ROOT = Path(__file__).resolve().parents[2]
-OBSERVABILITY = ROOT / "deploy" / "observability"
-RULES = OBSERVABILITY / "prometheus-rules.yaml"
 PROMETHEUS_RULE = OBSERVABILITY / "prometheus-rule.yaml"
 SCRAPE_CONFIG = OBSERVABILITY / "scrape-config.yaml"
 DASHBOARD = OBSERVABILITY / "grafana-dashboard.json"
-METRICS_DOC = ROOT / "docs" / "metrics.md"
 
-# Where the metrics are defined: each service's metrics module and the platform
-# modules every server records with.
-METRIC_MODULES = (
-    "fundledger_platform.interceptors",
-    "fundledger_platform.health",
-    "eventstore.metrics",
-    "projector.metrics",
-    "snapshotter.metrics",
-    "allocation.metrics",
-    "storage.metrics",
-)
 # Series Prometheus makes itself, not any service.
 PROMETHEUS_OWN = {"up"}
 # Grafana's built-in variables, replaced by a sample value before parsing.
@@ -73,37 +40,6 @@ UNALERTED_GATES = {
     " the gate is for 4 KiB files",
 }
 HANDLING_BUCKET = "fundledger_grpc_server_handling_seconds_bucket"
-
-Rule = dict[str, Any]
-
-
-# --------------------------------------------------------------------------- what the code exports
-
-
-@dataclass(frozen=True)
-class MetricDef:
-    name: str  # as exported: counters with _total
-    kind: str  # counter, gauge, histogram
-    labels: tuple[str, ...]
-
-
-def _metrics_of(module: ModuleType) -> Iterator[MetricDef]:
-    for value in vars(module).values():
-        if isinstance(value, MetricWrapperBase):
-            # prometheus_client keeps the definition in these attributes; a
-            # public describe() would lose the label names of unused metrics.
-            kind = value._type
-            name = value._name + ("_total" if kind == "counter" else "")
-            yield MetricDef(name, kind, tuple(value._labelnames))
-
-
-def defined_metrics() -> dict[str, MetricDef]:
-    found: dict[str, MetricDef] = {}
-    for module_name in METRIC_MODULES:
-        for metric in _metrics_of(importlib.import_module(module_name)):
-            assert metric.name not in found, f"{metric.name} defined twice"
-            found[metric.name] = metric
-    return found
 
 
 def exported_series_names() -> set[str]:
@@ -119,18 +55,6 @@ def exported_series_names() -> set[str]:
     for family in REGISTRY.collect():
         names |= {sample.name for sample in family.samples}
     return names
-
-
-# --------------------------------------------------------------------------- the files
-
-
-def load_rules(path: Path = RULES) -> list[Rule]:
-    document = yaml.safe_load(path.read_text())
-    return [rule for group in document["groups"] for rule in group["rules"]]
-
-
-def alerts() -> list[Rule]:
-    return [rule for rule in load_rules() if "alert" in rule]
 
 
 def dashboard_targets() -> list[tuple[str, str]]:
@@ -166,17 +90,6 @@ def selectors(expr: promql_parser.Expr) -> list[promql_parser.VectorSelector]:
 
 def matcher_values(selector: promql_parser.VectorSelector) -> dict[str, str]:
     return {m.name: m.value for m in selector.matchers.matchers}
-
-
-def documented_metrics() -> dict[str, MetricDef]:
-    """The rows of docs/metrics.md's tables: | `name` | type | labels | meaning | used by |."""
-    row = re.compile(r"^\|\s*`(fundledger_\w+)`\s*\|\s*(\w+)\s*\|\s*([^|]*)\|", re.M)
-    found: dict[str, MetricDef] = {}
-    for name, kind, labels in row.findall(METRICS_DOC.read_text()):
-        assert name not in found, f"{name} documented twice"
-        label_names = tuple(x.strip() for x in labels.split(",") if x.strip() not in ("", "–"))
-        found[name] = MetricDef(name, kind, label_names)
-    return found
 
 
 # --------------------------------------------------------------------------- tests: parsing
@@ -304,131 +217,6 @@ def test_prometheus_rule_resource_holds_the_same_rules() -> None:
 
 
 def test_observability_files_stay_out_of_the_kustomization() -> None:
-    # kubernetes-validate cannot check CRDs (tests/deploy/test_manifests.py).
+    # kubernetes-validate cannot check CRDs (tests/deploy/test_manifest_schema.py).
     for kustomization in (ROOT / "deploy" / "k8s").rglob("kustomization.yaml"):
         assert "observability" not in kustomization.read_text(), kustomization
-
-
-# --------------------------------------------------------------------------- tests: the docs
-
-
-def test_docs_list_exactly_the_defined_metrics() -> None:
-    defined = defined_metrics()
-    documented = documented_metrics()
-    assert sorted(documented) == sorted(defined)
-    for name, metric in defined.items():
-        assert documented[name] == metric, name
-
-
-def test_docs_list_every_alert() -> None:
-    documented = re.findall(r"^\| (FundLedger\w+) \|", METRICS_DOC.read_text(), re.M)
-    assert sorted(documented) == sorted(rule["alert"] for rule in alerts())
-
-
-def test_no_unbounded_labels() -> None:
-    forbidden = {"fund_id", "fund", "stream_id", "stream", "file_id", "user_id", "event_id"}
-    for metric in defined_metrics().values():
-        assert not forbidden & set(metric.labels), metric
-
-
-# --------------------------------------------------------------------------- tests: live
-
-
-def _scrape(port: int) -> str:
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
-        body: bytes = response.read()
-    return body.decode()
-
-
-def _health(service: str) -> float | None:
-    return REGISTRY.get_sample_value("fundledger_health_serving", {"service": service})
-
-
-async def _eventually(check: Any, wanted: Any) -> None:
-    for _ in range(200):
-        if check() == wanted:
-            return
-        await asyncio.sleep(0.02)
-    assert check() == wanted
-
-
-async def test_a_running_server_serves_every_documented_family() -> None:
-    for module_name in METRIC_MODULES:
-        importlib.import_module(module_name)
-    ready = {"value": False}
-
-    async def readiness() -> bool:
-        return ready["value"]
-
-    settings = ServerSettings(
-        service_name="observability-probe",
-        grpc_host="127.0.0.1",
-        grpc_port=0,
-        metrics_port=0,
-        log_level="WARNING",
-        otlp_endpoint=None,
-        shutdown_grace_seconds=1.0,
-    )
-    server = build_server(
-        settings,
-        register=register_echo,
-        service_names=[ECHO_SERVICE],
-        readiness=readiness,
-        readiness_interval_seconds=0.05,
-    )
-    await server.start()
-    try:
-        assert _health(ECHO_SERVICE) == 0  # not ready from the first check
-        ready["value"] = True
-        await _eventually(lambda: _health(ECHO_SERVICE), 1)
-        async with grpc.aio.insecure_channel(server.address) as channel:
-            echo = channel.unary_unary(ECHO_METHOD)
-            assert await echo(b"hi", timeout=5) == b"hi"
-        assert server.metrics_port is not None
-        text = await asyncio.to_thread(_scrape, server.metrics_port)
-    finally:
-        await server.stop(1.0)
-    assert _health(ECHO_SERVICE) == 0  # shutting down
-
-    families = {f.name: f.type for f in text_string_to_metric_families(text)}
-    for name, metric in documented_metrics().items():
-        family = name.removesuffix("_total") if metric.kind == "counter" else name
-        assert families.get(family) == metric.kind, f"{name} not served as a {metric.kind}"
-    samples = {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
-    ok = (("code", "OK"), ("method", "Echo"), ("service", ECHO_SERVICE))
-    assert samples[("fundledger_grpc_server_handled_total", ok)] >= 1
-    assert samples[("fundledger_health_serving", (("service", ECHO_SERVICE),))] == 1
-
-
-async def test_the_event_store_times_appends_and_reports_health(event_store: Any) -> None:
-    from fundledger.eventstore.v1 import events_pb2, eventstore_pb2, eventstore_pb2_grpc
-
-    service = "fundledger.eventstore.v1.EventStoreService"
-
-    def count(name: str, labels: dict[str, str] | None = None) -> float:
-        return REGISTRY.get_sample_value(name, labels or {}) or 0.0
-
-    appends = count("fundledger_eventstore_append_seconds_count")
-    calls = count(
-        "fundledger_grpc_server_handling_seconds_count",
-        {"service": service, "method": "AppendToStream"},
-    )
-    assert _health(service) == 1
-    async with grpc.aio.insecure_channel(event_store.server.address) as channel:
-        stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
-        request = eventstore_pb2.AppendToStreamRequest(
-            stream_id=f"fund-{uuid.uuid4()}",
-            events=[events_pb2.EventData(event_type="NOTE_ADDED", data=b'{"n": 1}')],
-        )
-        await stub.AppendToStream(request, timeout=10)
-    assert count("fundledger_eventstore_append_seconds_count") == appends + 1
-    assert count("fundledger_eventstore_append_seconds_sum") > 0
-    handled = count(
-        "fundledger_grpc_server_handling_seconds_count",
-        {"service": service, "method": "AppendToStream"},
-    )
-    assert handled == calls + 1

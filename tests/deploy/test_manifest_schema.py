@@ -1,0 +1,102 @@
+"""Strict schema validation of every manifest variant, and the kustomization files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import kubernetes_validate
+import pytest
+from kubernetes_validate import utils as kv_utils
+
+from tests.deploy.manifest_support import (
+    BASE,
+    K8S,
+    OVERLAYS,
+    VARIANTS,
+    Resource,
+    base_resources,
+    kustomization,
+    load_yaml,
+    merged_overlay,
+    of_kind,
+    resources_of,
+)
+
+# The newest Kubernetes version kubernetes-validate ships schemas for.
+K8S_VERSION = kv_utils.latest_version()
+
+
+def key(resource: Resource) -> tuple[str, str]:
+    return resource["kind"], resource["metadata"]["name"]
+
+
+# --------------------------------------------------------------------------- schema validation
+
+
+def test_kubernetes_validate_is_current() -> None:
+    major, minor = (int(x) for x in K8S_VERSION.split(".")[:2])
+    assert (major, minor) >= (1, 37)
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_every_resource_validates_strictly(variant: str) -> None:
+    resources = resources_of(variant)
+    assert resources
+    for resource in resources:
+        try:
+            kubernetes_validate.validate(resource, K8S_VERSION, strict=True)
+        except kubernetes_validate.ValidationError as err:
+            where = ".".join(str(p) for p in err.path)
+            pytest.fail(f"{variant} {key(resource)}: {where}: {err.message}")
+
+
+def test_overlay_patch_files_are_partial_resources_of_the_base() -> None:
+    """Each patch names a real apiVersion/kind of the base and only fields the schema knows.
+
+    The merged overlays above are validated strictly, so an unknown field in a
+    patch fails there; this one catches a patch aimed at a kind that is not in
+    the base (which kustomize would reject only at build time).
+    """
+    kinds = {(r["apiVersion"], r["kind"]) for r in base_resources()}
+    for overlay in OVERLAYS:
+        directory = K8S / "overlays" / overlay
+        for entry in kustomization(directory)["patches"]:
+            (patch,) = load_yaml(directory / entry["path"])
+            assert (patch["apiVersion"], patch["kind"]) in kinds, entry["path"]
+
+
+# --------------------------------------------------------------------------- kustomizations
+
+
+def kustomization_dirs() -> list[Path]:
+    return [BASE, *(K8S / "overlays" / o for o in OVERLAYS)]
+
+
+@pytest.mark.parametrize("directory", kustomization_dirs(), ids=lambda p: p.name)
+def test_kustomization_lists_only_existing_files(directory: Path) -> None:
+    spec = kustomization(directory)
+    listed = [*spec.get("resources", []), *(p["path"] for p in spec.get("patches", []))]
+    assert listed
+    for entry in listed:
+        path = directory / entry
+        assert path.exists(), f"{directory.name}/kustomization.yaml lists missing {entry}"
+        if path.is_dir():
+            assert (path / "kustomization.yaml").is_file(), f"{entry} is not a kustomization"
+
+
+def test_base_kustomization_lists_every_base_file() -> None:
+    listed = set(kustomization(BASE)["resources"])
+    on_disk = {p.name for p in BASE.glob("*.yaml")} - {"kustomization.yaml"}
+    assert listed == on_disk
+
+
+def test_overlays_use_the_base_and_their_own_namespace() -> None:
+    namespaces = set()
+    for overlay in OVERLAYS:
+        spec = kustomization(K8S / "overlays" / overlay)
+        assert "../../base" in spec["resources"]
+        namespaces.add(spec["namespace"])
+        (namespace,) = of_kind(merged_overlay(overlay), "Namespace").values()
+        assert namespace["metadata"]["name"] == spec["namespace"]
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert len(namespaces) == len(OVERLAYS)
