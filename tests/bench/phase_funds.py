@@ -36,7 +36,8 @@ RELAY_DRAIN_SECONDS = 180.0
 STATE_AT_VERSIONS = (49, 99)
 # Manual snapshots: every version that has none yet, going down within each block.
 SNAPSHOT_VERSIONS = tuple(v for v in range(EVENTS_PER_FUND - 1, 0, -1) if v % SNAPSHOT_EVERY != 0)
-SNAPSHOT_FUNDS_C1 = 10  # the c1 figure's funds; c16 gets the other 40
+# The c1 figure's funds (~1,470 pairs; ~170/s for 6 s uses ~1,000); c16 gets the other 35.
+SNAPSHOT_FUNDS_C1 = 15
 
 
 async def fund_services(p: Phases) -> None:
