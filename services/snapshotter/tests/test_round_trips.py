@@ -1,147 +1,104 @@
 """Time travel and CreateSnapshot at a version ask the event store only for the events they
-fold: the fund's current version is looked up only when the log ends before the version asked
-for, to tell NOT_FOUND and OUT_OF_RANGE from a gap. In-memory fakes, no servers."""
+fold: the fund's current version (GetStreamInfo) is looked up only when the log ends before
+the version asked for, to tell NOT_FOUND and OUT_OF_RANGE apart. Counted on the real,
+in-process event store's own call metrics."""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
-from datetime import UTC, datetime, timedelta
-from typing import Any
-
+import grpc
 import pytest
-from fundledger.eventstore.v1.events_pb2 import RecordedEvent
-from fundledger_platform.errors import DataLoss, NotFound
-from snapshotter.domain.model import Snapshot, StreamInfo
-from snapshotter.service_layer.errors import OutOfRange
-from snapshotter.service_layer.history import History
-from snapshotter.service_layer.snapshots import SnapshotMaker, create_manual
-from snapshotter.service_layer.time_travel import TimeTravel
+from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
+from prometheus_client import REGISTRY
+from snapshotter_stack import Stack
+from snapshotter_support import (
+    append_spaced,
+    capital_called,
+    fund_created,
+    later,
+    metadata_of,
+    new_fund,
+    reason_of,
+)
 
-T0 = datetime(2026, 1, 1, tzinfo=UTC)
-FUND = "fund-00000000-0000-4000-8000-000000000001"
+EVENT_STORE = "fundledger.eventstore.v1.EventStoreService"
 
 
-def _event(version: int, event_type: str, **data: Any) -> RecordedEvent:
-    event = RecordedEvent(
-        stream_id=FUND,
-        version=version,
-        position=100 + version,
-        event_type=event_type,
-        data=json.dumps(data).encode(),
-        category="fund",
+def calls(method: str) -> float:
+    """Calls of `method` the event store has answered, whatever their status."""
+    total = 0.0
+    for family in REGISTRY.collect():
+        if family.name != "fundledger_grpc_server_handled":
+            continue
+        for sample in family.samples:
+            labels = sample.labels
+            if (
+                sample.name.endswith("_total")
+                and labels.get("service") == EVENT_STORE
+                and labels.get("method") == method
+            ):
+                total += sample.value
+    return total
+
+
+async def at_version(stack: Stack, fund_id: str, version: int) -> pb.GetFundStateAtResponse:
+    response: pb.GetFundStateAtResponse = await stack.api.GetFundStateAt(
+        pb.GetFundStateAtRequest(fund_id=fund_id, at_version=version)
     )
-    event.recorded_at.FromDatetime(T0 + timedelta(seconds=version))
-    return event
+    return response
 
 
-class FakeLog:
-    def __init__(self, events: list[RecordedEvent]) -> None:
-        self.events = events
-        self.info_calls = 0
-        self.reads = 0
-
-    async def stream_info(self, fund_id: str) -> StreamInfo | None:
-        self.info_calls += 1
-        if fund_id != FUND or not self.events:
-            return None
-        return StreamInfo(len(self.events), T0 + timedelta(seconds=1), None)
-
-    async def read_stream(
-        self,
-        fund_id: str,
-        *,
-        from_version: int | None = None,
-        max_count: int = 0,
-        max_recorded_at: datetime | None = None,
-        backwards: bool = False,
-    ) -> list[RecordedEvent]:
-        self.reads += 1
-        if fund_id != FUND:
-            return []
-        found = [e for e in self.events if e.version >= (from_version or 1)]
-        if max_recorded_at is not None:
-            found = [e for e in found if e.recorded_at.ToDatetime(tzinfo=UTC) <= max_recorded_at]
-        return found[:max_count] if max_count else found
-
-    async def read_all(
-        self, *, from_position: int, categories: Sequence[str], max_count: int
-    ) -> list[RecordedEvent]:
-        return []
-
-
-class FakeSnapshots:
-    def __init__(self) -> None:
-        self.rows: list[tuple[Snapshot, dict[str, Any]]] = []
-
-    async def get(self, fund_id: str, version: int, fold_version: int) -> Snapshot | None:
-        raise AssertionError("not needed: latest_by_version answers it")
-
-    async def latest_by_version(
-        self, fund_id: str, version: int, fold_version: int
-    ) -> tuple[Snapshot, dict[str, Any]] | None:
-        rows = [r for r in self.rows if r[0].fund_id == fund_id and r[0].version <= version]
-        return max(rows, key=lambda r: r[0].version) if rows else None
-
-    async def latest_by_time(self, fund_id: str, at: datetime, fold_version: int) -> None:
-        return None
-
-    async def save(self, snapshot: Snapshot, state: Any) -> tuple[Snapshot, bool]:
-        self.rows.append((snapshot, dict(state)))
-        return snapshot, True
-
-
-@pytest.fixture
-def log() -> FakeLog:
-    return FakeLog(
-        [
-            _event(
-                1,
-                "FUND_CREATED",
-                name="F",
-                committed_capital_cents=100,
-                currency="USD",
-                vintage_year=2024,
-            ),
-            _event(2, "CAPITAL_CALLED", amount_cents=10),
-            _event(3, "CAPITAL_CALLED", amount_cents=20),
-        ]
+async def three_events(stack: Stack) -> tuple[str, list[float]]:
+    fund_id = new_fund()
+    appended = await append_spaced(
+        stack.store_stub, fund_id, [fund_created(), capital_called(10), capital_called(20)]
     )
+    return fund_id, [a.recorded_at.timestamp() for a in appended]
 
 
-async def test_time_travel_reads_only_the_events(log: FakeLog) -> None:
-    travel = TimeTravel(log, History(FakeSnapshots(), log))
-    by_version = await travel.at_version(FUND, 2)
-    by_time = await travel.at_time(FUND, T0 + timedelta(seconds=3))
-    assert (by_version.state.called, by_time.state.called) == (10, 30)
-    assert log.info_calls == 0
+async def test_time_travel_reads_only_the_events(stack: Stack) -> None:
+    fund_id, _ = await three_events(stack)
+    before = calls("GetStreamInfo")
+    by_version = await at_version(stack, fund_id, 2)
+    request = pb.GetFundStateAtRequest(fund_id=fund_id)
+    request.at_time.GetCurrentTime()
+    by_time = await stack.api.GetFundStateAt(request)
+    assert (by_version.state.called_cents, by_time.state.called_cents) == (10, 30)
+    assert calls("GetStreamInfo") == before
 
 
-async def test_errors_still_name_the_reason(log: FakeLog) -> None:
-    travel = TimeTravel(log, History(FakeSnapshots(), log))
-    with pytest.raises(OutOfRange) as beyond:
-        await travel.at_version(FUND, 9)
-    assert beyond.value.metadata["current_version"] == "3"
-    with pytest.raises(NotFound):
-        await travel.at_version("fund-00000000-0000-4000-8000-000000000002", 1)
-    with pytest.raises(NotFound) as early:
-        await travel.at_time(FUND, T0)
-    assert early.value.reason == "FUND_NOT_FOUND_AT_TIME"
-    # The event store says version 3 exists, yet the read ended before it: a gap.
-    log.events[2].version = 4
-    with pytest.raises(DataLoss):
-        await travel.at_version(FUND, 3)
+async def test_create_snapshot_at_a_version_reads_only_the_events(stack: Stack) -> None:
+    fund_id, _ = await three_events(stack)
+    before = calls("GetStreamInfo")
+    made = await stack.api.CreateSnapshot(pb.CreateSnapshotRequest(fund_id=fund_id, at_version=2))
+    again = await stack.api.CreateSnapshot(pb.CreateSnapshotRequest(fund_id=fund_id, at_version=2))
+    assert made.snapshot == again.snapshot
+    assert made.snapshot.version == 2
+    assert calls("GetStreamInfo") == before
 
 
-async def test_create_snapshot_at_a_version_reads_only_the_events(log: FakeLog) -> None:
-    snapshots = FakeSnapshots()
-    maker = SnapshotMaker(snapshots, History(snapshots, log))
-    made = await create_manual(log, maker, FUND, 2)
-    again = await create_manual(log, maker, FUND, 2)
-    assert made == again
-    assert made.version == 2
-    assert (log.info_calls, log.reads, len(snapshots.rows)) == (0, 1, 1)
-    with pytest.raises(OutOfRange):
-        await create_manual(log, maker, FUND, 4)
-    latest = await create_manual(log, maker, FUND, None)
-    assert latest.version == 3
+async def test_a_short_read_still_names_the_reason(stack: Stack) -> None:
+    fund_id, _ = await three_events(stack)
+    before = calls("GetStreamInfo")
+    with pytest.raises(grpc.aio.AioRpcError) as beyond:
+        await at_version(stack, fund_id, 9)
+    assert beyond.value.code() is grpc.StatusCode.OUT_OF_RANGE
+    assert metadata_of(beyond.value)["current_version"] == "3"
+    with pytest.raises(grpc.aio.AioRpcError) as unknown:
+        await at_version(stack, new_fund(), 1)
+    assert unknown.value.code() is grpc.StatusCode.NOT_FOUND
+    with pytest.raises(grpc.aio.AioRpcError) as snapshot_beyond:
+        await stack.api.CreateSnapshot(pb.CreateSnapshotRequest(fund_id=fund_id, at_version=4))
+    assert snapshot_beyond.value.code() is grpc.StatusCode.OUT_OF_RANGE
+    # Only these short reads asked for the stream's current version.
+    assert calls("GetStreamInfo") - before == 3
+
+
+async def test_a_time_before_the_fund_is_not_found(stack: Stack) -> None:
+    fund_id, _ = await three_events(stack)
+    first = (await at_version(stack, fund_id, 1)).state.last_event_at.ToDatetime()
+    request = pb.GetFundStateAtRequest(fund_id=fund_id)
+    request.at_time.FromDatetime(later(first, -60))
+    with pytest.raises(grpc.aio.AioRpcError) as early:
+        await stack.api.GetFundStateAt(request)
+    assert early.value.code() is grpc.StatusCode.NOT_FOUND
+    assert reason_of(early.value) == "FUND_NOT_FOUND_AT_TIME"
