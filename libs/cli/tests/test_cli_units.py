@@ -8,7 +8,6 @@ from pathlib import Path
 import pytest
 from fundledger_cli.bulk_import import (
     IMPORT_SOURCE,
-    ImportEvent,
     event_id_for,
     parse_input,
     plan_batches,
@@ -16,7 +15,6 @@ from fundledger_cli.bulk_import import (
 )
 from fundledger_cli.endpoints import FROM_DEFAULT, FROM_FILE, FROM_OPTION, resolve_endpoints
 from fundledger_cli.errors import CliError, ExitCode
-from fundledger_cli.import_runner import VersionConflict, run_import
 from fundledger_cli.import_state import ImportState, load_state
 from fundledger_cli.reallocation_csv import parse_proposals
 from fundledger_cli.render import bps_percent, cents
@@ -122,77 +120,6 @@ def test_summary_counts_what_is_left() -> None:
         ("fund-a", 5, 3, 1),
         ("fund-b", 1, 0, 1),
     ]
-
-
-class FakeTarget:
-    """An in-memory event store: streams of event ids, replays by id like the real one."""
-
-    def __init__(self, fail_after: int | None = None) -> None:
-        self.streams: dict[str, list[str]] = {}
-        self.appends = 0
-        self.fail_after = fail_after
-
-    def append(
-        self, stream_id: str, expected_version: int, events: list[ImportEvent], key: str
-    ) -> bool:
-        if self.fail_after is not None and self.appends >= self.fail_after:
-            raise RuntimeError("injected failure")
-        stored = self.streams.setdefault(stream_id, [])
-        ids = [e.event.event_id for e in events]
-        if stored[expected_version : expected_version + len(ids)] == ids:
-            return True
-        if len(stored) != expected_version:
-            raise VersionConflict(stream_id, len(stored))
-        stored.extend(ids)
-        self.appends += 1
-        return False
-
-    def stored_event_ids(self, stream_id: str, last_version: int) -> list[str]:
-        return self.streams.get(stream_id, [])[:last_version]
-
-
-def test_runner_resumes_from_the_state_after_a_failure(tmp_path: Path) -> None:
-    parsed = parse_input([line("fund-a") for _ in range(5)] + [line("fund-b")])
-    state = ImportState(tmp_path / "state.json", "digest")
-    target = FakeTarget(fail_after=2)
-    with pytest.raises(RuntimeError):
-        run_import(parsed, target, state, 2)
-    assert state.streams == {"fund-a": 4}
-    reloaded, warning = load_state(tmp_path / "state.json", "digest")
-    assert warning is None
-    assert reloaded.streams == {"fund-a": 4}
-    target.fail_after = None
-    report = run_import(parsed, target, reloaded, 2)
-    assert (report.written_events, report.skipped_events) == (2, 4)
-    assert len(target.streams["fund-a"]) == 5
-    again = run_import(parsed, target, reloaded, 2)
-    assert again.written_events == 0
-    assert again.already_imported == 6
-
-
-def test_runner_reconciles_a_state_file_that_is_ahead_or_behind(tmp_path: Path) -> None:
-    parsed = parse_input([line("fund-a") for _ in range(5)])
-    target = FakeTarget()
-    run_import(parsed, target, ImportState(tmp_path / "s1.json", "d"), 2)
-    target.streams["fund-a"] = target.streams["fund-a"][:3]  # as if only 3 were written
-    ahead = ImportState(tmp_path / "s2.json", "d", {"fund-a": 4})
-    report = run_import(parsed, target, ahead, 3)
-    assert len(target.streams["fund-a"]) == 5
-    assert report.written_events == 2
-    # Without any state, with another batch size: nothing new.
-    report = run_import(parsed, target, ImportState(tmp_path / "s3.json", "d"), 4)
-    assert report.written_events == 0
-
-
-def test_runner_refuses_a_stream_holding_other_events(tmp_path: Path) -> None:
-    parsed = parse_input([line("fund-a") for _ in range(3)])
-    target = FakeTarget()
-    target.streams["fund-a"] = ["someone-else"]
-    with pytest.raises(CliError) as caught:
-        run_import(parsed, target, ImportState(tmp_path / "s.json", "d"), 2)
-    assert caught.value.exit_code is ExitCode.CONFLICT
-    assert "did not write" in caught.value.message
-    assert target.streams["fund-a"] == ["someone-else"]
 
 
 def test_state_of_another_input_is_ignored(tmp_path: Path) -> None:
