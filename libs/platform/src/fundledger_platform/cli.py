@@ -6,9 +6,10 @@ from __future__ import annotations
 import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from fundledger_platform.logs import configure_logging
+from fundledger_platform.server import ServiceServer, serve_until_signal
 from fundledger_platform.settings import ServerSettings
 from fundledger_platform.telemetry import setup_telemetry
 
@@ -41,3 +42,42 @@ def service_main(
     setup_telemetry(server.service_name, server.otlp_endpoint)
     asyncio.run(serve())
     return 0
+
+
+class DatabaseServiceSettings(Protocol):
+    @property
+    def server(self) -> ServerSettings: ...
+    @property
+    def database_url(self) -> str: ...
+
+
+class BuiltService(Protocol):
+    @property
+    def server(self) -> ServiceServer: ...
+
+
+S = TypeVar("S", bound=DatabaseServiceSettings)
+
+
+def database_service_main(
+    argv: Sequence[str],
+    *,
+    module: str,
+    settings: S,
+    migrate: Callable[[str, int | None], Coroutine[Any, Any, object]],
+    build: Callable[[S], Coroutine[Any, Any, BuiltService]],
+) -> int:
+    """service_main for a service with its own schema: serving migrates up first."""
+
+    async def serve() -> None:
+        await migrate(settings.database_url, None)
+        service = await build(settings)
+        await serve_until_signal(service.server)
+
+    return service_main(
+        argv,
+        module=module,
+        server=settings.server,
+        migrate=lambda down_to: migrate(settings.database_url, down_to),
+        serve=serve,
+    )

@@ -4,27 +4,15 @@ from __future__ import annotations
 
 import sys
 
-from fundledger_platform.cli import service_main
-from fundledger_platform.server import serve_until_signal
+from fundledger_platform.cli import database_service_main
 
 from snapshotter.bootstrap import build, migrate
 from snapshotter.config import Settings
 
 
 def main(argv: list[str]) -> int:
-    settings = Settings.from_env()
-
-    async def serve() -> None:
-        await migrate(settings.database_url)
-        service = await build(settings)
-        await serve_until_signal(service.server)
-
-    return service_main(
-        argv,
-        module="snapshotter",
-        server=settings.server,
-        migrate=lambda down_to: migrate(settings.database_url, down_to),
-        serve=serve,
+    return database_service_main(
+        argv, module="snapshotter", settings=Settings.from_env(), migrate=migrate, build=build
     )
 
 
