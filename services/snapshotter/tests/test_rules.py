@@ -6,9 +6,9 @@ from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
 from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.fund_ids import check_fund_id
 from hypothesis import given
 from hypothesis import strategies as st
-from snapshotter.domain.funds import check_fund_id
 from snapshotter.domain.triggers import count_targets, next_daily
 from snapshotter.entrypoints.mappers import decode_token, encode_token
 

@@ -11,9 +11,11 @@ service's own resources (pools, bus), then a telemetry flush.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import signal
 from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
 
 import grpc
 from grpc_health.v1 import health
@@ -30,11 +32,24 @@ from fundledger_platform.metrics import start_metrics_server, stop_metrics_serve
 from fundledger_platform.settings import ServerSettings
 from fundledger_platform.telemetry import server_interceptors, setup_telemetry, shutdown_telemetry
 
-__all__ = ["ReadinessCheck", "ServiceServer", "build_server", "serve_until_signal"]
+__all__ = ["ReadinessCheck", "ServiceServer", "build_server", "cancelling", "serve_until_signal"]
 
 logger = logging.getLogger(__name__)
 
 ShutdownCallback = Callable[[], Awaitable[None]]
+
+
+def cancelling(tasks: Sequence[asyncio.Task[Any]]) -> ShutdownCallback:
+    """A shutdown step that cancels a service's background tasks and waits for each."""
+
+    async def cancel() -> None:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    return cancel
 
 
 class ServiceServer:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from allocation.domain.fund_ids import check_fund_id
 from allocation.domain.money import format_bps, format_cents
 from allocation.entrypoints import requests as r
 from allocation.entrypoints.page_tokens import decode_token, encode_token, page_size
 from allocation_support import proposals
 from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.fund_ids import check_fund_id
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
 from fundledger_platform.bus import bus_connected, connect_bus, ensure_stream
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.migrations import load_migrations, migrate_down, migrate_up
-from fundledger_platform.server import ServiceServer, build_server
+from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
 from eventstore.adapters.appender import Appender
@@ -166,19 +166,9 @@ async def build(settings: Settings) -> EventStore:
     async def ready() -> bool:
         return bus_connected(bus) and await ping(pool)
 
-    async def stop_tasks() -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     async def close_bus() -> None:
         with contextlib.suppress(Exception):
             await bus.drain()
-
-    async def close_pool() -> None:
-        await pool.close()
 
     server = build_server(
         settings.server,
@@ -187,7 +177,14 @@ async def build(settings: Settings) -> EventStore:
         readiness=ready,
         # Order matters: queued appends finish before the relay stops, so the
         # relay (or the next leader) publishes them; pools close last.
-        on_shutdown=[appender.stop, relay.stop, notifier.stop, stop_tasks, close_bus, close_pool],
+        on_shutdown=[
+            appender.stop,
+            relay.stop,
+            notifier.stop,
+            cancelling(tasks),
+            close_bus,
+            pool.close,
+        ],
         max_message_bytes=settings.limits.max_append_bytes + 1024 * 1024,
     )
     return EventStore(server, pool, appender, relay, notifier, bus, mode, tasks)

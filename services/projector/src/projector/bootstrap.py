@@ -15,7 +15,7 @@ from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.eventstore_client import EventStoreClient
 from fundledger_platform.migrations import run_migrations
-from fundledger_platform.server import ServiceServer, build_server
+from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
 from projector.adapters.applier import Applier
@@ -145,19 +145,9 @@ async def build(settings: Settings) -> Projector:
     async def ready() -> bool:
         return bus_connected(bus) and await ping(pool) and await eventstore_reachable(client)
 
-    async def stop_tasks() -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     async def close_bus() -> None:
         with contextlib.suppress(Exception):
             await bus.drain()
-
-    async def close_pool() -> None:
-        await pool.close()
 
     server = build_server(
         settings.server,
@@ -169,13 +159,13 @@ async def build(settings: Settings) -> Projector:
         # rebuild, which still need the event store and the pool; pools close last.
         on_shutdown=[
             consumer.stop,
-            stop_tasks,
+            cancelling(tasks),
             rebuilder.stop,
             close_bus,
             client.close,
             heads.close,
             applier.close,
-            close_pool,
+            pool.close,
         ],
     )
     return Projector(

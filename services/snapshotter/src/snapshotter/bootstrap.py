@@ -14,8 +14,9 @@ from fundledger_platform.bus import bus_connected, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
+from fundledger_platform.fund_ids import FUND_CATEGORY
 from fundledger_platform.migrations import run_migrations
-from fundledger_platform.server import ServiceServer, build_server
+from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
 from snapshotter.adapters.clock import SystemClock
@@ -23,7 +24,6 @@ from snapshotter.adapters.event_log import GrpcEventLog
 from snapshotter.adapters.progress_store import PostgresProgressStore
 from snapshotter.adapters.snapshot_store import PostgresSnapshotStore
 from snapshotter.config import Settings
-from snapshotter.domain.funds import FUND_CATEGORY
 from snapshotter.entrypoints.bus_handler import fund_batch_handler, fund_event_handler
 from snapshotter.entrypoints.grpc_servicer import SnapshotterServicer
 from snapshotter.service_layer.catchup import CatchUp
@@ -104,13 +104,6 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotte
     async def ready() -> bool:
         return bus_connected(bus) and await ping(pool) and await probe.ready()
 
-    async def stop_tasks() -> None:
-        for task in tasks:
-            task.cancel()
-        for task in tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-
     async def close_bus() -> None:
         # close(), not drain(): the snapshotter only consumes, so there is no
         # publish to flush, and an unacknowledged message is simply redelivered.
@@ -123,9 +116,6 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotte
         await client.close()
         await probe.close()
 
-    async def close_pool() -> None:
-        await pool.close()
-
     server = build_server(
         settings.server,
         register=lambda s: snapshotter_pb2_grpc.add_SnapshotterServiceServicer_to_server(
@@ -136,6 +126,6 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotte
         # Order matters: the consumer stops first (an unacknowledged event is
         # simply redelivered to the next instance), then the background work
         # that still uses the clients and the pool; the pool closes last.
-        on_shutdown=[consumer.stop, stop_tasks, close_bus, close_clients, close_pool],
+        on_shutdown=[consumer.stop, cancelling(tasks), close_bus, close_clients, pool.close],
     )
     return Snapshotter(server, pool, bus, consumer, tracker, catchup, daily, maker, tasks)

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.fund import FOLD_VERSION
+from fundledger_platform.fund_ids import FUND_CATEGORY, is_fund_id
 
 from projector.adapters.apply_tx import Outcome, apply_on
 from projector.adapters.event_source import EventSource
@@ -22,7 +23,6 @@ from projector.adapters.leases import ConnectionLeases
 from projector.adapters.state_cache import StateCache
 from projector.adapters.tables import LIVE
 from projector.adapters.waiters import VersionWaiters
-from projector.domain.fund_ids import CATEGORY, is_fund_id
 from projector.metrics import (
     DUPLICATES_SKIPPED,
     EVENTS_APPLIED,
@@ -99,7 +99,7 @@ class Applier:
         if not events:
             return
         first = events[0]
-        if first.category != CATEGORY or not is_fund_id(first.stream_id):
+        if first.category != FUND_CATEGORY or not is_fund_id(first.stream_id):
             # The subject filter should make this impossible; never wedge on it.
             log.warning("ignoring %s v%d: not a fund stream", first.stream_id, first.version)
             return
@@ -114,7 +114,7 @@ class Applier:
         """
         groups: dict[str, list[RecordedEvent]] = {}
         for event in events:
-            if event.category == CATEGORY and is_fund_id(event.stream_id):
+            if event.category == FUND_CATEGORY and is_fund_id(event.stream_id):
                 groups.setdefault(event.stream_id, []).append(event)
         # One cheap unlocked read skips funds the bus already brought up to date
         # (the usual case for a periodic catch-up). Safe without the lock: stored

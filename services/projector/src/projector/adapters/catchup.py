@@ -23,11 +23,11 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import grpc
+from fundledger_platform.fund_ids import FUND_CATEGORY
 
 from projector.adapters.applier import Applier
 from projector.adapters.event_source import EventSource, read_page
 from projector.adapters.fund_rows import FundRows
-from projector.domain.fund_ids import CATEGORY
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class CatchUp:
             cursor = await self._rows.checkpoint()
             applied = 0
             while True:
-                page = await read_page(self._source, cursor + 1, [CATEGORY], self._page_size)
+                page = await read_page(self._source, cursor + 1, [FUND_CATEGORY], self._page_size)
                 if not page:
                     break
                 applied += await self._applier.apply_page(page)

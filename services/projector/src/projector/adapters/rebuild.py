@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_platform.errors import Aborted, FailedPrecondition, Unavailable
+from fundledger_platform.fund_ids import FUND_CATEGORY
 
 from projector.adapters import rebuild_lock
 from projector.adapters.apply_tx import apply_on
@@ -44,7 +45,6 @@ from projector.adapters.tables import (
     qualified,
 )
 from projector.adapters.waiters import VersionWaiters
-from projector.domain.fund_ids import CATEGORY
 from projector.metrics import REBUILDS
 
 log = logging.getLogger(__name__)
@@ -158,7 +158,7 @@ class Rebuilder:
         """Apply every fund event after position `after` to the rebuild table."""
         cursor, replayed = after, 0
         while True:
-            page = await read_page(self._source, cursor + 1, [CATEGORY], self._page_size)
+            page = await read_page(self._source, cursor + 1, [FUND_CATEGORY], self._page_size)
             if not page:
                 return cursor, replayed
             groups: dict[str, list[RecordedEvent]] = {}

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
+from fundledger_platform.fund_ids import FUND_CATEGORY
 
 from projector.adapters.event_source import EventSource, read_page
 from projector.adapters.fund_rows import FundRows
 from projector.adapters.rebuild_lock import rebuild_running
-from projector.domain.fund_ids import CATEGORY
 from projector.metrics import LAG_EVENTS, LAG_SECONDS
 
 
@@ -37,7 +37,7 @@ async def projection_status(
     """The status, also exported as the lag gauges."""
     head = await source.head_position()
     checkpoint = await rows.checkpoint()
-    events = await read_page(source, checkpoint + 1, [CATEGORY], max_scan)
+    events = await read_page(source, checkpoint + 1, [FUND_CATEGORY], max_scan)
     stored = await rows.versions({e.stream_id for e in events})
     unapplied = [e for e in events if stored.get(e.stream_id, (0, 0))[0] < e.version]
     if unapplied:

@@ -14,6 +14,7 @@ from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger.projector.v1 import projector_pb2_grpc
 from fundledger_kernel.fund import FOLD_VERSION, FundState, StoredStateError
 from fundledger_platform.errors import NotFound, Unavailable
+from fundledger_platform.fund_ids import check_fund_id
 
 from projector.adapters.applier import Applier
 from projector.adapters.apply_tx import GapNotFillableError
@@ -23,7 +24,6 @@ from projector.adapters.fund_rows import FundRow, FundRows
 from projector.adapters.rebuild import Rebuilder
 from projector.adapters.status import projection_status
 from projector.adapters.waiters import VersionWaiters
-from projector.domain.fund_ids import fund_id as valid_fund_id
 from projector.entrypoints import mappers as m
 from projector.entrypoints.response_cache import ResponseCache
 from projector.service_layer.fund_state import fund_row_at_least
@@ -60,7 +60,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
     async def GetFundState(
         self, request: pb.GetFundStateRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetFundStateResponse:
-        fund_id = valid_fund_id(request.fund_id)
+        fund_id = check_fund_id(request.fund_id)
         min_version = m.non_negative(request.min_version, "min_version")
         head = await fund_row_at_least(
             self._heads.get,

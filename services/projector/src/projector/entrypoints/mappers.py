@@ -9,11 +9,11 @@ from datetime import datetime
 from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger_kernel.fund import FundState, state_to_proto
 from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.fund_ids import is_fund_id
 
 from projector.adapters.fund_rows import FundRow
 from projector.adapters.rebuild import RebuildResult
 from projector.adapters.status import ProjectionStatus
-from projector.domain.fund_ids import is_fund_id
 
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100

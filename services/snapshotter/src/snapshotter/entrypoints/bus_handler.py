@@ -6,8 +6,8 @@ from collections.abc import Sequence
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_platform.consumer import BatchHandler, Handler
+from fundledger_platform.fund_ids import FUND_CATEGORY
 
-from snapshotter.domain.funds import FUND_CATEGORY
 from snapshotter.domain.model import Progress
 from snapshotter.domain.replay import recorded_at
 from snapshotter.service_layer.tracker import Tracker
