@@ -19,7 +19,8 @@ from typing import Any
 import grpc
 from fundledger_platform.echo import ECHO_SERVICE, register_echo
 from fundledger_platform.server import build_server, serve_until_signal
-from fundledger_platform.settings import ServerSettings
+
+from tests.support.server_settings import loopback_server_settings
 
 REPEAT_SERVICE = "fundledger.bench.v1.Repeat"
 REPEAT_METHOD = f"/{REPEAT_SERVICE}/Repeat"
@@ -52,15 +53,7 @@ def register_baselines(server: grpc.aio.Server) -> None:
 
 
 async def _serve_platform(port: int) -> None:
-    settings = ServerSettings(
-        service_name="bench-echo",
-        grpc_host="127.0.0.1",
-        grpc_port=port,
-        metrics_port=-1,
-        log_level="WARNING",
-        otlp_endpoint=None,
-        shutdown_grace_seconds=1.0,
-    )
+    settings = loopback_server_settings("bench-echo", grpc_port=port, shutdown_grace_seconds=1.0)
     server = build_server(
         settings, register=register_baselines, service_names=[ECHO_SERVICE, REPEAT_SERVICE]
     )

@@ -12,7 +12,6 @@ from typing import Any
 import grpc
 from fundledger_platform.echo import ECHO_METHOD, ECHO_SERVICE, register_echo
 from fundledger_platform.server import build_server
-from fundledger_platform.settings import ServerSettings
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -23,6 +22,7 @@ from tests.deploy.observability_support import (
     alerts,
     defined_metrics,
 )
+from tests.support.server_settings import loopback_server_settings
 
 METRICS_DOC = ROOT / "docs" / "metrics.md"
 
@@ -92,14 +92,8 @@ async def test_a_running_server_serves_every_documented_family() -> None:
     async def readiness() -> bool:
         return ready["value"]
 
-    settings = ServerSettings(
-        service_name="observability-probe",
-        grpc_host="127.0.0.1",
-        grpc_port=0,
-        metrics_port=0,
-        log_level="WARNING",
-        otlp_endpoint=None,
-        shutdown_grace_seconds=1.0,
+    settings = loopback_server_settings(
+        "observability-probe", metrics_port=0, shutdown_grace_seconds=1.0
     )
     server = build_server(
         settings,

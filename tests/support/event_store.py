@@ -13,7 +13,8 @@ import pytest
 from eventstore.bootstrap import EventStore, build, migrate
 from eventstore.config import Settings
 from eventstore.domain.commands import Limits
-from fundledger_platform.settings import ServerSettings
+
+from tests.support.server_settings import loopback_server_settings
 
 EventStoreFactory = Callable[..., Awaitable[EventStore]]
 
@@ -23,15 +24,7 @@ def eventstore_settings(dsn: str, nats_url: str, **overrides: Any) -> Settings:
     subject prefix of its own, so tests sharing one NATS server never mix."""
     tag = uuid.uuid4().hex[:10]
     settings = Settings(
-        server=ServerSettings(
-            service_name="event-store",
-            grpc_host="127.0.0.1",
-            grpc_port=0,
-            metrics_port=-1,
-            log_level="WARNING",
-            otlp_endpoint=None,
-            shutdown_grace_seconds=2.0,
-        ),
+        server=loopback_server_settings("event-store"),
         database_url=dsn,
         nats_url=nats_url,
         db_pool_min=2,

@@ -8,7 +8,8 @@ from typing import Any
 
 from allocation.bootstrap import Allocation
 from allocation.config import Settings
-from fundledger_platform.settings import ServerSettings
+
+from tests.support.server_settings import loopback_server_settings
 
 
 @dataclass
@@ -27,15 +28,7 @@ StackFactory = Callable[..., Awaitable[Stack]]
 
 def allocation_settings(eventstore_address: str) -> Settings:
     return Settings(
-        server=ServerSettings(
-            service_name="allocation",
-            grpc_host="127.0.0.1",
-            grpc_port=0,
-            metrics_port=-1,
-            log_level="WARNING",
-            otlp_endpoint=None,
-            shutdown_grace_seconds=2.0,
-        ),
+        server=loopback_server_settings("allocation"),
         eventstore_address=eventstore_address,
         eventstore_timeout_seconds=10.0,
         concentration_bps=3000,

@@ -15,25 +15,17 @@ import grpc
 from eventstore.bootstrap import EventStore
 from fundledger.projector.v1 import projector_pb2_grpc
 from fundledger_platform.eventstore_client import EventStoreClient
-from fundledger_platform.settings import ServerSettings
 from projector.bootstrap import Projector, build, migrate
 from projector.config import Settings
 
 from tests.support.event_store import EventStoreFactory
+from tests.support.server_settings import loopback_server_settings
 
 
 def projector_settings(dsn: str, nats_url: str, store_port: int, **overrides: Any) -> Settings:
     """Test settings: port 0, no metrics port, short intervals."""
     settings = Settings(
-        server=ServerSettings(
-            service_name="projector",
-            grpc_host="127.0.0.1",
-            grpc_port=0,
-            metrics_port=-1,
-            log_level="WARNING",
-            otlp_endpoint=None,
-            shutdown_grace_seconds=2.0,
-        ),
+        server=loopback_server_settings("projector"),
         database_url=dsn,
         nats_url=nats_url,
         eventstore_address=f"127.0.0.1:{store_port}",

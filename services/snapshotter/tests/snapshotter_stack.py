@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from datetime import time
 from typing import Any
 
-from fundledger_platform.settings import ServerSettings
 from snapshotter.bootstrap import Snapshotter
 from snapshotter.config import Settings
 from snapshotter_support import ManualClock, eventually
+
+from tests.support.server_settings import loopback_server_settings
 
 
 @dataclass
@@ -33,15 +34,7 @@ def snapshotter_settings(
     dsn: str, nats_url: str, eventstore_address: str, stream: str, prefix: str
 ) -> Settings:
     return Settings(
-        server=ServerSettings(
-            service_name="snapshotter",
-            grpc_host="127.0.0.1",
-            grpc_port=0,
-            metrics_port=-1,
-            log_level="WARNING",
-            otlp_endpoint=None,
-            shutdown_grace_seconds=2.0,
-        ),
+        server=loopback_server_settings("snapshotter"),
         database_url=dsn,
         nats_url=nats_url,
         eventstore_address=eventstore_address,

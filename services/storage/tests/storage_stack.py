@@ -6,9 +6,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from fundledger_platform.settings import ServerSettings
 from storage.bootstrap import Storage
 from storage.config import MIB, S3Settings, Settings
+
+from tests.support.server_settings import loopback_server_settings
 
 # The smallest part S3 (and SeaweedFS) accepts: a file over 10 MiB needs 3 parts.
 TEST_PART_BYTES = 5 * MIB
@@ -35,15 +36,7 @@ def storage_settings(
     dsn: str, eventstore_address: str, endpoint: str, region: str, bucket: str
 ) -> Settings:
     return Settings(
-        server=ServerSettings(
-            service_name="storage",
-            grpc_host="127.0.0.1",
-            grpc_port=0,
-            metrics_port=-1,
-            log_level="WARNING",
-            otlp_endpoint=None,
-            shutdown_grace_seconds=2.0,
-        ),
+        server=loopback_server_settings("storage"),
         database_url=dsn,
         eventstore_address=eventstore_address,
         db_pool_min=1,
