@@ -1,9 +1,11 @@
-"""Fixtures: probe servers built on port 0 and stopped after each test."""
+"""Fixtures: probe servers built on port 0 and stopped after each test; a NATS server per
+module (the bus tests restart theirs)."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+import tempfile
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import grpc
@@ -11,9 +13,24 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
 
+from fundledger_devstack.nats import NatsServer
+from fundledger_devstack.ports import free_port
 from fundledger_platform.health import ReadinessCheck
 from fundledger_platform.server import ServiceServer, build_server
 from platform_probe import PROBE_SERVICE, MakeServer, Probe, probe_settings
+
+
+@pytest.fixture(scope="module")
+def nats_server() -> Iterator[NatsServer]:
+    """Overrides the session-wide server: a module's tests may stop and restart it.
+    Our own temp dir, not tmp_path: a concurrent pytest run may prune that."""
+    with tempfile.TemporaryDirectory(prefix="fl-platform-nats-") as root:
+        server = NatsServer(Path(root) / "store", free_port(), free_port())
+        server.start()
+        try:
+            yield server
+        finally:
+            server.stop()
 
 
 @pytest.fixture

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import tempfile
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
+from collections.abc import AsyncIterator
 
 import pytest
 from fundledger_devstack.nats import NatsServer
@@ -16,18 +14,6 @@ from fundledger_platform.telemetry import extract_context, inject_headers, setup
 from nats.aio.client import Client
 from nats.js.api import StorageType
 from opentelemetry import trace
-
-
-@pytest.fixture(scope="module")
-def nats_server() -> Iterator[NatsServer]:
-    # Our own temp dir, not tmp_path: a concurrent pytest run may prune that.
-    with tempfile.TemporaryDirectory(prefix="fl-platform-nats-") as root:
-        server = NatsServer(Path(root) / "store", free_port(), free_port())
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 @pytest.fixture

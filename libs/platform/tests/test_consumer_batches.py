@@ -5,30 +5,16 @@ when it failed; other streams are not held up by a slow one."""
 from __future__ import annotations
 
 import asyncio
-import tempfile
-from collections.abc import AsyncIterator, Iterator, Sequence
-from pathlib import Path
+from collections.abc import AsyncIterator, Sequence
 
 import pytest
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_devstack.nats import NatsServer
-from fundledger_devstack.ports import free_port
 from fundledger_platform.bus import connect_bus, ensure_stream
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from nats.aio.client import Client
 
 STREAM = "PLATFORM_BATCHES"
-
-
-@pytest.fixture(scope="module")
-def nats_server() -> Iterator[NatsServer]:
-    with tempfile.TemporaryDirectory(prefix="fl-platform-batches-") as root:
-        server = NatsServer(Path(root) / "store", free_port(), free_port())
-        server.start()
-        try:
-            yield server
-        finally:
-            server.stop()
 
 
 @pytest.fixture
