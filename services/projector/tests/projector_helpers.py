@@ -11,6 +11,7 @@ from datetime import UTC
 from typing import Any
 
 import grpc
+import nats
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.fund.v1 import state_pb2
@@ -112,3 +113,18 @@ async def wait_until(
         if time.monotonic() >= deadline:
             raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
         await asyncio.sleep(0.05)
+
+
+async def wait_all_acknowledged(nats_url: str, stream: str, durable: str = "projector") -> None:
+    """Wait until the projector's durable consumer has nothing pending or unacknowledged."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+
+        async def all_acknowledged() -> bool:
+            info = await js.consumer_info(stream, durable)
+            return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+        await wait_until(all_acknowledged, "the redelivered messages to be acknowledged")
+    finally:
+        await nc.close()

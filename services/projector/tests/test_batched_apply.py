@@ -7,7 +7,6 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-import nats
 from projector.adapters.applier import Applier
 from projector.adapters.apply_tx import Outcome
 from projector.adapters.waiters import VersionWaiters
@@ -21,6 +20,7 @@ from projector_helpers import (
     get_state,
     investment,
     new_fund,
+    wait_all_acknowledged,
     wait_until,
 )
 from projector_stack import Stack
@@ -169,16 +169,7 @@ async def test_a_crash_between_commit_and_ack_of_a_batch_applies_it_once(stack: 
     response = await get_state(stack.stub(second), fund, min_version=written.last_version)
     assert response.state.invested_cents == 3_000
 
-    async def all_acknowledged() -> bool:
-        info = await js.consumer_info(stack.bus["bus_stream"], "projector")
-        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
-
-    nc = await nats.connect(stack.nats_url)
-    try:
-        js = nc.jetstream()
-        await wait_until(all_acknowledged, "the redelivered messages to be acknowledged")
-    finally:
-        await nc.close()
+    await wait_all_acknowledged(stack.nats_url, stack.bus["bus_stream"])
     assert counter(APPLIED_METRIC) == applied_before  # nothing applied twice
     assert counter(DUPLICATES) - duplicates_before >= 4
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 
-import nats
 from projector.adapters.apply_tx import Outcome
 from projector_helpers import (
     append,
@@ -16,7 +15,7 @@ from projector_helpers import (
     get_state,
     investment,
     new_fund,
-    wait_until,
+    wait_all_acknowledged,
 )
 from projector_stack import Stack
 
@@ -93,16 +92,7 @@ async def test_a_crash_between_commit_and_ack_applies_the_event_once(stack: Stac
     assert response.state.invested_cents == 2_500
     assert response.state.companies[0].invested_cents == 2_500
 
-    async def all_acknowledged() -> bool:
-        info = await js.consumer_info(stack.bus["bus_stream"], "projector")
-        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
-
-    nc = await nats.connect(stack.nats_url)
-    try:
-        js = nc.jetstream()
-        await wait_until(all_acknowledged, "the redelivered messages to be acknowledged")
-    finally:
-        await nc.close()
+    await wait_all_acknowledged(stack.nats_url, stack.bus["bus_stream"])
     # The redelivered event(s) the first instance had committed were skipped.
     assert counter(DUPLICATES) > duplicates_before
     state = (await get_state(stack.stub(second), fund)).state
