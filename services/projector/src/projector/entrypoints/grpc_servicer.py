@@ -13,7 +13,7 @@ import grpc
 from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger.projector.v1 import projector_pb2_grpc
 from fundledger_kernel.fund import FOLD_VERSION, FundState, StoredStateError
-from fundledger_platform.errors import NotFound, Unavailable
+from fundledger_platform.errors import Unavailable
 from fundledger_platform.fund_ids import check_fund_id
 
 from projector.adapters.applier import Applier
@@ -26,7 +26,7 @@ from projector.adapters.status import projection_status
 from projector.adapters.waiters import VersionWaiters
 from projector.entrypoints import mappers as m
 from projector.entrypoints.response_cache import ResponseCache
-from projector.service_layer.fund_state import fund_row_at_least
+from projector.service_layer.fund_state import fund_not_found, fund_row_at_least
 
 log = logging.getLogger(__name__)
 
@@ -91,11 +91,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
             return built
         row = await self._rows.get(head.fund_id)
         if row is None:  # rows are never deleted; only a concurrent down-migration
-            raise NotFound(
-                f"fund {head.fund_id} has no projected state",
-                reason="FUND_NOT_FOUND",
-                metadata={"fund_id": head.fund_id},
-            )
+            raise fund_not_found(head.fund_id)
         row, state = await self._readable(row)
         built = m.fund_state_response(row.position, row.updated_at, state)
         self._built.put(row.fund_id, _key(row), built)
@@ -121,11 +117,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
                 ) from None
             fresh = await self._rows.get(row.fund_id)
             if fresh is None:  # rows are never deleted; only a concurrent down-migration
-                raise NotFound(
-                    f"fund {row.fund_id} has no projected state",
-                    reason="FUND_NOT_FOUND",
-                    metadata={"fund_id": row.fund_id},
-                ) from None
+                raise fund_not_found(row.fund_id) from None
             return fresh, fresh.state()
 
     async def ListFunds(

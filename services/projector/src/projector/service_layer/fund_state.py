@@ -38,7 +38,7 @@ async def fund_row_at_least(
         found = await read(fund_id)
         if found is not None:
             return found
-        raise _not_found(fund_id)
+        raise fund_not_found(fund_id)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + (budget_seconds if min_version > 0 else 0.0)
     while True:
@@ -60,7 +60,7 @@ async def fund_row_at_least(
             if woken_by is not None and woken_by.version >= min_version:
                 return woken_by
     if row is None:
-        raise _not_found(fund_id)
+        raise fund_not_found(fund_id)
     raise DeadlineExceeded(
         f"fund {fund_id} is projected at version {row.version}, below {min_version}",
         reason="MIN_VERSION_NOT_REACHED",
@@ -72,7 +72,7 @@ async def fund_row_at_least(
     )
 
 
-def _not_found(fund_id: str) -> NotFound:
+def fund_not_found(fund_id: str) -> NotFound:
     return NotFound(
         f"fund {fund_id} has no projected state",
         reason="FUND_NOT_FOUND",
