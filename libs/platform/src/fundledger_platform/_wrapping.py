@@ -10,9 +10,10 @@ the handler runs and exited when the call ends — normally, with an exception, 
 with GeneratorExit/CancelledError when the client goes away.
 
 Every wrapped streaming handler is an *async generator*, whatever the original
-style, because OpenTelemetry's aio interceptor iterates the behaviour it wraps
-with ``async for``: a writer-style coroutine would break it. Only the very
-outermost layer (:func:`writer_style`) turns the chain back into a coroutine.
+style, so every layer can iterate the one inside it with ``async for``. Only the
+very outermost layer (:func:`writer_style`) turns the chain back into a
+coroutine. :class:`HandlerCache` keeps each interceptor's wrapping to once per
+method.
 """
 
 from __future__ import annotations
@@ -146,3 +147,26 @@ def _writer(behavior: Behavior) -> Callable[[Any, Any], Any]:
                 await context.write(response)
 
     return writer
+
+
+class HandlerCache:
+    """One wrapped handler per method, rebuilt only if the inner handler changes.
+
+    Interceptors see the same handler object on every call of a method, so
+    their wrapping is done once. Only methods that exist
+    are cached, so the cache is bounded by the registered services.
+    """
+
+    def __init__(self, wrap: Callable[[str, Any], Any]) -> None:
+        self._wrap = wrap
+        self._entries: dict[str, tuple[Any, Any]] = {}
+
+    def get(self, method: str, handler: Any) -> Any:
+        if handler is None:
+            return None
+        entry = self._entries.get(method)
+        if entry is not None and entry[0] is handler:
+            return entry[1]
+        wrapped = self._wrap(method, handler)
+        self._entries[method] = (handler, wrapped)
+        return wrapped

@@ -7,7 +7,7 @@ it is logged with its traceback and the caller gets INTERNAL with a generic
 message, so no SQL, path or stack detail leaks out.
 
 These run on every call, so the wrapped handler is built once per method
-(:class:`_HandlerCache`) and the guards are plain classes, not generator-based
+(:class:`HandlerCache`) and the guards are plain classes, not generator-based
 context managers.
 """
 
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import grpc
 from prometheus_client import Counter, Histogram
 
-from fundledger_platform._wrapping import CallGuard, wrap_handler, writer_style
+from fundledger_platform._wrapping import CallGuard, HandlerCache, wrap_handler, writer_style
 from fundledger_platform.errors import DomainError, to_status
 from fundledger_platform.telemetry import record_rpc_status
 
@@ -80,34 +80,11 @@ def split_method(full_method: str) -> tuple[str, str]:
     return service, method
 
 
-class _HandlerCache:
-    """One wrapped handler per method, rebuilt only if the inner handler changes.
-
-    Interceptors inside OpenTelemetry's see the same handler object on every
-    call of a method, so their wrapping is done once. Only methods that exist
-    are cached, so the cache is bounded by the registered services.
-    """
-
-    def __init__(self, wrap: Callable[[str, Any], Any]) -> None:
-        self._wrap = wrap
-        self._entries: dict[str, tuple[Any, Any]] = {}
-
-    def get(self, method: str, handler: Any) -> Any:
-        if handler is None:
-            return None
-        entry = self._entries.get(method)
-        if entry is not None and entry[0] is handler:
-            return entry[1]
-        wrapped = self._wrap(method, handler)
-        self._entries[method] = (handler, wrapped)
-        return wrapped
-
-
 class ErrorMappingInterceptor(_ServerInterceptor):
     """DomainError -> abort_with_status(to_status(err)); other exceptions -> INTERNAL."""
 
     def __init__(self) -> None:
-        self._cache = _HandlerCache(self._wrap)
+        self._cache = HandlerCache(self._wrap)
 
     @staticmethod
     def _wrap(method: str, handler: Any) -> Any:
@@ -163,7 +140,7 @@ class MetricsInterceptor(_ServerInterceptor):
     """Counts calls by final code and times them (Prometheus)."""
 
     def __init__(self) -> None:
-        self._cache = _HandlerCache(self._wrap)
+        self._cache = HandlerCache(self._wrap)
 
     @staticmethod
     def _wrap(full_method: str, handler: Any) -> Any:

@@ -23,6 +23,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
+from fundledger_platform._wrapping import HandlerCache, wrap_handler
+
 logger = logging.getLogger(__name__)
 
 _lock = threading.Lock()
@@ -150,26 +152,15 @@ def record_rpc_status(
 class ServerTracingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
     def __init__(self) -> None:
         self._tracer = trace.get_tracer("fundledger_platform.grpc_server")
-        self._wrapped: dict[str, tuple[Any, Any]] = {}
+        self._cache = HandlerCache(self._wrap)
 
     async def intercept_service(
         self, continuation: Any, handler_call_details: grpc.HandlerCallDetails
     ) -> Any:
         handler = await continuation(handler_call_details)
-        if handler is None:
-            return None
-        method: str = handler_call_details.method  # type: ignore[attr-defined]
-        entry = self._wrapped.get(method)
-        if entry is not None and entry[0] is handler:
-            return entry[1]
-        wrapped = self._wrap(method, handler)
-        self._wrapped[method] = (handler, wrapped)
-        return wrapped
+        return self._cache.get(handler_call_details.method, handler)  # type: ignore[attr-defined]
 
     def _wrap(self, method: str, handler: Any) -> Any:
-        # Imported here: _wrapping imports nothing of ours, but keep the module light.
-        from fundledger_platform._wrapping import wrap_handler
-
         service, _, name = method.lstrip("/").partition("/")
         attributes = {
             "rpc.system": "grpc",
