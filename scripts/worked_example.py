@@ -18,11 +18,12 @@ from fundledger.eventstore.v1 import events_pb2, eventstore_pb2_grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
 from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
+from fundledger_devstack.endpoints import read_endpoints
 
 
 def endpoints() -> dict[str, str]:
     folder = Path(os.environ.get("FUNDLEDGER_STACK_DIR", ".stack"))
-    return dict(json.loads((folder / "endpoints.json").read_text()))
+    return read_endpoints(folder)
 
 
 def ev(event_type: str, **data: object) -> events_pb2.EventData:

@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import shutil
 import sys
 import traceback
 from collections.abc import Iterator
-from pathlib import Path
 
+from fundledger_devstack.endpoints import read_endpoints_file
 from fundledger_devstack.services import SERVICES
 from fundledger_devstack.stack import Stack
 from fundledger_devstack.stack_config import StackConfig
@@ -36,7 +35,7 @@ def stack_endpoints(settings: LoadSettings) -> Iterator[dict[str, str]]:
     throwaway stack that lives for the block."""
     endpoints_file = settings.endpoints_file
     if endpoints_file is not None or settings.hosts:
-        given = _read(endpoints_file) if endpoints_file is not None else {}
+        given = read_endpoints_file(endpoints_file) if endpoints_file is not None else {}
         given.update(settings.hosts)
         missing = [spec.name for spec in SERVICES if spec.name not in given]
         if missing:
@@ -54,13 +53,6 @@ def stack_endpoints(settings: LoadSettings) -> Iterator[dict[str, str]]:
     finally:
         print("stopping the stack", flush=True)
         stack.stop()
-
-
-def _read(path: Path) -> dict[str, str]:
-    raw = json.loads(path.read_text())
-    if not isinstance(raw, dict):
-        raise ValueError(f"{path} is not a JSON object of service -> host:port")
-    return {str(k): str(v) for k, v in raw.items()}
 
 
 def _load(settings: LoadSettings, run: LocustRun) -> int:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterable
@@ -29,6 +28,7 @@ from fundledger.projector.v1 import projector_pb2 as ppb
 from fundledger.projector.v1 import projector_pb2_grpc
 from fundledger.snapshotter.v1 import snapshotter_pb2 as spb
 from fundledger.snapshotter.v1 import snapshotter_pb2_grpc
+from fundledger_devstack.endpoints import read_endpoints_file
 
 from tests.bench.fund_events import (
     COMMITTED_CENTS,
@@ -193,7 +193,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--read-funds", type=int, default=20)
     parser.add_argument("--out", type=Path, default=Path(".loadtest/seed.json"))
     args = parser.parse_args(argv)
-    endpoints = {str(k): str(v) for k, v in json.loads(args.endpoints.read_text()).items()}
+    endpoints = read_endpoints_file(args.endpoints)
     data = asyncio.run(seed(endpoints, args.users, args.read_funds))
     data.write(args.out)
     print(f"seed written to {args.out}")

@@ -31,9 +31,14 @@ def write_endpoints(stack_dir: Path, endpoints: Mapping[str, str]) -> Path:
 
 
 def read_endpoints(stack_dir: Path) -> dict[str, str]:
-    data = json.loads((stack_dir / FILE_NAME).read_text())
+    return read_endpoints_file(stack_dir / FILE_NAME)
+
+
+def read_endpoints_file(path: Path) -> dict[str, str]:
+    """An endpoints file by its own path (it may have another name, e.g. a deployment's)."""
+    data = json.loads(path.read_text())
     if not isinstance(data, dict):
-        raise ValueError(f"{stack_dir / FILE_NAME} is not a JSON object")
+        raise ValueError(f"{path} is not a JSON object")
     return {str(k): str(v) for k, v in data.items()}
 
 
