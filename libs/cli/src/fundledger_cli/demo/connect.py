@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-import grpc
 from fundledger_devstack.endpoints import FILE_NAME, read_endpoints
+from fundledger_devstack.health import SERVING, check_health
 from fundledger_devstack.services import SERVICES
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 # gRPC would route even 127.0.0.1 through an http_proxy from the environment.
 CHANNEL_OPTIONS = (("grpc.enable_http_proxy", 0),)
@@ -35,25 +34,15 @@ def stack_endpoints(stack_dir: Path) -> dict[str, str]:
     return endpoints
 
 
-async def _status(address: str, seconds: float) -> str:
-    async with grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        try:
-            response = await stub.Check(health_pb2.HealthCheckRequest(), timeout=seconds)
-        except grpc.aio.AioRpcError as err:
-            if err.code() in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
-                return "UNREACHABLE"
-            return f"ERROR {err.code().name}"
-    return str(health_pb2.HealthCheckResponse.ServingStatus.Name(response.status))
-
-
 async def check_serving(endpoints: dict[str, str], seconds: float = 3.0) -> None:
     """StackNotRunningError naming every service that does not answer SERVING."""
-    statuses = await asyncio.gather(*(_status(endpoints[name], seconds) for name in SERVICE_NAMES))
+    statuses = await asyncio.gather(
+        *(asyncio.to_thread(check_health, endpoints[name], seconds) for name in SERVICE_NAMES)
+    )
     bad = [
         f"{name} ({endpoints[name]}): {status}"
         for name, status in zip(SERVICE_NAMES, statuses, strict=True)
-        if status != "SERVING"
+        if status != SERVING
     ]
     if bad:
         raise StackNotRunningError("not SERVING: " + "; ".join(bad) + f". {_HINT}")
