@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import shutil
 import sys
-import time
 from pathlib import Path
-from types import TracebackType
 
 from fundledger_devstack.errors import DevstackError
-from fundledger_devstack.loopback_http import fetch
+from fundledger_devstack.loopback_http import wait_http_ok
 from fundledger_devstack.ports import LOCALHOST
 from fundledger_devstack.process import ManagedProcess
+from fundledger_devstack.server_base import LocalServer
 
 
 def find_nats_server() -> str:
@@ -25,7 +24,7 @@ def find_nats_server() -> str:
     return on_path
 
 
-class NatsServer:
+class NatsServer(LocalServer):
     """nats-server -js with its JetStream store in `store_dir`.
 
     Besides start/stop, fault tests use kill() (a crash: no flush, no goodbye to
@@ -91,37 +90,14 @@ class NatsServer:
         shutil.rmtree(self.store_dir, ignore_errors=True)
         self.start(timeout)
 
-    def __enter__(self) -> NatsServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _wait_healthy(self, timeout: float) -> None:
         # The client port opens before JetStream has recovered its streams; /healthz
         # says ok only once JetStream is usable, so clients never see "JetStream not
         # enabled" right after a (re)start.
-        deadline = time.monotonic() + timeout
         url = f"{self.monitor_url}/healthz"
-        last_error = ""
-        while True:
-            self._process.check_alive()
-            try:
-                status, body = fetch(url, timeout=1)
-                if status == 200:
-                    return
-                last_error = f"HTTP {status}: {body[:200]!r}"
-            except OSError as exc:
-                last_error = str(exc)
-            if time.monotonic() >= deadline:
-                raise DevstackError(
-                    f"NATS on {self.host}:{self.port} not healthy after {timeout:.0f}s "
-                    f"({last_error}); last lines of {self.log_path}:\n{self._process.tail()}"
-                )
-            time.sleep(0.05)
+        problem = wait_http_ok(lambda: url, timeout=timeout, check_alive=self._process.check_alive)
+        if problem is not None:
+            raise DevstackError(
+                f"NATS on {self.host}:{self.port} not healthy after {timeout:.0f}s "
+                f"({problem}); last lines of {self.log_path}:\n{self._process.tail()}"
+            )

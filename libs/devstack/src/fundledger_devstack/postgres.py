@@ -10,12 +10,12 @@ import stat
 import subprocess
 import time
 from pathlib import Path
-from types import TracebackType
 
 from fundledger_devstack.errors import DevstackError
 from fundledger_devstack.pg_install import PgInstall
 from fundledger_devstack.ports import LOCALHOST
 from fundledger_devstack.process import log_tail
+from fundledger_devstack.server_base import LocalServer
 
 APP_DATABASE = "fundledger"
 SUPERUSER = "postgres"
@@ -28,7 +28,7 @@ _DB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 _MAX_SOCKET_PATH = 107
 
 
-class PostgresServer:
+class PostgresServer(LocalServer):
     """One PostgreSQL cluster in `data_dir`, listening on `host:port` only.
 
     The data directory is kept between starts (`make run` keeps its state); the caller
@@ -122,18 +122,6 @@ class PostgresServer:
             _wait_until_gone(pid, wait)
         if _is_live_postgres(pid):
             raise DevstackError(f"PostgreSQL (pid {pid}) in {self.data_dir} did not stop")
-
-    def __enter__(self) -> PostgresServer:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
     # -- databases -------------------------------------------------------------------
 

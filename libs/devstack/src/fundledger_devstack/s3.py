@@ -39,15 +39,14 @@ import os
 import shutil
 import stat
 import sys
-import time
 from pathlib import Path
-from types import TracebackType
 
 from fundledger_devstack.errors import DevstackError
-from fundledger_devstack.loopback_http import fetch
+from fundledger_devstack.loopback_http import wait_http_ok
 from fundledger_devstack.ports import LOCALHOST, claim_port, free_port
 from fundledger_devstack.process import ManagedProcess
 from fundledger_devstack.s3_sigv4 import REGION, signed_request
+from fundledger_devstack.server_base import LocalServer
 
 # `weed mini` derives gRPC ports as HTTP port + this offset (see module docstring).
 _GRPC_OFFSET = 10000
@@ -85,7 +84,7 @@ def _admin_port() -> int:
     raise DevstackError("no free port pair (p, p+10000) for the SeaweedFS admin server")
 
 
-class S3Server:
+class S3Server(LocalServer):
     """SeaweedFS serving S3 on `host:port` with one static access key (admin rights)."""
 
     def __init__(
@@ -156,18 +155,6 @@ class S3Server:
                 except OSError:
                     pass  # gone already, or not ours to remove
 
-    def __enter__(self) -> S3Server:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def _write_identities(self) -> Path:
         path = self.data_dir / "s3-identities.json"
         identity = {
@@ -218,21 +205,15 @@ class S3Server:
     def _wait_ready(self, process: ManagedProcess, timeout: float) -> None:
         # The S3 port opens before the gateway has loaded its identities and reached the
         # filer; a signed ListBuckets answering 200 proves both.
-        deadline = time.monotonic() + timeout
-        last_error = ""
-        while True:
-            process.check_alive()
-            request = signed_request("GET", self.endpoint, "/", self.access_key, self.secret_key)
-            try:
-                status, body = fetch(request, timeout=2)
-                if status == 200:
-                    return
-                last_error = f"HTTP {status}: {body[:300]!r}"
-            except OSError as exc:
-                last_error = str(exc)
-            if time.monotonic() >= deadline:
-                raise DevstackError(
-                    f"S3 (SeaweedFS) on {self.endpoint} not ready after {timeout:.0f}s "
-                    f"({last_error}); last lines of {self.log_path}:\n{process.tail()}"
-                )
-            time.sleep(0.1)
+        problem = wait_http_ok(
+            lambda: signed_request("GET", self.endpoint, "/", self.access_key, self.secret_key),
+            timeout=timeout,
+            check_alive=process.check_alive,
+            request_timeout=2,
+            interval=0.1,
+        )
+        if problem is not None:
+            raise DevstackError(
+                f"S3 (SeaweedFS) on {self.endpoint} not ready after {timeout:.0f}s "
+                f"({problem}); last lines of {self.log_path}:\n{process.tail()}"
+            )
