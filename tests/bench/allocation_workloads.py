@@ -1,9 +1,7 @@
 """One call of each allocation figure (issue 4): PreviewReallocation and
 CommitReallocation on a fund of 50 companies.
 
-The fund and the requests are those of services/allocation/tests/allocation_bench.py
-(its `_seed` and `_table`, copied: the client processes import only tests.bench):
-FUND_CREATED, 50 COMPANY_ADDED and 50 RESERVE_ALLOCATED; each request carries the
+The fund: FUND_CREATED, 50 COMPANY_ADDED and 50 RESERVE_ALLOCATED; each request carries the
 full table (50 rows, as a UI sends it) with 5 rows changed. Each virtual client
 has its own fund, seeded when the workload opens; its commits chain (each made
 against the version the previous one returned), so every commit lands.

@@ -2,7 +2,7 @@
 fund of 50 companies, allocation running as its own process (`python -m
 allocation`), after an echo baseline measured in the same phase.
 
-At c1, as services/allocation/tests/allocation_bench.py measures them: the
+At c1: the
 targets are a service's latency, not its latency under queueing.
 """
 
