@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import sys
 import uuid
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -24,6 +22,8 @@ from fundledger_platform.migrations import (
     migrate_up,
 )
 from helpers import append, event, new_stream, read_versions
+
+from tests.support.service_module import run_service_module
 
 # Every migration the event store ships, in order (the suite must not hard-code them).
 ALL_VERSIONS = [m.version for m in load_migrations(MIGRATIONS, variant="native")]
@@ -219,23 +219,7 @@ async def test_event_store_refuses_a_tampered_migration_record(fresh_dsn: str) -
 
 
 async def run_cli(dsn: str, *args: str) -> tuple[int, str]:
-    env = dict(os.environ)
-    env["FUNDLEDGER_DATABASE_URL"] = dsn
-    env["FUNDLEDGER_LOG_LEVEL"] = "WARNING"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "eventstore",
-        "migrate",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    async with asyncio.timeout(60):
-        output, _ = await process.communicate()
-    assert process.returncode is not None
-    return process.returncode, output.decode(errors="replace")
+    return await run_service_module("eventstore", dsn, "migrate", *args)
 
 
 async def test_migrate_command_line(fresh_dsn: str) -> None:

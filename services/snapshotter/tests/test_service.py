@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
-import sys
-
 import asyncpg
 import grpc
 import pytest
@@ -17,6 +13,7 @@ from snapshotter_stack import Stack, StackFactory
 from snapshotter_support import new_fund, reason_of
 
 from tests.support.event_store import EventStoreFactory
+from tests.support.service_module import run_service_module
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -115,18 +112,7 @@ def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 async def run_module(dsn: str, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "FUNDLEDGER_DATABASE_URL": dsn, "FUNDLEDGER_LOG_LEVEL": "WARNING"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "snapshotter",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 60)
-    return process.returncode or 0, output.decode()
+    return await run_service_module("snapshotter", dsn, *args)
 
 
 async def test_python_m_snapshotter_migrate_up_and_down(fresh_dsn: str) -> None:

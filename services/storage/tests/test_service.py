@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import sys
 
 import asyncpg
 import grpc
@@ -13,6 +12,8 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storage.bootstrap import SERVICE_NAME, migrate
 from storage.config import MIB, Settings
 from storage_stack import Stack
+
+from tests.support.service_module import run_service_module
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 
@@ -100,18 +101,7 @@ def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 async def run_module(dsn: str, *args: str) -> tuple[int, str]:
-    env = {**os.environ, "FUNDLEDGER_DATABASE_URL": dsn, "FUNDLEDGER_LOG_LEVEL": "WARNING"}
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "storage",
-        *args,
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await asyncio.wait_for(process.communicate(), 60)
-    return process.returncode or 0, output.decode()
+    return await run_service_module("storage", dsn, *args)
 
 
 async def test_python_m_storage_migrate_up_and_down(fresh_dsn: str) -> None:
