@@ -9,13 +9,16 @@ import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
 from fundledger_platform.errors import error_info
+
+if TYPE_CHECKING:  # snapshotter_stack imports this module
+    from snapshotter_stack import Stack
 
 # Safety net only: a wait that stalls fails the test instead of hanging it.
 WAIT_SECONDS = 20.0
@@ -161,3 +164,17 @@ class ManualClock:
 
     async def next_request(self) -> float:
         return await asyncio.wait_for(self.requests.get(), WAIT_SECONDS)
+
+
+async def at_time(stack: Stack, fund_id: str, moment: datetime) -> pb.GetFundStateAtResponse:
+    request = pb.GetFundStateAtRequest(fund_id=fund_id)
+    request.at_time.FromDatetime(moment)
+    response: pb.GetFundStateAtResponse = await stack.api.GetFundStateAt(request)
+    return response
+
+
+async def at_version(stack: Stack, fund_id: str, version: int) -> pb.GetFundStateAtResponse:
+    response: pb.GetFundStateAtResponse = await stack.api.GetFundStateAt(
+        pb.GetFundStateAtRequest(fund_id=fund_id, at_version=version)
+    )
+    return response

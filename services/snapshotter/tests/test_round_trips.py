@@ -12,6 +12,7 @@ from prometheus_client import REGISTRY
 from snapshotter_stack import Stack
 from snapshotter_support import (
     append_spaced,
+    at_version,
     capital_called,
     fund_created,
     later,
@@ -38,13 +39,6 @@ def calls(method: str) -> float:
             ):
                 total += sample.value
     return total
-
-
-async def at_version(stack: Stack, fund_id: str, version: int) -> pb.GetFundStateAtResponse:
-    response: pb.GetFundStateAtResponse = await stack.api.GetFundStateAt(
-        pb.GetFundStateAtRequest(fund_id=fund_id, at_version=version)
-    )
-    return response
 
 
 async def three_events(stack: Stack) -> tuple[str, list[float]]:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime
 
 import grpc
 import pytest
@@ -14,6 +13,8 @@ from snapshotter_stack import Stack
 from snapshotter_support import (
     Appended,
     append_spaced,
+    at_time,
+    at_version,
     capital_called,
     company_added,
     fund_created,
@@ -24,20 +25,6 @@ from snapshotter_support import (
     new_fund,
     reason_of,
 )
-
-
-async def at_time(stack: Stack, fund_id: str, moment: datetime) -> pb.GetFundStateAtResponse:
-    request = pb.GetFundStateAtRequest(fund_id=fund_id)
-    request.at_time.FromDatetime(moment)
-    response: pb.GetFundStateAtResponse = await stack.api.GetFundStateAt(request)
-    return response
-
-
-async def at_version(stack: Stack, fund_id: str, version: int) -> pb.GetFundStateAtResponse:
-    response: pb.GetFundStateAtResponse = await stack.api.GetFundStateAt(
-        pb.GetFundStateAtRequest(fund_id=fund_id, at_version=version)
-    )
-    return response
 
 
 async def five_investments(stack: Stack) -> tuple[str, list[Appended]]:
