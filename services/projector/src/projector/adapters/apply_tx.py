@@ -199,15 +199,8 @@ async def _apply_over_known(
         return None
     run = _given_run(events, plan)
     state = fold(known, run)
-    updated_at = await conn.fetchval(
-        _UPDATE.format(table=table) + " AND version = $7 AND fold_version = $6" + _RETURNING,
-        fund_id,
-        state.name,
-        json.dumps(state_to_json(state)),
-        state.version,
-        run[-1].position,
-        FOLD_VERSION,
-        known.version,
+    updated_at = await _write_state(
+        conn, table, fund_id, state, run[-1].position, only_at_version=known.version
     )
     if updated_at is None:  # no row at the cached version
         return None
@@ -256,15 +249,7 @@ async def _apply_locked(
             run, fetched = _given_run(events, plan), 0
         base = empty_state(fund_id) if refold or stored is None else stored
         state = fold(base, run)
-        updated_at = await conn.fetchval(
-            _UPDATE.format(table=table) + _RETURNING,
-            fund_id,
-            state.name,
-            json.dumps(state_to_json(state)),
-            state.version,
-            run[-1].position,
-            FOLD_VERSION,
-        )
+        updated_at = await _write_state(conn, table, fund_id, state, run[-1].position)
     result = Outcome(
         fund_id,
         applied=plan.last - stored_version,
@@ -276,3 +261,32 @@ async def _apply_locked(
         updated_at=updated_at,
     )
     return result, state
+
+
+async def _write_state(
+    conn: Conn,
+    table: str,
+    fund_id: str,
+    state: FundState,
+    position: int,
+    only_at_version: int | None = None,
+) -> datetime | None:
+    """Store `state` in the fund's row; its update time, or None when `only_at_version` is
+    given and the row is not at that version (and this fold version)."""
+    query = _UPDATE.format(table=table)
+    args: tuple[int, ...] = ()
+    if only_at_version is not None:
+        query += " AND version = $7 AND fold_version = $6"
+        args = (only_at_version,)
+    query += _RETURNING
+    updated_at: datetime | None = await conn.fetchval(
+        query,
+        fund_id,
+        state.name,
+        json.dumps(state_to_json(state)),
+        state.version,
+        position,
+        FOLD_VERSION,
+        *args,
+    )
+    return updated_at
