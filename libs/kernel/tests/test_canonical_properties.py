@@ -1,4 +1,4 @@
-"""Property tests: a payload's hash depends on its value, never on how it was written (PITFALLS 6).
+"""Property tests: a payload's hash depends on its value, never on how it was written (FM-6).
 
 Values are re-serialised with random key order at every level, random whitespace between every
 token, and random (but exact) spellings of strings and floats, then parsed back and hashed.

@@ -101,7 +101,7 @@ def test_investment_sets_new_ownership() -> None:
 
 
 def test_investment_before_company_added_is_kept() -> None:
-    # PITFALLS 17: the money must not vanish, and naming the company later must keep it.
+    # FM-17: the money must not vanish, and naming the company later must keep it.
     state = run(
         CREATED,
         ("INVESTMENT_MADE", {"company_id": "c9", "amount_cents": 7_500, "ownership_bps": 900}),

@@ -15,7 +15,7 @@ CREATE TABLE eventstore.streams (
 -- One row. Every append transaction updates it to take its positions, and the row
 -- lock it takes is held until commit: a second writer waits for the first to
 -- commit and then continues from the committed value. Positions therefore become
--- visible in exactly the order they were assigned, gap-free (pitfall 1).
+-- visible in exactly the order they were assigned, gap-free (FM-1, docs/failure-modes.md).
 CREATE TABLE eventstore.log_head (
     id boolean PRIMARY KEY DEFAULT true CHECK (id),
     last_position bigint NOT NULL DEFAULT 0,

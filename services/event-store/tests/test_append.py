@@ -86,7 +86,7 @@ async def test_batch_is_atomic_when_one_event_is_invalid(stub: Any, store: Event
 
 
 async def test_empty_append_is_rejected_and_version_unchanged(stub: Any, store: EventStore) -> None:
-    """Pitfall 7: an empty append must not wedge the stream's version."""
+    """FM-7: an empty append must not wedge the stream's version."""
     s = new_stream()
     await stub.AppendToStream(append(s, event()))
     for fields in ({}, {"expected_version": 1}):

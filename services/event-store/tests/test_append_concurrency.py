@@ -37,7 +37,7 @@ async def outcomes(calls: list[Any]) -> tuple[list[Any], list[grpc.aio.AioRpcErr
 
 
 async def test_concurrent_any_appends_lose_nothing(store_factory: Callable[..., Any]) -> None:
-    """Pitfall 3: 20 concurrent appends with ANY → exactly 20 events, versions 1..20."""
+    """FM-3: 20 concurrent appends with ANY → exactly 20 events, versions 1..20."""
     stubs, channels, _store = await two_stubs(store_factory)
     s = new_stream()
     ok, errors = await outcomes(
@@ -51,7 +51,7 @@ async def test_concurrent_any_appends_lose_nothing(store_factory: Callable[..., 
 
 
 async def test_concurrent_exact_appends_one_wins(store_factory: Callable[..., Any]) -> None:
-    """Pitfall 4: 50 concurrent appends expecting the same version → one wins."""
+    """FM-4: 50 concurrent appends expecting the same version → one wins."""
     stubs, channels, store = await two_stubs(store_factory)
     s = new_stream()
     await stubs[0].AppendToStream(append(s, event(), event(), event()))
@@ -97,7 +97,7 @@ async def test_concurrent_no_stream_creates_once(store_factory: Callable[..., An
 async def test_concurrent_identical_idempotent_requests_append_once(
     store_factory: Callable[..., Any],
 ) -> None:
-    """Pitfall 5: the same request fired concurrently → one append, one result."""
+    """FM-5: the same request fired concurrently → one append, one result."""
     stubs, channels, _store = await two_stubs(store_factory)
     s = new_stream()
     request = append(s, event(data={"a": 1}), event(data={"b": 2}), idempotency_key="k-1")
@@ -122,7 +122,7 @@ async def test_idempotent_retry_replays_and_key_reuse_fails(stub: Any, store: Ev
         first.first_position,
         list(first.event_ids),
     )
-    # Pitfall 6: the same payload with other key order and whitespace hashes the same.
+    # FM-6: the same payload with other key order and whitespace hashes the same.
     from fundledger.eventstore.v1 import events_pb2
 
     shuffled = events_pb2.EventData(event_type="NOTE_ADDED", data=b'{ "b" : [1,2],\n "a":1 }')
@@ -171,7 +171,7 @@ async def test_reappending_same_event_ids_is_idempotent(stub: Any) -> None:
 async def test_recorded_at_never_decreases_with_version(
     store_factory: Callable[..., Any],
 ) -> None:
-    """Pitfall 9: a slow transaction must not stamp an earlier time on a later
+    """FM-9: a slow transaction must not stamp an earlier time on a later
     version. One append holds its transaction open while others to the same
     stream queue behind it."""
     stubs, channels, store = await two_stubs(store_factory)

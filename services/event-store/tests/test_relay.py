@@ -1,9 +1,9 @@
 """The relay (outbox → JetStream): what actually lands on the bus, read back from the
 stream with a consumer. Real PostgreSQL and NATS; every wait is bounded.
 
-Pitfalls covered here: 1 (late commit), 2 (horizon stall observability),
-12 (relay side: duplicate window, monotonic checkpoints), 15 (LISTEN/NOTIFY is only
-a wake-up). Killing servers and leadership are in test_relay_faults.py.
+Failure modes covered here (docs/failure-modes.md): FM-1 (late commit), FM-2 (horizon
+stall observability), FM-12 (relay side: duplicate window, monotonic checkpoints), FM-15
+(LISTEN/NOTIFY is only a wake-up). Killing servers and leadership are in test_relay_faults.py.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ async def test_every_event_is_published_once_in_position_order_with_its_headers(
 async def test_late_commit_is_published_before_later_positions(
     store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
 ) -> None:
-    """Pitfall 1: A takes its position and stays open; B (another stream, through the
+    """FM-1: A takes its position and stays open; B (another stream, through the
     API) must wait for A's commit, get a higher position, and be published after A."""
     bus = bus_overrides()
     store = await store_factory(**bus)
@@ -195,7 +195,7 @@ async def test_late_commit_is_published_before_later_positions(
 async def test_relay_publishes_by_polling_after_its_listener_is_dropped(
     store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
 ) -> None:
-    """Pitfall 15: NOTIFY only wakes the relay early; without it, polling publishes."""
+    """FM-15: NOTIFY only wakes the relay early; without it, polling publishes."""
     bus = bus_overrides()
     store = await store_factory(**bus)
 
@@ -222,7 +222,7 @@ async def test_relay_publishes_by_polling_after_its_listener_is_dropped(
 async def test_subscribe_keeps_delivering_after_the_listening_connection_is_killed(
     store_factory: StoreFactory, fresh_dsn: str
 ) -> None:
-    """Pitfall 15 for Subscribe: the notifier's LISTEN connection is terminated while a
+    """FM-15 for Subscribe: the notifier's LISTEN connection is terminated while a
     subscription is open; events appended afterwards still arrive, in order."""
     store = await store_factory()
     admin = await asyncpg.connect(fresh_dsn)
@@ -277,7 +277,7 @@ async def test_subscribe_keeps_delivering_after_the_listening_connection_is_kill
 async def test_idle_transaction_is_reported_and_pool_sessions_are_time_limited(
     store_factory: StoreFactory, fresh_dsn: str
 ) -> None:
-    """Pitfall 2: an idle-in-transaction session shows up in the oldest-transaction
+    """FM-2: an idle-in-transaction session shows up in the oldest-transaction
     gauge (sampled by the watcher's own function), the relay keeps going meanwhile,
     and pooled sessions carry idle_in_transaction_session_timeout."""
     store = await store_factory()
@@ -339,7 +339,7 @@ async def test_idle_transaction_is_reported_and_pool_sessions_are_time_limited(
 async def test_bus_stream_uses_the_configured_duplicate_window_and_checkpoints_only_advance(
     store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
 ) -> None:
-    """Pitfall 12, relay side: JetStream drops re-publishes only within the stream's
+    """FM-12, relay side: JetStream drops re-publishes only within the stream's
     duplicate window, so it must be the configured one; the checkpoint never moves back."""
     bus = bus_overrides()
     store = await store_factory(bus_duplicate_window_seconds=95.0, **bus)

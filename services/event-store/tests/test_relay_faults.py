@@ -1,6 +1,6 @@
 """The relay under faults: a crash between publish and checkpoint, a bus that dies
 (and comes back, or comes back empty), and leadership moving between two event
-stores on one database (pitfall 14). Each test reads the JetStream stream back and
+stores on one database (FM-14, docs/failure-modes.md). Each test reads the JetStream stream back and
 checks every event is there exactly once, in position order. Every wait is bounded.
 """
 
@@ -149,7 +149,7 @@ async def _pool_pids(conn: asyncpg.Connection) -> set[int]:
 async def test_leader_connection_terminated_leadership_moves_and_nothing_is_lost(
     store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
 ) -> None:
-    """Pitfall 14: two stores (pools of several connections) on one database; exactly
+    """FM-14: two stores (pools of several connections) on one database; exactly
     one relay leads, on a connection outside the pool. Its backend is terminated from
     the database side: a relay leads again on another backend, and events appended
     before and after are each published once."""
@@ -191,7 +191,7 @@ async def test_leader_connection_terminated_leadership_moves_and_nothing_is_lost
 async def test_leader_store_stopped_follower_takes_over(
     store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
 ) -> None:
-    """Pitfall 14: the leading store goes away; the follower's relay becomes leader
+    """FM-14: the leading store goes away; the follower's relay becomes leader
     within a bounded wait and publishes what is appended afterwards, exactly once."""
     bus = bus_overrides()
     stores = [await store_factory(db_pool_min=3, **bus) for _ in range(2)]
@@ -265,7 +265,7 @@ async def test_bus_outage_with_full_publish_buffer_keeps_position_order(
 async def test_bus_restarted_empty_relay_publishes_new_events(
     fresh_nats: Any, fresh_bus_store_factory: StoreFactory, fresh_dsn: str
 ) -> None:
-    """The bus comes back without its store (pitfall 13: acknowledged but not durable).
+    """The bus comes back without its store (FM-13: acknowledged but not durable).
     What it lost, consumers read from the log; but events appended from then on must
     reach the bus again, each once and in order, without restarting the event store."""
     bus = bus_overrides()

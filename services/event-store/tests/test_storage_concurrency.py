@@ -17,7 +17,7 @@ from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from helpers import append, event, new_stream, reason_of
 
-# -- pitfall 8: no duplicate version without a unique index -------------------------------
+# -- FM-8: no duplicate version without a unique index ------------------------------------
 
 
 async def test_no_duplicate_versions_under_concurrency(

@@ -1,5 +1,5 @@
-"""The exactly-once apply path: duplicates, gaps, a crash between commit and ack (pitfall 12),
-and an event about a company not yet added (pitfall 17)."""
+"""The exactly-once apply path: duplicates, gaps, a crash between commit and ack (FM-12),
+and an event about a company not yet added (FM-17)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The log is the truth (pitfall 13): a bus that lost its messages costs nothing."""
+"""The log is the truth (FM-13): a bus that lost its messages costs nothing."""
 
 from __future__ import annotations
 

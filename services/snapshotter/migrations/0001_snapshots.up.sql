@@ -12,7 +12,7 @@ CREATE TABLE snapshotter.snapshots (
     version bigint NOT NULL CHECK (version >= 1),
     position bigint NOT NULL CHECK (position >= 1),
     -- recorded_at of the event at `version`, never the wall clock: time travel
-    -- picks snapshots by it (pitfall 10).
+    -- picks snapshots by it (FM-10, docs/failure-modes.md).
     event_time timestamptz NOT NULL,
     fold_version integer NOT NULL,
     trigger text NOT NULL CHECK (trigger IN ('EVENT_COUNT', 'DAILY', 'MANUAL')),

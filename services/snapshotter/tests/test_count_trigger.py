@@ -91,7 +91,7 @@ async def test_gap_in_delivery_still_snapshots_the_skipped_multiple(
 async def test_catch_up_from_the_log_when_the_bus_loses_messages(
     stack_factory: StackFactory,
 ) -> None:
-    """Pitfall 13: with nothing arriving on the bus, the catch-up alone takes the snapshots."""
+    """FM-13: with nothing arriving on the bus, the catch-up alone takes the snapshots."""
     stack = await stack_factory(bus_subject_prefix="nowhere.events", catchup_seconds=3600)
     fund_id, other = new_fund(), new_fund()
     await append_many(stack.store_stub, fund_id, 110)

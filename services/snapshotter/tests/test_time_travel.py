@@ -107,7 +107,7 @@ async def test_time_travel_with_snapshots_names_the_snapshot_used(stack: Stack) 
 
 
 async def test_snapshot_of_an_older_fold_version_is_ignored(stack: Stack) -> None:
-    """Pitfall 11: a snapshot written by another fold is never read as this fold's."""
+    """FM-11: a snapshot written by another fold is never read as this fold's."""
     fund_id, t = await five_investments(stack)
     old_id = uuid.uuid4()
     wrong_state = {"fold_version": FOLD_VERSION - 1, "invested_cents": 999_999, "version": 4}
@@ -145,7 +145,7 @@ async def test_snapshot_of_an_older_fold_version_is_ignored(stack: Stack) -> Non
 
 
 async def test_snapshot_chosen_by_its_event_time_not_when_it_was_written(stack: Stack) -> None:
-    """Pitfall 10: events at t1, t2, t3; a snapshot covering t3 written later (at t5)."""
+    """FM-10: events at t1, t2, t3; a snapshot covering t3 written later (at t5)."""
     fund_id = new_fund()
     t = await append_spaced(
         stack.store_stub, fund_id, [fund_created(), capital_called(10), capital_called(20)]
@@ -176,7 +176,7 @@ async def test_snapshot_chosen_by_its_event_time_not_when_it_was_written(stack: 
 
 
 async def test_investment_before_company_added_keeps_the_money(stack: Stack) -> None:
-    """Pitfall 17 through time travel, from the log and from a snapshot."""
+    """FM-17 through time travel, from the log and from a snapshot."""
     fund_id = new_fund()
     t = await append_spaced(
         stack.store_stub,

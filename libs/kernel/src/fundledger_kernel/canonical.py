@@ -2,7 +2,7 @@
 
 A hash of a payload must depend on its value only, never on how a client happened to write it:
 keys are sorted at every level and no insignificant whitespace is emitted, so `{"a":1,"b":2}` and
-`{ "b": 2, "a": 1 }` hash the same (PITFALLS 6). Non-ASCII text is kept as UTF-8 rather than
+`{ "b": 2, "a": 1 }` hash the same (FM-6). Non-ASCII text is kept as UTF-8 rather than
 `\\u` escapes, so each string has exactly one encoding.
 """
 

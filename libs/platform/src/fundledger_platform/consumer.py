@@ -7,7 +7,7 @@ transaction. This class only guarantees:
 - a message is acknowledged (ack_sync, so the ack is confirmed, unless
   `confirm_acks` is off) only after its handler returned, i.e. after the
   handler's commit; a crash in between means a redelivery, which the version
-  check turns into a no-op (pitfall 12);
+  check turns into a no-op (FM-12, docs/failure-modes.md);
 - events of one stream are handled in the order delivered, one at a time, while
   different streams proceed in parallel;
 - a handler slower than ack_wait keeps its message with in_progress() instead

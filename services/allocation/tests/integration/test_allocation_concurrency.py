@@ -1,4 +1,4 @@
-"""PITFALLS 16: preview, then commit after someone else's commit.
+"""FM-16 (docs/failure-modes.md): preview, then commit after someone else's commit.
 
 Two commits validated against the same version must not both land: the append carries the
 expected version and the event store's stream head lets exactly one through. The loser gets

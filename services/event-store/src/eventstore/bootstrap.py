@@ -81,7 +81,7 @@ async def _upkeep(pool: asyncpg.Pool, settings: Settings, mode: str) -> None:
 async def sample_oldest_transaction(pool: asyncpg.Pool) -> float:
     """Age in seconds of the oldest open transaction of any client; sets the gauge.
 
-    An old open transaction holds back the xid horizon (pitfall 2) — vacuum
+    An old open transaction holds back the xid horizon (FM-2, docs/failure-modes.md) — vacuum
     stalls and every reader pays — so its age is exported for alerting."""
     age = await pool.fetchval(
         "SELECT coalesce(extract(epoch FROM max(clock_timestamp() - xact_start)), 0) "

@@ -21,8 +21,8 @@ from fundledger_kernel.fund.state import FundState
 
 FOLD_VERSION: int = 1
 """Version of the fold's meaning. Bump it whenever a handler, a stored field or the meaning of a
-stored field changes: the snapshotter ignores snapshots taken by another fold version (PITFALLS
-11), which then get rebuilt from the log instead of being read as if this fold had made them."""
+stored field changes: the snapshotter ignores snapshots taken by another fold version (FM-11),
+which then get rebuilt from the log instead of being read as if this fold had made them."""
 
 
 def empty_state(fund_id: str) -> FundState:

@@ -4,7 +4,7 @@ After pyeventsourcing's functional example (examples/aggregate7): each function 
 and the event's payload and returns a new state; none mutates anything. `HANDLERS` is the dispatch
 table the fold uses; an event type missing from it is skipped and counted by the fold.
 
-Events about a company the state has not seen yet create that company (PITFALLS 17): the event
+Events about a company the state has not seen yet create that company (FM-17): the event
 store accepts INVESTMENT_MADE before COMPANY_ADDED, and dropping it would lose money from every
 total. The later COMPANY_ADDED names the company and keeps what it already holds.
 

@@ -7,7 +7,7 @@ canonical_json, the same bytes). Derived figures are not stored: they are recomp
 they can never disagree with the amounts they come from.
 
 The JSON carries the fold version that produced it. Reading JSON from another fold version raises
-FoldVersionMismatchError instead of guessing (PITFALLS 11): the caller rebuilds from the log.
+FoldVersionMismatchError instead of guessing (FM-11): the caller rebuilds from the log.
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ class CompanyState:
     """One portfolio company, as far as the fund's events have told us."""
 
     company_id: str
-    # Empty until COMPANY_ADDED names it: other events may arrive first (PITFALLS 17).
+    # Empty until COMPANY_ADDED names it: other events may arrive first (FM-17).
     name: str = ""
     sector: str = ""
     invested: int = 0

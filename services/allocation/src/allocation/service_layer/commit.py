@@ -4,7 +4,7 @@ Why re-validate: a preview is only advice. Between it and the commit, anyone may
 the fund (another reallocation, an investment, a new cap), so the rules run again on the state the
 commit will actually be applied to.
 
-Why that is still not enough, and what makes it safe (PITFALLS 16): two commits validated against
+Why that is still not enough, and what makes it safe (FM-16): two commits validated against
 the same version can both pass here. The append therefore carries expected_version = the version
 the plan was computed at; the event store moves the stream head only if it is still there, inside
 the transaction that inserts the events. Of two commits racing from the same version exactly one

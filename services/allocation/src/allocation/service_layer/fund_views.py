@@ -9,7 +9,7 @@ Concurrency: several requests may catch the same fund up at once; each folds ont
 it started from and the cache keeps whichever result has the highest version. Views are immutable,
 so a request keeps a consistent view even if the cache moves on under it. Correctness of a commit
 never rests on this cache: the append carries the expected version, and the event store refuses
-it if anything was appended since (PITFALLS 16).
+it if anything was appended since (FM-16).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Group commit: the queue that turns concurrent appends into groups.
 
 Commits are serial (every append transaction holds the `log_head` row lock
-until it commits, so positions become visible in order — pitfall 1), so the
+until it commits, so positions become visible in order — FM-1, docs/failure-modes.md), so the
 only way to go fast is to make each commit carry many appends. One writer task
 per process drains the queue of pending appends into one transaction
 (group_write.py). If a group's transaction fails (a deadlock with another

@@ -1,7 +1,7 @@
 """One group-commit transaction: the appends of a group, applied together.
 
 Why one transaction for many appends: positions must become visible in the order
-they are assigned (pitfall 1), so every append transaction takes the single
+they are assigned (FM-1, docs/failure-modes.md), so every append transaction takes the single
 `log_head` row lock until it commits. Commits are therefore serial, and the only
 way to go fast is to make each commit carry many appends (see appender.py for
 the queue that forms groups). Each append still succeeds or fails on its own: a
@@ -71,8 +71,8 @@ async def write_group(
 
     The head row is the optimistic lock: the function only moves it when the
     expectation holds, and the row stays locked until commit, so a concurrent
-    writer with the same expectation waits and then fails to match (pitfalls
-    4, 8).
+    writer with the same expectation waits and then fails to match (FM-4,
+    FM-8).
     """
     outcome = GroupOutcome()
     keys: dict[tuple[str, str], int] = {}
@@ -227,7 +227,7 @@ async def _write_events(
     total = sum(len(p.command.events) for _, p in planned)
     # Taking the log_head row lock here (last) is what orders commits; the
     # clock is read after the lock is held, and clamped to the previous
-    # commit's time, so recorded_at never decreases with position (pitfall 9).
+    # commit's time, so recorded_at never decreases with position (FM-9).
     head = await conn.fetchrow(sql.TAKE_POSITIONS, total)
     assert head is not None
     recorded_at: datetime = head["last_recorded_at"]

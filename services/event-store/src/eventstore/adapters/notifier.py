@@ -1,6 +1,6 @@
 """Fan-out of the log's append notifications to Subscribe streams.
 
-A wake-up, not a queue (pitfall 15): subscribers re-read the log from their
+A wake-up, not a queue (FM-15, docs/failure-modes.md): subscribers re-read the log from their
 own position after every wake-up and also on a timer, so a notification lost
 while the listening connection was down costs at most one poll interval.
 """

@@ -3,18 +3,18 @@
 Why it cannot skip a late commit: the log commits in position order (the
 `log_head` row lock, see appender.py), so once position p is visible every
 position below it is too, and "read after the checkpoint" never misses one
-(pitfall 1). The checkpoint lives in PostgreSQL and moves only after JetStream
+(FM-1, docs/failure-modes.md). The checkpoint lives in PostgreSQL and moves only after JetStream
 acknowledged the batch; a relay that dies between publish and checkpoint
 publishes again, and JetStream drops the copies by Nats-Msg-Id = event id
 within the stream's duplicate window (consumers also skip versions they have).
 
 One active relay per database: the leader holds a session advisory lock on a
-connection of its own, never one from the pool (pitfall 14) — a pooled
+connection of its own, never one from the pool (FM-14) — a pooled
 connection would carry the lock back into the pool and to some other task. If
 that connection dies, PostgreSQL releases the lock and another replica's relay
 takes over. LISTEN/NOTIFY only wakes the relay early; it polls regardless, so a
 lost notification or a dropped listener delays nothing by more than the poll
-interval (pitfall 15).
+interval (FM-15).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ exactly once here, by one transaction that
 The caller acknowledges the bus message only after this returned (BusConsumer
 acks after the handler), so a crash between commit and ack means a redelivery
 that step 2 turns into a no-op — the stored version *is* the checkpoint, in the
-same transaction as the state it describes (pitfall 12).
+same transaction as the state it describes (FM-12, docs/failure-modes.md).
 
 With a StateCache (the live table), a fund whose state this process committed
 last takes a shorter route to the same guarantee: its events are folded over

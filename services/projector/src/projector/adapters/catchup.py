@@ -1,6 +1,6 @@
 """Catch-up from the log: the bus is a fast path, the event store is the truth.
 
-JetStream can lose acknowledged messages (a wiped or crashed store, pitfall 13),
+JetStream can lose acknowledged messages (a wiped or crashed store, FM-13 in docs/failure-modes.md),
 a message past its max-age is gone, and a fund whose last events were lost never
 gets a later delivery to trigger a gap fill. So at start-up and every
 PROJECTOR_CATCHUP_SECONDS the projector reads every fund event after its

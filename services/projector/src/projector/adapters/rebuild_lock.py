@@ -1,6 +1,6 @@
 """One rebuild at a time, across every replica: a session advisory lock.
 
-Held on a dedicated connection (never a pooled one, pitfall 14: a pooled
+Held on a dedicated connection (never a pooled one, FM-14 in docs/failure-modes.md: a pooled
 connection goes back to the pool still holding a session lock) for the whole
 rebuild; if the process dies, its connection closes and the lock goes with it.
 """

@@ -56,7 +56,7 @@ class PostgresSnapshotStore:
         self, fund_id: str, version: int, fold_version: int
     ) -> tuple[Snapshot, StateJson] | None:
         # Only this fold's snapshots: another fold's state may mean something
-        # else and must never be read as this one's (pitfall 11).
+        # else and must never be read as this one's (FM-11, docs/failure-modes.md).
         return _with_state(
             await self._pool.fetchrow(
                 f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
@@ -72,7 +72,7 @@ class PostgresSnapshotStore:
         self, fund_id: str, at: datetime, fold_version: int
     ) -> tuple[Snapshot, StateJson] | None:
         # By event_time (the time of the snapshot's last event), never by
-        # created_at (pitfall 10). Several events may share one recorded_at (one
+        # created_at (FM-10). Several events may share one recorded_at (one
         # batch); the highest version among them is still at or before `at`.
         return _with_state(
             await self._pool.fetchrow(
@@ -87,7 +87,7 @@ class PostgresSnapshotStore:
 
     async def save(self, snapshot: Snapshot, state: StateJson) -> tuple[Snapshot, bool]:
         async with self._pool.acquire() as conn, conn.transaction():
-            # ON CONFLICT DO NOTHING is right here (unlike for events, pitfall 3):
+            # ON CONFLICT DO NOTHING is right here (unlike for events, FM-3):
             # the row at this key is by construction the same state, computed
             # by the same fold from the same log. A concurrent writer's insert
             # makes ours wait for its commit; the SELECT that follows is a new

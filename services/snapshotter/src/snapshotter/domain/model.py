@@ -25,7 +25,7 @@ class Snapshot:
     version: int
     # Global position of the event at `version`.
     position: int
-    # recorded_at of the event at `version` (never the wall clock): pitfall 10.
+    # recorded_at of the event at `version` (never the wall clock): FM-10, docs/failure-modes.md.
     event_time: datetime
     fold_version: int
     trigger: Trigger

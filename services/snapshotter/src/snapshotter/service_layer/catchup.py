@@ -1,4 +1,4 @@
-"""Catch-up from the log: the bus is a wake-up, PostgreSQL is the truth (pitfall 13).
+"""Catch-up from the log: the bus is a wake-up, PostgreSQL is the truth (FM-13).
 
 JetStream can lose acknowledged messages (a crash before fsync, a wiped
 store), and then the bus alone would never deliver the event that crosses a

@@ -75,7 +75,7 @@ class History:
 
         The snapshot is chosen by its event_time — the time of its last event —
         not by when it was written: a snapshot written at t5 that covers an
-        event of t3 must not answer for t2 (pitfall 10).
+        event of t3 must not answer for t2 (FM-10, docs/failure-modes.md).
         """
         found = await self._snapshots.latest_by_time(fund_id, at, FOLD_VERSION)
         start = self._start(fund_id, found)
