@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
-from fundledger_platform.errors import Aborted, InvalidArgument, NotFound
+from fundledger_platform.errors import Aborted, InvalidArgument, NotFound, Reason
 from fundledger_platform.server import ServiceServer
 from fundledger_platform.settings import ServerSettings
 from opentelemetry import trace
@@ -36,14 +36,14 @@ class Probe:
         if request == b"invalid":
             raise InvalidArgument(
                 "amount must be positive",
-                reason="NEGATIVE_AMOUNT",
+                reason=Reason.FIELD_NEGATIVE,
                 field="proposed[0].amount_cents",
                 metadata={"company": "acme"},
             )
         if request == b"aborted":
             raise Aborted(
                 "wrong expected version",
-                reason="WRONG_EXPECTED_VERSION",
+                reason=Reason.WRONG_EXPECTED_VERSION,
                 metadata={"actualVersion": "7"},
             )
         if request == b"boom":
@@ -66,7 +66,9 @@ class Probe:
                 while True:
                     yield b"tick"  # no await: the task is mostly inside grpc's send
             if request == b"invalid":
-                raise InvalidArgument("bad cursor", reason="BAD_CURSOR", field="from_position")
+                raise InvalidArgument(
+                    "bad cursor", reason=Reason.INVALID_PAGE_TOKEN, field="from_position"
+                )
             if request == b"boom":
                 raise RuntimeError(SECRET)
         finally:
@@ -76,18 +78,18 @@ class Probe:
         # The reader/writer style some handlers (grpc_health's Watch) use.
         await context.write(b"written")
         if request == b"invalid":
-            raise InvalidArgument("bad", reason="BAD_WRITE", field="x")
+            raise InvalidArgument("bad", reason=Reason.FIELD_MALFORMED, field="x")
 
     async def client_stream(self, requests: AsyncIterator[bytes], context: Any) -> bytes:
         received = [request async for request in requests]
         if b"missing" in received:
-            raise NotFound("no such stream", reason="STREAM_NOT_FOUND", metadata={"id": "s-1"})
+            raise NotFound("no such stream", reason=Reason.STREAM_NOT_FOUND, metadata={"id": "s-1"})
         return b",".join(received)
 
     async def bidi(self, requests: AsyncIterator[bytes], context: Any) -> AsyncIterator[bytes]:
         async for request in requests:
             if request == b"invalid":
-                raise InvalidArgument("bad event", reason="BAD_EVENT", field="events[1]")
+                raise InvalidArgument("bad event", reason=Reason.INVALID_PAYLOAD, field="events[1]")
             if request == b"boom":
                 raise RuntimeError(SECRET)
             yield request.upper()

@@ -1,4 +1,4 @@
-"""BusConsumer in batch mode against a real nats-server: one stream's messages go to one
+"""BusConsumer against a real nats-server: one stream's messages go to one
 handler call in delivery order, are acknowledged only after it returned, and all come back
 when it failed; other streams are not held up by a slow one."""
 
@@ -10,8 +10,14 @@ from collections.abc import AsyncIterator, Sequence
 import pytest
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_devstack.nats import NatsServer
+from fundledger_kernel.fund.fold_input import UnreadableEventError
 from fundledger_platform.bus import connect_bus, ensure_stream
-from fundledger_platform.consumer import BusConsumer, ConsumerSettings
+from fundledger_platform.consumer import (
+    HALTED_MESSAGES,
+    HALTED_STREAMS,
+    BusConsumer,
+    ConsumerSettings,
+)
 from nats.aio.client import Client
 
 STREAM = "PLATFORM_BATCHES"
@@ -50,10 +56,6 @@ def _settings(subject: str, **overrides: object) -> ConsumerSettings:
     )
 
 
-async def _unexpected(event: RecordedEvent) -> None:
-    raise AssertionError("batch mode must not call the single-event handler")
-
-
 @pytest.mark.parametrize("confirm_acks", [True, False])
 async def test_each_stream_in_order_acked_after_its_handler(nc: Client, confirm_acks: bool) -> None:
     subject = f"order{int(confirm_acks)}"
@@ -68,8 +70,7 @@ async def test_each_stream_in_order_acked_after_its_handler(nc: Client, confirm_
     consumer = BusConsumer(
         nc.jetstream(),
         _settings(subject, confirm_acks=confirm_acks),
-        _unexpected,
-        batch_handler=handle,
+        handle,
     )
     consumer.start()
     try:
@@ -92,7 +93,7 @@ async def test_a_failed_call_leaves_its_messages_to_redelivery(nc: Client) -> No
         if len(attempts) == 1:
             raise RuntimeError("first attempt fails")
 
-    consumer = BusConsumer(nc.jetstream(), _settings("fail"), _unexpected, batch_handler=handle)
+    consumer = BusConsumer(nc.jetstream(), _settings("fail"), handle)
     consumer.start()
     try:
         await _until(lambda: consumer.delivered == 3, "the redelivered messages acknowledged")
@@ -113,7 +114,7 @@ async def test_a_slow_stream_does_not_hold_up_another(nc: Client) -> None:
         else:
             fast_done.set()
 
-    consumer = BusConsumer(nc.jetstream(), _settings("slow"), _unexpected, batch_handler=handle)
+    consumer = BusConsumer(nc.jetstream(), _settings("slow"), handle)
     consumer.start()
     try:
         await asyncio.sleep(0.3)  # the slow stream's call is running
@@ -127,3 +128,38 @@ async def test_a_slow_stream_does_not_hold_up_another(nc: Client) -> None:
     finally:
         release.set()
         await consumer.stop()
+
+
+async def test_an_unfoldable_stream_is_halted_and_the_others_keep_flowing(nc: Client) -> None:
+    """A handler that finds a stream's log unfoldable halts that stream (terminated, counted,
+    never redelivered in a loop); another stream's events are applied meanwhile and after."""
+    await _publish(nc, "halt", "bad", range(1, 3))
+    calls: list[tuple[str, list[int]]] = []
+
+    async def handle(events: Sequence[RecordedEvent]) -> None:
+        calls.append((events[0].stream_id, [e.version for e in events]))
+        if events[0].stream_id == "bad":
+            raise UnreadableEventError("bad", events[0].version, "E", "not JSON")
+
+    halted_before = _halted_messages("d-halt")
+    consumer = BusConsumer(nc.jetstream(), _settings("halt"), handle)
+    consumer.start()
+    try:
+        await _until(lambda: "bad" in consumer.halted, "the bad stream halted")
+        await _publish(nc, "halt", "bad", range(3, 5))
+        await _publish(nc, "halt", "good", range(1, 4))
+        await _until(lambda: consumer.delivered == 3, "the good stream's acks")
+        await _until(lambda: _halted_messages("d-halt") - halted_before == 4, "4 terminated")
+        # Past ack_wait (2 s): nothing of the halted stream comes back.
+        await asyncio.sleep(2.5)
+    finally:
+        await consumer.stop()
+    bad_calls = [versions for stream, versions in calls if stream == "bad"]
+    assert len(bad_calls) == 1, bad_calls  # handled once, then halted: no redelivery loop
+    assert sorted(v for s, vs in calls if s == "good" for v in vs) == [1, 2, 3]
+    assert HALTED_STREAMS.labels("d-halt")._value.get() == 1
+    assert "not JSON" in consumer.halted["bad"]
+
+
+def _halted_messages(durable: str) -> float:
+    return float(HALTED_MESSAGES.labels(durable)._value.get())

@@ -29,7 +29,7 @@ async def test_unary_invalid_argument_carries_error_info_and_bad_request(
     assert err.details() == "amount must be positive"
     info = error_info(err)
     assert info is not None
-    assert info.reason == "NEGATIVE_AMOUNT"
+    assert info.reason == "FIELD_NEGATIVE"
     assert info.domain == ERROR_DOMAIN
     assert dict(info.metadata) == {"company": "acme", "field": "proposed[0].amount_cents"}
     request = bad_request(err)
@@ -59,7 +59,7 @@ async def test_server_stream_error_after_messages(channel: grpc.aio.Channel) -> 
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     info = error_info(err)
     assert info is not None
-    assert info.reason == "BAD_CURSOR"
+    assert info.reason == "INVALID_PAGE_TOKEN"
     assert info.domain == ERROR_DOMAIN
     request = bad_request(err)
     assert request is not None

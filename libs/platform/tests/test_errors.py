@@ -11,6 +11,7 @@ from fundledger_platform.errors import (
     DomainError,
     ErrorInfo,
     InvalidArgument,
+    Reason,
     bad_request,
     error_info,
     to_status,
@@ -33,7 +34,7 @@ from google.rpc import status_pb2
     ],
 )
 def test_each_subclass_has_its_code(cls: type[DomainError], code: grpc.StatusCode) -> None:
-    err = cls("message", reason="REASON")
+    err = cls("message", reason=Reason.FIELD_REQUIRED)
     assert err.code == code
     assert isinstance(err, DomainError)
     assert to_status(err).code == code
@@ -41,9 +42,9 @@ def test_each_subclass_has_its_code(cls: type[DomainError], code: grpc.StatusCod
 
 def test_attributes_are_kept_and_metadata_copied() -> None:
     metadata = {"streamId": "fund-1"}
-    err = InvalidArgument("bad", reason="BAD", metadata=metadata, field="name")
+    err = InvalidArgument("bad", reason=Reason.FIELD_MALFORMED, metadata=metadata, field="name")
     metadata["streamId"] = "changed"
-    assert (err.message, err.reason, err.field) == ("bad", "BAD", "name")
+    assert (err.message, err.reason, err.field) == ("bad", "FIELD_MALFORMED", "name")
     assert err.metadata == {"streamId": "fund-1"}
     assert str(err) == "bad"
 
@@ -55,7 +56,9 @@ def _details(status: grpc.Status) -> status_pb2.Status:
 
 
 def test_status_holds_exactly_one_error_info_and_a_bad_request_for_a_field() -> None:
-    status = to_status(InvalidArgument("bad", reason="BAD", metadata={"a": "1"}, field="f"))
+    status = to_status(
+        InvalidArgument("bad", reason=Reason.FIELD_MALFORMED, metadata={"a": "1"}, field="f")
+    )
     assert status.details == "bad"
     proto = _details(status)
     assert proto.code == grpc.StatusCode.INVALID_ARGUMENT.value[0]
@@ -67,14 +70,14 @@ def test_status_holds_exactly_one_error_info_and_a_bad_request_for_a_field() -> 
     info = ErrorInfo()
     infos[0].Unpack(info)
     assert (info.reason, info.domain, dict(info.metadata)) == (
-        "BAD",
+        "FIELD_MALFORMED",
         ERROR_DOMAIN,
         {"a": "1", "field": "f"},
     )
 
 
 def test_no_field_no_bad_request() -> None:
-    proto = _details(to_status(errors.Aborted("conflict", reason="CONFLICT")))
+    proto = _details(to_status(errors.Aborted("conflict", reason=Reason.WRONG_EXPECTED_VERSION)))
     assert len(proto.details) == 1
 
 
@@ -96,11 +99,11 @@ class _FakeRpcError(grpc.RpcError):
 
 
 def test_client_helpers_parse_and_survive_inconsistent_trailers() -> None:
-    status = to_status(InvalidArgument("bad", reason="BAD", field="f"))
+    status = to_status(InvalidArgument("bad", reason=Reason.FIELD_MALFORMED, field="f"))
     err = _FakeRpcError(status)
     info = error_info(err)
     assert info is not None
-    assert info.reason == "BAD"
+    assert info.reason == "FIELD_MALFORMED"
     request = bad_request(err)
     assert request is not None
     assert request.field_violations[0].field == "f"

@@ -103,7 +103,7 @@ async def test_domain_error_marks_the_server_span(
     assert invalid.name == f"/{PROBE_SERVICE}/Unary"
     assert invalid.attributes is not None
     assert invalid.attributes["rpc.grpc.status_code"] == grpc.StatusCode.INVALID_ARGUMENT.value[0]
-    assert invalid.attributes["fundledger.error.reason"] == "NEGATIVE_AMOUNT"
+    assert invalid.attributes["fundledger.error.reason"] == "FIELD_NEGATIVE"
     # A caller's mistake is not a server fault (OpenTelemetry RPC conventions).
     assert invalid.status.status_code == trace.StatusCode.UNSET
     assert boom.status.status_code == trace.StatusCode.ERROR

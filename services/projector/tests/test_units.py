@@ -5,8 +5,9 @@ from __future__ import annotations
 import pytest
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.fund import empty_state
+from fundledger_kernel.streams import is_fund_id
 from fundledger_platform.errors import InvalidArgument
-from fundledger_platform.fund_ids import check_fund_id, is_fund_id
+from fundledger_platform.stream_ids import check_fund_id
 from projector.domain.fund_events import fold
 from projector.domain.sequencing import plan_apply
 from projector.entrypoints import mappers as m

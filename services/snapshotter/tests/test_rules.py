@@ -6,7 +6,7 @@ from datetime import UTC, datetime, time, timedelta, timezone
 
 import pytest
 from fundledger_platform.errors import InvalidArgument
-from fundledger_platform.fund_ids import check_fund_id
+from fundledger_platform.stream_ids import check_fund_id
 from hypothesis import given
 from hypothesis import strategies as st
 from snapshotter.domain.triggers import count_targets, next_daily

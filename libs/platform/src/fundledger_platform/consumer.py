@@ -13,17 +13,25 @@ transaction. This class only guarantees:
 - a handler slower than ack_wait keeps its message with in_progress() instead
   of getting a duplicate delivered behind its back.
 
-With a batch handler the consumer is pipelined: fetching never waits for
-handlers. Fetched messages queue per stream, and each stream has at most one
-handler call running, given everything queued for that stream when it starts
-(in delivery order; a read model applies them in one transaction). All of them
-are acknowledged after it returned, or all (and what queued behind them) left
-to redelivery when it failed. Confirmed acks are awaited in the background, so
-the stream's next call need not wait for them. An event thus waits only for
-its own stream's previous call, not for a whole fetched batch of other
-streams. Messages in hand are bounded (2 x batch_size, besides the bus's
-max_ack_pending). One span per call, started under the first message's trace
-context and linked to the others'.
+The consumer is pipelined: fetching never waits for handlers. Fetched messages
+queue per stream, and each stream has at most one handler call running, given
+everything queued for that stream when it starts (in delivery order; a read
+model applies them in one transaction). All of them are acknowledged after it
+returned, or all (and what queued behind them) left to redelivery when it
+failed. Confirmed acks are awaited in the background, so the stream's next call
+need not wait for them. An event thus waits only for its own stream's previous
+call, not for a whole fetched batch of other streams. Messages in hand are
+bounded (2 x batch_size, besides the bus's max_ack_pending). One span per call,
+started under the first message's trace context and linked to the others'.
+
+A stream whose log cannot be folded (the handler raised the kernel's
+FundLogError: a gap the event store cannot fill, an unreadable payload) is
+halted instead of redelivered forever: its messages are terminated (the log,
+not the bus, is the truth, and a restarted consumer fills from it), later
+messages of that stream are terminated unhandled, the halt is logged and
+counted (fundledger_consumer_halted_streams, an alert), and every other stream
+keeps flowing. The halt lasts until the process restarts, after an operator
+repaired the log.
 """
 
 from __future__ import annotations
@@ -35,20 +43,33 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+from fundledger_kernel.fund.fold_input import FundLogError
 from nats.aio.msg import Msg
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from opentelemetry import context as otel_context
 from opentelemetry import trace
+from prometheus_client import Counter, Gauge
 
 from fundledger_platform.telemetry import extract_context, tracer
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[RecordedEvent], Awaitable[None]]
 BatchHandler = Callable[[Sequence[RecordedEvent]], Awaitable[None]]
 """Called with one stream's events of one fetch, in delivery order."""
+
+HALTED_STREAMS = Gauge(
+    "fundledger_consumer_halted_streams",
+    "Streams a bus consumer stopped applying because their log cannot be folded"
+    " (a gap the event store cannot fill, an unreadable payload); cleared by a restart.",
+    ["durable"],
+)
+HALTED_MESSAGES = Counter(
+    "fundledger_consumer_halted_messages_total",
+    "Messages of halted streams terminated without being applied.",
+    ["durable"],
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +81,7 @@ class ConsumerSettings:
     ack_wait_seconds: float = 30.0
     max_deliver: int = -1
     fetch_timeout_seconds: float = 1.0
-    # False: batch mode acknowledges with a plain ack (no reply awaited; the
+    # False: acknowledge with a plain ack (no reply awaited; the
     # client's flusher sends many in one write). A lost ack only means a
     # redelivery after ack_wait, which an idempotent handler skips.
     confirm_acks: bool = True
@@ -71,17 +92,14 @@ class BusConsumer:
         self,
         js: JetStreamContext,
         settings: ConsumerSettings,
-        handler: Handler,
-        *,
-        batch_handler: BatchHandler | None = None,
+        handler: BatchHandler,
     ) -> None:
         self._js = js
         self._settings = settings
         self._handler = handler
-        self._batch_handler = batch_handler
         self._span_name = f"consume {settings.durable}"
-        # Batch mode: messages queued per stream, the stream's running worker, and
-        # how many messages are in hand (queued or being handled).
+        # Messages queued per stream, the stream's running worker, and how many
+        # messages are in hand (queued or being handled).
         self._queued: dict[str, list[tuple[Msg, RecordedEvent]]] = {}
         self._workers: dict[str, asyncio.Task[None]] = {}
         self._in_flight = 0
@@ -92,6 +110,10 @@ class BusConsumer:
         self._task: asyncio.Task[None] | None = None
         self._subscription: JetStreamContext.PullSubscription | None = None
         self.delivered = 0
+        # Streams halted by an unfoldable log, with why (see the module docstring).
+        self.halted: dict[str, str] = {}
+        self._halted_gauge = HALTED_STREAMS.labels(settings.durable)
+        self._halted_messages = HALTED_MESSAGES.labels(settings.durable)
 
     def start(self) -> None:
         if self._task is None:
@@ -130,17 +152,7 @@ class BusConsumer:
         while True:
             try:
                 subscription = self._subscription = await self._subscribe()
-                if self._batch_handler is not None:
-                    await self._pipeline(subscription)  # returns only by raising
-                    continue
-                while True:
-                    try:
-                        messages = await subscription.fetch(
-                            self._settings.batch_size, timeout=self._settings.fetch_timeout_seconds
-                        )
-                    except (TimeoutError, NatsTimeoutError):
-                        continue
-                    await self._handle_batch(messages)
+                await self._pipeline(subscription)  # returns only by raising
             except asyncio.CancelledError:
                 raise
             except Exception as err:
@@ -150,7 +162,7 @@ class BusConsumer:
                 await asyncio.sleep(1.0)
 
     async def _pipeline(self, subscription: JetStreamContext.PullSubscription) -> None:
-        """Batch mode: fetch while handlers run (see the module docstring)."""
+        """Fetch while handlers run (see the module docstring)."""
         limit = self._settings.batch_size * 2
         keep_alive = asyncio.create_task(self._keep_handled_alive())
         try:
@@ -169,6 +181,9 @@ class BusConsumer:
                     continue
                 for msg in messages:
                     event = RecordedEvent.FromString(msg.data)
+                    if event.stream_id in self.halted:
+                        await self._terminate([msg])
+                        continue
                     self._queued.setdefault(event.stream_id, []).append((msg, event))
                     self._in_flight += 1
                     if event.stream_id not in self._workers:
@@ -194,6 +209,9 @@ class BusConsumer:
                         # ones: leave what queued meanwhile unacknowledged too.
                         later = self._queued.pop(stream_id, [])
                         self._in_flight -= len(later)
+                        if stream_id in self.halted:
+                            await self._terminate([msg for msg, _ in later])
+                            continue
                         for msg, _ in later:
                             with contextlib.suppress(Exception):
                                 await msg.nak(delay=1.0)
@@ -221,20 +239,11 @@ class BusConsumer:
             with contextlib.suppress(BaseException):
                 await asyncio.wait(set(self._acking), timeout=5.0)
 
-    async def _handle_batch(self, messages: list[Msg]) -> None:
-        by_stream: dict[str, list[tuple[Msg, RecordedEvent]]] = {}
-        for msg in messages:
-            event = RecordedEvent.FromString(msg.data)
-            by_stream.setdefault(event.stream_id, []).append((msg, event))
-        await asyncio.gather(*(self._handle_stream(items) for items in by_stream.values()))
-
     async def _handle_batch_of(self, items: list[tuple[Msg, RecordedEvent]]) -> bool:
         """One batch-handler call for one stream's messages; acks all after it, or none.
 
-        False when the handler failed (the messages were left to redelivery)."""
-        handler = self._batch_handler
-        if handler is None:  # only called in batch mode
-            return False
+        False when the handler failed (the messages were left to redelivery, or the
+        stream was halted)."""
         messages = [msg for msg, _ in items]
         events = [event for _, event in items]
         first = events[0]
@@ -260,7 +269,11 @@ class BusConsumer:
                 key = id(messages)
                 handling[key] = messages  # kept alive by _keep_handled_alive
                 try:
-                    await handler(events)
+                    await self._handler(events)
+                except FundLogError as err:
+                    self._halt(first.stream_id, err)
+                    await self._terminate(messages)
+                    return False
                 except Exception:
                     log.exception(
                         "handler failed for %s v%d..v%d; they will be redelivered",
@@ -286,8 +299,26 @@ class BusConsumer:
         finally:
             otel_context.detach(token)
 
+    def _halt(self, stream_id: str, err: FundLogError) -> None:
+        self.halted[stream_id] = str(err)
+        self._halted_gauge.set(len(self.halted))
+        log.error(
+            "consumer %s halted %s: its log cannot be folded (%s); its events are no longer"
+            " applied until an operator repairs the log and restarts the service",
+            self._settings.durable,
+            stream_id,
+            err,
+            extra={"stream_id": stream_id, "version": err.version},
+        )
+
+    async def _terminate(self, messages: Sequence[Msg]) -> None:
+        for msg in messages:
+            with contextlib.suppress(Exception):
+                await msg.term()
+        self._halted_messages.inc(len(messages))
+
     async def _keep_handled_alive(self) -> None:
-        """Batch mode: in_progress() for every message whose handler is still running."""
+        """in_progress() for every message whose handler is still running."""
         interval = max(self._settings.ack_wait_seconds / 3, 0.1)
         while True:
             await asyncio.sleep(interval)
@@ -312,48 +343,3 @@ class BusConsumer:
         if failed is not None:
             # Redelivered after ack_wait and skipped by the version check: harmless.
             log.warning("ack failed for %s: %r", stream_id, failed)
-
-    async def _handle_stream(self, items: list[tuple[Msg, RecordedEvent]]) -> None:
-        for index, (msg, event) in enumerate(items):
-            try:
-                await self._handle_one(msg, event)
-            except Exception:
-                log.exception(
-                    "handler failed for %s v%d; it will be redelivered",
-                    event.stream_id,
-                    event.version,
-                )
-                # Later events of this stream must not overtake the failed one:
-                # leave them unacknowledged too, so they come back after it.
-                for later, _ in items[index:]:
-                    with contextlib.suppress(Exception):
-                        await later.nak(delay=1.0)
-                return
-
-    async def _handle_one(self, msg: Msg, event: RecordedEvent) -> None:
-        headers = msg.headers or {}
-        token = otel_context.attach(extract_context(headers))
-        try:
-            with self._tracer.start_as_current_span(
-                self._span_name,
-                attributes={
-                    "fundledger.stream_id": event.stream_id,
-                    "fundledger.version": event.version,
-                },
-            ):
-                keeper = asyncio.create_task(self._keep_alive(msg))
-                try:
-                    await self._handler(event)
-                finally:
-                    keeper.cancel()
-                await msg.ack_sync()
-                self.delivered += 1
-        finally:
-            otel_context.detach(token)
-
-    async def _keep_alive(self, msg: Msg) -> None:
-        interval = max(self._settings.ack_wait_seconds / 3, 0.1)
-        while True:
-            await asyncio.sleep(interval)
-            with contextlib.suppress(Exception):
-                await msg.in_progress()

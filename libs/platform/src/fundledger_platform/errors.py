@@ -3,7 +3,8 @@
 Servicers raise a :class:`DomainError`; one interceptor turns it into a status
 with exactly one ``google.rpc.ErrorInfo`` (machine-readable ``reason`` in our
 ``domain`` plus ``metadata``) and, for a bad field, a ``google.rpc.BadRequest``.
-Callers branch on ``reason``, never on the human-readable message.
+Callers branch on ``reason``, never on the human-readable message. Every reason comes from
+the registry in :mod:`fundledger_platform.reasons` (documented in docs/errors.md).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from google.protobuf import any_pb2
 from google.rpc import status_pb2
 from google.rpc.error_details_pb2 import BadRequest, ErrorInfo
 from grpc_status import rpc_status
+
+from fundledger_platform.reasons import Reason
 
 ERROR_DOMAIN = "fundledger.io"
 
@@ -31,6 +34,8 @@ __all__ = [
     "FailedPrecondition",
     "InvalidArgument",
     "NotFound",
+    "OutOfRange",
+    "Reason",
     "ResourceExhausted",
     "Unavailable",
     "bad_request",
@@ -40,7 +45,7 @@ __all__ = [
 
 
 class DomainError(Exception):
-    """A caller-visible failure with a stable ``reason`` (UPPER_SNAKE_CASE by convention).
+    """A caller-visible failure with a stable, registered ``reason``.
 
     Subclass one of the concrete classes below to pick the status code; the
     base class maps to UNKNOWN, which AIP-193 reserves for "we do not know".
@@ -52,13 +57,15 @@ class DomainError(Exception):
         self,
         message: str,
         *,
-        reason: str,
+        reason: Reason,
         metadata: Mapping[str, str] | None = None,
         field: str | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
-        self.reason = reason
+        # Reason(...) refuses a string that is not registered, also when a reason is forwarded
+        # from another service's ErrorInfo (see eventstore_errors.py).
+        self.reason = Reason(reason)
         # Copied so a caller mutating its dict later cannot change a raised error.
         self.metadata: dict[str, str] = {str(k): str(v) for k, v in (metadata or {}).items()}
         self.field = field
@@ -91,6 +98,10 @@ class Unavailable(DomainError):
     code = grpc.StatusCode.UNAVAILABLE
 
 
+class OutOfRange(DomainError):
+    code = grpc.StatusCode.OUT_OF_RANGE
+
+
 class DeadlineExceeded(DomainError):
     code = grpc.StatusCode.DEADLINE_EXCEEDED
 
@@ -115,7 +126,9 @@ def to_status(err: DomainError) -> grpc.Status:
     details = []
     if err.field is not None:
         metadata["field"] = err.field
-    details.append(_packed(ErrorInfo(reason=err.reason, domain=ERROR_DOMAIN, metadata=metadata)))
+    details.append(
+        _packed(ErrorInfo(reason=err.reason.value, domain=ERROR_DOMAIN, metadata=metadata))
+    )
     if err.field is not None:
         violation = BadRequest.FieldViolation(field=err.field, description=err.message)
         details.append(_packed(BadRequest(field_violations=[violation])))

@@ -6,6 +6,7 @@ trace context propagated by the client interceptors.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
@@ -15,10 +16,21 @@ from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from fundledger_platform.eventstore_errors import UNKNOWN_OUTCOME
 from fundledger_platform.telemetry import client_interceptors
 
 # Events per response message: paging the stream makes reads several times cheaper.
 PAGE = 500
+# Pauses before re-sending an idempotent append whose outcome is unknown.
+APPEND_RETRY_DELAYS = (0.1, 0.4, 1.0)
+
+
+def is_idempotent(request: pb.AppendToStreamRequest) -> bool:
+    """Whether sending `request` twice appends once: it has an idempotency key, or every event
+    has an id (the store answers a repeat of stored ids at the same expectation as a replay)."""
+    return bool(request.idempotency_key) or (
+        len(request.events) > 0 and all(event.event_id for event in request.events)
+    )
 
 
 class EventStoreClient:
@@ -106,10 +118,22 @@ class EventStoreClient:
         return 0
 
     async def append(self, request: pb.AppendToStreamRequest) -> pb.AppendToStreamResponse:
-        response: pb.AppendToStreamResponse = await self.stub.AppendToStream(
-            request, timeout=self._timeout
-        )
-        return response
+        """Append; an idempotent request whose outcome is unknown (UNAVAILABLE, a deadline, a
+        broken connection) is sent again, since a repeat that finds the first one landed is
+        answered as a replay. Any other request is sent once: a repeat could append twice."""
+        delays = APPEND_RETRY_DELAYS if is_idempotent(request) else ()
+        for delay in (*delays, None):
+            try:
+                response: pb.AppendToStreamResponse = await self.stub.AppendToStream(
+                    request, timeout=self._timeout
+                )
+            except grpc.aio.AioRpcError as err:
+                if delay is None or err.code() not in UNKNOWN_OUTCOME:
+                    raise
+                await asyncio.sleep(delay)
+            else:
+                return response
+        raise AssertionError("unreachable")
 
 
 EVENTSTORE_SERVICE = pb.DESCRIPTOR.services_by_name["EventStoreService"].full_name

@@ -8,7 +8,7 @@ from allocation.entrypoints import requests as r
 from allocation.entrypoints.page_tokens import decode_token, encode_token, page_size
 from allocation_support import proposals
 from fundledger_platform.errors import InvalidArgument
-from fundledger_platform.fund_ids import check_fund_id
+from fundledger_platform.stream_ids import check_fund_id
 
 
 @pytest.mark.parametrize(

@@ -118,9 +118,8 @@ async def build(settings: Settings) -> Projector:
             # Plain acks: a lost one is a redelivery the version check skips.
             confirm_acks=False,
         ),
-        applier.on_bus_event,
         # Each fund's events of one fetch in one apply transaction.
-        batch_handler=applier.on_bus_batch,
+        applier.on_bus_batch,
     )
     rebuilder = Rebuilder(
         settings.database_url, client, waiters, page_size=settings.catchup_page_size

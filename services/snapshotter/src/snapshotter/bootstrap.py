@@ -10,11 +10,11 @@ from pathlib import Path
 
 import asyncpg
 from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
+from fundledger_kernel.streams import FUND_CATEGORY
 from fundledger_platform.bus import bus_connected, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
-from fundledger_platform.fund_ids import FUND_CATEGORY
 from fundledger_platform.migrations import run_migrations
 from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
@@ -24,7 +24,7 @@ from snapshotter.adapters.event_log import GrpcEventLog
 from snapshotter.adapters.progress_store import PostgresProgressStore
 from snapshotter.adapters.snapshot_store import PostgresSnapshotStore
 from snapshotter.config import Settings
-from snapshotter.entrypoints.bus_handler import fund_batch_handler, fund_event_handler
+from snapshotter.entrypoints.bus_handler import fund_batch_handler
 from snapshotter.entrypoints.grpc_servicer import SnapshotterServicer
 from snapshotter.service_layer.catchup import CatchUp
 from snapshotter.service_layer.daily import DailySnapshots
@@ -91,8 +91,7 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotte
             # Plain acks: a lost one is a redelivery the progress check skips.
             confirm_acks=False,
         ),
-        fund_event_handler(tracker),
-        batch_handler=fund_batch_handler(tracker),
+        fund_batch_handler(tracker),
     )
     consumer.start()
     tasks = [

@@ -11,7 +11,7 @@ from typing import Any
 import grpc
 from fundledger.allocation.v1 import allocation_pb2 as pb
 from fundledger.allocation.v1 import allocation_pb2_grpc
-from fundledger_platform.fund_ids import check_fund_id
+from fundledger_platform.stream_ids import check_fund_id
 
 from allocation.domain.thresholds import Thresholds
 from allocation.entrypoints import mappers as m

@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable, Sequence
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.fund import FOLD_VERSION
-from fundledger_platform.fund_ids import FUND_CATEGORY, is_fund_id
+from fundledger_kernel.streams import FUND_CATEGORY, is_fund_id
 
 from projector.adapters.apply_tx import Outcome, apply_on
 from projector.adapters.event_source import EventSource
@@ -84,10 +84,6 @@ class Applier:
         if self.after_commit is not None:
             await self.after_commit(outcome)
         return outcome
-
-    async def on_bus_event(self, event: RecordedEvent) -> None:
-        """BusConsumer handler: returns after the commit, so the ack follows it."""
-        await self.on_bus_batch([event])
 
     async def on_bus_batch(self, events: Sequence[RecordedEvent]) -> None:
         """BusConsumer batch handler: one stream's events of one fetch, in one transaction.

@@ -23,7 +23,7 @@ import logging
 from collections.abc import Awaitable, Callable
 
 import grpc
-from fundledger_platform.fund_ids import FUND_CATEGORY
+from fundledger_kernel.streams import FUND_CATEGORY
 
 from projector.adapters.applier import Applier
 from projector.adapters.event_source import EventSource, read_page

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+from fundledger_kernel.streams import FUND_CATEGORY
 from fundledger_platform.errors import Aborted, FailedPrecondition, Unavailable
-from fundledger_platform.fund_ids import FUND_CATEGORY
 
 from projector.adapters import rebuild_lock
 from projector.adapters.apply_tx import apply_on

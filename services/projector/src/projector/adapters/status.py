@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 import asyncpg
-from fundledger_platform.fund_ids import FUND_CATEGORY
+from fundledger_kernel.streams import FUND_CATEGORY
 
 from projector.adapters.event_source import EventSource, read_page
 from projector.adapters.fund_rows import FundRows

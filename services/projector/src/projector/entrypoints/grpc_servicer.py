@@ -14,7 +14,7 @@ from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger.projector.v1 import projector_pb2_grpc
 from fundledger_kernel.fund import FOLD_VERSION, FundState, StoredStateError
 from fundledger_platform.errors import Unavailable
-from fundledger_platform.fund_ids import check_fund_id
+from fundledger_platform.stream_ids import check_fund_id
 
 from projector.adapters.applier import Applier
 from projector.adapters.apply_tx import GapNotFillableError

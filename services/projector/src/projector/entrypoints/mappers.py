@@ -8,8 +8,8 @@ from datetime import datetime
 
 from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger_kernel.fund import FundState, state_to_proto
+from fundledger_kernel.streams import is_fund_id
 from fundledger_platform.errors import InvalidArgument
-from fundledger_platform.fund_ids import is_fund_id
 
 from projector.adapters.fund_rows import FundRow
 from projector.adapters.rebuild import RebuildResult

@@ -11,7 +11,7 @@ import grpc
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
 from fundledger.snapshotter.v1 import snapshotter_pb2_grpc
 from fundledger_platform.errors import InvalidArgument
-from fundledger_platform.fund_ids import check_fund_id
+from fundledger_platform.stream_ids import check_fund_id
 
 from snapshotter.entrypoints import mappers as m
 from snapshotter.service_layer.errors import fund_not_found

@@ -14,7 +14,7 @@ import asyncio
 import logging
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
-from fundledger_platform.fund_ids import FUND_CATEGORY
+from fundledger_kernel.streams import FUND_CATEGORY
 
 from snapshotter.domain.model import Progress
 from snapshotter.domain.replay import recorded_at

@@ -1,0 +1,33 @@
+"""Recorded events from the wire into the kernel's LoggedEvent, and the one caller-facing form
+of a fund log that cannot be folded (fundledger_kernel.fund.fold_input)."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+from fundledger_kernel.fund.fold_input import FundLogError, LoggedEvent, UnreadableEventError
+
+from fundledger_platform.errors import DataLoss
+from fundledger_platform.reasons import Reason
+
+
+def logged_event(event: RecordedEvent) -> LoggedEvent:
+    return LoggedEvent(
+        stream_id=event.stream_id,
+        version=event.version,
+        position=event.position,
+        event_id=event.event_id,
+        event_type=event.event_type,
+        data=event.data,
+        recorded_at=event.recorded_at.ToDatetime(tzinfo=UTC),
+    )
+
+
+def fund_log_data_loss(err: FundLogError) -> DataLoss:
+    """DATA_LOSS for a caller whose answer needed that fund's log folded."""
+    metadata = {"fund_id": err.fund_id, "version": str(err.version)}
+    if isinstance(err, UnreadableEventError):
+        metadata["event_type"] = err.event_type
+        return DataLoss(str(err), reason=Reason.FUND_EVENT_UNREADABLE, metadata=metadata)
+    return DataLoss(str(err), reason=Reason.FUND_LOG_GAP, metadata=metadata)
