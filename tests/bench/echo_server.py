@@ -17,9 +17,9 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
-from fundledger_platform.echo import ECHO_SERVICE, register_echo
 from fundledger_platform.server import build_server, serve_until_signal
 
+from tests.support.echo import ECHO_SERVICE, register_echo
 from tests.support.server_settings import loopback_server_settings
 
 REPEAT_SERVICE = "fundledger.bench.v1.Repeat"

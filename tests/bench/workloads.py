@@ -18,7 +18,6 @@ import asyncpg
 import grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
-from fundledger_platform.echo import ECHO_METHOD
 
 from tests.bench.allocation_workloads import ALLOCATION_KINDS, open_allocation_workload
 from tests.bench.echo_server import REPEAT_METHOD, repeat_request
@@ -26,6 +25,7 @@ from tests.bench.fund_workloads import FUND_KINDS, open_fund_workload
 from tests.bench.layout import stream_id
 from tests.bench.payloads import EVENT_TYPE, RAW_INSERT, append_request, event_data
 from tests.bench.workload_spec import CALL_TIMEOUT, CHANNEL_OPTIONS, Call, Workload
+from tests.support.echo import ECHO_METHOD
 
 __all__ = ["CALL_TIMEOUT", "Call", "Workload", "open_workload"]
 

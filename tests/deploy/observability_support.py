@@ -21,6 +21,7 @@ RULES = OBSERVABILITY / "prometheus-rules.yaml"
 METRIC_MODULES = (
     "fundledger_platform.interceptors",
     "fundledger_platform.health",
+    "fundledger_platform.consumer",
     "eventstore.metrics",
     "projector.metrics",
     "snapshotter.metrics",

@@ -10,7 +10,6 @@ import uuid
 from typing import Any
 
 import grpc
-from fundledger_platform.echo import ECHO_METHOD, ECHO_SERVICE, register_echo
 from fundledger_platform.server import build_server
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
@@ -22,6 +21,7 @@ from tests.deploy.observability_support import (
     alerts,
     defined_metrics,
 )
+from tests.support.echo import ECHO_METHOD, ECHO_SERVICE, register_echo
 from tests.support.server_settings import loopback_server_settings
 
 METRICS_DOC = ROOT / "docs" / "metrics.md"

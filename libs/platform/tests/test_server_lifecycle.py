@@ -8,11 +8,12 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from fundledger_platform.echo import ECHO_METHOD, register_echo
 from fundledger_platform.server import build_server
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 from platform_probe import PROBE_SERVICE, MakeServer, bytes_method, probe_settings
+
+from tests.support.echo import ECHO_METHOD, register_echo
 
 SERVING = health_pb2.HealthCheckResponse.SERVING
 NOT_SERVING = health_pb2.HealthCheckResponse.NOT_SERVING

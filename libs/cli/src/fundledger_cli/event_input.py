@@ -10,12 +10,12 @@ any of the file is written. Money is integer cents; a float is refused.
 from __future__ import annotations
 
 import json
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from fundledger_kernel import PayloadError, is_fund_event, parse_json_object, validate_fund_payload
+from fundledger_kernel.streams import STREAM_ID_RULE, category_of
 
 from fundledger_cli.errors import CliError, ExitCode
 
@@ -31,10 +31,6 @@ EVENT_FIELDS = frozenset(
         "schema_version",
     }
 )
-# The event store's stream-name rule: `<category>-<id>`.
-_CATEGORY = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
-_STREAM_ID_PART = re.compile(r"^[A-Za-z0-9_.:-]+$")
-MAX_STREAM_ID_LENGTH = 200
 # Errors listed before "... and N more".
 MAX_ERRORS_SHOWN = 20
 
@@ -71,19 +67,8 @@ class ProposedEvent:
 def check_stream_id(stream_id: object, where: str, field_path: str = "stream_id") -> str:
     if not isinstance(stream_id, str) or not stream_id:
         raise InputError(where, field_path, "must be a non-empty string like 'fund-<id>'")
-    category, sep, rest = stream_id.partition("-")
-    if (
-        len(stream_id) > MAX_STREAM_ID_LENGTH
-        or not sep
-        or not _CATEGORY.match(category)
-        or not _STREAM_ID_PART.match(rest)
-    ):
-        raise InputError(
-            where,
-            field_path,
-            f"must look like '<category>-<id>' (category: lower-case letters, digits, '_'), "
-            f"got {stream_id!r}",
-        )
+    if category_of(stream_id) is None:
+        raise InputError(where, field_path, f"{STREAM_ID_RULE}, got {stream_id[:60]!r}")
     return stream_id
 
 

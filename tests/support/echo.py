@@ -1,4 +1,5 @@
-"""A protobuf-free echo service: the baseline for raw grpc.aio throughput.
+"""A protobuf-free echo service: the baseline for raw grpc.aio throughput (benchmarks and tests
+only; not part of any service).
 
 Bytes in, the same bytes out, no (de)serialization, no domain code: what a
 benchmark measures against it is the cost of gRPC, the interceptors and the
