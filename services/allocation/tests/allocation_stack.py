@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import asyncpg
 from allocation.bootstrap import Allocation
 from allocation.config import Settings
 
@@ -21,6 +22,9 @@ class Stack:
     api: Any  # fundledger.allocation.v1 AllocationServiceStub
     store: Any  # fundledger.eventstore.v1 EventStoreServiceStub
     store_address: str
+    # The event store's database: only for tests that damage the log as an operator or a
+    # broken restore could (allocation itself never touches it).
+    store_db: asyncpg.Pool
 
 
 StackFactory = Callable[..., Awaitable[Stack]]

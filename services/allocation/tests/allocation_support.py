@@ -14,7 +14,9 @@ from allocation.domain.model import Proposal, ProposedAmount
 from fundledger.allocation.v1 import allocation_pb2 as pb
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as es
+from fundledger_kernel import canonical_json
 from fundledger_kernel.fund import FundState, decode_event, empty_state, project
+from fundledger_kernel.fund.fold_input import LoggedEvent
 from fundledger_platform.errors import error_info
 
 FUND_SIZE = 100_000_000_00  # 100,000,000.00
@@ -77,6 +79,21 @@ def fund_state(
         for version, (event_type, data) in enumerate(payloads(companies, committed), start=1)
     ]
     return project(empty_state(fund_id), events)
+
+
+def logged(
+    fund_id: str, version: int, event_type: str, data: Any, recorded_at: datetime
+) -> LoggedEvent:
+    """An event as the log would hold it (canonical JSON bytes, id and position by version)."""
+    return LoggedEvent(
+        stream_id=fund_id,
+        version=version,
+        position=1000 + version,
+        event_id=f"id-{version}",
+        event_type=event_type,
+        data=canonical_json(data),
+        recorded_at=recorded_at,
+    )
 
 
 def proposal(expected_version: int, *amounts: tuple[str, int]) -> Proposal:

@@ -38,6 +38,7 @@ async def stack_factory(event_store_factory: EventStoreFactory) -> AsyncIterator
             api=allocation_pb2_grpc.AllocationServiceStub(channel),
             store=eventstore_pb2_grpc.EventStoreServiceStub(store_channel),
             store_address=store_address,
+            store_db=store.pool,
         )
 
     yield start

@@ -164,9 +164,9 @@ async def test_a_change_between_preview_and_commit_is_aborted(
         await stack.api.CommitReallocation(commit_request(fund, version, ("acme", 1)))
 
     assert caught.value.code() == grpc.StatusCode.ABORTED
-    assert reason_of(caught.value) == "VERSION_CONFLICT"
+    assert reason_of(caught.value) == "WRONG_EXPECTED_VERSION"
     metadata = metadata_of(caught.value)
-    assert metadata["current_version"] == str(version + 1)
+    assert metadata["current_version"] == metadata["actual_version"] == str(version + 1)
     assert metadata["finding_0"] == "VERSION_CONFLICT:"
     assert await stream_version(stack.store, fund) == version + 1
 

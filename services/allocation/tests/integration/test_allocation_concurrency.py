@@ -15,7 +15,6 @@ import grpc
 import pytest
 from allocation.adapters.event_log import GrpcEventLog
 from allocation.domain.commit_events import OutgoingEvent
-from allocation.domain.fund_view import LoggedEvent
 from allocation.domain.thresholds import Thresholds
 from allocation.service_layer.commit import CommitCommand, Committed, commit
 from allocation.service_layer.fund_views import FundViews
@@ -32,6 +31,7 @@ from allocation_support import (
     stream_version,
 )
 from fundledger.allocation.v1 import allocation_pb2 as pb
+from fundledger_kernel.fund.fold_input import LoggedEvent
 from fundledger_platform.errors import Aborted
 from fundledger_platform.eventstore_client import EventStoreClient
 from prometheus_client import REGISTRY
@@ -97,8 +97,9 @@ async def test_two_commits_validated_at_the_same_version_one_lands(stack: Stack)
     [won] = [o for o in outcomes if isinstance(o, Committed)]
     [lost] = [o for o in outcomes if isinstance(o, BaseException)]
     assert isinstance(lost, Aborted), lost
-    assert lost.reason == "VERSION_CONFLICT"
+    assert lost.reason == "WRONG_EXPECTED_VERSION"
     assert lost.metadata["current_version"] == str(won.new_version) == str(version + 2)
+    assert lost.metadata["actual_version"] == str(version + 2)
     # Refused by the event store's stream head, not by our own validation.
     refused = REGISTRY.get_sample_value(
         "fundledger_allocation_conflicts_total", {"stage": "append"}

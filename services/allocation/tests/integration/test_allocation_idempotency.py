@@ -9,6 +9,7 @@ import pytest
 from allocation_stack import Stack
 from allocation_support import (
     Company,
+    metadata_of,
     new_fund,
     proposals,
     read_from,
@@ -89,7 +90,9 @@ async def test_a_key_reused_for_another_request_is_refused(stack: Stack) -> None
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stack.api.CommitReallocation(request)
         assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+        # Forwarded as the store refused it: its reason, and its code for the record.
         assert reason_of(caught.value) == "IDEMPOTENCY_KEY_REUSED"
+        assert metadata_of(caught.value)["eventstore_code"] == "FAILED_PRECONDITION"
     assert await stream_version(stack.store, fund) == first.new_version
 
 

@@ -10,7 +10,7 @@ import pytest
 from allocation.bootstrap import SERVICE_NAME
 from allocation.config import Settings
 from allocation_stack import Stack, StackFactory
-from allocation_support import Company, new_fund, proposals, seed_fund
+from allocation_support import Company, metadata_of, new_fund, proposals, reason_of, seed_fund
 from fundledger.allocation.v1 import allocation_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
@@ -52,6 +52,8 @@ async def test_event_store_down_is_unavailable_not_internal(
             pb.PreviewReallocationRequest(fund_id=new_fund(), expected_version=1)
         )
     assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    assert reason_of(caught.value) == "EVENT_STORE_UNAVAILABLE"
+    assert "eventstore_code" in metadata_of(caught.value)
 
 
 def _sample(name: str, **labels: str) -> float:

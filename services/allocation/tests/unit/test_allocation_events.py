@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from allocation.domain.commit_events import new_version, reallocation_events
+from allocation.domain.commit_events import as_logged, new_version, reallocation_events
 from allocation.domain.model import Plan
 from allocation.domain.plan import plan_reallocation
 from allocation.domain.thresholds import Thresholds
@@ -13,6 +13,7 @@ from allocation_support import Company, fund_state, proposal
 from fundledger.fund.v1 import events_pb2 as ev
 from fundledger_kernel import canonical_json, validate_fund_payload
 from fundledger_kernel.fund import FundState, decode_event, project
+from fundledger_kernel.fund.fold_input import fold_logged
 
 QUIET = Thresholds(concentration_bps=10_000, fund_share_bps=1_000_000)
 COMPANIES = [
@@ -107,3 +108,22 @@ def test_a_plan_with_errors_cannot_become_events() -> None:
     plan = plan_reallocation(state, proposal(state.version, ("acme", -1)), QUIET)
     with pytest.raises(ValueError, match="error findings"):
         reallocation_events(plan, "r", "u")
+
+
+def test_our_append_as_the_log_holds_it_folds_like_the_proposal() -> None:
+    state, plan = _plan()
+    at = datetime(2025, 2, 1, tzinfo=UTC)
+    batch = reallocation_events(plan, "r", "u")
+    logged = as_logged("fund-unit", batch, state.version + 1, 40, at, ["e1", "e2", "e3"])
+    assert [(e.version, e.position, e.event_id) for e in logged] == [
+        (state.version + 1, 40, "e1"),
+        (state.version + 2, 41, "e2"),
+        (state.version + 3, 42, "e3"),
+    ]
+    assert [e.data for e in logged] == [canonical_json(dict(e.data)) for e in batch]
+    assert {(e.stream_id, e.recorded_at) for e in logged} == {("fund-unit", at)}
+    after = fold_logged(state, logged)
+    assert after.version == new_version(plan)
+    assert after.total_planned_reserves == plan.totals.after_cents
+    with pytest.raises(ValueError, match="zip"):  # the store must name one id per event
+        as_logged("fund-unit", batch, state.version + 1, 40, at, ["e1"])

@@ -1,4 +1,4 @@
-"""FundView: folding log events with a gap check, and the audit trail they carry."""
+"""FundView: folding log events (the kernel's fold input) and the audit trail they carry."""
 
 from __future__ import annotations
 
@@ -7,29 +7,27 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from allocation.domain.commit_events import reallocation_events
-from allocation.domain.fund_view import LogGapError, LoggedEvent, advance, empty_view
+from allocation.domain.fund_view import advance, empty_view
 from allocation.domain.plan import plan_reallocation
 from allocation.domain.thresholds import Thresholds
-from allocation_support import Company, payloads, proposal
-from fundledger_kernel.fund import decode_event
+from allocation_support import Company, logged, payloads, proposal
+from fundledger_kernel.fund.fold_input import LogGapError, LoggedEvent, UnreadableEventError
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
+FUND = "fund-x"
 
 
-def logged(version: int, event_type: str, data: Mapping[str, object]) -> LoggedEvent:
-    return LoggedEvent(
-        decode_event(event_type, data, version, T0 + timedelta(seconds=version)),
-        f"id-{version}",
-    )
+def at(version: int, event_type: str, data: Mapping[str, object]) -> LoggedEvent:
+    return logged(FUND, version, event_type, dict(data), T0 + timedelta(seconds=version))
 
 
 def opening(companies: list[Company]) -> list[LoggedEvent]:
-    return [logged(v, t, d) for v, (t, d) in enumerate(payloads(companies), start=1)]
+    return [at(v, t, d) for v, (t, d) in enumerate(payloads(companies), start=1)]
 
 
 def test_advance_folds_and_refuses_gaps() -> None:
     events = opening([Company("a", planned=1), Company("b", planned=2)])  # 5 events
-    view = advance(empty_view("fund-x"), events[:2])
+    view = advance(empty_view(FUND), events[:2])
     assert view.version == 2
     with pytest.raises(LogGapError):
         advance(view, events[3:])  # version 3 missing
@@ -38,8 +36,18 @@ def test_advance_folds_and_refuses_gaps() -> None:
     assert advance(view, events[2:]).version == len(events)
 
 
+def test_advance_refuses_an_unreadable_payload_instead_of_skipping_it() -> None:
+    events = opening([Company("a", planned=1)])
+    view = advance(empty_view(FUND), events[:1])
+    bad = at(2, "COMPANY_ADDED", {"company_id": 42, "name": "A", "allocation_cap_cents": 0})
+    with pytest.raises(UnreadableEventError) as caught:
+        advance(view, [bad, *events[2:]])
+    assert (caught.value.fund_id, caught.value.version) == (FUND, 2)
+    assert caught.value.event_type == "COMPANY_ADDED"
+
+
 def test_audit_records_are_collected_and_paged_newest_first() -> None:
-    view = advance(empty_view("fund-x"), opening([Company("a")]))
+    view = advance(empty_view(FUND), opening([Company("a")]))
     for amount in (10, 20, 30):
         plan = plan_reallocation(
             view.state, proposal(view.version, ("a", amount)), Thresholds(10_000, 1_000_000)
@@ -47,7 +55,7 @@ def test_audit_records_are_collected_and_paged_newest_first() -> None:
         batch = reallocation_events(plan, f"to {amount}", "u")
         view = advance(
             view,
-            [logged(view.version + i, e.event_type, e.data) for i, e in enumerate(batch, 1)],
+            [at(view.version + i, e.event_type, e.data) for i, e in enumerate(batch, 1)],
         )
     assert [r.version for r in view.audits] == [4, 6, 8]
     newest = view.audits_before(None, 2)

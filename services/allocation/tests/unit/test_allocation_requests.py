@@ -1,12 +1,14 @@
-"""Request checks, page tokens and money formatting (pure)."""
+"""Request checks, the audit trail's paging and money formatting (pure)."""
 
 from __future__ import annotations
 
 import pytest
 from allocation.domain.money import format_bps, format_cents
+from allocation.entrypoints import mappers as m
 from allocation.entrypoints import requests as r
-from allocation.entrypoints.page_tokens import decode_token, encode_token, page_size
+from allocation.service_layer.audit_trail import AuditPage
 from allocation_support import proposals
+from fundledger.allocation.v1 import allocation_pb2 as pb
 from fundledger_platform.errors import InvalidArgument
 from fundledger_platform.stream_ids import check_fund_id
 
@@ -54,29 +56,40 @@ def test_proposal_shape_is_checked_but_amount_rules_are_left_to_findings() -> No
 def test_commit_fields() -> None:
     assert r.check_idempotency_key("") == ""
     assert r.check_reason("line one\nline two") == "line one\nline two"
-    for check, value in [
-        (r.check_user_id, ""),
-        (r.check_user_id, "a\tb"),
-        (r.check_reason, "  "),
-        (r.check_reason, "x\x00"),
-        (r.check_reason, "x" * 2001),
-        (r.check_idempotency_key, "k" * 201),
+    for check, value, reason in [
+        (r.check_user_id, "", "FIELD_REQUIRED"),
+        (r.check_user_id, "a\tb", "FIELD_MALFORMED"),
+        (r.check_user_id, "u" * 201, "FIELD_TOO_LONG"),
+        (r.check_reason, "  ", "REASON_INVALID"),
+        (r.check_reason, "x\x00", "REASON_INVALID"),
+        (r.check_reason, "x" * 2001, "REASON_INVALID"),
+        (r.check_idempotency_key, "k" * 201, "FIELD_TOO_LONG"),
+        (r.check_idempotency_key, "k\x00", "FIELD_MALFORMED"),
     ]:
-        with pytest.raises(InvalidArgument):
-            check(value)
-
-
-def test_page_tokens_round_trip_and_belong_to_one_fund() -> None:
-    token = encode_token("fund-a", 42)
-    assert decode_token("fund-a", token) == 42
-    assert decode_token("fund-a", "") is None
-    for fund_id, bad in [("fund-b", token), ("fund-a", "garbage!"), ("fund-a", token[:-2])]:
         with pytest.raises(InvalidArgument) as caught:
-            decode_token(fund_id, bad)
+            check(value)
+        assert caught.value.reason == reason
+
+
+def _next_token(fund_id: str, before: int) -> str:
+    return m.audit_response(fund_id, AuditPage([], before)).next_page_token
+
+
+def test_audit_pages_follow_the_one_paging_rule() -> None:
+    def query(page_size: int = 0, page_token: str = "") -> r.AuditQuery:
+        request = pb.ListReallocationAuditRequest(page_size=page_size, page_token=page_token)
+        return r.audit_query("fund-a", request)
+
+    assert query() == r.AuditQuery(100, None)
+    assert (query(page_size=7).size, query(page_size=10_000).size) == (7, 1000)
+    assert query(page_token=_next_token("fund-a", 42)).before == 42
+    assert m.audit_response("fund-a", AuditPage([], None)).next_page_token == ""
+    token = _next_token("fund-a", 42)
+    with pytest.raises(InvalidArgument) as caught:
+        query(page_size=-1)
+    assert caught.value.reason == "PAGE_SIZE_INVALID"
+    # A token of another fund, or not one we issued, is refused, never read as a cursor.
+    for bad in (_next_token("fund-b", 42), "garbage!", token[:-2]):
+        with pytest.raises(InvalidArgument) as caught:
+            query(page_token=bad)
         assert caught.value.reason == "INVALID_PAGE_TOKEN"
-
-
-def test_page_size() -> None:
-    assert (page_size(0), page_size(7), page_size(10_000)) == (50, 7, 500)
-    with pytest.raises(InvalidArgument):
-        page_size(-1)

@@ -21,9 +21,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from fundledger_kernel.fund import decode_event
+from fundledger_kernel import canonical_json
+from fundledger_kernel.fund.fold_input import LoggedEvent
 
-from allocation.domain.fund_view import LoggedEvent
 from allocation.domain.model import Change, Plan
 
 RESERVE_ALLOCATED = "RESERVE_ALLOCATED"
@@ -36,6 +36,10 @@ class OutgoingEvent:
 
     event_type: str
     data: Mapping[str, object]
+
+    def payload(self) -> bytes:
+        """The bytes sent to the event store (canonical JSON: the same plan, the same bytes)."""
+        return canonical_json(dict(self.data))
 
 
 def new_version(plan: Plan) -> int:
@@ -80,17 +84,25 @@ def _change(change: Change) -> dict[str, object]:
 
 
 def as_logged(
+    fund_id: str,
     events: Sequence[OutgoingEvent],
     first_version: int,
+    first_position: int,
     recorded_at: datetime,
     event_ids: Sequence[str],
 ) -> list[LoggedEvent]:
-    """Our own appended events as the log now holds them (same data, versions, time and ids),
-    so the fund view can move past a commit without reading back what it just wrote."""
+    """Our own appended events as the log now holds them (same bytes, versions, positions, time
+    and ids; one append takes consecutive positions), so the fund view can move past a commit
+    without reading back what it just wrote."""
     return [
         LoggedEvent(
-            decode_event(event.event_type, event.data, first_version + offset, recorded_at),
-            event_id,
+            stream_id=fund_id,
+            version=first_version + offset,
+            position=first_position + offset,
+            event_id=event_id,
+            event_type=event.event_type,
+            data=event.payload(),
+            recorded_at=recorded_at,
         )
         for offset, (event, event_id) in enumerate(zip(events, event_ids, strict=True))
     ]

@@ -12,21 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC
 
 from fundledger.fund.v1 import events_pb2 as ev
-from fundledger_kernel.fund import FundEvent, FundState, empty_state, evolve
+from fundledger_kernel.fund import FundState, empty_state, evolve
+from fundledger_kernel.fund.fold_input import LoggedEvent, fold_inputs
 
 from allocation.domain.audit import AuditRecord, audit_record
-
-
-class LogGapError(RuntimeError):
-    """The log returned events that do not continue the view's version one by one."""
-
-
-@dataclass(frozen=True, slots=True)
-class LoggedEvent:
-    """A decoded fund event and the id the event store gave it."""
-
-    event: FundEvent
-    event_id: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,21 +47,16 @@ def empty_view(fund_id: str) -> FundView:
 
 
 def advance(view: FundView, events: Sequence[LoggedEvent]) -> FundView:
-    """`view` with `events` folded in; LogGapError unless they continue it version by version.
+    """`view` with `events` folded in.
 
-    The check matters because the fold accepts any order: a missing or repeated event (a read
-    racing retention, a bug) would silently give a wrong state, and allocation would then check
-    proposals against amounts the fund never had.
+    Raises the kernel's FundLogError (a gap, or a payload that does not decode) rather than
+    folding what it can: allocation would otherwise check proposals against amounts the fund
+    never had.
     """
+    decoded = fold_inputs(view.version, events)
     state = view.state
     audits: list[AuditRecord] = []
-    for logged in events:
-        event = logged.event
-        if event.version != state.version + 1:
-            raise LogGapError(
-                f"{state.fund_id}: expected version {state.version + 1},"
-                f" the log returned {event.version}"
-            )
+    for logged, event in zip(events, decoded, strict=True):
         state = evolve(state, event)
         if isinstance(event.data, ev.ReallocationCommitted):
             recorded_at = event.recorded_at.astimezone(UTC)

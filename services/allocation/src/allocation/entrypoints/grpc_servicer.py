@@ -16,7 +16,6 @@ from fundledger_platform.stream_ids import check_fund_id
 from allocation.domain.thresholds import Thresholds
 from allocation.entrypoints import mappers as m
 from allocation.entrypoints import requests as r
-from allocation.entrypoints.page_tokens import decode_token, encode_token, page_size
 from allocation.service_layer.audit_trail import audit_page
 from allocation.service_layer.commit import CommitCommand, commit
 from allocation.service_layer.fund_views import FundViews
@@ -62,12 +61,6 @@ class AllocationServicer(allocation_pb2_grpc.AllocationServiceServicer):
         self, request: pb.ListReallocationAuditRequest, context: Context
     ) -> pb.ListReallocationAuditResponse:
         fund_id = check_fund_id(request.fund_id)
-        size = page_size(request.page_size)
-        before = decode_token(fund_id, request.page_token)
-        page = await audit_page(self._views, fund_id, size, before)
-        response = pb.ListReallocationAuditResponse(
-            entries=[m.audit_entry(record) for record in page.entries]
-        )
-        if page.next_before is not None:
-            response.next_page_token = encode_token(fund_id, page.next_before)
-        return response
+        query = r.audit_query(fund_id, request)
+        page = await audit_page(self._views, fund_id, query.size, query.before)
+        return m.audit_response(fund_id, page)

@@ -5,11 +5,14 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from fundledger.allocation.v1 import allocation_pb2 as pb
+from fundledger_platform.pagination import encode_page_token
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from allocation.domain.audit import AuditRecord
 from allocation.domain.findings import Finding, FindingType, Severity
 from allocation.domain.model import Change, Plan, Totals
+from allocation.entrypoints.requests import AUDIT_PAGE
+from allocation.service_layer.audit_trail import AuditPage
 from allocation.service_layer.commit import Committed
 
 _TYPES = {
@@ -91,3 +94,12 @@ def audit_entry(record: AuditRecord) -> pb.AuditEntry:
         commit_time=commit_time,
         event_id=record.event_id,
     )
+
+
+def audit_response(fund_id: str, page: AuditPage) -> pb.ListReallocationAuditResponse:
+    response = pb.ListReallocationAuditResponse(
+        entries=[audit_entry(record) for record in page.entries]
+    )
+    if page.next_before is not None:
+        response.next_page_token = encode_page_token(AUDIT_PAGE, [page.next_before], scope=fund_id)
+    return response

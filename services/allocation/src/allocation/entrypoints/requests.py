@@ -8,9 +8,13 @@ findings, so a preview can show all of them at once instead of failing on the fi
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from fundledger.allocation.v1 import allocation_pb2 as pb
 from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.fields import malformed, required
+from fundledger_platform.pagination import decode_page_token, integers, page_size
+from fundledger_platform.reasons import Reason
 
 from allocation.domain.model import Proposal, ProposedAmount
 
@@ -18,15 +22,18 @@ from allocation.domain.model import Proposal, ProposedAmount
 # name, rather than later by the store, naming a field of its own the caller never sent.
 MAX_ID_LENGTH = 200
 MAX_REASON_LENGTH = 2000
+# The kind of ListReallocationAudit's page tokens; their scope is the fund id, so a token
+# passed with another fund is refused instead of paging that fund from a foreign version.
+AUDIT_PAGE = "audit"
 
 
-def _invalid(field: str, message: str, reason: str) -> InvalidArgument:
+def _invalid(field: str, message: str, reason: Reason) -> InvalidArgument:
     return InvalidArgument(f"{field} {message}", reason=reason, field=field)
 
 
 def check_expected_version(value: int) -> int:
     if value < 0:
-        raise _invalid("expected_version", "must not be negative", "EXPECTED_VERSION_INVALID")
+        raise _invalid("expected_version", "must not be negative", Reason.EXPECTED_VERSION_INVALID)
     return value
 
 
@@ -38,57 +45,63 @@ def proposal_of(
         raise _invalid(
             "proposals",
             f"has {len(proposals)} entries, more than the {max_proposals} allowed per request",
-            "TOO_MANY_PROPOSALS",
+            Reason.TOO_MANY_PROPOSALS,
         )
     amounts = []
     for index, item in enumerate(proposals):
         field = f"proposals[{index}].company_id"
         if not item.company_id:
-            raise _invalid(field, "is required", "PROPOSAL_INVALID")
+            raise _invalid(field, "is required", Reason.PROPOSAL_INVALID)
         if len(item.company_id) > MAX_ID_LENGTH or "\x00" in item.company_id:
             raise _invalid(
                 field,
                 f"must be at most {MAX_ID_LENGTH} characters, without NUL",
-                "PROPOSAL_INVALID",
+                Reason.PROPOSAL_INVALID,
             )
         amounts.append(ProposedAmount(item.company_id, item.planned_reserves_cents))
     return Proposal(check_expected_version(expected_version), tuple(amounts))
 
 
-def _printable_id(value: str, field: str, *, required: bool) -> str:
-    if not value:
-        if required:
-            raise _invalid(field, "is required", f"{field.upper()}_INVALID")
-        return value
-    if len(value) > MAX_ID_LENGTH or any(ord(c) < 32 for c in value):
-        raise _invalid(
-            field,
-            f"must be at most {MAX_ID_LENGTH} printable characters",
-            f"{field.upper()}_INVALID",
-        )
+def _printable_id(value: str, field: str) -> str:
+    if len(value) > MAX_ID_LENGTH:
+        raise _invalid(field, f"must be at most {MAX_ID_LENGTH} characters", Reason.FIELD_TOO_LONG)
+    if any(ord(c) < 32 for c in value):
+        raise malformed(field, "must not contain control characters")
     return value
 
 
 def check_user_id(value: str) -> str:
     """Required: the audit trail must say who."""
-    return _printable_id(value, "user_id", required=True)
+    return _printable_id(required(value, "user_id"), "user_id")
 
 
 def check_idempotency_key(value: str) -> str:
     """Optional: without one, a retry is a new commit (refused on the version if the first
     landed). With one, a retry replays the original result."""
-    return _printable_id(value, "idempotency_key", required=False)
+    return _printable_id(value, "idempotency_key")
 
 
 def check_reason(value: str) -> str:
     """Required: the audit trail must say why. Free text; line breaks allowed, NUL is not
     (PostgreSQL's jsonb, where the event store keeps it, cannot hold it)."""
     if not value.strip():
-        raise _invalid("reason", "is required", "REASON_INVALID")
+        raise _invalid("reason", "is required", Reason.REASON_INVALID)
     if len(value) > MAX_REASON_LENGTH or "\x00" in value:
         raise _invalid(
             "reason",
             f"must be at most {MAX_REASON_LENGTH} characters, without NUL",
-            "REASON_INVALID",
+            Reason.REASON_INVALID,
         )
     return value
+
+
+@dataclass(frozen=True, slots=True)
+class AuditQuery:
+    size: int
+    # Entries below this version (None: from the newest).
+    before: int | None
+
+
+def audit_query(fund_id: str, request: pb.ListReallocationAuditRequest) -> AuditQuery:
+    cursor = decode_page_token(request.page_token, AUDIT_PAGE, integers(1), scope=fund_id)
+    return AuditQuery(page_size(request.page_size), None if cursor is None else cursor[0])

@@ -31,8 +31,10 @@ import logging
 import uuid
 from dataclasses import dataclass
 
+from fundledger_kernel.fund.fold_input import LoggedEvent
+
 from allocation.domain.commit_events import as_logged, new_version, reallocation_events
-from allocation.domain.fund_view import FundView, LoggedEvent
+from allocation.domain.fund_view import FundView
 from allocation.domain.model import Plan, Proposal
 from allocation.domain.plan import plan_reallocation
 from allocation.domain.thresholds import Thresholds
@@ -146,11 +148,19 @@ async def _append(events: EventLog, command: CommitCommand, plan: Plan) -> Commi
     COMMITS.labels("committed").inc()
     try:
         written = tuple(
-            as_logged(batch, appended.first_version, appended.recorded_at, appended.event_ids)
+            as_logged(
+                command.fund_id,
+                batch,
+                appended.first_version,
+                appended.first_position,
+                appended.recorded_at,
+                appended.event_ids,
+            )
         )
-    except Exception:
-        # Only feeds the cache shortcut; the commit itself has landed and must be reported so.
-        log.exception("%s: could not fold our own append; the log will be read", command.fund_id)
+    except ValueError:
+        # The store answered with another number of event ids than we sent events. This only
+        # feeds the cache shortcut; the commit itself has landed and must be reported so.
+        log.exception("%s: could not list our own append; the log will be read", command.fund_id)
         written = ()
     return Committed(plan, appended.last_version, replayed=False, written=written)
 

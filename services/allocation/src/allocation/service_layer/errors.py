@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from fundledger_platform.errors import Aborted, DataLoss, DomainError, FailedPrecondition, NotFound
+from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition, NotFound
+from fundledger_platform.reasons import Reason
 
 from allocation.domain.findings import Finding, FindingType
 from allocation.domain.model import Plan
@@ -22,15 +23,8 @@ MAX_DETAIL_FINDINGS = 10
 
 def fund_not_found(fund_id: str) -> NotFound:
     return NotFound(
-        f"fund {fund_id} has no events", reason="FUND_NOT_FOUND", metadata={"fund_id": fund_id}
-    )
-
-
-def log_incomplete(fund_id: str, problem: str) -> DataLoss:
-    """The log cannot be folded (a gap, e.g. events dropped by retention): no exact state."""
-    return DataLoss(
-        f"the log of {fund_id} cannot be folded: {problem}",
-        reason="FUND_LOG_INCOMPLETE",
+        f"fund {fund_id} has no events",
+        reason=Reason.FUND_NOT_FOUND,
         metadata={"fund_id": fund_id},
     )
 
@@ -58,14 +52,16 @@ def blocked(plan: Plan) -> DomainError:
     }
     summary = "; ".join(f.message for f in errors[:3]) + ("; ..." if len(errors) > 3 else "")
     if plan.version_conflict:
+        # The event store's key for the same condition, so one client handles both.
+        metadata["actual_version"] = str(plan.version)
         return Aborted(
             f"version conflict, nothing written: {summary}",
-            reason="VERSION_CONFLICT",
+            reason=Reason.WRONG_EXPECTED_VERSION,
             metadata=metadata,
         )
     return FailedPrecondition(
         f"the reallocation has {len(errors)} error finding(s), nothing written: {summary}",
-        reason="REALLOCATION_BLOCKED",
+        reason=Reason.REALLOCATION_BLOCKED,
         metadata=metadata,
     )
 
@@ -75,12 +71,12 @@ def conflict_on_append(fund_id: str, expected: int, current: int | None) -> Abor
     finding = Finding(FindingType.VERSION_CONFLICT, "", "")
     metadata = {"fund_id": fund_id, "expected_version": str(expected)}
     if current is not None:
-        metadata["current_version"] = str(current)
+        metadata["current_version"] = metadata["actual_version"] = str(current)
     metadata.update(findings_metadata([finding]))
     at = f"version {current}" if current is not None else "a later version"
     return Aborted(
         f"the fund changed concurrently: it is at {at}, the proposal was made against version"
         f" {expected}; nothing written",
-        reason="VERSION_CONFLICT",
+        reason=Reason.WRONG_EXPECTED_VERSION,
         metadata=metadata,
     )

@@ -5,6 +5,10 @@ events after the cached version (one ReadStream call; none new is the common cas
 over the cached view. The answer is therefore exact at the version just read, and cheap: a fund
 is folded from its first event only once per process (or after eviction).
 
+A log that cannot be folded (a gap, an unreadable payload) is DATA_LOSS for the caller, the one
+policy of every service (fundledger_platform.recorded.fund_log_data_loss); other funds are not
+affected.
+
 Concurrency: several requests may catch the same fund up at once; each folds onto the cached view
 it started from and the cache keeps whichever result has the highest version. Views are immutable,
 so a request keeps a consistent view even if the cache moves on under it. Correctness of a commit
@@ -17,9 +21,12 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from allocation.domain.fund_view import FundView, LogGapError, LoggedEvent, advance, empty_view
+from fundledger_kernel.fund.fold_input import FundLogError, LogGapError, LoggedEvent
+from fundledger_platform.recorded import fund_log_data_loss
+
+from allocation.domain.fund_view import FundView, advance, empty_view
 from allocation.metrics import CACHED_FUNDS, EVENTS_FOLDED
-from allocation.service_layer.errors import fund_not_found, log_incomplete
+from allocation.service_layer.errors import fund_not_found
 from allocation.service_layer.ports import EventLog
 
 
@@ -58,7 +65,7 @@ class FundViews:
         """
         try:
             moved = advance(view, events)
-        except LogGapError:
+        except FundLogError:
             self.forget(view.fund_id)
             return
         self._remember(moved)
@@ -76,7 +83,11 @@ class FundViews:
             return empty_view(fund_id)
         view = await self._read_onto(empty_view(fund_id), 1, version)
         if view.version != version:
-            raise log_incomplete(fund_id, f"version {version} not found, read to {view.version}")
+            # Only called below the current version, so the log ends too early: a gap at its end.
+            missing = view.version + 1
+            raise fund_log_data_loss(
+                LogGapError(fund_id, missing, f"version {missing} missing, read to {view.version}")
+            )
         return view
 
     def forget(self, fund_id: str) -> None:
@@ -87,12 +98,12 @@ class FundViews:
         events = await self._log.read(base.fund_id, from_version, max_count)
         try:
             view = advance(base, events)
-        except LogGapError as err:
+        except FundLogError as err:
             # Drop the cached base too: the next request folds from the first event again, so
             # a log that was restored or trimmed is re-read whole instead of failing forever
             # against a base that no longer matches it.
             self.forget(base.fund_id)
-            raise log_incomplete(base.fund_id, str(err)) from None
+            raise fund_log_data_loss(err) from None
         EVENTS_FOLDED.inc(len(events))
         return view
 

@@ -7,8 +7,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
+from fundledger_kernel.fund.fold_input import LoggedEvent
+
 from allocation.domain.commit_events import OutgoingEvent
-from allocation.domain.fund_view import LoggedEvent
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,6 +18,7 @@ class Appended:
 
     first_version: int
     last_version: int
+    first_position: int
     # True when nothing was written because the same request had been appended before.
     replayed: bool
     # Commit time of the batch (timezone-aware) and the ids the store gave its events, in order.
@@ -38,7 +40,8 @@ class EventLog(Protocol):
 
     async def read(self, fund_id: str, from_version: int, max_count: int = 0) -> list[LoggedEvent]:
         """Events of the fund from `from_version` on, oldest first (at most `max_count`;
-        0 = all); [] for a stream that does not exist."""
+        0 = all), as the log holds them (not decoded: folding decides what an unreadable one
+        means); [] for a stream that does not exist."""
         ...
 
     async def append(
