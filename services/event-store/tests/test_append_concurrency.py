@@ -15,6 +15,7 @@ from eventstore.adapters.group_write import write_group
 from eventstore.bootstrap import EventStore
 from eventstore.domain.commands import Limits, RawEvent, build_append_command
 from eventstore.domain.model import Expected, ExpectedKind
+from eventstore_storage_support import rollup_like_service
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from helpers import append, event, new_stream, read_versions, reason_of
@@ -173,7 +174,8 @@ async def test_recorded_at_never_decreases_with_version(
 ) -> None:
     """FM-9: a slow transaction must not stamp an earlier time on a later
     version. One append holds its transaction open while others to the same
-    stream queue behind it."""
+    stream queue behind it. MODE-DEPENDENT: the held-open group write keeps the
+    daily rollup as the service does in this storage mode (rollup_like_service)."""
     stubs, channels, store = await two_stubs(store_factory)
     s = new_stream()
     slow = build_append_command(
@@ -186,7 +188,7 @@ async def test_recorded_at_never_decreases_with_version(
 
     async def hold_open() -> None:
         async with store.pool.acquire() as conn, conn.transaction():
-            await write_group(conn, [slow], rollup=True)
+            await write_group(conn, [slow], rollup=rollup_like_service(store))
             await asyncio.sleep(0.5)
 
     holder = asyncio.create_task(hold_open())

@@ -10,6 +10,7 @@ import grpc
 import pytest
 from eventstore.bootstrap import EventStore
 from eventstore_analytics_support import error_of, new_user, ts, when
+from eventstore_storage_support import record_daily_counts
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
 from helpers import append, event, new_category, new_stream, new_type
@@ -150,6 +151,8 @@ async def test_daily_counts_ignore_replays_and_rejected_appends(stub: Any) -> No
 
 
 async def test_daily_counts_day_range(stub: Any, store: EventStore) -> None:
+    # MODE-DEPENDENT setup (record_daily_counts): events on past days, rolled up the
+    # way the storage mode does it; the expectations are the same in both modes.
     user, other = new_user(), new_user()
     x, y = new_type(), new_type()
     base = date(2021, 3, 10)
@@ -159,12 +162,9 @@ async def test_daily_counts_day_range(stub: Any, store: EventStore) -> None:
         rows.append((day, user, x, 10 + offset))
         rows.append((day, user, y, 20 + offset))
         rows.append((day, other, x, 30 + offset))
-    # daily_counts is the rollup GetDailyCounts reads (the append keeps it up to date).
-    await store.pool.executemany(
-        "INSERT INTO eventstore.daily_counts (day, user_id, event_type, count) "
-        "VALUES ($1, $2, $3, $4)",
-        rows,
-    )
+    # daily_counts is what GetDailyCounts reads: a table the append keeps up to date in
+    # native mode, a view over a continuous aggregate in Timescale mode.
+    await record_daily_counts(store, rows)
 
     def expect(
         first: date, last: date, users: set[str], types: set[str]

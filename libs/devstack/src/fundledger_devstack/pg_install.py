@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -12,6 +13,10 @@ from fundledger_devstack.errors import DevstackError
 
 # Debian/Ubuntu keep one directory per major version; several may be installed.
 _DEBIAN_ROOT = Path("/usr/lib/postgresql")
+# Points the tests and the local stack at another installation's bin directory, e.g. a
+# private copy of PostgreSQL with TimescaleDB added, to run them in Timescale mode
+# (docs/event-store.md, "Testing both storage modes"). Unset or empty: the search below.
+PG_BIN_DIR_VAR = "FUNDLEDGER_PG_BIN_DIR"
 
 
 @dataclass(frozen=True)
@@ -22,7 +27,19 @@ class PgInstall:
 
     @classmethod
     def find(cls) -> PgInstall:
-        """The newest /usr/lib/postgresql/<version>/bin, else the pg_config on PATH."""
+        """$FUNDLEDGER_PG_BIN_DIR when set; else the newest /usr/lib/postgresql/<version>/bin,
+        else the pg_config on PATH."""
+        override = os.environ.get(PG_BIN_DIR_VAR, "").strip()
+        if override:
+            bin_dir = Path(override).expanduser().absolute()
+            if not (bin_dir / "initdb").exists():
+                # Asked for by name: falling back to another installation would silently
+                # run the tests in the other storage mode.
+                raise DevstackError(
+                    f"{PG_BIN_DIR_VAR}={override} holds no PostgreSQL server binaries "
+                    f"({bin_dir / 'initdb'} not found)"
+                )
+            return cls(bin_dir)
         versions = [
             (int(initdb.parent.parent.name), initdb.parent)
             for initdb in _DEBIAN_ROOT.glob("*/bin/initdb")

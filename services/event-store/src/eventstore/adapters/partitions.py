@@ -22,7 +22,7 @@ from eventstore.adapters.conn import Conn
 log = logging.getLogger(__name__)
 
 NATIVE = "native"
-_PARTITION_LOCK_KEY = 0x4556504152  # "EVPAR": one partition creator at a time
+_PARTITION_LOCK_KEY = 0x4556504152  # "EVPAR": one partition creator / upkeep at a time
 TIMESCALE = "timescale"
 
 
@@ -144,13 +144,19 @@ async def maintain(
                 if dropped:
                     log.info("retention dropped partitions %s", dropped)
         else:
-            await conn.execute(
-                "SELECT set_chunk_time_interval('eventstore.events', $1::interval)",
-                timedelta(hours=chunk_interval_hours),
-            )
-            if retention_days > 0:
+            # Replicas run this at the same moment (all start together); the calls
+            # update TimescaleDB's catalog rows in place, and two concurrent updates
+            # of one row fail with "tuple concurrently updated". Same lock as the
+            # native partition creator: one upkeep at a time.
+            async with conn.transaction():
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK_KEY)
                 await conn.execute(
-                    "SELECT add_retention_policy('eventstore.events', $1::interval, "
-                    "if_not_exists => true)",
-                    timedelta(days=retention_days),
+                    "SELECT set_chunk_time_interval('eventstore.events', $1::interval)",
+                    timedelta(hours=chunk_interval_hours),
                 )
+                if retention_days > 0:
+                    await conn.execute(
+                        "SELECT add_retention_policy('eventstore.events', $1::interval, "
+                        "if_not_exists => true)",
+                        timedelta(days=retention_days),
+                    )
