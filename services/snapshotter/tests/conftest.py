@@ -39,7 +39,8 @@ async def stack_factory(
             fresh_dsn, nats_server.url, f"127.0.0.1:{store.server.port}", stream, prefix
         )
         manual = clock or ManualClock(datetime.now(UTC))
-        snapshotter = await build(replace(base, **overrides), clock=manual)
+        settings = replace(base, **overrides)
+        snapshotter = await build(settings, clock=manual)
         await snapshotter.server.start()
         started.append(snapshotter)
         channel = grpc.aio.insecure_channel(f"127.0.0.1:{snapshotter.server.port}")
@@ -50,6 +51,7 @@ async def stack_factory(
             api=snapshotter_pb2_grpc.SnapshotterServiceStub(channel),
             clock=manual,
             dsn=fresh_dsn,
+            settings=settings,
         )
 
     yield start

@@ -25,6 +25,7 @@ class Stack:
     api: Any  # fundledger.snapshotter.v1 SnapshotterServiceStub
     clock: ManualClock
     dsn: str
+    settings: Settings
 
 
 StackFactory = Callable[..., Awaitable[Stack]]

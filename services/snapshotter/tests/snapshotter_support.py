@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+import asyncpg
 import grpc
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as es
@@ -178,3 +179,31 @@ async def at_version(stack: Stack, fund_id: str, version: int) -> pb.GetFundStat
         pb.GetFundStateAtRequest(fund_id=fund_id, at_version=version)
     )
     return response
+
+
+async def rewrite_stored_event(dsn: str, fund_id: str, version: int, data: Any) -> None:
+    """Overwrites one stored event's payload in the event store's table, as an edit of the row
+    (or a schema that moved on) would: the event store validated it on append, not since."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        status = await conn.execute(
+            "UPDATE eventstore.events SET data = $3::jsonb WHERE stream_id = $1 AND version = $2",
+            fund_id,
+            version,
+            json.dumps(data),
+        )
+    finally:
+        await conn.close()
+    assert status == "UPDATE 1", status
+
+
+async def remove_stored_event(dsn: str, fund_id: str, version: int) -> None:
+    """Deletes one stored event from the event store's table: a gap in the fund's log."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        status = await conn.execute(
+            "DELETE FROM eventstore.events WHERE stream_id = $1 AND version = $2", fund_id, version
+        )
+    finally:
+        await conn.close()
+    assert status == "DELETE 1", status

@@ -1,8 +1,8 @@
 """The event store over gRPC, as the use cases' EventLog port.
 
-A failed call to the event store is our dependency failing, not the caller's
-mistake: it becomes UNAVAILABLE (retryable) with the store's code in the
-details, instead of the INTERNAL an escaping RpcError would turn into.
+Events leave this module as the kernel's LoggedEvent (or, for the timeline, a TimelineEvent):
+the generated RecordedEvent stops at this edge. A failed call is our dependency failing, not
+the caller's mistake: UNAVAILABLE via the platform's one mapping (eventstore_unavailable).
 """
 
 from __future__ import annotations
@@ -12,18 +12,13 @@ from datetime import UTC, datetime
 
 import grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
-from fundledger_platform.errors import Unavailable
+from fundledger_kernel.fund.fold_input import LoggedEvent
 from fundledger_platform.eventstore_client import EventStoreClient
+from fundledger_platform.eventstore_errors import eventstore_unavailable
+from fundledger_platform.recorded import logged_event
 
 from snapshotter.domain.model import StreamInfo
-
-
-def _unavailable(err: grpc.aio.AioRpcError) -> Unavailable:
-    return Unavailable(
-        f"event store call failed: {err.code().name} {err.details()}",
-        reason="EVENTSTORE_UNAVAILABLE",
-        metadata={"eventstore_code": err.code().name},
-    )
+from snapshotter.domain.timeline import TimelineEvent
 
 
 class GrpcEventLog:
@@ -34,7 +29,7 @@ class GrpcEventLog:
         try:
             info = await self._client.stream_info(fund_id)
         except grpc.aio.AioRpcError as err:
-            raise _unavailable(err) from None
+            raise eventstore_unavailable(err) from None
         if info is None:
             return None
         return StreamInfo(
@@ -59,6 +54,41 @@ class GrpcEventLog:
         max_count: int = 0,
         max_recorded_at: datetime | None = None,
         backwards: bool = False,
+    ) -> list[LoggedEvent]:
+        events = await self._read(fund_id, from_version, max_count, max_recorded_at, backwards)
+        return [logged_event(event) for event in events]
+
+    async def read_timeline(
+        self,
+        fund_id: str,
+        *,
+        from_version: int | None,
+        max_count: int,
+        max_recorded_at: datetime | None,
+    ) -> list[TimelineEvent]:
+        events = await self._read(fund_id, from_version, max_count, max_recorded_at, True)
+        return [timeline_event(event) for event in events]
+
+    async def read_all(
+        self, *, from_position: int, categories: Sequence[str], max_count: int
+    ) -> list[LoggedEvent]:
+        try:
+            return [
+                logged_event(event)
+                async for event in self._client.read_all(
+                    from_position=from_position, categories=categories, max_count=max_count
+                )
+            ]
+        except grpc.aio.AioRpcError as err:
+            raise eventstore_unavailable(err) from None
+
+    async def _read(
+        self,
+        fund_id: str,
+        from_version: int | None,
+        max_count: int,
+        max_recorded_at: datetime | None,
+        backwards: bool,
     ) -> list[RecordedEvent]:
         try:
             return await self._client.read_stream(
@@ -69,17 +99,17 @@ class GrpcEventLog:
                 backwards=backwards,
             )
         except grpc.aio.AioRpcError as err:
-            raise _unavailable(err) from None
+            raise eventstore_unavailable(err) from None
 
-    async def read_all(
-        self, *, from_position: int, categories: Sequence[str], max_count: int
-    ) -> list[RecordedEvent]:
-        try:
-            return [
-                event
-                async for event in self._client.read_all(
-                    from_position=from_position, categories=categories, max_count=max_count
-                )
-            ]
-        except grpc.aio.AioRpcError as err:
-            raise _unavailable(err) from None
+
+def timeline_event(event: RecordedEvent) -> TimelineEvent:
+    return TimelineEvent(
+        event=logged_event(event),
+        category=event.category,
+        schema_version=event.schema_version,
+        metadata=dict(event.metadata),
+        causation_id=event.causation_id,
+        correlation_id=event.correlation_id,
+        user_id=event.user_id,
+        source=event.source,
+    )

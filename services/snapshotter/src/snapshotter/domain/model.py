@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
+from fundledger_kernel.fund.fold_input import LoggedEvent
+
 
 class Trigger(enum.StrEnum):
     """Why a snapshot was taken (stored as this text)."""
@@ -52,3 +54,8 @@ class Progress:
     version: int
     position: int
     event_time: datetime
+
+    @classmethod
+    def of(cls, event: LoggedEvent) -> Progress:
+        """The progress a fund's event (from the bus or the catch-up) stands for."""
+        return cls(event.stream_id, event.version, event.position, event.recorded_at)

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.streams import FUND_CATEGORY
 from fundledger_platform.consumer import BatchHandler
+from fundledger_platform.recorded import logged_event
 
 from snapshotter.domain.model import Progress
-from snapshotter.domain.replay import recorded_at
 from snapshotter.service_layer.tracker import Tracker
 
 
@@ -19,6 +19,10 @@ def fund_batch_handler(tracker: Tracker) -> BatchHandler:
     The same as advancing event by event: the count targets between the stored
     progress and the newest version are all taken, and older events in the
     batch would only have moved the progress to a version the newest passes.
+
+    A count snapshot over a log that cannot be folded raises the kernel's
+    FundLogError, left to propagate: the platform's BusConsumer halts that fund
+    (alert, no redelivery loop) while the other funds keep flowing.
     """
 
     async def handle(events: Sequence[RecordedEvent]) -> None:
@@ -26,8 +30,6 @@ def fund_batch_handler(tracker: Tracker) -> BatchHandler:
         if not fund_events:
             return
         newest = max(fund_events, key=lambda e: e.version)
-        await tracker.advance(
-            Progress(newest.stream_id, newest.version, newest.position, recorded_at(newest))
-        )
+        await tracker.advance(Progress.of(logged_event(newest)))
 
     return handle

@@ -1,27 +1,22 @@
-"""Proto <-> domain conversions, request-field checks and page tokens for the servicer."""
+"""Domain -> proto conversions for the servicer's responses."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
-from fundledger_kernel import FUND_EVENT_TYPES, PayloadError
 from fundledger_kernel.fund import state_to_proto
-from fundledger_platform.errors import InvalidArgument
+from fundledger_kernel.fund.fold_input import UnreadableEventError
 from google.protobuf.any_pb2 import Any as AnyProto
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from snapshotter.domain.model import Snapshot, Trigger
-from snapshotter.domain.replay import Replay, to_fund_event
+from snapshotter.domain.replay import Replay
+from snapshotter.domain.timeline import TimelineEvent, fund_payload
 
 log = logging.getLogger(__name__)
-
-MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_SIZE = 100
 
 _TRIGGERS = {
     Trigger.EVENT_COUNT: pb.SNAPSHOT_TRIGGER_EVENT_COUNT,
@@ -34,15 +29,6 @@ def timestamp(value: datetime) -> Timestamp:
     ts = Timestamp()
     ts.FromDatetime(value)
     return ts
-
-
-def time_of(ts: Timestamp, field: str) -> datetime:
-    try:
-        return ts.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):  # seconds outside 0001-01-01 .. 9999-12-31
-        raise InvalidArgument(
-            f"{field} is not a valid timestamp", reason="INVALID_ARGUMENT", field=field
-        ) from None
 
 
 def snapshot(value: Snapshot) -> pb.Snapshot:
@@ -73,64 +59,37 @@ def state_response(replay: Replay) -> pb.GetFundStateAtResponse:
     return response
 
 
-def timeline_entry(event: RecordedEvent) -> pb.TimelineEntry:
-    entry = pb.TimelineEntry(event=event)
-    if event.event_type in FUND_EVENT_TYPES:
-        try:
-            data = to_fund_event(event).data
-        except PayloadError as err:
-            # The store validated it on append; if it still does not parse, show
-            # the raw event rather than fail the caller's whole page.
-            log.warning("%s v%d: payload not decodable: %s", event.stream_id, event.version, err)
-            data = None
-        if data is not None:
-            payload = AnyProto()
-            payload.Pack(data)
-            entry.payload.CopyFrom(payload)
-    return entry
+def recorded_event(value: TimelineEvent) -> RecordedEvent:
+    event = value.event
+    return RecordedEvent(
+        stream_id=event.stream_id,
+        version=event.version,
+        position=event.position,
+        event_id=event.event_id,
+        event_type=event.event_type,
+        schema_version=value.schema_version,
+        data=event.data,
+        metadata=value.metadata,
+        causation_id=value.causation_id,
+        correlation_id=value.correlation_id,
+        user_id=value.user_id,
+        source=value.source,
+        recorded_at=timestamp(event.recorded_at),
+        category=value.category,
+    )
 
 
-def page_size(value: int) -> int:
-    if value < 0:
-        raise InvalidArgument(
-            "page_size must not be negative", reason="INVALID_ARGUMENT", field="page_size"
-        )
-    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
-def window(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:
-    if start is not None and end is not None and end < start:
-        raise InvalidArgument(
-            "end_time must not be before start_time", reason="INVALID_ARGUMENT", field="end_time"
-        )
-    return start, end
-
-
-# Tokens are opaque to callers: a tagged, base64url'd list of integers, so a
-# token from one RPC (or a hand-made one) is refused rather than misread.
-
-
-def encode_token(tag: str, *numbers: int) -> str:
-    raw = ":".join([tag, *(str(n) for n in numbers)])
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_token(token: str, tag: str, count: int) -> tuple[int, ...] | None:
-    """The numbers a token of kind `tag` carries; None for the first page."""
-    if not token:
-        return None
+def timeline_entry(value: TimelineEvent) -> pb.TimelineEntry:
+    entry = pb.TimelineEntry(event=recorded_event(value))
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        parts = raw.split(":")
-        if parts[0] != tag or len(parts) != count + 1:
-            raise ValueError(raw)
-        numbers = tuple(int(part) for part in parts[1:])
-        if any(n < 0 for n in numbers):
-            raise ValueError(raw)
-        return numbers
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument(
-            "page_token is not a token this RPC issued",
-            reason="INVALID_PAGE_TOKEN",
-            field="page_token",
-        ) from None
+        data = fund_payload(value.event)
+    except UnreadableEventError as err:
+        # The timeline shows events, it does not fold them: an unreadable payload is
+        # shown raw rather than failing the caller's whole page.
+        log.warning("%s", err)
+        data = None
+    if data is not None:
+        payload = AnyProto()
+        payload.Pack(data)
+        entry.payload.CopyFrom(payload)
+    return entry

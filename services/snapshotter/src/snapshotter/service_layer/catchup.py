@@ -6,6 +6,11 @@ multiple of N. So at start-up and every few seconds the snapshotter reads the
 fund category of the log from its checkpoint and feeds each fund's newest event
 to the same Tracker the bus handler uses. Doing the work twice is harmless: the
 Tracker decides by versions and the snapshots are idempotent.
+
+A fund whose log cannot be folded (the kernel's FundLogError) is logged and
+passed over: the other funds keep their snapshots and the checkpoint moves on,
+so no round spins on it. The fund's progress stays behind, so its missing count
+snapshot is tried again on its next event (after an operator repaired its log).
 """
 
 from __future__ import annotations
@@ -13,11 +18,10 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+from fundledger_kernel.fund.fold_input import FundLogError, LoggedEvent
 from fundledger_kernel.streams import FUND_CATEGORY
 
 from snapshotter.domain.model import Progress
-from snapshotter.domain.replay import recorded_at
 from snapshotter.metrics import CATCHUP_EVENTS
 from snapshotter.service_layer.ports import EventLog, ProgressStore
 from snapshotter.service_layer.tracker import Tracker
@@ -48,13 +52,19 @@ class CatchUp:
                 return total
             # Only each fund's newest event matters: the Tracker takes every
             # count target between what it saw before and that version.
-            newest: dict[str, RecordedEvent] = {}
+            newest: dict[str, LoggedEvent] = {}
             for event in events:
                 newest[event.stream_id] = event
             for event in newest.values():
-                await self._tracker.advance(
-                    Progress(event.stream_id, event.version, event.position, recorded_at(event))
-                )
+                try:
+                    await self._tracker.advance(Progress.of(event))
+                except FundLogError as err:
+                    log.error(
+                        "catch-up passes over %s: its log cannot be folded (%s)",
+                        err.fund_id,
+                        err,
+                        extra={"fund_id": err.fund_id, "version": err.version},
+                    )
             # Safe to move past the page: the log commits in position order, so
             # no event can still appear below a position already read.
             position = events[-1].position

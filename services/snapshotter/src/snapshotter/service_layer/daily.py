@@ -12,6 +12,7 @@ import logging
 from datetime import datetime, time
 
 from fundledger_kernel.fund import FOLD_VERSION
+from fundledger_kernel.fund.fold_input import FundLogError
 
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.domain.triggers import next_daily
@@ -44,6 +45,15 @@ class DailySnapshots:
         for fund_id in await self._progress.changed_since_snapshot(FOLD_VERSION):
             try:
                 snapshot = await self._snapshot_fund(fund_id, now)
+            except FundLogError as err:
+                # Not retried in a loop: the fund stays "changed", so the next round tries again.
+                log.error(
+                    "daily snapshot of %s skipped: its log cannot be folded (%s)",
+                    fund_id,
+                    err,
+                    extra={"fund_id": fund_id, "version": err.version},
+                )
+                continue
             except Exception:
                 # One fund's failure must not cost every other fund its snapshot.
                 log.exception("daily snapshot of %s failed", fund_id)

@@ -11,32 +11,14 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.fund import FOLD_VERSION, empty_state, state_from_json
-from fundledger_platform.errors import DataLoss
+from fundledger_kernel.fund.fold_input import LogGapError
 
 from snapshotter.domain.model import Snapshot
-from snapshotter.domain.replay import LogGapError, Replay, fold_onto
+from snapshotter.domain.replay import Replay
 from snapshotter.service_layer.ports import EventLog, SnapshotStore, StateJson
 
 log = logging.getLogger(__name__)
-
-
-class LogEndsBeforeError(DataLoss):
-    """The log ended before the version asked for (DATA_LOSS, LOG_GAP, as any gap).
-
-    Callers that did not check first that the version exists (time travel,
-    CreateSnapshot: a round trip saved on every call) catch this and ask the
-    event store what the fund's current version is, to answer NOT_FOUND or
-    OUT_OF_RANGE instead.
-    """
-
-    def __init__(self, fund_id: str, asked: int, reached: int) -> None:
-        detail = f"asked for version {asked}, the log ends at {reached}"
-        super().__init__(f"{fund_id}: {detail}", reason="LOG_GAP", metadata={"fund_id": fund_id})
-        self.asked = asked
-        self.reached = reached
-
 
 Found = tuple[Snapshot, StateJson] | None
 
@@ -51,7 +33,13 @@ class History:
         return await self._snapshots.latest_by_version(fund_id, version, FOLD_VERSION)
 
     async def at_version(self, fund_id: str, version: int) -> Replay:
-        """The state exactly at `version`; LogEndsBeforeError when the log ends before it."""
+        """The state exactly at `version`.
+
+        FundLogError when the log cannot be folded; LogGapError too when it ends before
+        `version` (callers that did not check first that the version exists — time travel,
+        CreateSnapshot: a round trip saved on every call — ask the event store then whether
+        the fund is unknown or shorter, see time_travel.why_short).
+        """
         return await self.at_version_from(
             fund_id, version, await self.latest_snapshot(fund_id, version)
         )
@@ -65,9 +53,12 @@ class History:
         events = await self._events.read_stream(
             fund_id, from_version=start.state.version + 1, max_count=missing
         )
-        replay = self._fold(start, events)
-        if replay.state.version != version:
-            raise LogEndsBeforeError(fund_id, version, replay.state.version)
+        replay = start.extended(events)
+        reached = replay.state.version
+        if reached != version:
+            raise LogGapError(
+                fund_id, reached + 1, f"asked for version {version}, the log ends at {reached}"
+            )
         return replay
 
     async def at_time(self, fund_id: str, at: datetime) -> Replay:
@@ -83,7 +74,7 @@ class History:
         events = await self._events.read_stream(
             fund_id, from_version=start.state.version + 1, max_recorded_at=at
         )
-        return self._fold(start, events)
+        return start.extended(events)
 
     def _start(self, fund_id: str, found: Found) -> Replay:
         if found is not None:
@@ -103,14 +94,3 @@ class History:
                     "snapshot %s does not match its row; folding from scratch", snapshot.snapshot_id
                 )
         return Replay(empty_state(fund_id), None, 0, 0)
-
-    @staticmethod
-    def _fold(start: Replay, events: list[RecordedEvent]) -> Replay:
-        try:
-            return fold_onto(start.state, start.base, start.position, events)
-        except LogGapError as err:
-            raise _gap(start.state.fund_id, str(err)) from None
-
-
-def _gap(fund_id: str, detail: str) -> DataLoss:
-    return DataLoss(f"{fund_id}: {detail}", reason="LOG_GAP", metadata={"fund_id": fund_id})

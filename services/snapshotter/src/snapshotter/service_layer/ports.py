@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
-from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+from fundledger_kernel.fund.fold_input import LoggedEvent
 
 from snapshotter.domain.model import Progress, Snapshot, StreamInfo
+from snapshotter.domain.timeline import TimelineEvent
 
 StateJson = Mapping[str, Any]
 
@@ -26,11 +27,22 @@ class EventLog(Protocol):
         max_count: int = 0,
         max_recorded_at: datetime | None = None,
         backwards: bool = False,
-    ) -> list[RecordedEvent]: ...
+    ) -> list[LoggedEvent]: ...
+
+    async def read_timeline(
+        self,
+        fund_id: str,
+        *,
+        from_version: int | None,
+        max_count: int,
+        max_recorded_at: datetime | None,
+    ) -> list[TimelineEvent]:
+        """read_stream backwards, each event with everything the log stores beside it."""
+        ...
 
     async def read_all(
         self, *, from_position: int, categories: Sequence[str], max_count: int
-    ) -> list[RecordedEvent]: ...
+    ) -> list[LoggedEvent]: ...
 
 
 class SnapshotStore(Protocol):

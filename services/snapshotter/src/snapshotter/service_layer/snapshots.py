@@ -6,14 +6,16 @@ import time
 import uuid
 
 from fundledger_kernel.fund import FOLD_VERSION, state_to_json
+from fundledger_kernel.fund.fold_input import FundLogError
 from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.reasons import Reason
+from fundledger_platform.recorded import fund_log_data_loss
 
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.metrics import SNAPSHOT_SECONDS, SNAPSHOTS_CREATED
-from snapshotter.service_layer.errors import fund_not_found
-from snapshotter.service_layer.history import History, LogEndsBeforeError
+from snapshotter.service_layer.errors import fund_not_found, unfoldable
+from snapshotter.service_layer.history import History
 from snapshotter.service_layer.ports import EventLog, SnapshotStore
-from snapshotter.service_layer.time_travel import why_short
 
 
 class SnapshotMaker:
@@ -28,7 +30,8 @@ class SnapshotMaker:
         racing for the same version (a redelivered event, the catch-up, another
         replica, a manual call) all get the one row that won; the losers'
         computations are simply dropped. The first trigger to get there names
-        the snapshot.
+        the snapshot. A log that cannot be folded raises the kernel's FundLogError:
+        each caller decides what that means for it (DATA_LOSS, a halted fund, a log line).
         """
         started = time.perf_counter()
         # One read answers both "is there one already?" and "what to fold from".
@@ -63,21 +66,23 @@ async def create_manual(
 
     With `at_version` the fold itself finds out whether that version exists;
     the event store is asked for the fund's current version only when it
-    does not (or when none was given).
+    does not (or when none was given). A log that cannot be folded is DATA_LOSS.
     """
     if at_version is not None and at_version > 0:
         try:
             snapshot, _ = await maker.ensure(fund_id, at_version, Trigger.MANUAL)
-        except LogEndsBeforeError as short:
-            await why_short(events, fund_id, "at_version", short)
-            raise
+        except FundLogError as err:
+            raise await unfoldable(events, fund_id, "at_version", at_version, err) from None
         return snapshot
     info = await events.stream_info(fund_id)
     if info is None or info.version == 0:
         raise fund_not_found(fund_id)
     if at_version is not None:  # <= 0
         raise InvalidArgument(
-            "at_version must be at least 1", reason="VERSION_INVALID", field="at_version"
+            "at_version must be at least 1", reason=Reason.VERSION_INVALID, field="at_version"
         )
-    snapshot, _ = await maker.ensure(fund_id, info.version, Trigger.MANUAL)
+    try:
+        snapshot, _ = await maker.ensure(fund_id, info.version, Trigger.MANUAL)
+    except FundLogError as err:
+        raise fund_log_data_loss(err) from None
     return snapshot

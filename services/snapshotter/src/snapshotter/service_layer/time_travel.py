@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from fundledger_kernel.fund.fold_input import FundLogError
 from fundledger_platform.errors import InvalidArgument, NotFound
+from fundledger_platform.reasons import Reason
+from fundledger_platform.recorded import fund_log_data_loss
 
 from snapshotter.domain.model import StreamInfo
 from snapshotter.domain.replay import Replay
 from snapshotter.metrics import EVENTS_REPLAYED
-from snapshotter.service_layer.errors import beyond_current, fund_not_found
-from snapshotter.service_layer.history import History, LogEndsBeforeError
+from snapshotter.service_layer.errors import fund_not_found, unfoldable
+from snapshotter.service_layer.history import History
 from snapshotter.service_layer.ports import EventLog
 
 
@@ -24,9 +27,12 @@ class TimeTravel:
 
         The read itself tells whether the fund had events by then; only when it
         had none is the event store asked why (no such fund, or `at` before
-        its first event).
+        its first event). A log that cannot be folded is DATA_LOSS.
         """
-        replay = await self._history.at_time(fund_id, at)
+        try:
+            replay = await self._history.at_time(fund_id, at)
+        except FundLogError as err:
+            raise fund_log_data_loss(err) from None
         if replay.state.version == 0:
             info = await self._require(fund_id)
             raise _before_first(fund_id, at, info.first_recorded_at)
@@ -38,20 +44,19 @@ class TimeTravel:
 
         0 or less is INVALID_ARGUMENT (no fund ever has such a version); beyond
         the current version is OUT_OF_RANGE naming the current one (it may
-        exist later — see errors.OutOfRange). The fund's current version is
-        asked for only when the log ends before `version`.
+        exist later). The fund's current version is asked for only when the
+        log ends before `version`; a log that cannot be folded is DATA_LOSS.
         """
         if version <= 0:
             raise InvalidArgument(
                 "at_version must be at least 1 (the first event is version 1)",
-                reason="VERSION_INVALID",
+                reason=Reason.VERSION_INVALID,
                 field="at_version",
             )
         try:
             replay = await self._history.at_version(fund_id, version)
-        except LogEndsBeforeError as short:
-            await why_short(self._events, fund_id, "at_version", short)
-            raise
+        except FundLogError as err:
+            raise await unfoldable(self._events, fund_id, "at_version", version, err) from None
         EVENTS_REPLAYED.observe(replay.events_replayed)
         return replay
 
@@ -62,22 +67,12 @@ class TimeTravel:
         return info
 
 
-async def why_short(events: EventLog, fund_id: str, field: str, short: LogEndsBeforeError) -> None:
-    """Raise NOT_FOUND or OUT_OF_RANGE when that is why the log ended before the version asked
-    for; return (the caller re-raises the DATA_LOSS) when the event store has that version."""
-    info = await events.stream_info(fund_id)
-    if info is None or info.version == 0:
-        raise fund_not_found(fund_id) from None
-    if short.asked > info.version:
-        raise beyond_current(fund_id, field, short.asked, info.version) from None
-
-
 def _before_first(fund_id: str, at: datetime, first: datetime | None) -> NotFound:
     metadata = {"fund_id": fund_id, "at_time": at.isoformat()}
     if first is not None:
         metadata["first_event_time"] = first.isoformat()
     return NotFound(
         f"{fund_id} had no events at {at.isoformat()}",
-        reason="FUND_NOT_FOUND_AT_TIME",
+        reason=Reason.FUND_NOT_FOUND_AT_TIME,
         metadata=metadata,
     )

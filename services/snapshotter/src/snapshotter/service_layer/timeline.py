@@ -5,16 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from fundledger.eventstore.v1.events_pb2 import RecordedEvent
-
-from snapshotter.domain.replay import recorded_at
+from snapshotter.domain.timeline import TimelineEvent
 from snapshotter.service_layer.errors import fund_not_found
 from snapshotter.service_layer.ports import EventLog
 
 
 @dataclass(frozen=True)
 class TimelinePage:
-    events: list[RecordedEvent]
+    events: list[TimelineEvent]
     # Version the next page starts at (newest first); None on the last page.
     next_version: int | None
 
@@ -36,13 +34,13 @@ async def timeline_page(
     if info is None or info.version == 0:
         raise fund_not_found(fund_id)
     # One more than the page, to learn whether another page follows.
-    rows = await events.read_stream(
-        fund_id, backwards=True, from_version=from_version, max_recorded_at=end, max_count=size + 1
+    rows = await events.read_timeline(
+        fund_id, from_version=from_version, max_recorded_at=end, max_count=size + 1
     )
     if start is not None:
         # recorded_at never decreases as the version grows, so going backwards
         # the first event before `start` ends the window.
-        rows = [row for row in rows if recorded_at(row) >= start]
+        rows = [row for row in rows if row.event.recorded_at >= start]
     if len(rows) > size:
-        return TimelinePage(rows[:size], rows[size].version)
+        return TimelinePage(rows[:size], rows[size].event.version)
     return TimelinePage(rows, None)

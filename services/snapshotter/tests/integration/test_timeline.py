@@ -124,19 +124,35 @@ async def test_timeline_errors(stack: Stack) -> None:
     status = grpc.StatusCode
     cases = [
         (request(new_fund()), status.NOT_FOUND, "FUND_NOT_FOUND"),
-        (request(fund_id, t[1].recorded_at, t[0].recorded_at), status.INVALID_ARGUMENT, None),
+        (
+            request(fund_id, t[1].recorded_at, t[0].recorded_at),
+            status.INVALID_ARGUMENT,
+            "TIME_RANGE_INVALID",
+        ),
         (request(fund_id, page_token="bogus"), status.INVALID_ARGUMENT, "INVALID_PAGE_TOKEN"),
-        (request(fund_id, page_size=-1), status.INVALID_ARGUMENT, None),
+        (request(fund_id, page_size=-1), status.INVALID_ARGUMENT, "PAGE_SIZE_INVALID"),
     ]
     for message, code, reason in cases:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stack.api.GetTimeline(message)
         assert caught.value.code() == code
-        if reason is not None:
-            assert reason_of(caught.value) == reason
+        assert reason_of(caught.value) == reason
 
-    # A ListSnapshots token is not a timeline token.
-    snapshots_token = "czE6MTox"  # base64url("s1:1:1")
+    # A ListSnapshots token of this very fund is not a timeline token.
+    for version in (1, 2):
+        snapshot = pb.CreateSnapshotRequest(fund_id=fund_id, at_version=version)
+        await stack.api.CreateSnapshot(snapshot)
+    listed = await stack.api.ListSnapshots(pb.ListSnapshotsRequest(fund_id=fund_id, page_size=1))
+    assert listed.next_page_token
     with pytest.raises(grpc.aio.AioRpcError) as foreign:
-        await stack.api.GetTimeline(request(fund_id, page_token=snapshots_token))
+        await stack.api.GetTimeline(request(fund_id, page_token=listed.next_page_token))
     assert reason_of(foreign.value) == "INVALID_PAGE_TOKEN"
+
+    # Nor is a timeline token of another fund.
+    other = new_fund()
+    await append_spaced(stack.store_stub, other, [fund_created(), capital_called(1)])
+    paged = await stack.api.GetTimeline(request(other, page_size=1))
+    assert paged.next_page_token
+    with pytest.raises(grpc.aio.AioRpcError) as elsewhere:
+        await stack.api.GetTimeline(request(fund_id, page_token=paged.next_page_token))
+    assert reason_of(elsewhere.value) == "INVALID_PAGE_TOKEN"

@@ -1,4 +1,4 @@
-"""Pure rules: count targets, the daily instant, page tokens, fund ids (no servers)."""
+"""Pure rules: count targets, the daily instant, fund ids (no servers)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from fundledger_platform.stream_ids import check_fund_id
 from hypothesis import given
 from hypothesis import strategies as st
 from snapshotter.domain.triggers import count_targets, next_daily
-from snapshotter.entrypoints.mappers import decode_token, encode_token
 
 
 def test_count_targets_by_version_range() -> None:
@@ -48,16 +47,6 @@ def test_next_daily_is_strictly_after() -> None:
     assert next_daily(plus_two, midnight) == day
     with pytest.raises(ValueError, match="timezone"):
         next_daily(datetime(2026, 3, 1), midnight)
-
-
-def test_page_tokens_round_trip_and_refuse_foreign_tokens() -> None:
-    token = encode_token("s1", 150, 2)
-    assert decode_token(token, "s1", 2) == (150, 2)
-    assert decode_token("", "s1", 2) is None
-    for bad in ("bogus", encode_token("t1", 5), encode_token("s1", 1), encode_token("s1", -1, 1)):
-        with pytest.raises(InvalidArgument) as caught:
-            decode_token(bad, "s1", 2)
-        assert caught.value.reason == "INVALID_PAGE_TOKEN"
 
 
 def test_fund_ids() -> None:

@@ -10,7 +10,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from snapshotter.bootstrap import SERVICE_NAME, migrate
 from snapshotter.config import Settings
 from snapshotter_stack import Stack, StackFactory
-from snapshotter_support import new_fund, reason_of
+from snapshotter_support import metadata_of, new_fund, reason_of
 
 from tests.support.event_store import EventStoreFactory
 from tests.support.service_module import run_service_module
@@ -36,6 +36,26 @@ async def test_health_not_serving_without_the_event_store(
     assert await stack.snapshotter.server.health.refresh()
     await store.server.stop(0.5)
     assert not await stack.snapshotter.server.health.refresh()
+
+
+async def test_event_store_down_is_unavailable_with_its_code(
+    stack_factory: StackFactory, event_store_factory: EventStoreFactory
+) -> None:
+    store = await event_store_factory()
+    stack = await stack_factory(eventstore_address=f"127.0.0.1:{store.server.port}")
+    await store.server.stop(0.5)
+    fund_id = new_fund()
+    calls = [
+        stack.api.GetFundStateAt(pb.GetFundStateAtRequest(fund_id=fund_id, at_version=1)),
+        stack.api.CreateSnapshot(pb.CreateSnapshotRequest(fund_id=fund_id)),
+        stack.api.GetTimeline(pb.GetTimelineRequest(fund_id=fund_id)),
+    ]
+    for call in calls:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await call
+        assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert reason_of(caught.value) == "EVENT_STORE_UNAVAILABLE"
+        assert metadata_of(caught.value)["eventstore_code"] == "UNAVAILABLE"
 
 
 async def test_migrations_are_idempotent_and_reversible(stack: Stack) -> None:
@@ -136,3 +156,4 @@ async def test_out_of_range_timestamp_is_invalid_argument(stack: Stack) -> None:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stack.api.GetFundStateAt(request)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_of(caught.value) == "FIELD_MALFORMED"
