@@ -32,8 +32,8 @@ MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SCHEMA = "storage"
 SERVICE_NAME = storage_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name
 # Per event-store call. The upload keeps its transaction open across the
-# append and its retries (adapters.event_log): three attempts must end well
-# inside PostgreSQL's idle-in-transaction limit (60 s, fundledger_platform.db).
+# append and the client's retries of it (four attempts, 1.5 s of pauses): they
+# must end inside PostgreSQL's idle-in-transaction limit (60 s, fundledger_platform.db).
 EVENTSTORE_TIMEOUT_SECONDS = 10.0
 
 

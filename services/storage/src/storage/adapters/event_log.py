@@ -1,38 +1,27 @@
 """The event store over gRPC, as the use cases' EventLog port.
 
-Appends are idempotent (stable idempotency key, event id and payload per
-file), so a call whose outcome is unknown — UNAVAILABLE, DEADLINE_EXCEEDED —
-is simply sent again: if the first one landed, the store answers with a
-replay. After the last attempt the outcome stays unknown and the use case
-gets UNAVAILABLE (retryable for its caller). A definite refusal (invalid
-argument, key reused, …) is AppendRejected: nothing was written.
+Appends are idempotent (stable idempotency key, event id and payload per file), so the
+event-store client re-sends one whose outcome is unknown (UNAVAILABLE, a deadline, a broken
+connection) and the store answers a landed one as a replay. Failures are translated with the
+platform's one mapping (fundledger_platform.eventstore_errors):
+- a definite refusal (invalid argument, key reused, …) -> AppendRejected with the store's code
+  and reason: nothing was written;
+- anything else, also after the client's last attempt -> UNAVAILABLE (EVENT_STORE_UNAVAILABLE):
+  the outcome is unknown, retryable for the caller.
 """
 
 from __future__ import annotations
 
-import asyncio
-import json
-
 import grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.eventstore.v1.events_pb2 import EventData
-from fundledger_platform.errors import error_info
+from fundledger_kernel import canonical_json
+from fundledger_platform.errors import Unavailable
 from fundledger_platform.eventstore_client import EventStoreClient
+from fundledger_platform.eventstore_errors import eventstore_error
 
 from storage.domain.events import SOURCE, EntityEvent
-from storage.service_layer.errors import AppendRejected, eventstore_unavailable
-
-# Codes after which the append may or may not have been applied.
-_UNKNOWN_OUTCOME = frozenset(
-    {
-        grpc.StatusCode.UNAVAILABLE,
-        grpc.StatusCode.DEADLINE_EXCEEDED,
-        grpc.StatusCode.CANCELLED,
-        grpc.StatusCode.UNKNOWN,
-        grpc.StatusCode.INTERNAL,
-    }
-)
-_RETRY_DELAYS = (0.1, 0.4)
+from storage.service_layer.errors import AppendRejected
 
 
 def append_request(event: EntityEvent) -> es.AppendToStreamRequest:
@@ -42,7 +31,7 @@ def append_request(event: EntityEvent) -> es.AppendToStreamRequest:
             EventData(
                 event_id=str(event.event_id),
                 event_type=event.event_type,
-                data=json.dumps(event.data, sort_keys=True, separators=(",", ":")).encode(),
+                data=canonical_json(event.data),
                 user_id=event.user_id,
                 source=SOURCE,
             )
@@ -56,23 +45,11 @@ class GrpcEventLog:
         self._client = client
 
     async def append(self, event: EntityEvent) -> bool:
-        request = append_request(event)
-        for attempt in range(len(_RETRY_DELAYS) + 1):
-            try:
-                response = await self._client.append(request)
-            except grpc.aio.AioRpcError as err:
-                code = err.code()
-                if code not in _UNKNOWN_OUTCOME:
-                    info = error_info(err)
-                    raise AppendRejected(
-                        code,
-                        f"event store refused {event.event_type} on {event.stream_id}: "
-                        f"{err.details()}",
-                        reason=info.reason if info is not None else "EVENTSTORE_REJECTED",
-                    ) from None
-                if attempt == len(_RETRY_DELAYS):
-                    raise eventstore_unavailable(f"{code.name} {err.details()}") from None
-                await asyncio.sleep(_RETRY_DELAYS[attempt])
-            else:
-                return bool(response.replayed)
-        raise AssertionError("unreachable")
+        try:
+            response = await self._client.append(append_request(event))
+        except grpc.aio.AioRpcError as err:
+            error = eventstore_error(err)
+            if isinstance(error, Unavailable):
+                raise error from None
+            raise AppendRejected(error, f"{event.event_type} on {event.stream_id}") from None
+        return bool(response.replayed)

@@ -1,143 +1,98 @@
-"""Upload metadata validation and object keys.
+"""Object keys and the rules on every part of them.
 
 Keys are `users/<owner>/<entity_type>s/<entity_id>/<file_id>.<ext>`. Every part
 that comes from a caller is checked against a small charset with bounded
 length, and `..`, `/`, `\\` and control characters are refused outright, so no
 key can step out of its owner's prefix (or into another owner's) however the
-object store treats separators and dot segments. The entity type and id also
-follow the event store's stream-name rules, since `<entity_type>-<entity_id>`
-is the stream FILE_ATTACHED goes to.
+object store treats separators and dot segments. The entity type is a stream
+category (the kernel's rule) and the entity id a subset of a stream's id, within
+lengths that keep `<entity_type>-<entity_id>`, the stream FILE_ATTACHED goes to,
+a valid stream id.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 from uuid import UUID
 
+from fundledger_kernel.streams import MAX_STREAM_ID_LENGTH, category_of
 from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.fields import required
+from fundledger_platform.reasons import Reason
 
 from storage.domain.model import FileMeta
 
 FILES_PREFIX = "users/"
-DEFAULT_CONTENT_TYPE = "application/octet-stream"
 
 MAX_OWNER_LENGTH = 128
 MAX_ENTITY_ID_LENGTH = 128
-MAX_FILE_NAME_LENGTH = 255
-MAX_CONTENT_TYPE_LENGTH = 255
 
 # First character alphanumeric: no leading dot (".", "..", hidden names) or dash.
 _OWNER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@-]*$")
-# The event store's category rule (lower-case, digits, '_', at most 50).
-_ENTITY_TYPE = re.compile(r"^[a-z][a-z0-9_]{0,49}$")
-# A subset of the event store's stream-id charset.
+# A subset of the stream-id charset.
 _ENTITY_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:-]*$")
 _EXTENSION = re.compile(r"^[a-z0-9]{1,16}$")
-# RFC 6838 type/subtype names, then optional ASCII parameters ("; charset=utf-8").
-_MIME_NAME = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,126}"
-_CONTENT_TYPE = re.compile(rf"^{_MIME_NAME}/{_MIME_NAME}(\s*;[\x20-\x7e]*)?$")
-_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
-def _invalid(field: str, message: str, reason: str = "INVALID_ARGUMENT") -> InvalidArgument:
-    return InvalidArgument(f"{field} {message}", reason=reason, field=field)
+def _invalid_part(field: str, message: str) -> InvalidArgument:
+    return InvalidArgument(f"{field} {message}", reason=Reason.KEY_PART_INVALID, field=field)
 
 
-def _has_control(text: str) -> bool:
+def has_control(text: str) -> bool:
+    """Control, format (bidi overrides, zero-width) or line/paragraph separator characters."""
     return any(unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") for ch in text)
 
 
-def _key_part(value: str, field: str, pattern: re.Pattern[str], max_length: int) -> str:
-    if not value:
-        raise _invalid(field, "is required")
+def _key_part(
+    value: str, field: str, allowed: Callable[[str], bool], rule: str, max_length: int
+) -> str:
+    required(value, field)
     if len(value) > max_length:
-        raise _invalid(field, f"is longer than {max_length} characters", "KEY_PART_INVALID")
-    if "/" in value or "\\" in value or ".." in value or _has_control(value):
-        raise _invalid(
-            field,
-            "must not contain '/', '\\', '..' or control characters",
-            "KEY_PART_INVALID",
-        )
-    if not pattern.match(value):
-        raise _invalid(field, f"has characters outside {pattern.pattern}", "KEY_PART_INVALID")
+        raise _invalid_part(field, f"is longer than {max_length} characters")
+    if "/" in value or "\\" in value or ".." in value or has_control(value):
+        raise _invalid_part(field, "must not contain '/', '\\', '..' or control characters")
+    if not allowed(value):
+        raise _invalid_part(field, rule)
     return value
+
+
+def _matches(pattern: re.Pattern[str]) -> Callable[[str], bool]:
+    return lambda value: pattern.match(value) is not None
+
+
+def _is_stream_category(value: str) -> bool:
+    return category_of(f"{value}-0") == value
 
 
 def check_owner(value: str, field: str = "owner_user_id") -> str:
-    return _key_part(value, field, _OWNER, MAX_OWNER_LENGTH)
+    rule = f"has characters outside {_OWNER.pattern}"
+    return _key_part(value, field, _matches(_OWNER), rule, MAX_OWNER_LENGTH)
 
 
 def check_entity_type(value: str, field: str = "entity_type") -> str:
-    return _key_part(value, field, _ENTITY_TYPE, 50)
+    # The category rule bounds its length itself.
+    rule = "is not a stream category (lower-case letters, digits, '_'; a letter first)"
+    return _key_part(value, field, _is_stream_category, rule, MAX_STREAM_ID_LENGTH)
 
 
 def check_entity_id(value: str, field: str = "entity_id") -> str:
-    return _key_part(value, field, _ENTITY_ID, MAX_ENTITY_ID_LENGTH)
+    rule = f"has characters outside {_ENTITY_ID.pattern}"
+    return _key_part(value, field, _matches(_ENTITY_ID), rule, MAX_ENTITY_ID_LENGTH)
 
 
-def check_file_name(value: str, field: str = "file_name") -> tuple[str, str]:
-    """The file name and its extension (lower-case, "" when none).
-
-    The name itself is stored, not used in the key, but it is a name, not a
-    path: separators and control characters are refused so it cannot mislead
-    whoever saves the download under it.
-    """
-    if not value:
-        raise _invalid(field, "is required")
-    if len(value) > MAX_FILE_NAME_LENGTH:
-        raise _invalid(field, f"is longer than {MAX_FILE_NAME_LENGTH} characters")
-    if "/" in value or "\\" in value or _has_control(value) or value in (".", ".."):
-        raise _invalid(field, "must be a plain name (no '/', '\\' or control characters)")
-    stem, dot, extension = value.rpartition(".")
+def extension_of(file_name: str, field: str = "file_name") -> str:
+    """The key's extension: the file name's, lower-cased; "" when it has none."""
+    stem, dot, extension = file_name.rpartition(".")
     if not dot or not stem:  # "README", ".bashrc": no extension
-        return value, ""
+        return ""
     extension = extension.lower()
     if not _EXTENSION.match(extension):
-        raise _invalid(
-            field,
-            f"has extension {extension!r}; an extension is 1-16 letters or digits",
-            "KEY_PART_INVALID",
+        raise _invalid_part(
+            field, f"has extension {extension!r}; an extension is 1-16 letters or digits"
         )
-    return value, extension
-
-
-def check_content_type(value: str, field: str = "content_type") -> str:
-    if not value:
-        return DEFAULT_CONTENT_TYPE
-    if len(value) > MAX_CONTENT_TYPE_LENGTH or not _CONTENT_TYPE.match(value):
-        raise _invalid(field, "is not a MIME type like 'application/pdf'")
-    return value
-
-
-def check_expected_sha256(value: str, field: str = "expected_sha256") -> str | None:
-    if not value:
-        return None
-    if not _SHA256.match(value):
-        raise _invalid(field, "must be 64 hex digits")
-    return value.lower()
-
-
-def check_meta(
-    *,
-    owner_user_id: str,
-    entity_type: str,
-    entity_id: str,
-    file_name: str,
-    content_type: str,
-    expected_sha256: str,
-    prefix: str = "metadata.",
-) -> FileMeta:
-    name, extension = check_file_name(file_name, f"{prefix}file_name")
-    return FileMeta(
-        owner_user_id=check_owner(owner_user_id, f"{prefix}owner_user_id"),
-        entity_type=check_entity_type(entity_type, f"{prefix}entity_type"),
-        entity_id=check_entity_id(entity_id, f"{prefix}entity_id"),
-        file_name=name,
-        content_type=check_content_type(content_type, f"{prefix}content_type"),
-        extension=extension,
-        expected_sha256=check_expected_sha256(expected_sha256, f"{prefix}expected_sha256"),
-    )
+    return extension
 
 
 def owner_prefix(owner_user_id: str) -> str:

@@ -1,4 +1,4 @@
-"""StorageService: thin — checks fields, calls the use cases, maps the result.
+"""StorageService: parse the request (entrypoints.requests), call the use case, map the result.
 
 Domain errors raised here become gRPC statuses in the platform's interceptor.
 """
@@ -14,14 +14,13 @@ from fundledger.storage.v1 import storage_pb2 as pb
 from fundledger.storage.v1 import storage_pb2_grpc
 
 from storage.domain.keys import check_owner
-from storage.domain.requests import (
+from storage.entrypoints import mappers as m
+from storage.entrypoints.requests import (
     check_expiry,
     check_file_id,
-    check_page_size,
-    check_scope,
     check_user_id,
+    files_query,
 )
-from storage.entrypoints import mappers as m
 from storage.entrypoints.upload_stream import split_upload
 from storage.service_layer.delete import delete_file
 from storage.service_layer.download import download
@@ -93,13 +92,11 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     async def ListFiles(
         self, request: pb.ListFilesRequest, context: Context
     ) -> pb.ListFilesResponse:
-        scope = check_scope(request.owner_user_id, request.entity_type, request.entity_id)
-        size = check_page_size(request.page_size)
-        cursor = m.decode_token(request.page_token, scope)
-        page = await list_page(self._files, scope, cursor, size)
+        query = files_query(request)
+        page = await list_page(self._files, query.scope, query.after, query.size)
         response = pb.ListFilesResponse(files=[m.file_record(r) for r in page.files])
         if page.next_after is not None:
-            response.next_page_token = m.encode_token(scope, page.next_after)
+            response.next_page_token = m.next_page_token(query.scope, page.next_after)
         return response
 
     async def GetSignedUrl(

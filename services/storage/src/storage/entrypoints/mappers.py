@@ -1,15 +1,11 @@
-"""Proto <-> domain conversions and page tokens for the servicer."""
+"""Domain results -> responses: records, verification progress, and the next page's token."""
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from fundledger.storage.v1 import storage_pb2 as pb
-from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.pagination import encode_page_token
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from storage.domain.model import (
@@ -20,13 +16,13 @@ from storage.domain.model import (
     VerifyProgress,
     VerifySummary,
 )
+from storage.entrypoints.requests import FILES_PAGE, cursor_micros, scope_key
 
 _FINDING_KINDS = {
     FindingKind.MISSING: pb.FINDING_KIND_MISSING,
     FindingKind.MISMATCHED: pb.FINDING_KIND_MISMATCHED,
     FindingKind.ORPHANED: pb.FINDING_KIND_ORPHANED,
 }
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def timestamp(value: datetime) -> Timestamp:
@@ -77,36 +73,8 @@ def verify_response(item: VerifyProgress | VerifySummary) -> pb.VerifyFilesRespo
     return response
 
 
-# Page tokens are opaque: base64url of "f1:<scope hash>:<created_at µs>:<file id>".
-# The scope hash makes a token from one listing unusable for another, which
-# would otherwise silently skip or repeat files.
-
-
-def _scope_tag(scope: ListScope) -> str:
-    raw = f"{scope.owner_user_id}\x00{scope.entity_type}\x00{scope.entity_id}"
-    return hashlib.sha256(raw.encode()).hexdigest()[:12]
-
-
-def encode_token(scope: ListScope, last: FileRecord) -> str:
-    assert last.created_at is not None
-    micros = (last.created_at - _EPOCH) // timedelta(microseconds=1)
-    raw = f"f1:{_scope_tag(scope)}:{micros}:{last.file_id}"
-    return base64.urlsafe_b64encode(raw.encode()).decode().rstrip("=")
-
-
-def decode_token(token: str, scope: ListScope) -> tuple[datetime, uuid.UUID] | None:
-    """The (created_at, file_id) cursor a token carries; None for the first page."""
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        tag, scope_tag, micros, file_id = raw.split(":")
-        if tag != "f1" or scope_tag != _scope_tag(scope):
-            raise ValueError(raw)
-        return _EPOCH + timedelta(microseconds=int(micros)), uuid.UUID(file_id)
-    except (ValueError, binascii.Error, UnicodeDecodeError, OverflowError):
-        raise InvalidArgument(
-            "page_token is not a token this listing issued",
-            reason="INVALID_PAGE_TOKEN",
-            field="page_token",
-        ) from None
+def next_page_token(scope: ListScope, last: FileRecord) -> str:
+    """The token of the page after `last`, the last file of this one."""
+    assert last.created_at is not None  # listed records come from the database
+    cursor = [cursor_micros(last.created_at), last.file_id]
+    return encode_page_token(FILES_PAGE, cursor, scope=scope_key(scope))

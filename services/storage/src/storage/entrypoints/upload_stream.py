@@ -11,9 +11,10 @@ from collections.abc import AsyncGenerator, AsyncIterator
 
 from fundledger.storage.v1 import storage_pb2 as pb
 from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.reasons import Reason
 
-from storage.domain.keys import check_meta
 from storage.domain.model import FileMeta
+from storage.entrypoints.requests import upload_meta
 
 
 async def split_upload(
@@ -23,19 +24,10 @@ async def split_upload(
     if first is None or first.WhichOneof("content") != "metadata":
         raise InvalidArgument(
             "the first message of an upload must carry the metadata",
-            reason="METADATA_REQUIRED",
+            reason=Reason.METADATA_REQUIRED,
             field="metadata",
         )
-    m = first.metadata
-    meta = check_meta(
-        owner_user_id=m.owner_user_id,
-        entity_type=m.entity_type,
-        entity_id=m.entity_id,
-        file_name=m.file_name,
-        content_type=m.content_type,
-        expected_sha256=m.expected_sha256,
-    )
-    return meta, _chunks(requests)
+    return upload_meta(first.metadata), _chunks(requests)
 
 
 async def _chunks(requests: AsyncIterator[pb.UploadFileRequest]) -> AsyncGenerator[bytes, None]:
@@ -47,12 +39,12 @@ async def _chunks(requests: AsyncIterator[pb.UploadFileRequest]) -> AsyncGenerat
         elif kind == "metadata":
             raise InvalidArgument(
                 "metadata may only be sent once, in the first message",
-                reason="METADATA_REPEATED",
+                reason=Reason.METADATA_REPEATED,
                 field="metadata",
             )
         else:
             raise InvalidArgument(
                 "an upload message must carry metadata or a chunk",
-                reason="CONTENT_REQUIRED",
+                reason=Reason.CONTENT_REQUIRED,
                 field="content",
             )

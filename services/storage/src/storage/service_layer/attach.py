@@ -16,13 +16,14 @@ entity's stream, and only then commit. So:
   always safe. If even that append fails, the event stream keeps a dangling
   FILE_ATTACHED (logged with the file id; GetFileMetadata says NOT_FOUND).
 
-The append is idempotent by file id (see domain.events), so the event log may
-retry it freely inside the transaction and a re-run for the same record (a
-test does exactly that) returns a replay instead of a second event.
+The append is idempotent by file id (see domain.events), so the event-store
+client may retry it freely inside the transaction, and a re-run for the same
+record (a test does exactly that) returns a replay instead of a second event.
+Only an AppendRejected (a definite refusal) is known to have written nothing.
 
 The row is invisible to readers until the commit, and the transaction holds no
 lock anyone else waits for (a fresh primary key), so keeping it open across
-the append (bounded by the event log's timeouts) blocks nobody.
+the append (bounded by the event-store client's timeouts) blocks nobody.
 """
 
 from __future__ import annotations

@@ -4,36 +4,32 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import grpc
 from fundledger_platform.errors import DataLoss, DomainError, InvalidArgument, NotFound, Unavailable
+from fundledger_platform.reasons import Reason
 
 
 class AppendRejected(DomainError):
-    """The event store refused the append for good (it wrote nothing).
+    """The event store refused the append for good: it wrote nothing.
 
-    Carries the store's own status code and reason, so the caller sees what
-    the store said rather than a generic INTERNAL; the use cases rely on
-    "rejected" meaning "definitely not written" (see attach.py).
+    Built from the platform's mapping of a definite refusal
+    (fundledger_platform.eventstore_errors.eventstore_error), whose status code, reason and
+    metadata it keeps, so the caller sees what the store said. Its own type is what the use
+    cases rely on: "rejected" means "definitely not written", so nothing needs compensating
+    (see attach.py); any other failure of an append may have landed.
     """
 
-    def __init__(self, code: grpc.StatusCode, message: str, *, reason: str) -> None:
-        super().__init__(message, reason=reason, metadata={"eventstore_code": code.name})
-        self.code = code
-
-
-def eventstore_unavailable(detail: str) -> Unavailable:
-    # The outcome of the append is unknown: it may or may not have landed.
-    return Unavailable(
-        f"event store call failed: {detail}",
-        reason="EVENTSTORE_UNAVAILABLE",
-        metadata={"detail": detail},
-    )
+    def __init__(self, refusal: DomainError, context: str = "") -> None:
+        message = f"{context}: {refusal.message}" if context else refusal.message
+        super().__init__(
+            message, reason=refusal.reason, metadata=refusal.metadata, field=refusal.field
+        )
+        self.code = refusal.code
 
 
 def object_store_unavailable(detail: str) -> Unavailable:
     return Unavailable(
         f"object storage call failed: {detail}",
-        reason="OBJECT_STORE_UNAVAILABLE",
+        reason=Reason.OBJECT_STORE_UNAVAILABLE,
         metadata={"detail": detail},
     )
 
@@ -41,7 +37,7 @@ def object_store_unavailable(detail: str) -> Unavailable:
 def file_not_found(file_id: UUID) -> NotFound:
     return NotFound(
         f"file {file_id} does not exist",
-        reason="FILE_NOT_FOUND",
+        reason=Reason.FILE_NOT_FOUND,
         metadata={"file_id": str(file_id)},
     )
 
@@ -49,7 +45,7 @@ def file_not_found(file_id: UUID) -> NotFound:
 def file_too_large(limit: int) -> InvalidArgument:
     return InvalidArgument(
         f"the file is larger than the limit of {limit} bytes",
-        reason="FILE_TOO_LARGE",
+        reason=Reason.FILE_TOO_LARGE,
         metadata={"max_file_bytes": str(limit)},
         field="chunk",
     )
@@ -58,7 +54,7 @@ def file_too_large(limit: int) -> InvalidArgument:
 def checksum_mismatch(expected: str, actual: str) -> InvalidArgument:
     return InvalidArgument(
         f"the content's SHA-256 is {actual}, not the expected {expected}",
-        reason="CHECKSUM_MISMATCH",
+        reason=Reason.CHECKSUM_MISMATCH,
         metadata={"expected_sha256": expected, "actual_sha256": actual},
         field="metadata.expected_sha256",
     )
@@ -67,7 +63,7 @@ def checksum_mismatch(expected: str, actual: str) -> InvalidArgument:
 def content_corrupted(file_id: UUID, detail: str) -> DataLoss:
     return DataLoss(
         f"file {file_id}: stored content does not match its record ({detail})",
-        reason="CONTENT_MISMATCH",
+        reason=Reason.CONTENT_MISMATCH,
         metadata={"file_id": str(file_id), "detail": detail},
     )
 
@@ -75,6 +71,6 @@ def content_corrupted(file_id: UUID, detail: str) -> DataLoss:
 def object_missing(file_id: UUID, key: str) -> DataLoss:
     return DataLoss(
         f"file {file_id} is recorded but its object is missing",
-        reason="OBJECT_MISSING",
+        reason=Reason.OBJECT_MISSING,
         metadata={"file_id": str(file_id), "object_key": key},
     )

@@ -17,7 +17,9 @@ from storage_support import (
     assert_nothing_stored,
     download,
     event_data,
+    field_of,
     metadata,
+    object_keys,
     pending_multipart_uploads,
     reason_of,
     requests_for,
@@ -178,3 +180,23 @@ async def test_unknown_or_malformed_file_ids(stack: Stack) -> None:
         await stack.api.FileExists(pb.FileExistsRequest(file_id="../etc/passwd"))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert re.search("UUID", caught.value.details() or "")
+
+
+async def test_upload_with_unsafe_key_parts_is_invalid_argument(stack: Stack) -> None:
+    cases = [
+        ("owner_user_id", "../victim"),
+        ("owner_user_id", "a/b"),
+        ("entity_id", "x\x01y"),
+        ("entity_type", "fund" * 20),
+        ("file_name", "..\\..\\evil.exe"),
+    ]
+    for field, value in cases:
+        meta = metadata(**{field: value})
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await upload(stack, meta, b"payload")
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert field_of(caught.value) == f"metadata.{field}"
+        if field != "owner_user_id":
+            stream = None if field.startswith("entity") else f"fund-{meta.entity_id}"
+            await assert_nothing_stored(stack, meta.owner_user_id, stream)
+    assert await object_keys(stack) == []

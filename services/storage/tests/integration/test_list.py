@@ -62,9 +62,9 @@ async def test_list_scope_and_token_errors(stack: Stack) -> None:
             pb.ListFilesRequest(owner_user_id=owner, entity_type="fund", entity_id="x"),
             "SCOPE_AMBIGUOUS",
         ),
-        (pb.ListFilesRequest(entity_type="fund"), "INVALID_ARGUMENT"),
+        (pb.ListFilesRequest(entity_type="fund"), "FIELD_REQUIRED"),
         (pb.ListFilesRequest(owner_user_id="../x"), "KEY_PART_INVALID"),
-        (pb.ListFilesRequest(owner_user_id=owner, page_size=-1), "INVALID_ARGUMENT"),
+        (pb.ListFilesRequest(owner_user_id=owner, page_size=-1), "PAGE_SIZE_INVALID"),
         (pb.ListFilesRequest(owner_user_id=owner, page_token="garbage"), "INVALID_PAGE_TOKEN"),
         # A token from another listing is refused, not misread.
         (
