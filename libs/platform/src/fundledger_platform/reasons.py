@@ -247,8 +247,8 @@ REGISTRY: dict[Reason, ReasonDoc] = {
     ),
     Reason.KEY_PART_INVALID: ReasonDoc(
         _C.INVALID_ARGUMENT,
-        "an id that becomes part of an object key is empty, too long or has characters outside"
-        " its pattern",
+        "an id that becomes part of an object key is too long or has characters outside its"
+        " pattern",
         _FIX,
     ),
     Reason.EXPIRY_OUT_OF_RANGE: ReasonDoc(
