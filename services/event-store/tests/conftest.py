@@ -8,16 +8,9 @@ from typing import Any
 import grpc
 import pytest
 from eventstore.bootstrap import EventStore, build, migrate
-from eventstore.config import Settings
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
 from tests.support.event_store import eventstore_settings
-
-
-def make_settings(dsn: str, nats_url: str, **overrides: Any) -> Settings:
-    """Each call gets a bus stream and subject prefix of its own."""
-    return eventstore_settings(dsn, nats_url, **overrides)
-
 
 StoreFactory = Callable[..., Any]
 
@@ -30,7 +23,8 @@ async def store_factory(fresh_dsn: str, nats_server: Any) -> AsyncIterator[Calla
     await migrate(fresh_dsn)
 
     async def start(**overrides: Any) -> EventStore:
-        settings = make_settings(fresh_dsn, nats_server.url, **overrides)
+        # Each store gets a bus stream and subject prefix of its own.
+        settings = eventstore_settings(fresh_dsn, nats_server.url, **overrides)
         store = await build(settings)
         await store.server.start()
         started.append(store)

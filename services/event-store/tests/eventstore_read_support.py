@@ -6,8 +6,8 @@ from typing import Any
 
 import grpc
 import pytest
+from eventstore_support import append, collect, event
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from helpers import append, collect, event
 
 
 async def fill(stub: Any, stream_id: str, count: int, **fields: Any) -> pb.AppendToStreamResponse:

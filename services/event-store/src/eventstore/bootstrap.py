@@ -16,7 +16,7 @@ from fundledger_platform.migrations import load_migrations, migrate_down, migrat
 from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
-from eventstore.adapters.appender import Appender
+from eventstore.adapters.group_write import PostgresGroupWriter
 from eventstore.adapters.notifier import Notifier
 from eventstore.adapters.partitions import NATIVE, current_mode, detect_mode, maintain
 from eventstore.adapters.reader import Reader
@@ -24,6 +24,7 @@ from eventstore.adapters.relay import Relay
 from eventstore.config import Settings
 from eventstore.entrypoints.grpc_servicer import EventStoreServicer
 from eventstore.metrics import OLDEST_TRANSACTION_SECONDS
+from eventstore.service_layer.append import Appender
 
 log = logging.getLogger(__name__)
 
@@ -136,8 +137,7 @@ async def build(settings: Settings) -> EventStore:
 
     await ensure_bus_stream()
     appender = Appender(
-        pool,
-        maintain_rollup=mode == NATIVE,
+        PostgresGroupWriter(pool, rollup=mode == NATIVE),
         max_group_appends=settings.group_max_appends,
         max_group_events=settings.group_max_events,
     )

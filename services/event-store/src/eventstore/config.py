@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from fundledger_platform.settings import ServerSettings, env_bool, env_float, env_int, env_str
 
-from eventstore.domain.commands import Limits
+from eventstore.domain.append_request import Limits
 
 DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/fundledger"
 DEFAULT_NATS_URL = "nats://127.0.0.1:4222"

@@ -3,8 +3,9 @@
 Why one transaction for many appends: positions must become visible in the order
 they are assigned (FM-1, docs/failure-modes.md), so every append transaction takes the single
 `log_head` row lock until it commits. Commits are therefore serial, and the only
-way to go fast is to make each commit carry many appends (see appender.py for
-the queue that forms groups). Each append still succeeds or fails on its own: a
+way to go fast is to make each commit carry many appends (the queue that forms
+groups is the append use case, service_layer/append.py, which calls this adapter
+through its GroupWriter port). Each append still succeeds or fails on its own: a
 version conflict in one does not touch the others, because every per-append
 step either succeeds or is undone before the next (eventstore.advance_heads).
 
@@ -18,30 +19,54 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
+import asyncpg
 from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition
+from fundledger_platform.reasons import Reason
 
 from eventstore.adapters import sql
 from eventstore.adapters.conn import Conn
 from eventstore.domain.model import AppendCommand, AppendResult, ExpectedKind
 from eventstore.metrics import VERSION_CONFLICTS
+from eventstore.service_layer.ports import GroupOutcome, GroupWriteInterrupted
 
 NOTIFY_CHANNEL = "eventstore_appended"
+
+# Failures after which the same appends may well succeed when tried again.
+_TRANSIENT = (
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+    asyncpg.UniqueViolationError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    OSError,
+)
+
+
+class PostgresGroupWriter:
+    """The GroupWriter port (service_layer/ports.py): one pooled connection and one
+    transaction per group."""
+
+    def __init__(self, pool: asyncpg.Pool, *, rollup: bool) -> None:
+        self._pool = pool
+        # Native mode keeps eventstore.daily_counts in the append transaction; in
+        # Timescale mode it is a view over a continuous aggregate (not written here).
+        self._rollup = rollup
+
+    async def write(self, commands: Sequence[AppendCommand]) -> GroupOutcome:
+        try:
+            async with self._pool.acquire() as conn, conn.transaction():
+                return await write_group(conn, commands, rollup=self._rollup)
+        except _TRANSIENT as err:
+            raise GroupWriteInterrupted(str(err)) from err
 
 
 @dataclass(frozen=True)
 class _Planned:
     command: AppendCommand
     first_version: int
-
-
-@dataclass
-class GroupOutcome:
-    results: dict[int, AppendResult | DomainError] = field(default_factory=dict)
-    # Appends whose result is another append's in the same group (same idempotency key).
-    aliases: dict[int, int] = field(default_factory=dict)
 
 
 _KINDS = {
@@ -100,6 +125,8 @@ async def write_group(
     if not candidates:
         return outcome
     chosen = [commands[i] for i in candidates]
+    # The version check and event-id claims of every append, in one round trip: the
+    # PL/pgSQL function eventstore.advance_heads (migrations/0003_advance_heads.up.sql).
     rows = await conn.fetch(
         sql.ADVANCE_HEADS,
         [c.stream_id for c in chosen],
@@ -157,7 +184,7 @@ async def _wrong_version(
     return Aborted(
         f"stream {cmd.stream_id} is at version {actual or 0}"
         f"{'' if exists else ' (no stream)'}, expected {cmd.expected.describe()}",
-        reason="WRONG_EXPECTED_VERSION",
+        reason=Reason.WRONG_EXPECTED_VERSION,
         metadata={
             "stream_id": cmd.stream_id,
             "expected_version": cmd.expected.describe(),
@@ -179,7 +206,7 @@ async def _event_ids_taken(
         return replay
     return FailedPrecondition(
         "an event id of this append is already used by another event",
-        reason="EVENT_ID_EXISTS",
+        reason=Reason.EVENT_ID_EXISTS,
         metadata={"stream_id": cmd.stream_id},
     )
 
@@ -302,6 +329,6 @@ def _key_reused(cmd: AppendCommand) -> FailedPrecondition:
     return FailedPrecondition(
         f"idempotency key {cmd.idempotency_key!r} was already used on stream "
         f"{cmd.stream_id} for a different request",
-        reason="IDEMPOTENCY_KEY_REUSED",
+        reason=Reason.IDEMPOTENCY_KEY_REUSED,
         metadata={"stream_id": cmd.stream_id, "idempotency_key": cmd.idempotency_key or ""},
     )

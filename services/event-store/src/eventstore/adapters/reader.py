@@ -128,7 +128,7 @@ class Reader:
     ) -> list[asyncpg.Record]:
         """Events at or after a position, in position order. Safe to tail: the
         log commits in position order, so nothing can appear below a position
-        already read (see adapters/appender.py)."""
+        already read (see adapters/group_write.py)."""
         return list(
             await self._pool.fetch(
                 f"SELECT {_COLUMNS} FROM eventstore.events WHERE position >= $1 "

@@ -1,7 +1,7 @@
 """The relay: publishes every committed event to JetStream, once, in position order.
 
 Why it cannot skip a late commit: the log commits in position order (the
-`log_head` row lock, see appender.py), so once position p is visible every
+`log_head` row lock, see group_write.py), so once position p is visible every
 position below it is too, and "read after the checkpoint" never misses one
 (FM-1, docs/failure-modes.md). The checkpoint lives in PostgreSQL and moves only after JetStream
 acknowledged the batch; a relay that dies between publish and checkpoint
@@ -26,13 +26,13 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 import asyncpg
+from fundledger_kernel.streams import nats_token
 from fundledger_platform.telemetry import inject_headers
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
 from eventstore.adapters.group_write import NOTIFY_CHANNEL
 from eventstore.adapters.records import to_recorded_event
-from eventstore.domain.streams import nats_token
 from eventstore.metrics import RELAY_IS_LEADER, RELAY_LAG_EVENTS, RELAY_PUBLISHED
 
 log = logging.getLogger(__name__)
@@ -252,7 +252,7 @@ class Relay:
         """The recorded_at and event id of the event at the checkpoint.
 
         The time bounds the relay's query: recorded_at never decreases with
-        position (appender.py), so it bounds everything after the checkpoint,
+        position (group_write.py), so it bounds everything after the checkpoint,
         and PostgreSQL skips every older day partition (measured: ~2 ms of
         database CPU per poll with 380 partitions otherwise). The id is what the
         next publish expects JetStream's last message to be. Kept in memory;

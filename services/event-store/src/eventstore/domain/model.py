@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import enum
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -48,6 +49,17 @@ class AppendCommand:
     events: tuple[NewEvent, ...]
     idempotency_key: str | None
     request_hash: bytes
+
+    def with_traceparent(self, traceparent: str) -> AppendCommand:
+        """The command with the caller's W3C trace context in each event's metadata
+        (unless the caller set one), leaving the idempotency hash as it was."""
+        events = tuple(
+            e
+            if "traceparent" in e.metadata
+            else dataclasses.replace(e, metadata={**e.metadata, "traceparent": traceparent})
+            for e in self.events
+        )
+        return dataclasses.replace(self, events=events)
 
 
 @dataclass(frozen=True)

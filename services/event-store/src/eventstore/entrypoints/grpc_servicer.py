@@ -1,6 +1,9 @@
-"""EventStoreService: thin — checks fields, calls the adapters, maps the result.
+"""EventStoreService: thin — checks fields, calls the use case or the reader, maps the result.
 
-Domain errors raised here become gRPC statuses in the platform's interceptor.
+Appends: validate_append (domain/append_request.py) → Appender.append
+(service_layer/append.py, the group-commit queue) → its GroupWriter port, whose SQL is
+adapters/group_write.py. Domain errors raised here become gRPC statuses in the
+platform's interceptor.
 """
 
 from __future__ import annotations
@@ -15,15 +18,18 @@ import grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger_platform.errors import NotFound
+from fundledger_platform.fields import non_negative, required
+from fundledger_platform.pagination import page_size
+from fundledger_platform.reasons import Reason
+from fundledger_platform.stream_ids import check_stream_id
 from fundledger_platform.telemetry import inject_headers
 
-from eventstore.adapters.appender import Appender
 from eventstore.adapters.notifier import Notifier
-from eventstore.adapters.reader import PAGE, Reader
+from eventstore.adapters.reader import PAGE, Reader, StreamHead
 from eventstore.adapters.records import to_recorded_event
-from eventstore.domain.commands import Limits, build_append_command, with_trace
-from eventstore.domain.streams import category_of
+from eventstore.domain.append_request import Limits, validate_append
 from eventstore.entrypoints import mappers as m
+from eventstore.service_layer.append import Appender
 
 
 class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
@@ -44,7 +50,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def AppendToStream(
         self, request: pb.AppendToStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.AppendToStreamResponse:
-        command = build_append_command(
+        command = validate_append(
             request.stream_id,
             m.expected_of(request),
             m.raw_events(request),
@@ -55,24 +61,18 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         if trace:
             # Stored with the events (after hashing, so retries still match) and
             # carried to the bus by the relay, so consumers join this trace.
-            command = with_trace(command, trace)
+            command = command.with_traceparent(trace)
         return m.append_response(await self._appender.append(command))
 
     async def ReadStream(
         self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ReadStreamResponse]:
-        category_of(request.stream_id)
+        check_stream_id(request.stream_id)
         from_version = request.from_version if request.HasField("from_version") else None
         if from_version is not None:
-            m.non_negative(from_version, "from_version")
-        max_count = m.non_negative(request.max_count, "max_count")
-        head = await self._reader.head(request.stream_id)
-        if head is None:
-            raise NotFound(
-                f"stream {request.stream_id} does not exist",
-                reason="STREAM_NOT_FOUND",
-                metadata={"stream_id": request.stream_id},
-            )
+            non_negative(from_version, "from_version")
+        max_count = non_negative(request.max_count, "max_count")
+        head = await self._head(request.stream_id)
         rows = self._reader.read_stream(
             head,
             from_version=from_version,
@@ -92,8 +92,8 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ReadAllResponse]:
         rows = self._reader.read_all(
-            from_position=m.non_negative(request.from_position, "from_position"),
-            max_count=m.non_negative(request.max_count, "max_count"),
+            from_position=non_negative(request.from_position, "from_position"),
+            max_count=non_negative(request.max_count, "max_count"),
             categories=list(request.categories),
             event_types=list(request.event_types),
         )
@@ -111,7 +111,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         categories = list(request.categories)
         types = list(request.event_types)
         if request.HasField("from_position"):
-            cursor = max(m.non_negative(request.from_position, "from_position"), 1)
+            cursor = max(non_negative(request.from_position, "from_position"), 1)
         else:
             cursor = await self._reader.head_position() + 1
         caught_up = False
@@ -138,14 +138,8 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def GetStreamInfo(
         self, request: pb.GetStreamInfoRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetStreamInfoResponse:
-        category_of(request.stream_id)
-        head = await self._reader.head(request.stream_id)
-        if head is None:
-            raise NotFound(
-                f"stream {request.stream_id} does not exist",
-                reason="STREAM_NOT_FOUND",
-                metadata={"stream_id": request.stream_id},
-            )
+        check_stream_id(request.stream_id)
+        head = await self._head(request.stream_id)
         response = pb.GetStreamInfoResponse(
             stream_id=head.stream_id,
             category=head.category,
@@ -161,39 +155,44 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def ListUserEvents(
         self, request: pb.ListUserEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListUserEventsResponse:
-        user_id = m.required(request.user_id, "user_id")
-        size = m.page_size(request.page_size)
+        user_id = required(request.user_id, "user_id")
+        size = page_size(request.page_size)
         start, end = m.window(
             m.time_of(request.start_time, request.HasField("start_time")),
             m.time_of(request.end_time, request.HasField("end_time")),
             request.last_days,
             datetime.now(UTC),
         )
+        scope = m.user_events_scope(request)
         rows = await self._reader.user_events(
             user_id,
             start,
             end,
             list(request.event_types),
-            m.decode_token(request.page_token),
+            m.position_of(request.page_token, m.USER_EVENTS, scope),
             size + 1,
         )
         response = pb.ListUserEventsResponse(events=[to_recorded_event(r) for r in rows[:size]])
         if len(rows) > size:
-            response.next_page_token = m.encode_token(rows[size - 1]["position"])
+            response.next_page_token = m.position_token(
+                m.USER_EVENTS, rows[size - 1]["position"], scope
+            )
         return response
 
     async def ListCorrelatedEvents(
         self, request: pb.ListCorrelatedEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListCorrelatedEventsResponse:
-        correlation_id = m.required(request.correlation_id, "correlation_id")
-        size = m.page_size(request.page_size)
-        after = m.decode_token(request.page_token) or 0
+        correlation_id = required(request.correlation_id, "correlation_id")
+        size = page_size(request.page_size)
+        after = m.position_of(request.page_token, m.CORRELATED_EVENTS, correlation_id) or 0
         rows = await self._reader.correlated(correlation_id, after, size + 1)
         response = pb.ListCorrelatedEventsResponse(
             events=[to_recorded_event(r) for r in rows[:size]]
         )
         if len(rows) > size:
-            response.next_page_token = m.encode_token(rows[size - 1]["position"])
+            response.next_page_token = m.position_token(
+                m.CORRELATED_EVENTS, rows[size - 1]["position"], correlation_id
+            )
         return response
 
     async def CountEvents(
@@ -237,6 +236,16 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
                 for r in rows
             ]
         )
+
+    async def _head(self, stream_id: str) -> StreamHead:
+        head = await self._reader.head(stream_id)
+        if head is None:
+            raise NotFound(
+                f"stream {stream_id} does not exist",
+                reason=Reason.STREAM_NOT_FOUND,
+                metadata={"stream_id": stream_id},
+            )
+        return head
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

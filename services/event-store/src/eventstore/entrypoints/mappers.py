@@ -2,23 +2,20 @@
 
 from __future__ import annotations
 
-import base64
-import binascii
+import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
-from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.fields import malformed, non_negative, time_window
+from fundledger_platform.pagination import decode_page_token, encode_page_token, integers
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from eventstore.adapters.records import to_recorded_event
-from eventstore.domain.commands import RawEvent
+from eventstore.domain.append_request import RawEvent
 from eventstore.domain.model import AppendResult, Expected, ExpectedKind
-
-MAX_PAGE_SIZE = 1000
-DEFAULT_PAGE_SIZE = 100
 
 _STATES = {
     pb.STREAM_STATE_UNSPECIFIED: ExpectedKind.ANY,
@@ -35,9 +32,7 @@ def expected_of(request: pb.AppendToStreamRequest) -> Expected:
     if which == "expected_state":
         kind = _STATES.get(request.expected_state)
         if kind is None:
-            raise InvalidArgument(
-                "expected_state: unknown value", reason="INVALID_ARGUMENT", field="expected_state"
-            )
+            raise malformed("expected_state", "unknown value")
         return Expected(kind)
     return Expected(ExpectedKind.ANY)
 
@@ -78,45 +73,15 @@ def time_of(ts: Timestamp, present: bool) -> datetime | None:
     return ts.ToDatetime(tzinfo=UTC)
 
 
-def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
-def page_size(value: int, field: str = "page_size") -> int:
-    if value < 0:
-        raise InvalidArgument(
-            f"{field}: must not be negative", reason="INVALID_ARGUMENT", field=field
-        )
-    return min(value or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-
-
-def non_negative(value: int, field: str) -> int:
-    if value < 0:
-        raise InvalidArgument(
-            f"{field}: must not be negative", reason="INVALID_ARGUMENT", field=field
-        )
-    return value
-
-
-def required(value: str, field: str) -> str:
-    if not value:
-        raise InvalidArgument(f"{field}: required", reason="INVALID_ARGUMENT", field=field)
-    return value
-
-
 MAX_BATCH_SIZE = 1000
 # A page also stops growing past this many bytes, to stay far below gRPC limits.
 MAX_BATCH_BYTES = 4 * 1024 * 1024
 
 
 def batch_size(value: int) -> int:
-    if value < 0:
-        raise InvalidArgument(
-            "batch_size: must not be negative", reason="INVALID_ARGUMENT", field="batch_size"
-        )
-    return min(value, MAX_BATCH_SIZE)
+    """Events per streamed message: 0 streams them one by one (not a page size; the
+    stream has no pages to resume)."""
+    return min(non_negative(value, "batch_size"), MAX_BATCH_SIZE)
 
 
 async def pages(
@@ -137,37 +102,46 @@ async def pages(
         yield page
 
 
-def encode_token(position: int) -> str:
-    return base64.urlsafe_b64encode(f"p1:{position}".encode()).decode().rstrip("=")
+# Page-token kinds: a token pages only the listing that issued it, and only for the
+# query (scope) it was issued for.
+USER_EVENTS = "user_events"
+CORRELATED_EVENTS = "correlated_events"
+_POSITION = integers(1)
 
 
-def decode_token(token: str, field: str = "page_token") -> int | None:
-    """The position a page token stands for; None for the first page."""
-    if not token:
-        return None
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)).decode()
-        prefix, _, number = raw.partition(":")
-        if prefix != "p1":
-            raise ValueError(raw)
-        return int(number)
-    except (ValueError, binascii.Error, UnicodeDecodeError):
-        raise InvalidArgument(
-            f"{field}: not a token this service issued", reason="INVALID_PAGE_TOKEN", field=field
-        ) from None
+def user_events_scope(request: pb.ListUserEventsRequest) -> str:
+    """The query a ListUserEvents token belongs to: every field but the paging ones."""
+    return json.dumps(
+        [
+            request.user_id,
+            list(request.event_types),
+            _stamp(request.start_time) if request.HasField("start_time") else None,
+            _stamp(request.end_time) if request.HasField("end_time") else None,
+            request.last_days,
+        ]
+    )
+
+
+def _stamp(ts: Timestamp) -> list[int]:
+    return [ts.seconds, ts.nanos]
+
+
+def position_token(kind: str, position: int, scope: str) -> str:
+    """The token of the page that continues from `position` (exclusive)."""
+    return encode_page_token(kind, [position], scope)
+
+
+def position_of(token: str, kind: str, scope: str) -> int | None:
+    """The position a page token continues from; None for the first page."""
+    cursor = decode_page_token(token, kind, _POSITION, scope)
+    return None if cursor is None else cursor[0]
 
 
 def window(
     start: datetime | None, end: datetime | None, last_days: int, now: datetime
 ) -> tuple[datetime | None, datetime | None]:
-    if last_days < 0:
-        raise InvalidArgument(
-            "last_days: must not be negative", reason="INVALID_ARGUMENT", field="last_days"
-        )
-    if last_days:
+    """The time window to list: the last `last_days` days when set (it wins over an
+    explicit window), else [start, end)."""
+    if non_negative(last_days, "last_days"):
         return now - timedelta(days=last_days), None
-    if start is not None and end is not None and end < start:
-        raise InvalidArgument(
-            "end_time: must not be before start_time", reason="INVALID_ARGUMENT", field="end_time"
-        )
-    return start, end
+    return time_window(start, end)

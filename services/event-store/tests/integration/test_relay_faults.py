@@ -19,11 +19,9 @@ from eventstore.adapters.group_write import write_group
 from eventstore.adapters.partitions import NATIVE
 from eventstore.adapters.relay import RELAY_LOCK_KEY
 from eventstore.bootstrap import EventStore
-from eventstore.domain.commands import Limits, RawEvent, build_append_command
+from eventstore.domain.append_request import Limits, RawEvent, validate_append
 from eventstore.domain.model import Expected, ExpectedKind
-from helpers import new_stream
-from prometheus_client import REGISTRY
-from relay_support import (
+from eventstore_relay_support import (
     advisory_lock_holders,
     append_events,
     assert_exactly_once_in_order,
@@ -38,6 +36,8 @@ from relay_support import (
     wait_relay_caught_up,
     wait_until,
 )
+from eventstore_support import new_stream
+from prometheus_client import REGISTRY
 
 StoreFactory = Callable[..., Awaitable[EventStore]]
 
@@ -235,7 +235,7 @@ async def test_bus_outage_with_full_publish_buffer_keeps_position_order(
         # One transaction, so the relay's next batch (100 rows) sees them all at once.
         big = RawEvent(str(uuid.uuid4()), "NOTE_ADDED", 1, json.dumps({"b": "x" * 50_000}).encode())
         commands = [
-            build_append_command(
+            validate_append(
                 new_stream(),
                 Expected(ExpectedKind.ANY),
                 [

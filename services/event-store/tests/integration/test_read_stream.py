@@ -11,8 +11,16 @@ from typing import Any
 import grpc
 import pytest
 from eventstore_read_support import fill, read, read_all, read_error
+from eventstore_support import (
+    append,
+    collect,
+    event,
+    metadata_of,
+    new_category,
+    new_stream,
+    reason_of,
+)
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from helpers import append, collect, event, metadata_of, new_category, new_stream, reason_of
 
 
 def numbers(events: list[Any]) -> list[int]:
@@ -125,6 +133,7 @@ async def test_read_stream_negative_arguments(stub: Any) -> None:
     await fill(stub, s, 2)
     err = await read_error(stub.ReadStream(pb.ReadStreamRequest(stream_id=s, max_count=-1)))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert reason_of(err) == "FIELD_NEGATIVE"
     assert metadata_of(err)["field"] == "max_count"
     err = await read_error(stub.ReadStream(pb.ReadStreamRequest(stream_id=s, from_version=-1)))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
@@ -273,3 +282,7 @@ async def test_batched_reads_return_the_same_events_in_pages(stub: Any) -> None:
         async for _ in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, batch_size=-1)):
             pass
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (reason_of(caught.value), metadata_of(caught.value)["field"]) == (
+        "FIELD_NEGATIVE",
+        "batch_size",
+    )

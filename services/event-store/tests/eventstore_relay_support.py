@@ -9,25 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import json
-import sys
 import time
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
 import grpc
 import nats
 from eventstore.bootstrap import EventStore, build, migrate
-from eventstore.config import Settings
 from fundledger.eventstore.v1 import events_pb2, eventstore_pb2_grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+
+from tests.support.event_store import eventstore_settings
 
 if TYPE_CHECKING:
     from fundledger.eventstore.v1.eventstore_pb2_grpc import EventStoreServiceAsyncStub
@@ -227,31 +226,17 @@ async def append_events(
     return [event_id for r in responses for event_id in r.event_ids]
 
 
-def _make_settings() -> Callable[..., Settings]:
-    """conftest.make_settings (the one the `store_factory` fixture uses), taken from the
-    conftest module pytest already imported, so stores built here get the same test
-    settings. (`import conftest` would load a second copy under --import-mode=importlib.)"""
-    path = Path(__file__).with_name("conftest.py").resolve()
-    for module in list(sys.modules.values()):
-        file = getattr(module, "__file__", None)
-        if file and Path(file).resolve() == path and hasattr(module, "make_settings"):
-            make: Callable[..., Settings] = module.make_settings
-            return make
-    raise RuntimeError(f"{path} has not been loaded by pytest")
-
-
 @asynccontextmanager
 async def store_factory_on(
     dsn: str, nats_url: str
 ) -> AsyncIterator[Callable[..., Awaitable[EventStore]]]:
     """Like the `store_factory` fixture, but on the NATS server at `nats_url` (e.g. a
     `fresh_nats` the test kills): `store_factory` cannot take `nats_url` as an override."""
-    make_settings = _make_settings()
     started: list[EventStore] = []
     await migrate(dsn)
 
     async def start(**overrides: Any) -> EventStore:
-        store = await build(make_settings(dsn, nats_url, **overrides))
+        store = await build(eventstore_settings(dsn, nats_url, **overrides))
         await store.server.start()
         started.append(store)
         return store

@@ -11,9 +11,7 @@ from typing import Any
 import grpc
 from eventstore.bootstrap import EventStore
 from eventstore_analytics_support import error_of, new_user, ts, when
-from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from fundledger.eventstore.v1 import eventstore_pb2_grpc
-from helpers import (
+from eventstore_support import (
     append,
     event,
     insert_raw_event,
@@ -22,6 +20,8 @@ from helpers import (
     new_type,
     reason_of,
 )
+from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
 
 def keys(events: Any) -> list[tuple[str, int]]:
@@ -95,6 +95,7 @@ async def test_list_user_events_time_window(stub: Any) -> None:
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert metadata_of(err)["field"] == "end_time"
+    assert reason_of(err) == "TIME_RANGE_INVALID"
 
 
 async def test_list_user_events_last_days(stub: Any, store: EventStore) -> None:
@@ -128,6 +129,7 @@ async def test_list_user_events_last_days(stub: Any, store: EventStore) -> None:
 
     err = await error_of(stub.ListUserEvents, pb.ListUserEventsRequest(user_id=user, last_days=-1))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (reason_of(err), metadata_of(err)["field"]) == ("FIELD_NEGATIVE", "last_days")
 
 
 async def test_list_user_events_event_types(stub: Any) -> None:
@@ -238,11 +240,43 @@ async def test_list_user_events_requires_user_and_valid_page_size(stub: Any) -> 
     err = await error_of(stub.ListUserEvents, pb.ListUserEventsRequest())
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert metadata_of(err)["field"] == "user_id"
+    assert reason_of(err) == "FIELD_REQUIRED"
     err = await error_of(
         stub.ListUserEvents, pb.ListUserEventsRequest(user_id=new_user(), page_size=-1)
     )
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert metadata_of(err)["field"] == "page_size"
+    assert reason_of(err) == "PAGE_SIZE_INVALID"
+
+
+async def test_a_page_token_pages_only_the_query_that_issued_it(stub: Any) -> None:
+    user = new_user()
+    correlation = f"corr-{uuid.uuid4()}"
+    s = new_stream()
+    for _ in range(3):
+        await stub.AppendToStream(append(s, event(user_id=user, correlation_id=correlation)))
+    mine = pb.ListUserEventsRequest(user_id=user, page_size=1)
+    token = (await stub.ListUserEvents(mine)).next_page_token
+    # The same query with another page size continues where the token points.
+    more = await stub.ListUserEvents(
+        pb.ListUserEventsRequest(user_id=user, page_size=5, page_token=token)
+    )
+    assert keys(more.events) == [(s, 2), (s, 1)]
+    others = [
+        (stub.ListUserEvents, pb.ListUserEventsRequest(user_id=new_user(), page_token=token)),
+        (
+            stub.ListUserEvents,
+            pb.ListUserEventsRequest(user_id=user, event_types=["X"], page_token=token),
+        ),
+        (
+            stub.ListCorrelatedEvents,
+            pb.ListCorrelatedEventsRequest(correlation_id=correlation, page_token=token),
+        ),
+    ]
+    for call, request in others:
+        err = await error_of(call, request)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert reason_of(err) == "INVALID_PAGE_TOKEN"
 
 
 # -- ListCorrelatedEvents ----------------------------------------------------------------
@@ -291,6 +325,11 @@ async def test_list_correlated_events_errors(stub: Any) -> None:
     err = await error_of(stub.ListCorrelatedEvents, pb.ListCorrelatedEventsRequest())
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert metadata_of(err)["field"] == "correlation_id"
+    assert reason_of(err) == "FIELD_REQUIRED"
+    err = await error_of(
+        stub.ListCorrelatedEvents, pb.ListCorrelatedEventsRequest(correlation_id="x", page_size=-1)
+    )
+    assert (reason_of(err), metadata_of(err)["field"]) == ("PAGE_SIZE_INVALID", "page_size")
     err = await error_of(
         stub.ListCorrelatedEvents,
         pb.ListCorrelatedEventsRequest(correlation_id="x", page_token="nonsense"),

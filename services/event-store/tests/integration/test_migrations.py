@@ -14,6 +14,7 @@ import asyncpg
 import grpc
 import pytest
 from eventstore.bootstrap import MIGRATIONS, EventStore, migrate
+from eventstore_support import append, event, new_stream, read_versions
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger_platform.migrations import (
     MigrationError,
@@ -21,7 +22,6 @@ from fundledger_platform.migrations import (
     migrate_down,
     migrate_up,
 )
-from helpers import append, event, new_stream, read_versions
 
 from tests.support.service_module import run_service_module
 

@@ -13,9 +13,9 @@ import pytest
 from eventstore.adapters.partitions import NATIVE, ensure_partitions, maintain, partition_name
 from eventstore.bootstrap import EventStore
 from eventstore_storage_support import SKIP_ON_TIMESCALE, partition_of, partitions, today, versions
+from eventstore_support import append, event, new_stream, reason_of
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
-from helpers import append, event, new_stream, reason_of
 
 # -- FM-8: no duplicate version without a unique index ------------------------------------
 

@@ -1,12 +1,13 @@
-"""Group commit: the queue that turns concurrent appends into groups.
+"""Appending: the group-commit queue that turns concurrent appends into groups.
 
 Commits are serial (every append transaction holds the `log_head` row lock
 until it commits, so positions become visible in order — FM-1, docs/failure-modes.md), so the
 only way to go fast is to make each commit carry many appends. One writer task
-per process drains the queue of pending appends into one transaction
-(group_write.py). If a group's transaction fails (a deadlock with another
-replica, a lost connection), each append is retried alone, so one bad apple
-cannot fail its neighbours.
+per process drains the queue of pending appends into one transaction (the
+GroupWriter port, service_layer/ports.py; its SQL is adapters/group_write.py).
+If a group's transaction fails (a deadlock with another replica, a lost
+connection), each append is retried alone, so one bad apple cannot fail its
+neighbours.
 """
 
 from __future__ import annotations
@@ -17,10 +18,9 @@ import logging
 import time
 from dataclasses import dataclass, field
 
-import asyncpg
 from fundledger_platform.errors import DomainError, Unavailable
+from fundledger_platform.reasons import Reason
 
-from eventstore.adapters.group_write import GroupOutcome, write_group
 from eventstore.domain.model import AppendCommand, AppendResult
 from eventstore.metrics import (
     APPEND_GROUP_SIZE,
@@ -28,18 +28,9 @@ from eventstore.metrics import (
     EVENTS_APPENDED,
     IDEMPOTENT_REPLAYS,
 )
+from eventstore.service_layer.ports import GroupOutcome, GroupWriteInterrupted, GroupWriter
 
 log = logging.getLogger(__name__)
-
-# Failures after which the same appends may well succeed when tried again.
-_TRANSIENT = (
-    asyncpg.DeadlockDetectedError,
-    asyncpg.SerializationError,
-    asyncpg.UniqueViolationError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    OSError,
-)
 
 
 @dataclass
@@ -50,16 +41,16 @@ class _Pending:
 
 
 class Appender:
+    """The append use case: `append(command)` resolves once the group holding it commits."""
+
     def __init__(
         self,
-        pool: asyncpg.Pool,
+        writer: GroupWriter,
         *,
-        maintain_rollup: bool,
         max_group_appends: int = 256,
         max_group_events: int = 5000,
     ) -> None:
-        self._pool = pool
-        self._rollup = maintain_rollup
+        self._writer = writer
         self._max_appends = max_group_appends
         self._max_events = max_group_events
         self._queue: asyncio.Queue[_Pending] = asyncio.Queue()
@@ -81,7 +72,7 @@ class Appender:
 
     async def append(self, command: AppendCommand) -> AppendResult:
         if self._task is None:
-            raise Unavailable("the event store is shutting down", reason="SHUTTING_DOWN")
+            raise Unavailable("the event store is shutting down", reason=Reason.SHUTTING_DOWN)
         future: asyncio.Future[AppendResult] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Pending(command, future))
         # Shielded: a caller that goes away must not cancel the write the group
@@ -108,7 +99,7 @@ class Appender:
                 for p in group:
                     if not p.future.done():
                         p.future.set_exception(
-                            Unavailable("append failed, retry", reason="APPEND_FAILED")
+                            Unavailable("append failed, retry", reason=Reason.APPEND_FAILED)
                         )
             finally:
                 for _ in group:
@@ -118,7 +109,7 @@ class Appender:
         APPEND_GROUP_SIZE.observe(len(group))
         try:
             outcome = await self._run_group(group)
-        except _TRANSIENT as err:
+        except GroupWriteInterrupted as err:
             if len(group) == 1:
                 await self._commit_alone(group[0], err)
                 return
@@ -134,11 +125,13 @@ class Appender:
             try:
                 self._resolve([pending], await self._run_group([pending]))
                 return
-            except _TRANSIENT as e:
+            except GroupWriteInterrupted as e:
                 err = e
                 await asyncio.sleep(0.01 * (attempt + 1))
         log.error("append failed after retries: %s", err)
-        pending.future.set_exception(Unavailable("append failed, retry", reason="APPEND_FAILED"))
+        pending.future.set_exception(
+            Unavailable("append failed, retry", reason=Reason.APPEND_FAILED)
+        )
 
     @staticmethod
     def _resolve(group: list[_Pending], outcome: GroupOutcome) -> None:
@@ -162,5 +155,4 @@ class Appender:
                 p.future.set_result(result)
 
     async def _run_group(self, group: list[_Pending]) -> GroupOutcome:
-        async with self._pool.acquire() as conn, conn.transaction():
-            return await write_group(conn, [p.command for p in group], rollup=self._rollup)
+        return await self._writer.write([p.command for p in group])

@@ -20,16 +20,10 @@ from eventstore import bootstrap
 from eventstore.adapters.group_write import write_group
 from eventstore.adapters.partitions import NATIVE
 from eventstore.bootstrap import EventStore
-from eventstore.domain.commands import Limits, RawEvent, build_append_command
+from eventstore.domain.append_request import Limits, RawEvent, validate_append
 from eventstore.domain.model import AppendResult, Expected, ExpectedKind
 from eventstore.metrics import OLDEST_TRANSACTION_SECONDS
-from fundledger.eventstore.v1 import events_pb2
-from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from fundledger_platform.db import IDLE_IN_TRANSACTION_TIMEOUT_MS
-from helpers import append, event, new_stream
-from nats.js.api import StorageType
-from prometheus_client import REGISTRY
-from relay_support import (
+from eventstore_relay_support import (
     append_events,
     assert_exactly_once_in_order,
     bus_client,
@@ -44,6 +38,12 @@ from relay_support import (
     wait_relay_caught_up,
     wait_until,
 )
+from eventstore_support import append, event, new_stream
+from fundledger.eventstore.v1 import events_pb2
+from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger_platform.db import IDLE_IN_TRANSACTION_TIMEOUT_MS
+from nats.js.api import StorageType
+from prometheus_client import REGISTRY
 
 StoreFactory = Callable[..., Awaitable[EventStore]]
 
@@ -125,7 +125,7 @@ async def test_late_commit_is_published_before_later_positions(
     bus = bus_overrides()
     store = await store_factory(**bus)
     stream_a, stream_b = new_stream(), new_stream()
-    cmd_a = build_append_command(
+    cmd_a = validate_append(
         stream_a,
         Expected(ExpectedKind.ANY),
         [

@@ -7,8 +7,16 @@ from typing import Any
 
 import grpc
 from eventstore_read_support import fill, read_all, read_error
+from eventstore_support import (
+    append,
+    event,
+    metadata_of,
+    new_category,
+    new_stream,
+    new_type,
+    reason_of,
+)
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from helpers import append, event, metadata_of, new_category, new_stream, new_type
 
 
 async def test_read_all_from_position_and_max_count(stub: Any) -> None:
@@ -93,3 +101,4 @@ async def test_read_all_negative_arguments(stub: Any) -> None:
     err = await read_error(stub.ReadAll(pb.ReadAllRequest(from_position=-5)))
     assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert metadata_of(err)["field"] == "from_position"
+    assert reason_of(err) == "FIELD_NEGATIVE"

@@ -9,9 +9,9 @@ from typing import Any
 import grpc
 import pytest
 from eventstore.bootstrap import EventStore
+from eventstore_support import append, event, metadata_of, new_stream, read_versions, reason_of
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_platform.errors import bad_request
-from helpers import append, event, metadata_of, new_stream, read_versions, reason_of
 
 
 async def count_rows(store: EventStore, stream_id: str) -> tuple[int, int | None]:
@@ -168,12 +168,27 @@ async def test_malformed_stream_ids_are_rejected(stub: Any, stream_id: str) -> N
 async def test_bad_event_fields_are_rejected(stub: Any) -> None:
     same = str(uuid.uuid4())
     cases = [
-        [event(event_id="not-a-uuid")],
-        [event(event_id=same), event(event_id=same)],
-        [event(event_type="")],
-        [event(metadata={"k": "a\x00b"})],
+        ([event(event_id="not-a-uuid")], "FIELD_MALFORMED", "events[0].event_id"),
+        ([event(event_id=same), event(event_id=same)], "DUPLICATE_EVENT_ID", "events"),
+        ([event(event_type="")], "FIELD_REQUIRED", "events[0].event_type"),
+        ([event(metadata={"k": "a\x00b"})], "FIELD_MALFORMED", "events[0].metadata['k']"),
+        ([event(user_id="u" * 201)], "FIELD_TOO_LONG", "events[0].user_id"),
     ]
-    for events in cases:
+    for events, reason, field in cases:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stub.AppendToStream(append(new_stream(), *events))
         assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (reason_of(caught.value), metadata_of(caught.value)["field"]) == (reason, field)
+
+
+async def test_bad_append_fields_are_rejected(stub: Any) -> None:
+    cases: list[tuple[dict[str, Any], str, str]] = [
+        ({"expected_version": -1}, "EXPECTED_VERSION_INVALID", "expected_version"),
+        ({"expected_state": 99}, "FIELD_MALFORMED", "expected_state"),
+        ({"idempotency_key": "k" * 201}, "FIELD_TOO_LONG", "idempotency_key"),
+    ]
+    for fields, reason, field in cases:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.AppendToStream(append(new_stream(), event(), **fields))
+        assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (reason_of(caught.value), metadata_of(caught.value)["field"]) == (reason, field)

@@ -16,8 +16,8 @@ from eventstore.adapters.partitions import (
 )
 from eventstore.bootstrap import EventStore
 from eventstore_storage_support import SKIP_ON_TIMESCALE, partition_of, partitions, today, versions
+from eventstore_support import append, collect, event, insert_raw_event, new_stream
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from helpers import append, collect, event, insert_raw_event, new_stream
 
 
 def at(day: date, hour: int, minute: int = 0) -> datetime:

@@ -11,9 +11,9 @@ import grpc
 import pytest
 from eventstore.bootstrap import EventStore
 from eventstore_read_support import fill, read
+from eventstore_support import append, event, new_category, new_stream, new_type
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
-from helpers import append, event, new_category, new_stream, new_type
 
 # Safety net only: a subscription that stalls fails the test instead of hanging it.
 WAIT = 10.0

@@ -1,0 +1,199 @@
+"""Validates a raw append request into an AppendCommand (pure: no I/O).
+
+Everything a caller can get wrong is caught here, before any transaction, and
+reported as INVALID_ARGUMENT naming the field, so a bad request writes nothing.
+This runs once per event of every append: field names are only formatted on
+the way to an error, never for an event that passes.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from fundledger_kernel.canonical import (
+    PayloadError,
+    canonical_json,
+    parse_json_object,
+    payload_hash,
+    request_hash,
+)
+from fundledger_kernel.catalog import is_fund_event
+from fundledger_kernel.validation import validate_fund_payload
+from fundledger_platform.errors import InvalidArgument
+from fundledger_platform.fields import malformed, non_negative, required
+from fundledger_platform.reasons import Reason
+from fundledger_platform.stream_ids import check_stream_id
+
+from eventstore.domain.model import AppendCommand, Expected, ExpectedKind, NewEvent
+
+MAX_EVENT_TYPE_LENGTH = 100
+_EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
+_EVENT_TYPE_RULE = "letters, digits, '_', '.', ':', '-', starting with a letter"
+# Ids and names the caller attaches to an event (causation, correlation, user, source),
+# metadata keys and the idempotency key.
+MAX_ID_LENGTH = 200
+MAX_KEY_LENGTH = 200
+
+
+@dataclass(frozen=True)
+class Limits:
+    max_events: int = 1000
+    max_event_bytes: int = 1024 * 1024
+    max_append_bytes: int = 8 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class RawEvent:
+    event_id: str
+    event_type: str
+    schema_version: int
+    data: bytes
+    metadata: Mapping[str, str] = field(default_factory=dict)
+    causation_id: str = ""
+    correlation_id: str = ""
+    user_id: str = ""
+    source: str = ""
+
+
+def _invalid(field_name: str, message: str, reason: Reason) -> InvalidArgument:
+    return InvalidArgument(f"{field_name}: {message}", reason=reason, field=field_name)
+
+
+def _too_long(field_name: str, limit: int) -> InvalidArgument:
+    return _invalid(field_name, f"at most {limit} characters", Reason.FIELD_TOO_LONG)
+
+
+def _optional_text(value: str, field_name: str) -> str | None:
+    if not value:
+        return None
+    if len(value) > MAX_ID_LENGTH:
+        raise _too_long(field_name, MAX_ID_LENGTH)
+    if any(ord(c) < 32 for c in value):
+        raise malformed(field_name, "must not contain control characters")
+    return value
+
+
+def _bad_event_type(event_type: str, field_name: str) -> InvalidArgument:
+    required(event_type, field_name)
+    if len(event_type) > MAX_EVENT_TYPE_LENGTH:
+        return _too_long(field_name, MAX_EVENT_TYPE_LENGTH)
+    return malformed(field_name, _EVENT_TYPE_RULE)
+
+
+def _check_metadata(metadata: Mapping[str, str], prefix: str) -> None:
+    for key, value in metadata.items():
+        if not key:
+            raise malformed(f"{prefix}.metadata", "keys must not be empty")
+        if len(key) > MAX_KEY_LENGTH:
+            raise _invalid(
+                f"{prefix}.metadata",
+                f"keys are at most {MAX_KEY_LENGTH} characters",
+                Reason.FIELD_TOO_LONG,
+            )
+        if "\x00" in key or "\x00" in value:
+            # PostgreSQL's jsonb cannot hold NUL: refuse it here, not as INTERNAL later.
+            raise malformed(f"{prefix}.metadata[{key!r}]", "must not contain NUL characters")
+
+
+def _event(raw: RawEvent, index: int, limits: Limits) -> tuple[NewEvent, dict[str, object]]:
+    prefix = f"events[{index}]"
+    if not _EVENT_TYPE.match(raw.event_type):
+        raise _bad_event_type(raw.event_type, f"{prefix}.event_type")
+    if raw.schema_version < 0:
+        non_negative(raw.schema_version, f"{prefix}.schema_version")
+    size = len(raw.data) + sum(len(k) + len(v) for k, v in raw.metadata.items())
+    if size > limits.max_event_bytes:
+        raise _invalid(
+            prefix,
+            f"event is {size} bytes, over the limit of {limits.max_event_bytes}",
+            Reason.EVENT_TOO_LARGE,
+        )
+    if raw.event_id:
+        try:
+            event_id = uuid.UUID(raw.event_id)
+        except ValueError:
+            raise malformed(f"{prefix}.event_id", "must be a UUID") from None
+    else:
+        event_id = uuid.uuid4()
+    try:
+        data = parse_json_object(raw.data, f"{prefix}.data")
+        if is_fund_event(raw.event_type):
+            validate_fund_payload(raw.event_type, data)
+    except PayloadError as err:
+        name = err.field if err.field.startswith(prefix) else f"{prefix}.{err.field}"
+        raise _invalid(name, err.message, Reason.INVALID_PAYLOAD) from None
+    _check_metadata(raw.metadata, prefix)
+    event = NewEvent(
+        event_id=event_id,
+        client_event_id=bool(raw.event_id),
+        event_type=raw.event_type,
+        schema_version=raw.schema_version or 1,
+        data=canonical_json(data).decode(),
+        payload_hash=payload_hash(data),
+        metadata=dict(raw.metadata),
+        causation_id=_optional_text(raw.causation_id, f"{prefix}.causation_id"),
+        correlation_id=_optional_text(raw.correlation_id, f"{prefix}.correlation_id"),
+        user_id=_optional_text(raw.user_id, f"{prefix}.user_id"),
+        source=_optional_text(raw.source, f"{prefix}.source"),
+    )
+    # What identifies the request for idempotency: everything the caller chose.
+    # Server-generated event ids are left out, so a retry hashes the same.
+    fingerprint: dict[str, object] = {
+        "event_id": raw.event_id.lower(),
+        "event_type": raw.event_type,
+        "schema_version": event.schema_version,
+        "data": data,
+        "metadata": dict(raw.metadata),
+        "causation_id": raw.causation_id,
+        "correlation_id": raw.correlation_id,
+        "user_id": raw.user_id,
+        "source": raw.source,
+    }
+    return event, fingerprint
+
+
+def validate_append(
+    stream_id: str,
+    expected: Expected,
+    events: Sequence[RawEvent],
+    idempotency_key: str,
+    limits: Limits,
+) -> AppendCommand:
+    """The append as a command the store can write, or InvalidArgument naming the
+    first field that is wrong."""
+    category = check_stream_id(stream_id)
+    if expected.kind is ExpectedKind.EXACT and expected.version < 0:
+        raise _invalid("expected_version", "must not be negative", Reason.EXPECTED_VERSION_INVALID)
+    if not events:
+        raise _invalid("events", "an append needs at least one event", Reason.EMPTY_APPEND)
+    if len(events) > limits.max_events:
+        raise _invalid(
+            "events",
+            f"{len(events)} events, over the limit of {limits.max_events} per append",
+            Reason.TOO_MANY_EVENTS,
+        )
+    total = sum(len(e.data) for e in events)
+    if total > limits.max_append_bytes:
+        raise _invalid(
+            "events",
+            f"{total} bytes of payload, over the limit of {limits.max_append_bytes} per append",
+            Reason.APPEND_TOO_LARGE,
+        )
+    if len(idempotency_key) > MAX_KEY_LENGTH:
+        raise _too_long("idempotency_key", MAX_KEY_LENGTH)
+    built = [_event(raw, i, limits) for i, raw in enumerate(events)]
+    ids = [e.event_id for e, _ in built]
+    if len(set(ids)) != len(ids):
+        raise _invalid("events", "event ids repeat within one append", Reason.DUPLICATE_EVENT_ID)
+    digest = request_hash([stream_id, expected.describe(), [fp for _, fp in built]])
+    return AppendCommand(
+        stream_id=stream_id,
+        category=category,
+        expected=expected,
+        events=tuple(e for e, _ in built),
+        idempotency_key=idempotency_key or None,
+        request_hash=digest,
+    )
