@@ -8,7 +8,6 @@ import pytest
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from snapshotter.bootstrap import SERVICE_NAME, migrate
-from snapshotter.config import Settings
 from snapshotter_stack import Stack, StackFactory
 from snapshotter_support import metadata_of, new_fund, reason_of
 
@@ -94,41 +93,6 @@ async def test_malformed_fund_id_is_invalid_argument(stack: Stack, fund_id: str)
         await stack.api.CreateSnapshot(pb.CreateSnapshotRequest(fund_id=fund_id))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert reason_of(caught.value) == "FUND_ID_INVALID"
-
-
-def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in (
-        "GRPC_PORT",
-        "METRICS_PORT",
-        "EVENTSTORE_ADDRESS",
-        "BUS_STREAM",
-        "BUS_SUBJECT_PREFIX",
-        "SNAPSHOTTER_DURABLE",
-        "SNAPSHOT_EVERY_EVENTS",
-        "SNAPSHOT_DAILY_UTC_TIME",
-        "SNAPSHOTTER_CATCHUP_SECONDS",
-    ):
-        monkeypatch.delenv(f"FUNDLEDGER_{name}", raising=False)
-    defaults = Settings.from_env()
-    assert (defaults.server.grpc_port, defaults.server.metrics_port) == (50053, 9103)
-    assert defaults.eventstore_address == "127.0.0.1:50051"
-    assert (defaults.bus_stream, defaults.bus_subject_prefix) == (
-        "FUNDLEDGER_EVENTS",
-        "fundledger.events",
-    )
-    assert defaults.durable == "snapshotter"
-    assert defaults.snapshot_every_events == 50
-    assert defaults.daily_utc_time.isoformat() == "00:00:00"
-
-    monkeypatch.setenv("FUNDLEDGER_SNAPSHOT_DAILY_UTC_TIME", "23:30")
-    monkeypatch.setenv("FUNDLEDGER_SNAPSHOT_EVERY_EVENTS", "7")
-    changed = Settings.from_env()
-    assert changed.daily_utc_time.isoformat() == "23:30:00"
-    assert changed.snapshot_every_events == 7
-
-    monkeypatch.setenv("FUNDLEDGER_SNAPSHOT_DAILY_UTC_TIME", "midnight")
-    with pytest.raises(ValueError, match="FUNDLEDGER_SNAPSHOT_DAILY_UTC_TIME"):
-        Settings.from_env()
 
 
 async def run_module(dsn: str, *args: str) -> tuple[int, str]:

@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 import pytest
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
-from fundledger_platform.consumer import HALTED_STREAMS
+from prometheus_client import REGISTRY
 from snapshotter_stack import Stack, StackFactory, seen_version, wait_seen
 from snapshotter_support import (
     append_many,
@@ -126,7 +126,8 @@ async def test_the_bus_consumer_halts_the_fund_and_keeps_the_others_flowing(
     assert await list_all(stack.api, broken) == []
     assert await seen_version(stack, broken) == 49  # its progress stays before the snapshot
     assert "CAPITAL_CALLED payload unreadable" in consumer.halted[broken]
-    assert HALTED_STREAMS.labels(stack.settings.durable)._value.get() == 1
+    halted = {"durable": stack.settings.durable}
+    assert REGISTRY.get_sample_value("fundledger_consumer_halted_streams", halted) == 1
 
     # Later events of the halted fund are terminated unhandled, the healthy one still flows.
     await append_many(stack.store_stub, broken, 1, new=False)
@@ -136,7 +137,7 @@ async def test_the_bus_consumer_halts_the_fund_and_keeps_the_others_flowing(
 
     async def nothing_pending() -> bool:
         info = await js.consumer_info(stack.settings.bus_stream, stack.settings.durable)
-        return info.num_ack_pending == 0 and info.num_pending == 0
+        return bool(info.num_ack_pending == 0 and info.num_pending == 0)
 
     await eventually(nothing_pending, "every message acknowledged or terminated")
     info = await js.consumer_info(stack.settings.bus_stream, stack.settings.durable)
