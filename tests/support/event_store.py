@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from eventstore.bootstrap import EventStore, build, migrate
 from eventstore.config import Settings
-from eventstore.domain.commands import Limits
+from eventstore.domain.append_request import Limits
 
 from tests.support.server_settings import loopback_server_settings
 

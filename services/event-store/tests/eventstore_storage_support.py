@@ -19,8 +19,8 @@ from typing import Any
 from eventstore.adapters import sql
 from eventstore.adapters.partitions import NATIVE
 from eventstore.bootstrap import EventStore
+from eventstore_support import collect, insert_raw_event, new_stream
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from helpers import collect, insert_raw_event, new_stream
 
 # Day partitions exist only in native mode; a Timescale hypertable has chunks instead.
 SKIP_ON_TIMESCALE = "native partitions only: this database keeps events in a Timescale hypertable"

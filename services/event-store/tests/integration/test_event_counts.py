@@ -11,9 +11,9 @@ import pytest
 from eventstore.bootstrap import EventStore
 from eventstore_analytics_support import error_of, new_user, ts, when
 from eventstore_storage_support import record_daily_counts
+from eventstore_support import append, event, new_category, new_stream, new_type
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from google.protobuf.timestamp_pb2 import Timestamp
-from helpers import append, event, new_category, new_stream, new_type
 
 # -- CountEvents -------------------------------------------------------------------------
 

@@ -13,12 +13,12 @@ from typing import Any
 import grpc
 from eventstore.adapters.group_write import write_group
 from eventstore.bootstrap import EventStore
-from eventstore.domain.commands import Limits, RawEvent, build_append_command
+from eventstore.domain.append_request import Limits, RawEvent, validate_append
 from eventstore.domain.model import Expected, ExpectedKind
 from eventstore_storage_support import rollup_like_service
+from eventstore_support import append, event, new_stream, read_versions, reason_of
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
-from helpers import append, event, new_stream, read_versions, reason_of
 
 
 async def two_stubs(
@@ -178,7 +178,7 @@ async def test_recorded_at_never_decreases_with_version(
     daily rollup as the service does in this storage mode (rollup_like_service)."""
     stubs, channels, store = await two_stubs(store_factory)
     s = new_stream()
-    slow = build_append_command(
+    slow = validate_append(
         s,
         Expected(ExpectedKind.ANY),
         [RawEvent(event_id="", event_type="SLOW", schema_version=1, data=b"{}")],
