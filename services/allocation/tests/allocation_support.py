@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import grpc
 from allocation.domain.model import Proposal, ProposedAmount
 from fundledger.allocation.v1 import allocation_pb2 as pb
 from fundledger.eventstore.v1 import events_pb2
@@ -17,7 +16,9 @@ from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger_kernel import canonical_json
 from fundledger_kernel.fund import FundState, decode_event, empty_state, project
 from fundledger_kernel.fund.fold_input import LoggedEvent
-from fundledger_platform.errors import error_info
+
+from tests.support.rpc_errors import metadata_of as metadata_of
+from tests.support.rpc_errors import reason_of as reason_of
 
 FUND_SIZE = 100_000_000_00  # 100,000,000.00
 
@@ -129,15 +130,3 @@ async def read_from(store: Any, fund_id: str, from_version: int) -> list[events_
 
 def proposals(*amounts: tuple[str, int]) -> list[pb.Proposal]:
     return [pb.Proposal(company_id=c, planned_reserves_cents=a) for c, a in amounts]
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    info = error_info(err)
-    assert info is not None, f"no ErrorInfo in {err}"
-    return str(info.reason)
-
-
-def metadata_of(err: grpc.aio.AioRpcError) -> dict[str, str]:
-    info = error_info(err)
-    assert info is not None, f"no ErrorInfo in {err}"
-    return dict(info.metadata)

@@ -7,11 +7,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import grpc
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_kernel.canonical import canonical_json, payload_hash
-from fundledger_platform.errors import error_info
+
+from tests.support.rpc_errors import metadata_of as metadata_of
+from tests.support.rpc_errors import reason_of as reason_of
 
 
 def new_stream(category: str = "fund") -> str:
@@ -27,18 +28,6 @@ def append(
     stream_id: str, *events: events_pb2.EventData, **fields: Any
 ) -> pb.AppendToStreamRequest:
     return pb.AppendToStreamRequest(stream_id=stream_id, events=list(events), **fields)
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    info = error_info(err)
-    assert info is not None, f"no ErrorInfo in {err}"
-    return str(info.reason)
-
-
-def metadata_of(err: grpc.aio.AioRpcError) -> dict[str, str]:
-    info = error_info(err)
-    assert info is not None
-    return dict(info.metadata)
 
 
 async def read_versions(stub: Any, stream_id: str) -> list[int]:

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import grpc
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
-from fundledger_platform.errors import error_info
+
+from tests.support.rpc_errors import metadata_of as metadata_of
+from tests.support.rpc_errors import reason_of as reason_of
 
 if TYPE_CHECKING:  # snapshotter_stack imports this module
     from snapshotter_stack import Stack
@@ -117,18 +118,6 @@ async def list_all(api: Any, fund_id: str, page_size: int = 0) -> list[pb.Snapsh
         token = page.next_page_token
         if not token:
             return snapshots
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    info = error_info(err)
-    assert info is not None, f"no ErrorInfo in {err}"
-    return str(info.reason)
-
-
-def metadata_of(err: grpc.aio.AioRpcError) -> dict[str, str]:
-    info = error_info(err)
-    assert info is not None, f"no ErrorInfo in {err}"
-    return dict(info.metadata)
 
 
 def midway(a: datetime, b: datetime) -> datetime:

@@ -13,8 +13,10 @@ from botocore.exceptions import ClientError
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger.storage.v1 import storage_pb2 as pb
-from fundledger_platform.errors import bad_request, error_info
+from fundledger_platform.errors import bad_request
 from storage_stack import Stack
+
+from tests.support.rpc_errors import reason_of as reason_of
 
 UPLOAD_CHUNK = 1024 * 1024
 
@@ -102,12 +104,6 @@ async def record_count(stack: Stack, owner: str) -> int:
         "SELECT count(*) FROM storage.files WHERE owner_user_id = $1", owner
     )
     return int(value)
-
-
-def reason_of(err: grpc.aio.AioRpcError) -> str:
-    info = error_info(err)
-    assert info is not None, f"no ErrorInfo in {err}"
-    return str(info.reason)
 
 
 def field_of(err: grpc.aio.AioRpcError) -> str:

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-from datetime import datetime
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
 from fundledger_kernel.fund import state_to_proto
 from fundledger_kernel.fund.fold_input import UnreadableEventError
+from fundledger_platform.timestamps import to_timestamp
 from google.protobuf.any_pb2 import Any as AnyProto
-from google.protobuf.timestamp_pb2 import Timestamp
 
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.domain.replay import Replay
@@ -25,25 +24,19 @@ _TRIGGERS = {
 }
 
 
-def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
 def snapshot(value: Snapshot) -> pb.Snapshot:
     message = pb.Snapshot(
         snapshot_id=str(value.snapshot_id),
         fund_id=value.fund_id,
         version=value.version,
         position=value.position,
-        event_time=timestamp(value.event_time),
+        event_time=to_timestamp(value.event_time),
         fold_version=value.fold_version,
         trigger=_TRIGGERS[value.trigger],
         events_since_previous=value.events_since_previous,
     )
     if value.created_at is not None:
-        message.create_time.CopyFrom(timestamp(value.created_at))
+        message.create_time.CopyFrom(to_timestamp(value.created_at))
     return message
 
 
@@ -74,7 +67,7 @@ def recorded_event(value: TimelineEvent) -> RecordedEvent:
         correlation_id=value.correlation_id,
         user_id=value.user_id,
         source=value.source,
-        recorded_at=timestamp(event.recorded_at),
+        recorded_at=to_timestamp(event.recorded_at),
         category=value.category,
     )
 

@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 from fundledger.storage.v1 import storage_pb2 as pb
 from fundledger.storage.v1 import storage_pb2_grpc
+from fundledger_platform.timestamps import to_timestamp
 
 from storage.domain.keys import check_owner
 from storage.entrypoints import mappers as m
@@ -105,7 +106,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         file_id = check_file_id(request.file_id)
         expires = check_expiry(request.expires_in_seconds)
         signed = await signed_url(self._files, self._objects, file_id, expires)
-        return pb.GetSignedUrlResponse(url=signed.url, expire_time=m.timestamp(signed.expire_time))
+        return pb.GetSignedUrlResponse(url=signed.url, expire_time=to_timestamp(signed.expire_time))
 
     async def VerifyFiles(  # type: ignore[override]
         self, request: pb.VerifyFilesRequest, context: Context

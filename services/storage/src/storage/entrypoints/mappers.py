@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from datetime import datetime
-
 from fundledger.storage.v1 import storage_pb2 as pb
 from fundledger_platform.pagination import encode_page_token
-from google.protobuf.timestamp_pb2 import Timestamp
+from fundledger_platform.timestamps import to_timestamp
 
 from storage.domain.model import (
     FileRecord,
@@ -25,12 +23,6 @@ _FINDING_KINDS = {
 }
 
 
-def timestamp(value: datetime) -> Timestamp:
-    ts = Timestamp()
-    ts.FromDatetime(value)
-    return ts
-
-
 def file_record(record: FileRecord) -> pb.FileRecord:
     message = pb.FileRecord(
         file_id=str(record.file_id),
@@ -44,7 +36,7 @@ def file_record(record: FileRecord) -> pb.FileRecord:
         file_name=record.file_name,
     )
     if record.created_at is not None:
-        message.create_time.CopyFrom(timestamp(record.created_at))
+        message.create_time.CopyFrom(to_timestamp(record.created_at))
     return message
 
 
