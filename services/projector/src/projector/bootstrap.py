@@ -13,32 +13,36 @@ from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
 from fundledger_platform.bus import bus_connected, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
-from fundledger_platform.eventstore_client import EventStoreClient
+from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
 from fundledger_platform.migrations import run_migrations
 from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
-from projector.adapters.applier import Applier
-from projector.adapters.catchup import CatchUp
+from projector.adapters.event_log import GrpcEventLog
 from projector.adapters.fund_heads import FundHeads
-from projector.adapters.fund_rows import FundRows
-from projector.adapters.rebuild import Rebuilder
-from projector.adapters.status import projection_status
+from projector.adapters.fund_rows import PgProjectionRows
+from projector.adapters.fund_table import LiveFundStore
+from projector.adapters.rebuild_lock import PgRebuildLock
 from projector.adapters.tables import SCHEMA
-from projector.adapters.waiters import VersionWaiters
 from projector.config import Settings
+from projector.entrypoints import mappers
+from projector.entrypoints.bus_handler import BusBatchHandler
 from projector.entrypoints.grpc_servicer import ProjectorServicer
+from projector.service_layer.applier import Applier
+from projector.service_layer.catchup import CatchUp
+from projector.service_layer.fund_state import FundStateReader
+from projector.service_layer.rebuild import Rebuilder
+from projector.service_layer.status import ProjectionStatus, projection_status
+from projector.service_layer.waiters import VersionWaiters
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SERVICE_NAME = projector_pb2.DESCRIPTOR.services_by_name["ProjectorService"].full_name
-# Connections kept free of apply transactions, for reads (see Applier); one of them
-# is held by FundHeads for GetFundState.
+# Connections kept free of apply transactions, for reads (see LiveFundStore); one of
+# them is held by FundHeads for GetFundState.
 READ_CONNECTIONS = 3
 EVENTSTORE_PROBE_SECONDS = 2.0
-# Any stream id will do: NOT_FOUND proves the event store answers.
-_PROBE_STREAM = "fund-readiness-probe"
 
 
 async def migrate(database_url: str, down_to: int | None = None) -> None:
@@ -55,22 +59,13 @@ class Projector:
     bus: NATS
     client: EventStoreClient
     applier: Applier
-    rows: FundRows
+    rows: PgProjectionRows
     waiters: VersionWaiters
     catchup: CatchUp
     consumer: BusConsumer
+    bus_handler: BusBatchHandler
     rebuilder: Rebuilder
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-
-async def eventstore_reachable(client: EventStoreClient) -> bool:
-    try:
-        async with asyncio.timeout(EVENTSTORE_PROBE_SECONDS):
-            await client.stream_info(_PROBE_STREAM)
-    except Exception as err:
-        log.debug("event store probe failed: %r", err)
-        return False
-    return True
 
 
 async def build(settings: Settings) -> Projector:
@@ -83,30 +78,30 @@ async def build(settings: Settings) -> Projector:
     client = EventStoreClient(
         settings.eventstore_address, timeout_seconds=settings.eventstore_timeout_seconds
     )
+    probe = EventStoreProbe(settings.eventstore_address, EVENTSTORE_PROBE_SECONDS)
+    source = GrpcEventLog(client)
     bus = await connect_bus(settings.nats_url, "projector")
     waiters = VersionWaiters()
-    rows = FundRows(pool)
+    rows = PgProjectionRows(pool)
     heads = FundHeads(pool)
-    applier = Applier(
-        pool,
-        client,
-        waiters,
-        concurrency=max(
-            1, min(settings.apply_concurrency, settings.db_pool_max - READ_CONNECTIONS)
-        ),
+    store = LiveFundStore(
+        pool, max(1, min(settings.apply_concurrency, settings.db_pool_max - READ_CONNECTIONS))
     )
+    applier = Applier(store, source, waiters)
+    rebuild_lock = PgRebuildLock(settings.database_url, pool)
 
-    async def export_lag() -> None:
-        await projection_status(pool, rows, client, settings.status_max_scan)
+    async def status() -> ProjectionStatus:
+        return await projection_status(rows, source, rebuild_lock, settings.status_max_scan)
 
     catchup = CatchUp(
         applier,
         rows,
-        client,
+        source,
         page_size=settings.catchup_page_size,
         interval_seconds=settings.catchup_seconds,
-        after_pass=export_lag,
+        after_pass=status,
     )
+    bus_handler = BusBatchHandler(applier)
     consumer = BusConsumer(
         bus.jetstream(),
         ConsumerSettings(
@@ -119,30 +114,23 @@ async def build(settings: Settings) -> Projector:
             confirm_acks=False,
         ),
         # Each fund's events of one fetch in one apply transaction.
-        applier.on_bus_batch,
+        bus_handler.handle,
     )
-    rebuilder = Rebuilder(
-        settings.database_url, client, waiters, page_size=settings.catchup_page_size
-    )
+    rebuilder = Rebuilder(rebuild_lock, source, waiters, page_size=settings.catchup_page_size)
     if settings.consumer_enabled:
         consumer.start()
     tasks: list[asyncio.Task[None]] = []
     if settings.catchup_enabled:
         tasks.append(asyncio.create_task(catchup.run_forever(), name="catch-up"))
+    states = FundStateReader(
+        heads, waiters, source, mappers.fund_state_response, poll_seconds=settings.wait_poll_seconds
+    )
     servicer = ProjectorServicer(
-        pool,
-        client,
-        applier,
-        waiters,
-        rebuilder,
-        heads,
-        wait_poll_seconds=settings.wait_poll_seconds,
-        max_wait_seconds=settings.max_wait_seconds,
-        status_max_scan=settings.status_max_scan,
+        states, rows, status, rebuilder, max_wait_seconds=settings.max_wait_seconds
     )
 
     async def ready() -> bool:
-        return bus_connected(bus) and await ping(pool) and await eventstore_reachable(client)
+        return bus_connected(bus) and await ping(pool) and await probe.ready()
 
     async def close_bus() -> None:
         with contextlib.suppress(Exception):
@@ -162,11 +150,23 @@ async def build(settings: Settings) -> Projector:
             rebuilder.stop,
             close_bus,
             client.close,
+            probe.close,
             heads.close,
-            applier.close,
+            store.close,
             pool.close,
         ],
     )
     return Projector(
-        server, pool, bus, client, applier, rows, waiters, catchup, consumer, rebuilder, tasks
+        server,
+        pool,
+        bus,
+        client,
+        applier,
+        rows,
+        waiters,
+        catchup,
+        consumer,
+        bus_handler,
+        rebuilder,
+        tasks,
     )

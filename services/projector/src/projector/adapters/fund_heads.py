@@ -1,13 +1,17 @@
-"""GetFundState's row read: a fund's version and update time, without its state, batched.
+"""GetFundState's row read, batched, with the state only when the reader needs it.
 
 Every GetFundState reads its fund's row (another replica may have applied
-events this process has not seen), but a cached answer needs only the row's
-version, fold version, position and update time — not the state JSON. The
-reads share one connection kept out of the pool (a pooled read pays a reset
-round trip on every release) and are batched: the calls that arrive while a
-read is in flight are answered together by the next one, `WHERE fund_id =
-ANY($1)`. A call is never answered by a read that started before it asked, so
-it sees every commit that preceded it (read-your-writes holds).
+events this process has not seen). The reader names the row key it already has
+an answer for; the state JSON comes back only when the row is not at that key's
+version and fold version, so a cached answer costs a row without its state, and
+a missed one needs no second round trip. (Only the two integers are sent: the
+reader compares the whole key, update time included, and reads again in the
+rare case of a row rewritten at the same version.) The reads share one
+connection kept out of the pool (a pooled read pays a reset round trip on every
+release) and are batched: the calls that arrive while a read is in flight are
+answered together by the next one. A call is never answered by a read that
+started before it asked, so it sees every commit that preceded it
+(read-your-writes holds).
 """
 
 from __future__ import annotations
@@ -15,48 +19,59 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
 
 from projector.adapters.tables import LIVE
+from projector.domain.model import FundHead, FundRead, RowKey
 
 log = logging.getLogger(__name__)
 
 _SELECT = (
-    "SELECT fund_id, version, position, fold_version, updated_at "
-    f"FROM {LIVE} WHERE fund_id = ANY($1::text[])"
+    "SELECT f.fund_id, f.version, f.position, f.fold_version, f.updated_at, "
+    "CASE WHEN f.version = k.version AND f.fold_version = k.fold_version THEN NULL "
+    "ELSE f.state END AS state "
+    "FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS k(fund_id, version, fold_version) "
+    f"JOIN {LIVE} f ON f.fund_id = k.fund_id"
 )
 _SELECT_ONE = (
-    f"SELECT fund_id, version, position, fold_version, updated_at FROM {LIVE} WHERE fund_id = $1"
+    "SELECT fund_id, version, position, fold_version, updated_at, "
+    "CASE WHEN version = $2 AND fold_version = $3 THEN NULL ELSE state END AS state "
+    f"FROM {LIVE} WHERE fund_id = $1"
 )
 
 
-@dataclass(frozen=True, slots=True)
-class FundHead:
-    fund_id: str
-    version: int
-    position: int
-    fold_version: int
-    updated_at: datetime
+_UNKNOWN = (None, None, None)
+
+
+class _Pending:
+    __slots__ = ("known", "waiters")
+
+    def __init__(self, known: RowKey | None) -> None:
+        # The key every caller of this read knows, or None (they disagree, or know none).
+        self.known = known
+        self.waiters: list[asyncio.Future[FundRead | None]] = []
 
 
 class FundHeads:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
         self._conn: PoolConnectionProxy[asyncpg.Record] | None = None
-        self._pending: dict[str, list[asyncio.Future[FundHead | None]]] = {}
+        self._pending: dict[str, _Pending] = {}
         self._reader: asyncio.Task[None] | None = None
         self._closed = False
 
-    async def get(self, fund_id: str) -> FundHead | None:
-        """The fund's row as committed when (or after) this call was made; None if none."""
+    async def read(self, fund_id: str, known: RowKey | None) -> FundRead | None:
         if self._closed:
             raise RuntimeError("fund heads closed")
-        waiter: asyncio.Future[FundHead | None] = asyncio.get_running_loop().create_future()
-        self._pending.setdefault(fund_id, []).append(waiter)
+        waiter: asyncio.Future[FundRead | None] = asyncio.get_running_loop().create_future()
+        pending = self._pending.get(fund_id)
+        if pending is None:
+            pending = self._pending[fund_id] = _Pending(known)
+        elif pending.known != known:
+            pending.known = None
+        pending.waiters.append(waiter)
         if self._reader is None or self._reader.done():
             self._reader = asyncio.create_task(self._read_pending(), name="fund-heads")
         return await waiter
@@ -79,15 +94,20 @@ class FundHeads:
                 if conn is None:
                     conn = self._conn = await self._pool.acquire()
                 if len(batch) == 1:
-                    records = await conn.fetch(_SELECT_ONE, next(iter(batch)))
+                    [(fund_id, pending)] = batch.items()
+                    known = pending.known or _UNKNOWN
+                    records = await conn.fetch(_SELECT_ONE, fund_id, known[0], known[1])
                 else:
-                    records = await conn.fetch(_SELECT, list(batch))
+                    knowns = [pending.known or _UNKNOWN for pending in batch.values()]
+                    records = await conn.fetch(
+                        _SELECT, list(batch), [k[0] for k in knowns], [k[1] for k in knowns]
+                    )
             except BaseException as err:
                 # A broken or cancelled read: the connection goes back to the pool
                 # (which cleans up or replaces it) and the callers get the error.
                 await self._drop_connection()
-                for waiters in batch.values():
-                    for waiter in waiters:
+                for pending in batch.values():
+                    for waiter in pending.waiters:
                         if not waiter.done():
                             waiter.set_exception(
                                 err if isinstance(err, Exception) else asyncio.CancelledError()
@@ -95,17 +115,17 @@ class FundHeads:
                 if not isinstance(err, Exception):
                     raise
                 continue
-            found = {
-                r["fund_id"]: FundHead(
+            found: dict[str, FundRead] = {}
+            for r in records:
+                head = FundHead(
                     r["fund_id"], r["version"], r["position"], r["fold_version"], r["updated_at"]
                 )
-                for r in records
-            }
-            for fund_id, waiters in batch.items():
-                head = found.get(fund_id)
-                for waiter in waiters:
+                found[head.fund_id] = FundRead(head, r["state"])
+            for fund_id, pending in batch.items():
+                read = found.get(fund_id)
+                for waiter in pending.waiters:
                     if not waiter.done():  # the caller may have left (cancelled)
-                        waiter.set_result(head)
+                        waiter.set_result(read)
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None

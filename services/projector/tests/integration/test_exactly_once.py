@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from projector.adapters.apply_tx import Outcome
-from projector_helpers import (
+from projector.service_layer.apply import Outcome
+from projector_stack import Stack
+from projector_support import (
     append,
     capital_called,
     company_added,
@@ -15,9 +16,9 @@ from projector_helpers import (
     get_state,
     investment,
     new_fund,
+    read_logged,
     wait_all_acknowledged,
 )
-from projector_stack import Stack
 
 DUPLICATES = "fundledger_projector_duplicates_skipped_total"
 GAPS = "fundledger_projector_gaps_filled_total"
@@ -29,7 +30,7 @@ async def test_a_duplicate_delivery_is_applied_once(stack: Stack) -> None:
     projector = await stack.projector(consumer_enabled=False, catchup_enabled=False)
     fund = new_fund()
     await append(stack.client, fund, fund_created(), investment("acme", 1_000))
-    first, second = await stack.client.read_stream(fund)
+    first, second = await read_logged(stack.client, fund)
     duplicates_before = counter(DUPLICATES)
 
     await projector.applier.apply(fund, [first])
@@ -49,7 +50,7 @@ async def test_a_gap_is_filled_from_the_event_store(stack: Stack) -> None:
     projector = await stack.projector(consumer_enabled=False, catchup_enabled=False)
     fund = new_fund()
     await append(stack.client, fund, fund_created(), capital_called(10), capital_called(20))
-    v1, _v2, v3 = await stack.client.read_stream(fund)
+    v1, _v2, v3 = await read_logged(stack.client, fund)
     gaps_before = counter(GAPS)
 
     await projector.applier.apply(fund, [v1])

@@ -1,9 +1,9 @@
 """In-process wake-ups for GetFundState calls waiting on a fund's version.
 
-A wake-up, not a message: the waiter re-reads the row after waking, so a
-missed or spurious wake-up costs at most one poll interval, never a wrong
-answer. Other replicas apply events too and cannot wake us; the waiter's
-bounded DB poll covers them.
+A wake-up, not a message: a waiter that is not handed the commit re-reads the
+row after waking, so a missed or spurious wake-up costs at most one poll
+interval, never a wrong answer. Other replicas apply events too and cannot
+wake us; the waiter's bounded poll of the database covers them.
 """
 
 from __future__ import annotations
@@ -11,16 +11,27 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
-from projector.adapters.fund_heads import FundHead
+from fundledger_kernel.fund import FundState
+
+from projector.domain.model import FundHead
+
+
+@dataclass(frozen=True, slots=True)
+class Committed:
+    """A row this process committed, and the state it holds."""
+
+    head: FundHead
+    state: FundState
 
 
 class Change(asyncio.Event):
-    """Set by a commit of the fund; `head` is the row that commit wrote, when known."""
+    """Set by a commit of the fund; `committed` is the newest commit it was set by, when known."""
 
     def __init__(self) -> None:
         super().__init__()
-        self.head: FundHead | None = None
+        self.committed: Committed | None = None
 
 
 class VersionWaiters:
@@ -44,11 +55,13 @@ class VersionWaiters:
             if not waiting:
                 self._by_fund.pop(fund_id, None)
 
-    def notify(self, fund_id: str, head: FundHead | None = None) -> None:
-        """Wake the fund's waiters; `head`: the row this process just committed."""
+    def notify(self, fund_id: str, committed: Committed | None = None) -> None:
+        """Wake the fund's waiters; `committed`: the row this process just committed."""
         for event in self._by_fund.get(fund_id, ()):
-            if head is not None and (event.head is None or event.head.version < head.version):
-                event.head = head
+            if committed is not None and (
+                event.committed is None or event.committed.head.version < committed.head.version
+            ):
+                event.committed = committed
             event.set()
 
     def notify_all(self) -> None:

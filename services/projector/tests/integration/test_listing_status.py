@@ -7,7 +7,8 @@ import asyncio
 import grpc
 import pytest
 from fundledger.projector.v1 import projector_pb2 as pb
-from projector_helpers import (
+from projector_stack import Stack
+from projector_support import (
     append,
     capital_called,
     counter,
@@ -16,8 +17,8 @@ from projector_helpers import (
     fund_created,
     get_state,
     new_fund,
+    read_logged,
 )
-from projector_stack import Stack
 
 
 async def test_many_funds_progress_in_parallel(stack: Stack) -> None:
@@ -87,7 +88,7 @@ async def test_projection_status_lag_goes_to_zero(stack: Stack) -> None:
     assert behind.fund_count == 0
     assert counter("fundledger_projector_lag_events") == 3
 
-    await projector.applier.apply(a, (await stack.client.read_stream(a))[:1])
+    await projector.applier.apply(a, (await read_logged(stack.client, a))[:1])
     partly = await stub.GetProjectionStatus(pb.GetProjectionStatusRequest())
     assert (partly.lag_events, partly.projected_position, partly.fund_count) == (2, 1, 1)
 

@@ -6,7 +6,8 @@ import asyncio
 from typing import Any
 
 import nats
-from projector_helpers import (
+from projector_stack import start_stack
+from projector_support import (
     append,
     capital_called,
     fund_created,
@@ -14,7 +15,6 @@ from projector_helpers import (
     new_fund,
     wait_until,
 )
-from projector_stack import start_stack
 
 from tests.support.event_store import EventStoreFactory
 

@@ -9,7 +9,8 @@ import grpc
 import pytest
 from fundledger.projector.v1 import projector_pb2 as pb
 from projector.adapters import rebuild_lock
-from projector_helpers import (
+from projector_stack import Stack
+from projector_support import (
     append,
     capital_called,
     company_added,
@@ -20,7 +21,6 @@ from projector_helpers import (
     investment,
     new_fund,
 )
-from projector_stack import Stack
 
 
 async def test_rebuild_while_serving_swaps_in_an_equal_projection(stack: Stack) -> None:

@@ -1,13 +1,13 @@
-"""Decoded fund states the live projection holds, kept in memory (a bounded LRU).
+"""The apply path's decoded fund states of the live projection (a bounded LRU).
 
 Each entry is the state this process committed for a fund (the fold's own
 FundState, at its version, under this fold version). Applying the next events
-folds them over it instead of parsing the stored JSON again, and a
-GetFundState that misses its response cache builds the answer from it.
+folds them over it instead of parsing the stored JSON again. Only the apply
+path uses it; GetFundState has its one cache of its own (read_cache.py).
 
 An entry is only ever *used* where the database confirms it: the apply path
-either reads the row's version under its lock, or writes with `WHERE version =
-<the entry's version>` (see apply_tx). Another replica's commit, a rebuild's
+either reads the row's version under its lock, or writes only if the row is still at
+the entry's version (see apply.py). Another replica's commit, a rebuild's
 swap or a hand-edited row therefore never lets a stale entry through: the
 versions differ and the stored row is read as before. The fold is
 deterministic, so a row at the same version and fold version holds the same
@@ -31,11 +31,6 @@ class StateCache:
         if state is not None:
             self._items.move_to_end(fund_id)
         return state
-
-    def at(self, fund_id: str, version: int) -> FundState | None:
-        """The cached state of `fund_id` if it is exactly at `version`."""
-        state = self._items.get(fund_id)
-        return state if state is not None and state.version == version else None
 
     def put(self, state: FundState) -> None:
         if self._capacity == 0:

@@ -13,15 +13,17 @@ import grpc
 from fundledger_kernel.fund import FOLD_VERSION
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from projector.bootstrap import SERVICE_NAME, migrate
-from projector_helpers import (
+from projector_stack import Stack
+from projector_support import (
     append,
     capital_called,
     fund_created,
     get_state,
     new_fund,
+    overwrite_row,
+    stored_row,
     wait_until,
 )
-from projector_stack import Stack
 
 
 async def _tables(dsn: str) -> set[str]:
@@ -77,21 +79,22 @@ async def test_a_row_of_another_fold_version_is_refolded_from_the_log(stack: Sta
     fund = new_fund()
     written = await append(stack.client, fund, fund_created("Old"), capital_called(9))
     await get_state(stub, fund, min_version=written.last_version)
-    conn = await asyncpg.connect(stack.dsn)
-    try:
-        # What an older fold would have left behind: its own layout and number.
-        await conn.execute(
-            "UPDATE projector.fund_state SET fold_version = $2, state = $3::jsonb "
-            "WHERE fund_id = $1",
-            fund,
-            FOLD_VERSION - 1,
-            json.dumps({"fold_version": FOLD_VERSION - 1, "called": "nine"}),
-        )
-        state = (await get_state(stub, fund)).state
-        assert (state.version, state.called_cents, state.fold_version) == (2, 9, FOLD_VERSION)
-        stored = await conn.fetchval(
-            "SELECT fold_version FROM projector.fund_state WHERE fund_id = $1", fund
-        )
-        assert stored == FOLD_VERSION
-    finally:
-        await conn.close()
+    # What an older fold would have left behind: its own layout and number.
+    old_state = json.dumps({"fold_version": FOLD_VERSION - 1, "called": "nine"})
+    await overwrite_row(stack.dsn, fund, FOLD_VERSION - 1, old_state)
+    before = await stored_row(stack.dsn, fund)
+
+    # The read answers from the log, folded in memory, and writes nothing.
+    state = (await get_state(stub, fund)).state
+    assert (state.version, state.called_cents, state.fold_version) == (2, 9, FOLD_VERSION)
+    assert await stored_row(stack.dsn, fund) == before
+    again = (await get_state(stub, fund)).state  # served from the read cache
+    assert again == state
+
+    # The apply path repairs the row with the fund's next event.
+    written = await append(stack.client, fund, capital_called(1))
+    state = (await get_state(stub, fund, min_version=written.last_version)).state
+    assert (state.version, state.called_cents) == (3, 10)
+    repaired = await stored_row(stack.dsn, fund)
+    assert repaired is not None
+    assert (repaired["fold_version"], repaired["version"]) == (FOLD_VERSION, 3)

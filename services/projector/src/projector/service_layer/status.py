@@ -12,13 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-import asyncpg
-from fundledger_kernel.streams import FUND_CATEGORY
-
-from projector.adapters.event_source import EventSource, read_page
-from projector.adapters.fund_rows import FundRows
-from projector.adapters.rebuild_lock import rebuild_running
 from projector.metrics import LAG_EVENTS, LAG_SECONDS
+from projector.service_layer.ports import EventLog, ProjectionRows, RebuildLock
 
 
 @dataclass(frozen=True)
@@ -32,19 +27,18 @@ class ProjectionStatus:
 
 
 async def projection_status(
-    pool: asyncpg.Pool, rows: FundRows, source: EventSource, max_scan: int
+    rows: ProjectionRows, source: EventLog, rebuilds: RebuildLock, max_scan: int
 ) -> ProjectionStatus:
     """The status, also exported as the lag gauges."""
     head = await source.head_position()
     checkpoint = await rows.checkpoint()
-    events = await read_page(source, checkpoint + 1, [FUND_CATEGORY], max_scan)
+    events = await source.read_funds(from_position=checkpoint + 1, max_count=max_scan)
     stored = await rows.versions({e.stream_id for e in events})
     unapplied = [e for e in events if stored.get(e.stream_id, (0, 0))[0] < e.version]
     if unapplied:
         # Everything below the first unapplied event is applied.
         projected = unapplied[0].position - 1
-        oldest = unapplied[0].recorded_at.ToDatetime(tzinfo=UTC)
-        lag_seconds = max(0.0, (datetime.now(UTC) - oldest).total_seconds())
+        lag_seconds = max(0.0, (datetime.now(UTC) - unapplied[0].recorded_at).total_seconds())
     else:
         projected = events[-1].position if events else checkpoint
         lag_seconds = 0.0
@@ -56,5 +50,5 @@ async def projection_status(
         lag_events=len(unapplied),
         lag_seconds=lag_seconds,
         fund_count=await rows.count(),
-        rebuilding=await rebuild_running(pool),
+        rebuilding=await rebuilds.running(),
     )

@@ -8,7 +8,8 @@ import grpc
 import pytest
 from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger_kernel.fund import FOLD_VERSION
-from projector_helpers import (
+from projector_stack import Stack
+from projector_support import (
     append,
     capital_called,
     company_added,
@@ -21,7 +22,6 @@ from projector_helpers import (
     new_fund,
     valuation,
 )
-from projector_stack import Stack
 
 
 async def test_appended_events_are_visible_with_correct_figures(stack: Stack) -> None:

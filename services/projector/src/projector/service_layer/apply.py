@@ -1,0 +1,205 @@
+"""The exactly-once apply: one fund's events into one projection table.
+
+Delivery is at least once (the bus redelivers anything not acknowledged, the
+catch-up re-reads the log, a rebuild replays it), so the *effect* is made
+exactly once here, by one transaction that
+1. locks the fund's row (inserting an empty version-0 row first when the fund
+   is new — "insert or lock"), so no other apply of this fund, in this process
+   or another replica, runs between our version check and our write;
+2. compares the events' versions with the stored version (domain/sequencing):
+   duplicates are skipped, a gap is filled from the event store while the lock
+   is still held, so nobody can apply the missing versions behind our back;
+3. writes state, version and position together and commits.
+The caller acknowledges the bus message only after this returned (BusConsumer
+acks after the handler), so a crash between commit and ack means a redelivery
+that step 2 turns into a no-op — the stored version *is* the checkpoint, in the
+same transaction as the state it describes (FM-12, docs/failure-modes.md).
+
+With a StateCache (the live table), a fund whose state this process committed
+last takes a shorter route to the same guarantee: its events are folded over
+the cached state and written only if the row is still at the cached version,
+checked and written by one statement. No row written means the cache is behind
+(another replica, a rebuild): the locking transaction above runs instead.
+Duplicates and gaps always take the locking route, so they are judged against
+the stored version.
+
+A log that cannot be folded — a payload that does not decode, a gap the event
+store cannot fill — raises the kernel's FundLogError and writes nothing; what
+that means is the caller's policy (the bus halts the fund, the catch-up sets it
+aside, a rebuild answers DATA_LOSS).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from fundledger_kernel.fund import FOLD_VERSION, FundState, StoredStateError, empty_state
+from fundledger_kernel.fund.fold_input import LogGapError, LoggedEvent, fold_logged
+
+from projector.domain.model import FundHead
+from projector.domain.sequencing import ApplyPlan, plan_apply
+from projector.domain.stored_state import base_state
+from projector.service_layer.ports import EventLog, FundTable
+from projector.service_layer.state_cache import StateCache
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    fund_id: str
+    # Versions the projection moved forward by.
+    applied: int
+    # Given events at or below the stored version, skipped.
+    duplicates: int
+    # Events read from the event store because they were missing from the delivery.
+    fetched: int
+    version: int
+    position: int
+    # True when the stored state could not be used and the stream was folded again.
+    refolded: bool = False
+    # The row's updated_at as this apply wrote it (None when it wrote nothing).
+    updated_at: datetime | None = None
+    # The state the row holds after this apply, when known.
+    state: FundState | None = None
+
+    @property
+    def head(self) -> FundHead | None:
+        """The row this apply wrote; None when it wrote nothing."""
+        if self.updated_at is None:
+            return None
+        return FundHead(self.fund_id, self.version, self.position, FOLD_VERSION, self.updated_at)
+
+
+async def apply_events(
+    table: FundTable,
+    source: EventLog,
+    fund_id: str,
+    events: Sequence[LoggedEvent],
+    *,
+    refold: bool = False,
+    cache: StateCache | None = None,
+) -> Outcome:
+    """Apply `events` (all of stream `fund_id`, any order, duplicates allowed) to `table`.
+
+    `refold` folds the whole stream again from the log (e.g. after a fold
+    version change); it never creates a row for a fund the table does not hold.
+    `cache` holds the states this process committed to `table` (the live one):
+    read first, updated after the commit.
+    """
+    known = None if cache is None or refold else cache.get(fund_id)
+    if known is not None and events:
+        outcome = await _apply_over_known(table, fund_id, events, known)
+        if outcome is not None:
+            if cache is not None and outcome.state is not None:
+                cache.put(outcome.state)
+            return outcome
+    outcome = await _apply_locked(table, source, fund_id, events, refold, known)
+    if cache is not None and outcome.state is not None:
+        cache.put(outcome.state)  # after the commit: a rolled-back state is never cached
+    return outcome
+
+
+async def _apply_over_known(
+    table: FundTable, fund_id: str, events: Sequence[LoggedEvent], known: FundState
+) -> Outcome | None:
+    """The events folded over the cached state, written only if the row is still at its version.
+
+    None (nothing written) when the events are not exactly the next ones after
+    the cached version, or the row has moved on or was written by another fold:
+    the locking path then decides against the stored row.
+    """
+    plan = plan_apply(known.version, [e.version for e in events])
+    if plan.empty or plan.fetch:
+        return None
+    run = _given_run(events, plan)
+    state = fold_logged(known, run)
+    updated_at = await table.write_at(state, run[-1].position, version=known.version)
+    if updated_at is None:  # no row at the cached version
+        return None
+    return Outcome(
+        fund_id,
+        applied=plan.last - known.version,
+        duplicates=plan.duplicates,
+        fetched=0,
+        version=state.version,
+        position=run[-1].position,
+        updated_at=updated_at,
+        state=state,
+    )
+
+
+async def _apply_locked(
+    table: FundTable,
+    source: EventLog,
+    fund_id: str,
+    events: Sequence[LoggedEvent],
+    refold: bool,
+    known: FundState | None,
+) -> Outcome:
+    """The locking transaction (see the module docstring)."""
+    known_version = -1 if refold or known is None else known.version
+    create = not refold and bool(events)
+    async with table.lock(fund_id, create=create, known_version=known_version) as locked:
+        if locked is None:
+            return Outcome(fund_id, 0, 0, 0, 0, 0)
+        row = locked.row
+        base: FundState | None = None
+        if not refold:
+            try:
+                base = base_state(fund_id, row.version, row.fold_version, row.state_text, known)
+            except StoredStateError as err:
+                log.warning("%s: stored state unusable (%s); folding it again", fund_id, err)
+        refolding = base is None
+        plan = plan_apply(row.version, [e.version for e in events], refold=refolding)
+        if plan.empty:
+            held = base if row.version > 0 else None
+            return Outcome(fund_id, 0, plan.duplicates, 0, row.version, row.position, state=held)
+        if plan.fetch:
+            run = await _read_run(source, fund_id, plan)
+            given = {e.version for e in events}
+            fetched = sum(1 for e in run if e.version > row.version and e.version not in given)
+        else:
+            run, fetched = _given_run(events, plan), 0
+        state = fold_logged(empty_state(fund_id) if base is None else base, run)
+        updated_at = await locked.write(state, run[-1].position)
+    return Outcome(
+        fund_id,
+        applied=plan.last - row.version,
+        duplicates=plan.duplicates,
+        fetched=fetched,
+        version=state.version,
+        position=run[-1].position,
+        refolded=refolding,
+        updated_at=updated_at,
+        state=state,
+    )
+
+
+async def _read_run(source: EventLog, fund_id: str, plan: ApplyPlan) -> list[LoggedEvent]:
+    """Versions plan.first..plan.last from the log; LogGapError when it does not hold them
+    all (they were delivered, so they were written: only retention or a repair of the log
+    removes them, and no retry brings them back)."""
+    run = await source.read_stream(
+        fund_id, from_version=plan.first, max_count=plan.last - plan.first + 1
+    )
+    wanted = range(plan.first, plan.last + 1)
+    got = [e.version for e in run]
+    if got != list(wanted):
+        missing = next(
+            (v for i, v in enumerate(wanted) if i >= len(got) or got[i] != v), plan.last + 1
+        )
+        raise LogGapError(
+            fund_id,
+            missing,
+            f"the event store returned versions {got[:5]}… for {plan.first}..{plan.last}",
+        )
+    return run
+
+
+def _given_run(events: Sequence[LoggedEvent], plan: ApplyPlan) -> list[LoggedEvent]:
+    by_version = {e.version: e for e in events if plan.first <= e.version <= plan.last}
+    return [by_version[v] for v in range(plan.first, plan.last + 1)]

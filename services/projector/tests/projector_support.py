@@ -1,0 +1,241 @@
+"""Builders, direct database access and bounded waits shared by the projector tests."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Awaitable, Callable
+from datetime import UTC
+from typing import Any
+
+import asyncpg
+import grpc
+import nats
+from fundledger.eventstore.v1 import events_pb2
+from fundledger.eventstore.v1 import eventstore_pb2 as es
+from fundledger.fund.v1 import state_pb2
+from fundledger.projector.v1 import projector_pb2 as pb
+from fundledger_kernel.fund import decode_event, empty_state, project, state_to_proto
+from fundledger_kernel.fund.fold_input import LoggedEvent
+from fundledger_platform.errors import error_info
+from fundledger_platform.eventstore_client import EventStoreClient
+from fundledger_platform.recorded import logged_event
+from prometheus_client import REGISTRY
+
+DEFAULT_WAIT = 15.0
+# A CAPITAL_CALLED payload whose amount is not a number.
+UNREADABLE_PAYLOAD = json.dumps({"amount_cents": "lots"})
+
+
+def new_fund() -> str:
+    return f"fund-{uuid.uuid4()}"
+
+
+def event(event_type: str, **data: Any) -> events_pb2.EventData:
+    return events_pb2.EventData(event_type=event_type, data=json.dumps(data).encode())
+
+
+def fund_created(name: str = "Fund I", committed: int = 10_000_000) -> events_pb2.EventData:
+    return event(
+        "FUND_CREATED",
+        name=name,
+        committed_capital_cents=committed,
+        currency="USD",
+        vintage_year=2024,
+    )
+
+
+def company_added(company_id: str, name: str, cap: int = 0) -> events_pb2.EventData:
+    return event("COMPANY_ADDED", company_id=company_id, name=name, allocation_cap_cents=cap)
+
+
+def investment(company_id: str, amount: int) -> events_pb2.EventData:
+    return event("INVESTMENT_MADE", company_id=company_id, amount_cents=amount)
+
+
+def capital_called(amount: int) -> events_pb2.EventData:
+    return event("CAPITAL_CALLED", amount_cents=amount)
+
+
+def valuation(company_id: str, amount: int) -> events_pb2.EventData:
+    return event("VALUATION_UPDATED", company_id=company_id, valuation_cents=amount)
+
+
+def distribution(amount: int) -> events_pb2.EventData:
+    return event("DISTRIBUTION_MADE", amount_cents=amount)
+
+
+async def append(
+    store: Any, stream_id: str, *events: events_pb2.EventData
+) -> es.AppendToStreamResponse:
+    """Appends through the event store's gRPC API (store: an EventStoreClient)."""
+    response: es.AppendToStreamResponse = await store.append(
+        es.AppendToStreamRequest(stream_id=stream_id, events=list(events))
+    )
+    return response
+
+
+async def read_logged(client: EventStoreClient, fund_id: str) -> list[LoggedEvent]:
+    """The fund's events from the event store, as the apply path takes them."""
+    return [logged_event(e) for e in await client.read_stream(fund_id)]
+
+
+async def insert_unreadable_event(
+    dsn: str, fund_id: str, version: int, event_type: str = "CAPITAL_CALLED"
+) -> int:
+    """Writes version `version` of the fund straight into the event store's table, with a
+    payload its schema rejects (what a damaged row or a schema that moved on looks
+    like: the store validates what it appends, so only SQL can write it). Everything
+    else is done as an append does it, so the relay publishes it and reads return it.
+    Returns its position."""
+    data = UNREADABLE_PAYLOAD
+    event_id = uuid.uuid4()
+    conn = await asyncpg.connect(dsn)
+    try:
+        async with conn.transaction():
+            position, recorded_at = await conn.fetchrow(
+                "UPDATE eventstore.log_head SET last_position = last_position + 1, "
+                "last_recorded_at = greatest(last_recorded_at, clock_timestamp()) "
+                "RETURNING last_position, last_recorded_at"
+            )
+            await conn.execute(
+                "INSERT INTO eventstore.events (position, stream_id, category, version, "
+                "event_id, event_type, schema_version, data, metadata, payload_hash, "
+                "recorded_at) VALUES ($1, $2, 'fund', $3, $4, $5, 1, $6::jsonb, '{}'::jsonb, "
+                "$7, $8)",
+                position,
+                fund_id,
+                version,
+                event_id,
+                event_type,
+                data,
+                hashlib.sha256(data.encode()).digest(),
+                recorded_at,
+            )
+            await conn.execute(
+                "INSERT INTO eventstore.event_ids (event_id, stream_id, version) "
+                "VALUES ($1, $2, $3)",
+                event_id,
+                fund_id,
+                version,
+            )
+            await conn.execute(
+                "UPDATE eventstore.streams SET version = $2, last_recorded_at = $3 "
+                "WHERE stream_id = $1",
+                fund_id,
+                version,
+                recorded_at,
+            )
+    finally:
+        await conn.close()
+    return int(position)
+
+
+async def damage_event(dsn: str, fund_id: str, version: int) -> None:
+    """Overwrites a stored event's payload in the event store's table with one its schema
+    rejects (nothing but SQL can: the store validates what it appends)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        done = await conn.execute(
+            "UPDATE eventstore.events SET data = $3::jsonb WHERE stream_id = $1 AND version = $2",
+            fund_id,
+            version,
+            UNREADABLE_PAYLOAD,
+        )
+    finally:
+        await conn.close()
+    assert done == "UPDATE 1", done
+
+
+async def stored_row(dsn: str, fund_id: str) -> dict[str, Any] | None:
+    """The fund's projection row as stored (state as JSON text)."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        record = await conn.fetchrow(
+            "SELECT version, position, fold_version, state::text AS state, updated_at "
+            "FROM projector.fund_state WHERE fund_id = $1",
+            fund_id,
+        )
+    finally:
+        await conn.close()
+    return None if record is None else dict(record)
+
+
+async def overwrite_row(
+    dsn: str, fund_id: str, fold_version: int, state: str, version: int | None = None
+) -> None:
+    """Replaces the fund's stored state and fold version (and version, if given), as a
+    damaged row or another fold's deploy would leave it."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await conn.execute(
+            "UPDATE projector.fund_state SET fold_version = $2, state = $3::jsonb, "
+            "version = coalesce($4, version) WHERE fund_id = $1",
+            fund_id,
+            fold_version,
+            state,
+            version,
+        )
+    finally:
+        await conn.close()
+
+
+async def get_state(
+    stub: Any, fund_id: str, min_version: int = 0, deadline: float = DEFAULT_WAIT
+) -> pb.GetFundStateResponse:
+    response: pb.GetFundStateResponse = await stub.GetFundState(
+        pb.GetFundStateRequest(fund_id=fund_id, min_version=min_version), timeout=deadline
+    )
+    return response
+
+
+async def folded_from_log(client: EventStoreClient, fund_id: str) -> state_pb2.FundState:
+    """The fund's state folded here, independently, from every event in the log."""
+    events = await client.read_stream(fund_id)
+    state = project(
+        empty_state(fund_id),
+        (
+            decode_event(e.event_type, e.data, e.version, e.recorded_at.ToDatetime(tzinfo=UTC))
+            for e in events
+        ),
+    )
+    return state_to_proto(state)
+
+
+def details(err: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:
+    info = error_info(err)
+    assert info is not None, f"no ErrorInfo in {err}"
+    return info.reason, dict(info.metadata)
+
+
+def counter(name: str, labels: dict[str, str] | None = None) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], what: str, within: float = DEFAULT_WAIT
+) -> None:
+    """Polls `check` every 50 ms until it is true; fails after `within` seconds."""
+    deadline = time.monotonic() + within
+    while not await check():
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
+        await asyncio.sleep(0.05)
+
+
+async def wait_all_acknowledged(nats_url: str, stream: str, durable: str = "projector") -> None:
+    """Wait until the projector's durable consumer has nothing pending or unacknowledged."""
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+
+        async def all_acknowledged() -> bool:
+            info = await js.consumer_info(stream, durable)
+            return bool(info.num_ack_pending == 0 and info.num_pending == 0)
+
+        await wait_until(all_acknowledged, "the redelivered messages to be acknowledged")
+    finally:
+        await nc.close()
