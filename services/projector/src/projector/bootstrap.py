@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,8 +33,6 @@ from projector.service_layer.fund_state import FundStateReader
 from projector.service_layer.rebuild import Rebuilder
 from projector.service_layer.status import ProjectionStatus, projection_status
 from projector.service_layer.waiters import VersionWaiters
-
-log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SERVICE_NAME = projector_pb2.DESCRIPTOR.services_by_name["ProjectorService"].full_name

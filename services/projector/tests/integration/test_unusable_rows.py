@@ -33,19 +33,38 @@ async def _projected(stack: Stack, stub: Any, *amounts: int) -> str:
     return fund
 
 
-async def test_a_damaged_row_is_answered_from_the_log_and_not_written(stack: Stack) -> None:
+async def test_a_damaged_row_is_answered_from_the_log_and_not_written(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
     projector = await stack.projector()
-    stub = stack.stub(projector)
-    fund = await _projected(stack, stub, 4, 5)
+    fund = await _projected(stack, stack.stub(projector), 4, 5)
     # This fold's number, but JSON that does not read back as a state.
     await overwrite_row(stack.dsn, fund, FOLD_VERSION, json.dumps({"fold_version": FOLD_VERSION}))
     before = await stored_row(stack.dsn, fund)
+    # A replica that has not answered for this fund yet (nothing cached).
+    reader = await stack.projector(consumer_enabled=False, catchup_enabled=False)
+    stub = stack.stub(reader)
 
     for _ in range(2):  # the second from the read cache
         response = await get_state(stub, fund)
         assert (response.state.name, response.state.version) == ("Kept", 3)
         assert response.state.called_cents == 9
     assert await stored_row(stack.dsn, fund) == before
+    folded = [r for r in caplog.records if "answering from the log" in r.getMessage()]
+    assert len(folded) == 1
+
+    # The apply path repairs it at the same version; the reader notices the new row.
+    await reader.applier.refold(fund)
+    repaired = await stored_row(stack.dsn, fund)
+    assert repaired is not None
+    assert (repaired["version"], repaired["fold_version"]) == (3, FOLD_VERSION)
+    assert repaired["updated_at"] > before["updated_at"]
+    response = await get_state(stub, fund)
+    assert (response.state.version, response.state.called_cents) == (3, 9)
+    assert (
+        response.updated_time.ToDatetime().replace(tzinfo=repaired["updated_at"].tzinfo)
+        == (repaired["updated_at"])
+    )
 
 
 async def test_an_unusable_row_over_an_unfoldable_log_is_data_loss(stack: Stack) -> None:
