@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import json
 import time
 import uuid
@@ -25,9 +24,11 @@ from fundledger_platform.eventstore_client import EventStoreClient
 from fundledger_platform.recorded import logged_event
 from prometheus_client import REGISTRY
 
+from tests.support.event_rows import UNREADABLE_PAYLOAD as UNREADABLE_PAYLOAD
+from tests.support.event_rows import insert_raw_event, rewrite_payload
+
 DEFAULT_WAIT = 15.0
 # A CAPITAL_CALLED payload whose amount is not a number.
-UNREADABLE_PAYLOAD = json.dumps({"amount_cents": "lots"})
 
 
 def new_fund() -> str:
@@ -86,68 +87,25 @@ async def read_logged(client: EventStoreClient, fund_id: str) -> list[LoggedEven
 async def insert_unreadable_event(
     dsn: str, fund_id: str, version: int, event_type: str = "CAPITAL_CALLED"
 ) -> int:
-    """Writes version `version` of the fund straight into the event store's table, with a
-    payload its schema rejects (what a damaged row or a schema that moved on looks
-    like: the store validates what it appends, so only SQL can write it). Everything
-    else is done as an append does it, so the relay publishes it and reads return it.
-    Returns its position."""
-    data = UNREADABLE_PAYLOAD
-    event_id = uuid.uuid4()
+    """Writes version `version` of the fund straight into the event store's table with a payload
+    its schema rejects (a damaged row, or a schema that moved on); everything else as an append
+    does it, so the relay publishes it and reads return it. Returns its position."""
     conn = await asyncpg.connect(dsn)
     try:
-        async with conn.transaction():
-            position, recorded_at = await conn.fetchrow(
-                "UPDATE eventstore.log_head SET last_position = last_position + 1, "
-                "last_recorded_at = greatest(last_recorded_at, clock_timestamp()) "
-                "RETURNING last_position, last_recorded_at"
-            )
-            await conn.execute(
-                "INSERT INTO eventstore.events (position, stream_id, category, version, "
-                "event_id, event_type, schema_version, data, metadata, payload_hash, "
-                "recorded_at) VALUES ($1, $2, 'fund', $3, $4, $5, 1, $6::jsonb, '{}'::jsonb, "
-                "$7, $8)",
-                position,
-                fund_id,
-                version,
-                event_id,
-                event_type,
-                data,
-                hashlib.sha256(data.encode()).digest(),
-                recorded_at,
-            )
-            await conn.execute(
-                "INSERT INTO eventstore.event_ids (event_id, stream_id, version) "
-                "VALUES ($1, $2, $3)",
-                event_id,
-                fund_id,
-                version,
-            )
-            await conn.execute(
-                "UPDATE eventstore.streams SET version = $2, last_recorded_at = $3 "
-                "WHERE stream_id = $1",
-                fund_id,
-                version,
-                recorded_at,
-            )
-    finally:
-        await conn.close()
-    return int(position)
-
-
-async def damage_event(dsn: str, fund_id: str, version: int) -> None:
-    """Overwrites a stored event's payload in the event store's table with one its schema
-    rejects (nothing but SQL can: the store validates what it appends)."""
-    conn = await asyncpg.connect(dsn)
-    try:
-        done = await conn.execute(
-            "UPDATE eventstore.events SET data = $3::jsonb WHERE stream_id = $1 AND version = $2",
-            fund_id,
-            version,
-            UNREADABLE_PAYLOAD,
+        return await insert_raw_event(
+            conn, fund_id, version, event_type=event_type, raw_data=UNREADABLE_PAYLOAD
         )
     finally:
         await conn.close()
-    assert done == "UPDATE 1", done
+
+
+async def damage_event(dsn: str, fund_id: str, version: int) -> None:
+    """Overwrites a stored event's payload with one its schema rejects."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        await rewrite_payload(conn, fund_id, version, UNREADABLE_PAYLOAD)
+    finally:
+        await conn.close()
 
 
 async def stored_row(dsn: str, fund_id: str) -> dict[str, Any] | None:

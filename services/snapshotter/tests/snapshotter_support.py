@@ -16,6 +16,7 @@ from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
 
+from tests.support.event_rows import delete_event, rewrite_payload
 from tests.support.rpc_errors import metadata_of as metadata_of
 from tests.support.rpc_errors import reason_of as reason_of
 
@@ -175,24 +176,15 @@ async def rewrite_stored_event(dsn: str, fund_id: str, version: int, data: Any) 
     (or a schema that moved on) would: the event store validated it on append, not since."""
     conn = await asyncpg.connect(dsn)
     try:
-        status = await conn.execute(
-            "UPDATE eventstore.events SET data = $3::jsonb WHERE stream_id = $1 AND version = $2",
-            fund_id,
-            version,
-            json.dumps(data),
-        )
+        await rewrite_payload(conn, fund_id, version, json.dumps(data))
     finally:
         await conn.close()
-    assert status == "UPDATE 1", status
 
 
 async def remove_stored_event(dsn: str, fund_id: str, version: int) -> None:
     """Deletes one stored event from the event store's table: a gap in the fund's log."""
     conn = await asyncpg.connect(dsn)
     try:
-        status = await conn.execute(
-            "DELETE FROM eventstore.events WHERE stream_id = $1 AND version = $2", fund_id, version
-        )
+        await delete_event(conn, fund_id, version)
     finally:
         await conn.close()
-    assert status == "DELETE 1", status

@@ -22,6 +22,8 @@ from allocation_support import (
 from fundledger.allocation.v1 import allocation_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 
+from tests.support.event_rows import delete_event
+
 PORTFOLIO = [Company("a", planned=100), Company("b", planned=200)]
 
 
@@ -72,9 +74,7 @@ async def test_a_gap_is_data_loss_and_the_cached_view_is_dropped(stack: Stack) -
         )
     )
     # The first of them vanishes (retention, a partial restore): the next read skips a version.
-    await stack.store_db.execute(
-        "DELETE FROM eventstore.events WHERE stream_id = $1 AND version = $2", fund, version + 1
-    )
+    await delete_event(stack.store_db, fund, version + 1)
 
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         await stack.api.PreviewReallocation(preview_request(fund, version + 2))
