@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import nats
 from fundledger.eventstore.v1 import events_pb2
+from fundledger_platform.settings import DEFAULT_BUS_STREAM, DEFAULT_BUS_SUBJECT_PREFIX
 from nats.errors import NoServersError
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.api import DeliverPolicy
@@ -22,8 +23,8 @@ from nats.js.errors import NotFoundError
 
 from fundledger_cli.errors import CliError, ExitCode
 
-DEFAULT_STREAM = "FUNDLEDGER_EVENTS"
-DEFAULT_PREFIX = "fundledger.events"
+DEFAULT_STREAM = DEFAULT_BUS_STREAM
+DEFAULT_PREFIX = DEFAULT_BUS_SUBJECT_PREFIX
 # How long one wait for a message lasts before the time limit is checked again.
 _POLL_SECONDS = 0.5
 

@@ -13,6 +13,15 @@ from dataclasses import dataclass
 
 PREFIX = "FUNDLEDGER_"
 
+# Where the local stack (`make run`) listens: the defaults every service falls back on.
+DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/fundledger"
+DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
+DEFAULT_EVENTSTORE_ADDRESS = "127.0.0.1:50051"
+# The JetStream stream and subject prefix the relay publishes to and the consumers read:
+# both sides must agree, so both take these defaults (FUNDLEDGER_BUS_STREAM / _SUBJECT_PREFIX).
+DEFAULT_BUS_STREAM = "FUNDLEDGER_EVENTS"
+DEFAULT_BUS_SUBJECT_PREFIX = "fundledger.events"
+
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off"})
 

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fundledger_platform.settings import ServerSettings, env_float, env_int, env_str
+from fundledger_platform.settings import (
+    DEFAULT_EVENTSTORE_ADDRESS,
+    ServerSettings,
+    env_float,
+    env_int,
+    env_str,
+)
 
 from allocation.domain.thresholds import Thresholds
 
-DEFAULT_EVENTSTORE_ADDRESS = "127.0.0.1:50051"
 # One RESERVE_ALLOCATED per changed company plus the audit event must fit in one append, and
 # the event store takes at most 1000 events per append by default.
 DEFAULT_MAX_PROPOSALS = 999

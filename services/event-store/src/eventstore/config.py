@@ -4,12 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fundledger_platform.settings import ServerSettings, env_bool, env_float, env_int, env_str
+from fundledger_platform.settings import (
+    DEFAULT_BUS_STREAM,
+    DEFAULT_BUS_SUBJECT_PREFIX,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_NATS_URL,
+    ServerSettings,
+    env_bool,
+    env_float,
+    env_int,
+    env_str,
+)
 
 from eventstore.domain.append_request import Limits
-
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/fundledger"
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
 
 
 @dataclass(frozen=True)
@@ -53,8 +60,8 @@ class Settings:
             relay_enabled=env_bool("EVENTSTORE_RELAY_ENABLED", True),
             relay_batch_size=env_int("EVENTSTORE_RELAY_BATCH_SIZE", 500),
             relay_poll_seconds=env_float("EVENTSTORE_RELAY_POLL_SECONDS", 1.0),
-            bus_stream=env_str("BUS_STREAM", "FUNDLEDGER_EVENTS"),
-            bus_subject_prefix=env_str("BUS_SUBJECT_PREFIX", "fundledger.events"),
+            bus_stream=env_str("BUS_STREAM", DEFAULT_BUS_STREAM),
+            bus_subject_prefix=env_str("BUS_SUBJECT_PREFIX", DEFAULT_BUS_SUBJECT_PREFIX),
             bus_duplicate_window_seconds=env_float("BUS_DUPLICATE_WINDOW_SECONDS", 600.0),
             bus_max_age_seconds=env_float("BUS_MAX_AGE_SECONDS", 7 * 24 * 3600.0),
             subscribe_poll_seconds=env_float("EVENTSTORE_SUBSCRIBE_POLL_SECONDS", 1.0),

@@ -9,11 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fundledger_platform.settings import ServerSettings, env_bool, env_float, env_int, env_str
-
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/fundledger"
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
-DEFAULT_EVENTSTORE_ADDRESS = "127.0.0.1:50051"
+from fundledger_platform.settings import (
+    DEFAULT_BUS_STREAM,
+    DEFAULT_BUS_SUBJECT_PREFIX,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_EVENTSTORE_ADDRESS,
+    DEFAULT_NATS_URL,
+    ServerSettings,
+    env_bool,
+    env_float,
+    env_int,
+    env_str,
+)
 
 
 @dataclass(frozen=True)
@@ -56,8 +63,8 @@ class Settings:
             ),
             db_pool_min=env_int("PROJECTOR_DB_POOL_MIN", 2, min_value=1),
             db_pool_max=env_int("PROJECTOR_DB_POOL_MAX", 12, min_value=4),
-            bus_stream=env_str("BUS_STREAM", "FUNDLEDGER_EVENTS"),
-            bus_subject_prefix=env_str("BUS_SUBJECT_PREFIX", "fundledger.events"),
+            bus_stream=env_str("BUS_STREAM", DEFAULT_BUS_STREAM),
+            bus_subject_prefix=env_str("BUS_SUBJECT_PREFIX", DEFAULT_BUS_SUBJECT_PREFIX),
             durable=env_str("PROJECTOR_DURABLE", "projector"),
             consumer_enabled=env_bool("PROJECTOR_CONSUMER_ENABLED", True),
             consumer_batch_size=env_int("PROJECTOR_CONSUMER_BATCH_SIZE", 256, min_value=1),

@@ -5,11 +5,18 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import time
 
-from fundledger_platform.settings import ServerSettings, env_float, env_int, env_name, env_str
-
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/fundledger"
-DEFAULT_NATS_URL = "nats://127.0.0.1:4222"
-DEFAULT_EVENTSTORE_ADDRESS = "127.0.0.1:50051"
+from fundledger_platform.settings import (
+    DEFAULT_BUS_STREAM,
+    DEFAULT_BUS_SUBJECT_PREFIX,
+    DEFAULT_DATABASE_URL,
+    DEFAULT_EVENTSTORE_ADDRESS,
+    DEFAULT_NATS_URL,
+    ServerSettings,
+    env_float,
+    env_int,
+    env_name,
+    env_str,
+)
 
 
 @dataclass(frozen=True)
@@ -37,8 +44,8 @@ class Settings:
             eventstore_address=env_str("EVENTSTORE_ADDRESS", DEFAULT_EVENTSTORE_ADDRESS),
             db_pool_min=env_int("SNAPSHOTTER_DB_POOL_MIN", 2, min_value=1),
             db_pool_max=env_int("SNAPSHOTTER_DB_POOL_MAX", 10, min_value=1),
-            bus_stream=env_str("BUS_STREAM", "FUNDLEDGER_EVENTS"),
-            bus_subject_prefix=env_str("BUS_SUBJECT_PREFIX", "fundledger.events"),
+            bus_stream=env_str("BUS_STREAM", DEFAULT_BUS_STREAM),
+            bus_subject_prefix=env_str("BUS_SUBJECT_PREFIX", DEFAULT_BUS_SUBJECT_PREFIX),
             durable=env_str("SNAPSHOTTER_DURABLE", "snapshotter"),
             snapshot_every_events=env_int("SNAPSHOT_EVERY_EVENTS", 50, min_value=1),
             daily_utc_time=parse_utc_time(env_str("SNAPSHOT_DAILY_UTC_TIME", "00:00")),

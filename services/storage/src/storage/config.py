@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fundledger_platform.settings import (
+    DEFAULT_DATABASE_URL,
+    DEFAULT_EVENTSTORE_ADDRESS,
     ServerSettings,
     env_bool,
     env_float,
@@ -12,9 +14,6 @@ from fundledger_platform.settings import (
     env_name,
     env_str,
 )
-
-DEFAULT_DATABASE_URL = "postgresql://postgres@127.0.0.1:55432/fundledger"
-DEFAULT_EVENTSTORE_ADDRESS = "127.0.0.1:50051"
 
 MIB = 1024 * 1024
 # S3 refuses multipart parts under 5 MiB (all but the last; SeaweedFS answers
