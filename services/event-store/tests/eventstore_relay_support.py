@@ -27,6 +27,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tests.support.event_store import eventstore_settings
+from tests.support.waiting import wait_until as wait_until
 
 if TYPE_CHECKING:
     from fundledger.eventstore.v1.eventstore_pb2_grpc import EventStoreServiceAsyncStub
@@ -50,17 +51,6 @@ def bus_overrides() -> dict[str, Any]:
     that must publish to the same place (same database, same bus)."""
     tag = uuid.uuid4().hex[:10]
     return {"bus_stream": f"R_{tag}", "bus_subject_prefix": f"r{tag}.events"}
-
-
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], what: str, within: float = DEFAULT_WAIT
-) -> None:
-    """Polls `check` every 50 ms until it is true; fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 @asynccontextmanager

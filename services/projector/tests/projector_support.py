@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC
@@ -26,6 +24,7 @@ from prometheus_client import REGISTRY
 
 from tests.support.event_rows import UNREADABLE_PAYLOAD as UNREADABLE_PAYLOAD
 from tests.support.event_rows import insert_raw_event, rewrite_payload
+from tests.support.waiting import wait_until as base_wait_until
 
 DEFAULT_WAIT = 15.0
 # A CAPITAL_CALLED payload whose amount is not a number.
@@ -173,17 +172,6 @@ def counter(name: str, labels: dict[str, str] | None = None) -> float:
     return REGISTRY.get_sample_value(name, labels) or 0.0
 
 
-async def wait_until(
-    check: Callable[[], Awaitable[bool]], what: str, within: float = DEFAULT_WAIT
-) -> None:
-    """Polls `check` every 50 ms until it is true; fails after `within` seconds."""
-    deadline = time.monotonic() + within
-    while not await check():
-        if time.monotonic() >= deadline:
-            raise AssertionError(f"timed out after {within:.0f}s waiting for {what}")
-        await asyncio.sleep(0.05)
-
-
 async def wait_all_acknowledged(nats_url: str, stream: str, durable: str = "projector") -> None:
     """Wait until the projector's durable consumer has nothing pending or unacknowledged."""
     nc = await nats.connect(nats_url)
@@ -197,3 +185,10 @@ async def wait_all_acknowledged(nats_url: str, stream: str, durable: str = "proj
         await wait_until(all_acknowledged, "the redelivered messages to be acknowledged")
     finally:
         await nc.close()
+
+
+async def wait_until(
+    check: Callable[[], Awaitable[bool]], what: str, within: float = DEFAULT_WAIT
+) -> None:
+    """The shared wait, with the projector's longer default (its consumers ack in batches)."""
+    await base_wait_until(check, what, within)

@@ -19,6 +19,7 @@ from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
 from tests.support.event_rows import delete_event, rewrite_payload
 from tests.support.rpc_errors import metadata_of as metadata_of
 from tests.support.rpc_errors import reason_of as reason_of
+from tests.support.waiting import wait_until
 
 if TYPE_CHECKING:  # snapshotter_stack imports this module
     from snapshotter_stack import Stack
@@ -101,11 +102,7 @@ async def append_many(
 
 async def eventually(check: Callable[[], Awaitable[bool]], what: str) -> None:
     """Poll `check` until it holds; fail after WAIT_SECONDS."""
-    deadline = asyncio.get_running_loop().time() + WAIT_SECONDS
-    while not await check():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.05)
+    await wait_until(check, what, WAIT_SECONDS)
 
 
 async def list_all(api: Any, fund_id: str, page_size: int = 0) -> list[pb.Snapshot]:
