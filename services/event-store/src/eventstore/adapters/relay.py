@@ -27,6 +27,7 @@ from datetime import UTC, datetime
 
 import asyncpg
 from fundledger_kernel.streams import nats_token
+from fundledger_platform.settings import DEFAULT_BUS_SUBJECT_PREFIX
 from fundledger_platform.telemetry import inject_headers
 from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
@@ -67,7 +68,7 @@ class Relay:
         js: JetStreamContext,
         *,
         name: str = "jetstream",
-        subject_prefix: str = "fundledger.events",
+        subject_prefix: str = DEFAULT_BUS_SUBJECT_PREFIX,
         batch_size: int = 500,
         poll_interval: float = 1.0,
         stream: str | None = None,
