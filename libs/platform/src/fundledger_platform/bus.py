@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nats.aio.client import Client, Server
@@ -84,6 +86,18 @@ async def connect_bus(
         raise
     logger.info("nats %s: connected to %s", name, url)
     return nc
+
+
+def closing_bus(nc: Client, *, drain: bool) -> Callable[[], Awaitable[None]]:
+    """A shutdown step for the service's bus connection. drain=True flushes what was published
+    first (a publisher's last messages); a service that only consumes closes outright, since
+    drain() would wait for its stopped pull subscription's in-flight messages."""
+
+    async def close() -> None:
+        with contextlib.suppress(Exception):
+            await (nc.drain() if drain else nc.close())
+
+    return close
 
 
 def bus_connected(nc: Client) -> bool:

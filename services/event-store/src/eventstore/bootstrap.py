@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
-from fundledger_platform.bus import bus_connected, connect_bus, ensure_stream
+from fundledger_platform.bus import bus_connected, closing_bus, connect_bus, ensure_stream
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.migrations import load_migrations, migrate_down, migrate_up
 from fundledger_platform.server import ServiceServer, build_server, cancelling
@@ -166,10 +165,6 @@ async def build(settings: Settings) -> EventStore:
     async def ready() -> bool:
         return bus_connected(bus) and await ping(pool)
 
-    async def close_bus() -> None:
-        with contextlib.suppress(Exception):
-            await bus.drain()
-
     server = build_server(
         settings.server,
         register=lambda s: eventstore_pb2_grpc.add_EventStoreServiceServicer_to_server(servicer, s),
@@ -182,7 +177,7 @@ async def build(settings: Settings) -> EventStore:
             relay.stop,
             notifier.stop,
             cancelling(tasks),
-            close_bus,
+            closing_bus(bus, drain=True),
             pool.close,
         ],
         max_message_bytes=settings.limits.max_append_bytes + 1024 * 1024,

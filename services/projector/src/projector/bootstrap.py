@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
 from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
-from fundledger_platform.bus import bus_connected, connect_bus
+from fundledger_platform.bus import bus_connected, closing_bus, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
@@ -129,10 +128,6 @@ async def build(settings: Settings) -> Projector:
     async def ready() -> bool:
         return bus_connected(bus) and await ping(pool) and await probe.ready()
 
-    async def close_bus() -> None:
-        with contextlib.suppress(Exception):
-            await bus.drain()
-
     server = build_server(
         settings.server,
         register=lambda s: projector_pb2_grpc.add_ProjectorServiceServicer_to_server(servicer, s),
@@ -145,7 +140,7 @@ async def build(settings: Settings) -> Projector:
             consumer.stop,
             cancelling(tasks),
             rebuilder.stop,
-            close_bus,
+            closing_bus(bus, drain=True),
             client.close,
             probe.close,
             heads.close,

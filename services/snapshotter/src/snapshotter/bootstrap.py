@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import asyncpg
 from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
 from fundledger_kernel.streams import FUND_CATEGORY
-from fundledger_platform.bus import bus_connected, connect_bus
+from fundledger_platform.bus import bus_connected, closing_bus, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
@@ -103,14 +102,6 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotte
     async def ready() -> bool:
         return bus_connected(bus) and await ping(pool) and await probe.ready()
 
-    async def close_bus() -> None:
-        # close(), not drain(): the snapshotter only consumes, so there is no
-        # publish to flush, and an unacknowledged message is simply redelivered.
-        # drain() would wait (30 s) for the stopped consumer's pull subscription
-        # to empty a queue nobody reads any more.
-        with contextlib.suppress(Exception):
-            await bus.close()
-
     async def close_clients() -> None:
         await client.close()
         await probe.close()
@@ -125,6 +116,12 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotte
         # Order matters: the consumer stops first (an unacknowledged event is
         # simply redelivered to the next instance), then the background work
         # that still uses the clients and the pool; the pool closes last.
-        on_shutdown=[consumer.stop, cancelling(tasks), close_bus, close_clients, pool.close],
+        on_shutdown=[
+            consumer.stop,
+            cancelling(tasks),
+            closing_bus(bus, drain=False),
+            close_clients,
+            pool.close,
+        ],
     )
     return Snapshotter(server, pool, bus, consumer, tracker, catchup, daily, maker, tasks)
