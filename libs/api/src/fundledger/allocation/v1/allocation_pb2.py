@@ -22,42 +22,49 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from fundledger.auth.v1 import options_pb2 as fundledger_dot_auth_dot_v1_dot_options__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)fundledger/allocation/v1/allocation.proto\x12\x18\x66undledger.allocation.v1\x1a\x1fgoogle/protobuf/timestamp.proto\">\n\x08Proposal\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x1e\n\x16planned_reserves_cents\x18\x02 \x01(\x03\"e\n\x06\x43hange\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nfrom_cents\x18\x03 \x01(\x03\x12\x10\n\x08to_cents\x18\x04 \x01(\x03\x12\x13\n\x0b\x64\x65lta_cents\x18\x05 \x01(\x03\"H\n\x06Totals\x12\x14\n\x0c\x62\x65\x66ore_cents\x18\x01 \x01(\x03\x12\x13\n\x0b\x61\x66ter_cents\x18\x02 \x01(\x03\x12\x13\n\x0b\x64\x65lta_cents\x18\x03 \x01(\x03\"\x99\x01\n\x07\x46inding\x12\x33\n\x04type\x18\x01 \x01(\x0e\x32%.fundledger.allocation.v1.FindingType\x12\x34\n\x08severity\x18\x02 \x01(\x0e\x32\".fundledger.allocation.v1.Severity\x12\x12\n\ncompany_id\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"~\n\x1aPreviewReallocationRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12\x35\n\tproposals\x18\x03 \x03(\x0b\x32\".fundledger.allocation.v1.Proposal\"\xe8\x01\n\x1bPreviewReallocationResponse\x12\x31\n\x07\x63hanges\x18\x01 \x03(\x0b\x32 .fundledger.allocation.v1.Change\x12\x30\n\x06totals\x18\x02 \x01(\x0b\x32 .fundledger.allocation.v1.Totals\x12\x33\n\x08\x66indings\x18\x03 \x03(\x0b\x32!.fundledger.allocation.v1.Finding\x12\x16\n\x0e\x63ommit_allowed\x18\x04 \x01(\x08\x12\x17\n\x0f\x63urrent_version\x18\x05 \x01(\x03\"\xb7\x01\n\x19\x43ommitReallocationRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12\x35\n\tproposals\x18\x03 \x03(\x0b\x32\".fundledger.allocation.v1.Proposal\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"\xf7\x01\n\x1a\x43ommitReallocationResponse\x12\x31\n\x07\x63hanges\x18\x01 \x03(\x0b\x32 .fundledger.allocation.v1.Change\x12\x30\n\x06totals\x18\x02 \x01(\x0b\x32 .fundledger.allocation.v1.Totals\x12\x33\n\x08\x66indings\x18\x03 \x03(\x0b\x32!.fundledger.allocation.v1.Finding\x12\x18\n\x10\x62\x61seline_version\x18\x04 \x01(\x03\x12\x13\n\x0bnew_version\x18\x05 \x01(\x03\x12\x10\n\x08replayed\x18\x06 \x01(\x08\"V\n\x1cListReallocationAuditRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x84\x02\n\nAuditEntry\x12\x18\n\x10\x62\x61seline_version\x18\x01 \x01(\x03\x12\x13\n\x0bnew_version\x18\x02 \x01(\x03\x12\x31\n\x07\x63hanges\x18\x03 \x03(\x0b\x32 .fundledger.allocation.v1.Change\x12\x30\n\x06totals\x18\x04 \x01(\x0b\x32 .fundledger.allocation.v1.Totals\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07user_id\x18\x06 \x01(\t\x12/\n\x0b\x63ommit_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\"o\n\x1dListReallocationAuditResponse\x12\x35\n\x07\x65ntries\x18\x01 \x03(\x0b\x32$.fundledger.allocation.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02*\xd1\x02\n\x0b\x46indingType\x12\x1c\n\x18\x46INDING_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46INDING_TYPE_CAP_EXCEEDED\x10\x01\x12$\n FINDING_TYPE_NEGATIVE_ALLOCATION\x10\x02\x12\"\n\x1e\x46INDING_TYPE_COMPANY_NOT_FOUND\x10\x03\x12\"\n\x1e\x46INDING_TYPE_DUPLICATE_COMPANY\x10\x04\x12\x1f\n\x1b\x46INDING_TYPE_EMPTY_PROPOSAL\x10\x05\x12!\n\x1d\x46INDING_TYPE_VERSION_CONFLICT\x10\x06\x12#\n\x1f\x46INDING_TYPE_HIGH_CONCENTRATION\x10\x07\x12.\n*FINDING_TYPE_ALLOCATION_EXCEEDS_FUND_SHARE\x10\x08\x32\xa4\x03\n\x11\x41llocationService\x12\x82\x01\n\x13PreviewReallocation\x12\x34.fundledger.allocation.v1.PreviewReallocationRequest\x1a\x35.fundledger.allocation.v1.PreviewReallocationResponse\x12\x7f\n\x12\x43ommitReallocation\x12\x33.fundledger.allocation.v1.CommitReallocationRequest\x1a\x34.fundledger.allocation.v1.CommitReallocationResponse\x12\x88\x01\n\x15ListReallocationAudit\x12\x36.fundledger.allocation.v1.ListReallocationAuditRequest\x1a\x37.fundledger.allocation.v1.ListReallocationAuditResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)fundledger/allocation/v1/allocation.proto\x12\x18\x66undledger.allocation.v1\x1a fundledger/auth/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\">\n\x08Proposal\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x1e\n\x16planned_reserves_cents\x18\x02 \x01(\x03\"e\n\x06\x43hange\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x12\n\nfrom_cents\x18\x03 \x01(\x03\x12\x10\n\x08to_cents\x18\x04 \x01(\x03\x12\x13\n\x0b\x64\x65lta_cents\x18\x05 \x01(\x03\"H\n\x06Totals\x12\x14\n\x0c\x62\x65\x66ore_cents\x18\x01 \x01(\x03\x12\x13\n\x0b\x61\x66ter_cents\x18\x02 \x01(\x03\x12\x13\n\x0b\x64\x65lta_cents\x18\x03 \x01(\x03\"\x99\x01\n\x07\x46inding\x12\x33\n\x04type\x18\x01 \x01(\x0e\x32%.fundledger.allocation.v1.FindingType\x12\x34\n\x08severity\x18\x02 \x01(\x0e\x32\".fundledger.allocation.v1.Severity\x12\x12\n\ncompany_id\x18\x03 \x01(\t\x12\x0f\n\x07message\x18\x04 \x01(\t\"~\n\x1aPreviewReallocationRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12\x35\n\tproposals\x18\x03 \x03(\x0b\x32\".fundledger.allocation.v1.Proposal\"\xe8\x01\n\x1bPreviewReallocationResponse\x12\x31\n\x07\x63hanges\x18\x01 \x03(\x0b\x32 .fundledger.allocation.v1.Change\x12\x30\n\x06totals\x18\x02 \x01(\x0b\x32 .fundledger.allocation.v1.Totals\x12\x33\n\x08\x66indings\x18\x03 \x03(\x0b\x32!.fundledger.allocation.v1.Finding\x12\x16\n\x0e\x63ommit_allowed\x18\x04 \x01(\x08\x12\x17\n\x0f\x63urrent_version\x18\x05 \x01(\x03\"\xb7\x01\n\x19\x43ommitReallocationRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x18\n\x10\x65xpected_version\x18\x02 \x01(\x03\x12\x35\n\tproposals\x18\x03 \x03(\x0b\x32\".fundledger.allocation.v1.Proposal\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x17\n\x0fidempotency_key\x18\x06 \x01(\t\"\xf7\x01\n\x1a\x43ommitReallocationResponse\x12\x31\n\x07\x63hanges\x18\x01 \x03(\x0b\x32 .fundledger.allocation.v1.Change\x12\x30\n\x06totals\x18\x02 \x01(\x0b\x32 .fundledger.allocation.v1.Totals\x12\x33\n\x08\x66indings\x18\x03 \x03(\x0b\x32!.fundledger.allocation.v1.Finding\x12\x18\n\x10\x62\x61seline_version\x18\x04 \x01(\x03\x12\x13\n\x0bnew_version\x18\x05 \x01(\x03\x12\x10\n\x08replayed\x18\x06 \x01(\x08\"V\n\x1cListReallocationAuditRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"\x84\x02\n\nAuditEntry\x12\x18\n\x10\x62\x61seline_version\x18\x01 \x01(\x03\x12\x13\n\x0bnew_version\x18\x02 \x01(\x03\x12\x31\n\x07\x63hanges\x18\x03 \x03(\x0b\x32 .fundledger.allocation.v1.Change\x12\x30\n\x06totals\x18\x04 \x01(\x0b\x32 .fundledger.allocation.v1.Totals\x12\x0e\n\x06reason\x18\x05 \x01(\t\x12\x0f\n\x07user_id\x18\x06 \x01(\t\x12/\n\x0b\x63ommit_time\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x65vent_id\x18\x08 \x01(\t\"o\n\x1dListReallocationAuditResponse\x12\x35\n\x07\x65ntries\x18\x01 \x03(\x0b\x32$.fundledger.allocation.v1.AuditEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*N\n\x08Severity\x12\x18\n\x14SEVERITY_UNSPECIFIED\x10\x00\x12\x12\n\x0eSEVERITY_ERROR\x10\x01\x12\x14\n\x10SEVERITY_WARNING\x10\x02*\xd1\x02\n\x0b\x46indingType\x12\x1c\n\x18\x46INDING_TYPE_UNSPECIFIED\x10\x00\x12\x1d\n\x19\x46INDING_TYPE_CAP_EXCEEDED\x10\x01\x12$\n FINDING_TYPE_NEGATIVE_ALLOCATION\x10\x02\x12\"\n\x1e\x46INDING_TYPE_COMPANY_NOT_FOUND\x10\x03\x12\"\n\x1e\x46INDING_TYPE_DUPLICATE_COMPANY\x10\x04\x12\x1f\n\x1b\x46INDING_TYPE_EMPTY_PROPOSAL\x10\x05\x12!\n\x1d\x46INDING_TYPE_VERSION_CONFLICT\x10\x06\x12#\n\x1f\x46INDING_TYPE_HIGH_CONCENTRATION\x10\x07\x12.\n*FINDING_TYPE_ALLOCATION_EXCEEDS_FUND_SHARE\x10\x08\x32\xef\x03\n\x11\x41llocationService\x12\x9c\x01\n\x13PreviewReallocation\x12\x34.fundledger.allocation.v1.PreviewReallocationRequest\x1a\x35.fundledger.allocation.v1.PreviewReallocationResponse\"\x18\xa2\xbb\x18\x14reallocation.preview\x12\x98\x01\n\x12\x43ommitReallocation\x12\x33.fundledger.allocation.v1.CommitReallocationRequest\x1a\x34.fundledger.allocation.v1.CommitReallocationResponse\"\x17\xa2\xbb\x18\x13reallocation.commit\x12\x9f\x01\n\x15ListReallocationAudit\x12\x36.fundledger.allocation.v1.ListReallocationAuditRequest\x1a\x37.fundledger.allocation.v1.ListReallocationAuditResponse\"\x15\xa2\xbb\x18\x11reallocation.readb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fundledger.allocation.v1.allocation_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SEVERITY']._serialized_start=1764
-  _globals['_SEVERITY']._serialized_end=1842
-  _globals['_FINDINGTYPE']._serialized_start=1845
-  _globals['_FINDINGTYPE']._serialized_end=2182
-  _globals['_PROPOSAL']._serialized_start=104
-  _globals['_PROPOSAL']._serialized_end=166
-  _globals['_CHANGE']._serialized_start=168
-  _globals['_CHANGE']._serialized_end=269
-  _globals['_TOTALS']._serialized_start=271
-  _globals['_TOTALS']._serialized_end=343
-  _globals['_FINDING']._serialized_start=346
-  _globals['_FINDING']._serialized_end=499
-  _globals['_PREVIEWREALLOCATIONREQUEST']._serialized_start=501
-  _globals['_PREVIEWREALLOCATIONREQUEST']._serialized_end=627
-  _globals['_PREVIEWREALLOCATIONRESPONSE']._serialized_start=630
-  _globals['_PREVIEWREALLOCATIONRESPONSE']._serialized_end=862
-  _globals['_COMMITREALLOCATIONREQUEST']._serialized_start=865
-  _globals['_COMMITREALLOCATIONREQUEST']._serialized_end=1048
-  _globals['_COMMITREALLOCATIONRESPONSE']._serialized_start=1051
-  _globals['_COMMITREALLOCATIONRESPONSE']._serialized_end=1298
-  _globals['_LISTREALLOCATIONAUDITREQUEST']._serialized_start=1300
-  _globals['_LISTREALLOCATIONAUDITREQUEST']._serialized_end=1386
-  _globals['_AUDITENTRY']._serialized_start=1389
-  _globals['_AUDITENTRY']._serialized_end=1649
-  _globals['_LISTREALLOCATIONAUDITRESPONSE']._serialized_start=1651
-  _globals['_LISTREALLOCATIONAUDITRESPONSE']._serialized_end=1762
-  _globals['_ALLOCATIONSERVICE']._serialized_start=2185
-  _globals['_ALLOCATIONSERVICE']._serialized_end=2605
+  _globals['_ALLOCATIONSERVICE'].methods_by_name['PreviewReallocation']._loaded_options = None
+  _globals['_ALLOCATIONSERVICE'].methods_by_name['PreviewReallocation']._serialized_options = b'\242\273\030\024reallocation.preview'
+  _globals['_ALLOCATIONSERVICE'].methods_by_name['CommitReallocation']._loaded_options = None
+  _globals['_ALLOCATIONSERVICE'].methods_by_name['CommitReallocation']._serialized_options = b'\242\273\030\023reallocation.commit'
+  _globals['_ALLOCATIONSERVICE'].methods_by_name['ListReallocationAudit']._loaded_options = None
+  _globals['_ALLOCATIONSERVICE'].methods_by_name['ListReallocationAudit']._serialized_options = b'\242\273\030\021reallocation.read'
+  _globals['_SEVERITY']._serialized_start=1798
+  _globals['_SEVERITY']._serialized_end=1876
+  _globals['_FINDINGTYPE']._serialized_start=1879
+  _globals['_FINDINGTYPE']._serialized_end=2216
+  _globals['_PROPOSAL']._serialized_start=138
+  _globals['_PROPOSAL']._serialized_end=200
+  _globals['_CHANGE']._serialized_start=202
+  _globals['_CHANGE']._serialized_end=303
+  _globals['_TOTALS']._serialized_start=305
+  _globals['_TOTALS']._serialized_end=377
+  _globals['_FINDING']._serialized_start=380
+  _globals['_FINDING']._serialized_end=533
+  _globals['_PREVIEWREALLOCATIONREQUEST']._serialized_start=535
+  _globals['_PREVIEWREALLOCATIONREQUEST']._serialized_end=661
+  _globals['_PREVIEWREALLOCATIONRESPONSE']._serialized_start=664
+  _globals['_PREVIEWREALLOCATIONRESPONSE']._serialized_end=896
+  _globals['_COMMITREALLOCATIONREQUEST']._serialized_start=899
+  _globals['_COMMITREALLOCATIONREQUEST']._serialized_end=1082
+  _globals['_COMMITREALLOCATIONRESPONSE']._serialized_start=1085
+  _globals['_COMMITREALLOCATIONRESPONSE']._serialized_end=1332
+  _globals['_LISTREALLOCATIONAUDITREQUEST']._serialized_start=1334
+  _globals['_LISTREALLOCATIONAUDITREQUEST']._serialized_end=1420
+  _globals['_AUDITENTRY']._serialized_start=1423
+  _globals['_AUDITENTRY']._serialized_end=1683
+  _globals['_LISTREALLOCATIONAUDITRESPONSE']._serialized_start=1685
+  _globals['_LISTREALLOCATIONAUDITRESPONSE']._serialized_end=1796
+  _globals['_ALLOCATIONSERVICE']._serialized_start=2219
+  _globals['_ALLOCATIONSERVICE']._serialized_end=2714
 # @@protoc_insertion_point(module_scope)

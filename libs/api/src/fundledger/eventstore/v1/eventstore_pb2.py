@@ -22,61 +22,80 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from fundledger.auth.v1 import options_pb2 as fundledger_dot_auth_dot_v1_dot_options__pb2
 from fundledger.eventstore.v1 import events_pb2 as fundledger_dot_eventstore_dot_v1_dot_events__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)fundledger/eventstore/v1/eventstore.proto\x12\x18\x66undledger.eventstore.v1\x1a%fundledger/eventstore/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x15\x41ppendToStreamRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12?\n\x0e\x65xpected_state\x18\x02 \x01(\x0e\x32%.fundledger.eventstore.v1.StreamStateH\x00\x12\x1a\n\x10\x65xpected_version\x18\x03 \x01(\x03H\x00\x12\x33\n\x06\x65vents\x18\x04 \x03(\x0b\x32#.fundledger.eventstore.v1.EventData\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\tB\n\n\x08\x65xpected\"\xca\x01\n\x16\x41ppendToStreamResponse\x12\x15\n\rfirst_version\x18\x01 \x01(\x03\x12\x14\n\x0clast_version\x18\x02 \x01(\x03\x12\x16\n\x0e\x66irst_position\x18\x03 \x01(\x03\x12\x15\n\rlast_position\x18\x04 \x01(\x03\x12/\n\x0brecorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replayed\x18\x06 \x01(\x08\x12\x11\n\tevent_ids\x18\x07 \x03(\t\"\xea\x01\n\x11ReadStreamRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x19\n\x0c\x66rom_version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12:\n\tdirection\x18\x03 \x01(\x0e\x32\'.fundledger.eventstore.v1.ReadDirection\x12\x11\n\tmax_count\x18\x04 \x01(\x03\x12\x33\n\x0fmax_recorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbatch_size\x18\x06 \x01(\x05\x42\x0f\n\r_from_version\"\x85\x01\n\x12ReadStreamResponse\x12\x36\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12\x37\n\x06\x65vents\x18\x02 \x03(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\"w\n\x0eReadAllRequest\x12\x15\n\rfrom_position\x18\x01 \x01(\x03\x12\x11\n\tmax_count\x18\x02 \x01(\x03\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x12\n\nbatch_size\x18\x05 \x01(\x05\"\x82\x01\n\x0fReadAllResponse\x12\x36\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12\x37\n\x06\x65vents\x18\x02 \x03(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\"i\n\x10SubscribeRequest\x12\x1a\n\rfrom_position\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\ncategories\x18\x02 \x03(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\tB\x10\n\x0e_from_position\"\x1c\n\x08\x43\x61ughtUp\x12\x10\n\x08position\x18\x01 \x01(\x03\"\x91\x01\n\x11SubscribeResponse\x12\x38\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEventH\x00\x12\x37\n\tcaught_up\x18\x02 \x01(\x0b\x32\".fundledger.eventstore.v1.CaughtUpH\x00\x42\t\n\x07\x63ontent\")\n\x14GetStreamInfoRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\"\xcf\x01\n\x15GetStreamInfoResponse\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x13\n\x0b\x65vent_count\x18\x04 \x01(\x03\x12\x35\n\x11\x66irst_recorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_recorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd5\x01\n\x15ListUserEventsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlast_days\x18\x04 \x01(\x05\x12\x13\n\x0b\x65vent_types\x18\x05 \x03(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"j\n\x16ListUserEventsResponse\x12\x37\n\x06\x65vents\x18\x01 \x03(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\\\n\x1bListCorrelatedEventsRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"p\n\x1cListCorrelatedEventsResponse\x12\x37\n\x06\x65vents\x18\x01 \x03(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xaa\x01\n\x12\x43ountEventsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x13\x43ountEventsResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\x9b\x01\n\x15GetDailyCountsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\nDailyCount\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\r\n\x05\x63ount\x18\x04 \x01(\x03\"N\n\x16GetDailyCountsResponse\x12\x34\n\x06\x63ounts\x18\x01 \x03(\x0b\x32$.fundledger.eventstore.v1.DailyCount*}\n\x0bStreamState\x12\x1c\n\x18STREAM_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STREAM_STATE_ANY\x10\x01\x12\x1a\n\x16STREAM_STATE_NO_STREAM\x10\x02\x12\x1e\n\x1aSTREAM_STATE_STREAM_EXISTS\x10\x03*j\n\rReadDirection\x12\x1e\n\x1aREAD_DIRECTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17READ_DIRECTION_FORWARDS\x10\x01\x12\x1c\n\x18READ_DIRECTION_BACKWARDS\x10\x02\x32\x8d\x08\n\x11\x45ventStoreService\x12s\n\x0e\x41ppendToStream\x12/.fundledger.eventstore.v1.AppendToStreamRequest\x1a\x30.fundledger.eventstore.v1.AppendToStreamResponse\x12i\n\nReadStream\x12+.fundledger.eventstore.v1.ReadStreamRequest\x1a,.fundledger.eventstore.v1.ReadStreamResponse0\x01\x12`\n\x07ReadAll\x12(.fundledger.eventstore.v1.ReadAllRequest\x1a).fundledger.eventstore.v1.ReadAllResponse0\x01\x12\x66\n\tSubscribe\x12*.fundledger.eventstore.v1.SubscribeRequest\x1a+.fundledger.eventstore.v1.SubscribeResponse0\x01\x12p\n\rGetStreamInfo\x12..fundledger.eventstore.v1.GetStreamInfoRequest\x1a/.fundledger.eventstore.v1.GetStreamInfoResponse\x12s\n\x0eListUserEvents\x12/.fundledger.eventstore.v1.ListUserEventsRequest\x1a\x30.fundledger.eventstore.v1.ListUserEventsResponse\x12\x85\x01\n\x14ListCorrelatedEvents\x12\x35.fundledger.eventstore.v1.ListCorrelatedEventsRequest\x1a\x36.fundledger.eventstore.v1.ListCorrelatedEventsResponse\x12j\n\x0b\x43ountEvents\x12,.fundledger.eventstore.v1.CountEventsRequest\x1a-.fundledger.eventstore.v1.CountEventsResponse\x12s\n\x0eGetDailyCounts\x12/.fundledger.eventstore.v1.GetDailyCountsRequest\x1a\x30.fundledger.eventstore.v1.GetDailyCountsResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n)fundledger/eventstore/v1/eventstore.proto\x12\x18\x66undledger.eventstore.v1\x1a fundledger/auth/v1/options.proto\x1a%fundledger/eventstore/v1/events.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xe1\x01\n\x15\x41ppendToStreamRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12?\n\x0e\x65xpected_state\x18\x02 \x01(\x0e\x32%.fundledger.eventstore.v1.StreamStateH\x00\x12\x1a\n\x10\x65xpected_version\x18\x03 \x01(\x03H\x00\x12\x33\n\x06\x65vents\x18\x04 \x03(\x0b\x32#.fundledger.eventstore.v1.EventData\x12\x17\n\x0fidempotency_key\x18\x05 \x01(\tB\n\n\x08\x65xpected\"\xca\x01\n\x16\x41ppendToStreamResponse\x12\x15\n\rfirst_version\x18\x01 \x01(\x03\x12\x14\n\x0clast_version\x18\x02 \x01(\x03\x12\x16\n\x0e\x66irst_position\x18\x03 \x01(\x03\x12\x15\n\rlast_position\x18\x04 \x01(\x03\x12/\n\x0brecorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08replayed\x18\x06 \x01(\x08\x12\x11\n\tevent_ids\x18\x07 \x03(\t\"\xea\x01\n\x11ReadStreamRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x19\n\x0c\x66rom_version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x12:\n\tdirection\x18\x03 \x01(\x0e\x32\'.fundledger.eventstore.v1.ReadDirection\x12\x11\n\tmax_count\x18\x04 \x01(\x03\x12\x33\n\x0fmax_recorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x12\n\nbatch_size\x18\x06 \x01(\x05\x42\x0f\n\r_from_version\"\x85\x01\n\x12ReadStreamResponse\x12\x36\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12\x37\n\x06\x65vents\x18\x02 \x03(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\"w\n\x0eReadAllRequest\x12\x15\n\rfrom_position\x18\x01 \x01(\x03\x12\x11\n\tmax_count\x18\x02 \x01(\x03\x12\x12\n\ncategories\x18\x03 \x03(\t\x12\x13\n\x0b\x65vent_types\x18\x04 \x03(\t\x12\x12\n\nbatch_size\x18\x05 \x01(\x05\"\x82\x01\n\x0fReadAllResponse\x12\x36\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12\x37\n\x06\x65vents\x18\x02 \x03(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\"i\n\x10SubscribeRequest\x12\x1a\n\rfrom_position\x18\x01 \x01(\x03H\x00\x88\x01\x01\x12\x12\n\ncategories\x18\x02 \x03(\t\x12\x13\n\x0b\x65vent_types\x18\x03 \x03(\tB\x10\n\x0e_from_position\"\x1c\n\x08\x43\x61ughtUp\x12\x10\n\x08position\x18\x01 \x01(\x03\"\x91\x01\n\x11SubscribeResponse\x12\x38\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEventH\x00\x12\x37\n\tcaught_up\x18\x02 \x01(\x0b\x32\".fundledger.eventstore.v1.CaughtUpH\x00\x42\t\n\x07\x63ontent\")\n\x14GetStreamInfoRequest\x12\x11\n\tstream_id\x18\x01 \x01(\t\"\xcf\x01\n\x15GetStreamInfoResponse\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x10\n\x08\x63\x61tegory\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x13\n\x0b\x65vent_count\x18\x04 \x01(\x03\x12\x35\n\x11\x66irst_recorded_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x34\n\x10last_recorded_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\xd5\x01\n\x15ListUserEventsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tlast_days\x18\x04 \x01(\x05\x12\x13\n\x0b\x65vent_types\x18\x05 \x03(\t\x12\x11\n\tpage_size\x18\x06 \x01(\x05\x12\x12\n\npage_token\x18\x07 \x01(\t\"j\n\x16ListUserEventsResponse\x12\x37\n\x06\x65vents\x18\x01 \x03(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\\\n\x1bListCorrelatedEventsRequest\x12\x16\n\x0e\x63orrelation_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"p\n\x1cListCorrelatedEventsResponse\x12\x37\n\x06\x65vents\x18\x01 \x03(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xaa\x01\n\x12\x43ountEventsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\x12\x10\n\x08\x63\x61tegory\x18\x03 \x01(\t\x12.\n\nstart_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"$\n\x13\x43ountEventsResponse\x12\r\n\x05\x63ount\x18\x01 \x01(\x03\"\x9b\x01\n\x15GetDailyCountsRequest\x12\x0f\n\x07user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65vent_types\x18\x02 \x03(\t\x12.\n\nstart_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"M\n\nDailyCount\x12\x0b\n\x03\x64\x61y\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\x12\x12\n\nevent_type\x18\x03 \x01(\t\x12\r\n\x05\x63ount\x18\x04 \x01(\x03\"N\n\x16GetDailyCountsResponse\x12\x34\n\x06\x63ounts\x18\x01 \x03(\x0b\x32$.fundledger.eventstore.v1.DailyCount*}\n\x0bStreamState\x12\x1c\n\x18STREAM_STATE_UNSPECIFIED\x10\x00\x12\x14\n\x10STREAM_STATE_ANY\x10\x01\x12\x1a\n\x16STREAM_STATE_NO_STREAM\x10\x02\x12\x1e\n\x1aSTREAM_STATE_STREAM_EXISTS\x10\x03*j\n\rReadDirection\x12\x1e\n\x1aREAD_DIRECTION_UNSPECIFIED\x10\x00\x12\x1b\n\x17READ_DIRECTION_FORWARDS\x10\x01\x12\x1c\n\x18READ_DIRECTION_BACKWARDS\x10\x02\x32\xb7\t\n\x11\x45ventStoreService\x12\x86\x01\n\x0e\x41ppendToStream\x12/.fundledger.eventstore.v1.AppendToStreamRequest\x1a\x30.fundledger.eventstore.v1.AppendToStreamResponse\"\x11\xa2\xbb\x18\revents.append\x12z\n\nReadStream\x12+.fundledger.eventstore.v1.ReadStreamRequest\x1a,.fundledger.eventstore.v1.ReadStreamResponse\"\x0f\xa2\xbb\x18\x0b\x65vents.read0\x01\x12q\n\x07ReadAll\x12(.fundledger.eventstore.v1.ReadAllRequest\x1a).fundledger.eventstore.v1.ReadAllResponse\"\x0f\xa2\xbb\x18\x0b\x65vents.read0\x01\x12|\n\tSubscribe\x12*.fundledger.eventstore.v1.SubscribeRequest\x1a+.fundledger.eventstore.v1.SubscribeResponse\"\x14\xa2\xbb\x18\x10\x65vents.subscribe0\x01\x12\x81\x01\n\rGetStreamInfo\x12..fundledger.eventstore.v1.GetStreamInfoRequest\x1a/.fundledger.eventstore.v1.GetStreamInfoResponse\"\x0f\xa2\xbb\x18\x0b\x65vents.read\x12\x86\x01\n\x0eListUserEvents\x12/.fundledger.eventstore.v1.ListUserEventsRequest\x1a\x30.fundledger.eventstore.v1.ListUserEventsResponse\"\x11\xa2\xbb\x18\ractivity.read\x12\x96\x01\n\x14ListCorrelatedEvents\x12\x35.fundledger.eventstore.v1.ListCorrelatedEventsRequest\x1a\x36.fundledger.eventstore.v1.ListCorrelatedEventsResponse\"\x0f\xa2\xbb\x18\x0b\x65vents.read\x12}\n\x0b\x43ountEvents\x12,.fundledger.eventstore.v1.CountEventsRequest\x1a-.fundledger.eventstore.v1.CountEventsResponse\"\x11\xa2\xbb\x18\ractivity.read\x12\x86\x01\n\x0eGetDailyCounts\x12/.fundledger.eventstore.v1.GetDailyCountsRequest\x1a\x30.fundledger.eventstore.v1.GetDailyCountsResponse\"\x11\xa2\xbb\x18\ractivity.readb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fundledger.eventstore.v1.eventstore_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_STREAMSTATE']._serialized_start=2801
-  _globals['_STREAMSTATE']._serialized_end=2926
-  _globals['_READDIRECTION']._serialized_start=2928
-  _globals['_READDIRECTION']._serialized_end=3034
-  _globals['_APPENDTOSTREAMREQUEST']._serialized_start=144
-  _globals['_APPENDTOSTREAMREQUEST']._serialized_end=369
-  _globals['_APPENDTOSTREAMRESPONSE']._serialized_start=372
-  _globals['_APPENDTOSTREAMRESPONSE']._serialized_end=574
-  _globals['_READSTREAMREQUEST']._serialized_start=577
-  _globals['_READSTREAMREQUEST']._serialized_end=811
-  _globals['_READSTREAMRESPONSE']._serialized_start=814
-  _globals['_READSTREAMRESPONSE']._serialized_end=947
-  _globals['_READALLREQUEST']._serialized_start=949
-  _globals['_READALLREQUEST']._serialized_end=1068
-  _globals['_READALLRESPONSE']._serialized_start=1071
-  _globals['_READALLRESPONSE']._serialized_end=1201
-  _globals['_SUBSCRIBEREQUEST']._serialized_start=1203
-  _globals['_SUBSCRIBEREQUEST']._serialized_end=1308
-  _globals['_CAUGHTUP']._serialized_start=1310
-  _globals['_CAUGHTUP']._serialized_end=1338
-  _globals['_SUBSCRIBERESPONSE']._serialized_start=1341
-  _globals['_SUBSCRIBERESPONSE']._serialized_end=1486
-  _globals['_GETSTREAMINFOREQUEST']._serialized_start=1488
-  _globals['_GETSTREAMINFOREQUEST']._serialized_end=1529
-  _globals['_GETSTREAMINFORESPONSE']._serialized_start=1532
-  _globals['_GETSTREAMINFORESPONSE']._serialized_end=1739
-  _globals['_LISTUSEREVENTSREQUEST']._serialized_start=1742
-  _globals['_LISTUSEREVENTSREQUEST']._serialized_end=1955
-  _globals['_LISTUSEREVENTSRESPONSE']._serialized_start=1957
-  _globals['_LISTUSEREVENTSRESPONSE']._serialized_end=2063
-  _globals['_LISTCORRELATEDEVENTSREQUEST']._serialized_start=2065
-  _globals['_LISTCORRELATEDEVENTSREQUEST']._serialized_end=2157
-  _globals['_LISTCORRELATEDEVENTSRESPONSE']._serialized_start=2159
-  _globals['_LISTCORRELATEDEVENTSRESPONSE']._serialized_end=2271
-  _globals['_COUNTEVENTSREQUEST']._serialized_start=2274
-  _globals['_COUNTEVENTSREQUEST']._serialized_end=2444
-  _globals['_COUNTEVENTSRESPONSE']._serialized_start=2446
-  _globals['_COUNTEVENTSRESPONSE']._serialized_end=2482
-  _globals['_GETDAILYCOUNTSREQUEST']._serialized_start=2485
-  _globals['_GETDAILYCOUNTSREQUEST']._serialized_end=2640
-  _globals['_DAILYCOUNT']._serialized_start=2642
-  _globals['_DAILYCOUNT']._serialized_end=2719
-  _globals['_GETDAILYCOUNTSRESPONSE']._serialized_start=2721
-  _globals['_GETDAILYCOUNTSRESPONSE']._serialized_end=2799
-  _globals['_EVENTSTORESERVICE']._serialized_start=3037
-  _globals['_EVENTSTORESERVICE']._serialized_end=4074
+  _globals['_EVENTSTORESERVICE'].methods_by_name['AppendToStream']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['AppendToStream']._serialized_options = b'\242\273\030\revents.append'
+  _globals['_EVENTSTORESERVICE'].methods_by_name['ReadStream']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['ReadStream']._serialized_options = b'\242\273\030\013events.read'
+  _globals['_EVENTSTORESERVICE'].methods_by_name['ReadAll']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['ReadAll']._serialized_options = b'\242\273\030\013events.read'
+  _globals['_EVENTSTORESERVICE'].methods_by_name['Subscribe']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['Subscribe']._serialized_options = b'\242\273\030\020events.subscribe'
+  _globals['_EVENTSTORESERVICE'].methods_by_name['GetStreamInfo']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['GetStreamInfo']._serialized_options = b'\242\273\030\013events.read'
+  _globals['_EVENTSTORESERVICE'].methods_by_name['ListUserEvents']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['ListUserEvents']._serialized_options = b'\242\273\030\ractivity.read'
+  _globals['_EVENTSTORESERVICE'].methods_by_name['ListCorrelatedEvents']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['ListCorrelatedEvents']._serialized_options = b'\242\273\030\013events.read'
+  _globals['_EVENTSTORESERVICE'].methods_by_name['CountEvents']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['CountEvents']._serialized_options = b'\242\273\030\ractivity.read'
+  _globals['_EVENTSTORESERVICE'].methods_by_name['GetDailyCounts']._loaded_options = None
+  _globals['_EVENTSTORESERVICE'].methods_by_name['GetDailyCounts']._serialized_options = b'\242\273\030\ractivity.read'
+  _globals['_STREAMSTATE']._serialized_start=2835
+  _globals['_STREAMSTATE']._serialized_end=2960
+  _globals['_READDIRECTION']._serialized_start=2962
+  _globals['_READDIRECTION']._serialized_end=3068
+  _globals['_APPENDTOSTREAMREQUEST']._serialized_start=178
+  _globals['_APPENDTOSTREAMREQUEST']._serialized_end=403
+  _globals['_APPENDTOSTREAMRESPONSE']._serialized_start=406
+  _globals['_APPENDTOSTREAMRESPONSE']._serialized_end=608
+  _globals['_READSTREAMREQUEST']._serialized_start=611
+  _globals['_READSTREAMREQUEST']._serialized_end=845
+  _globals['_READSTREAMRESPONSE']._serialized_start=848
+  _globals['_READSTREAMRESPONSE']._serialized_end=981
+  _globals['_READALLREQUEST']._serialized_start=983
+  _globals['_READALLREQUEST']._serialized_end=1102
+  _globals['_READALLRESPONSE']._serialized_start=1105
+  _globals['_READALLRESPONSE']._serialized_end=1235
+  _globals['_SUBSCRIBEREQUEST']._serialized_start=1237
+  _globals['_SUBSCRIBEREQUEST']._serialized_end=1342
+  _globals['_CAUGHTUP']._serialized_start=1344
+  _globals['_CAUGHTUP']._serialized_end=1372
+  _globals['_SUBSCRIBERESPONSE']._serialized_start=1375
+  _globals['_SUBSCRIBERESPONSE']._serialized_end=1520
+  _globals['_GETSTREAMINFOREQUEST']._serialized_start=1522
+  _globals['_GETSTREAMINFOREQUEST']._serialized_end=1563
+  _globals['_GETSTREAMINFORESPONSE']._serialized_start=1566
+  _globals['_GETSTREAMINFORESPONSE']._serialized_end=1773
+  _globals['_LISTUSEREVENTSREQUEST']._serialized_start=1776
+  _globals['_LISTUSEREVENTSREQUEST']._serialized_end=1989
+  _globals['_LISTUSEREVENTSRESPONSE']._serialized_start=1991
+  _globals['_LISTUSEREVENTSRESPONSE']._serialized_end=2097
+  _globals['_LISTCORRELATEDEVENTSREQUEST']._serialized_start=2099
+  _globals['_LISTCORRELATEDEVENTSREQUEST']._serialized_end=2191
+  _globals['_LISTCORRELATEDEVENTSRESPONSE']._serialized_start=2193
+  _globals['_LISTCORRELATEDEVENTSRESPONSE']._serialized_end=2305
+  _globals['_COUNTEVENTSREQUEST']._serialized_start=2308
+  _globals['_COUNTEVENTSREQUEST']._serialized_end=2478
+  _globals['_COUNTEVENTSRESPONSE']._serialized_start=2480
+  _globals['_COUNTEVENTSRESPONSE']._serialized_end=2516
+  _globals['_GETDAILYCOUNTSREQUEST']._serialized_start=2519
+  _globals['_GETDAILYCOUNTSREQUEST']._serialized_end=2674
+  _globals['_DAILYCOUNT']._serialized_start=2676
+  _globals['_DAILYCOUNT']._serialized_end=2753
+  _globals['_GETDAILYCOUNTSRESPONSE']._serialized_start=2755
+  _globals['_GETDAILYCOUNTSRESPONSE']._serialized_end=2833
+  _globals['_EVENTSTORESERVICE']._serialized_start=3071
+  _globals['_EVENTSTORESERVICE']._serialized_end=4278
 # @@protoc_insertion_point(module_scope)

@@ -88,6 +88,7 @@ class EventStoreServiceServicer:
 
     def AppendToStream(self, request, context):
         """Appends 1..N events to one stream atomically, with optimistic versioning.
+        The caller needs events.append:<the stream's category>.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -95,6 +96,7 @@ class EventStoreServiceServicer:
 
     def ReadStream(self, request, context):
         """Reads one stream forwards or backwards.
+        The caller needs events.read:<the stream's category>.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -122,7 +124,8 @@ class EventStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListUserEvents(self, request, context):
-        """Lists one user's events, newest first, paginated.
+        """Lists one user's events, newest first, paginated. Another user's events
+        need analytics.read as well.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -136,14 +139,16 @@ class EventStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def CountEvents(self, request, context):
-        """Counts events matching filters.
+        """Counts events matching filters. Counting another user's (or every user's)
+        events needs analytics.read as well.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetDailyCounts(self, request, context):
-        """Returns per-day counts by user and event type.
+        """Returns per-day counts by user and event type. Another user's (or every
+        user's) counts need analytics.read as well.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

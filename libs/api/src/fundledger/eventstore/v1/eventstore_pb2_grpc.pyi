@@ -34,9 +34,13 @@ class EventStoreServiceStub:
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> EventStoreServiceAsyncStub: ...
     AppendToStream: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.AppendToStreamRequest, _eventstore_pb2.AppendToStreamResponse]
-    """Appends 1..N events to one stream atomically, with optimistic versioning."""
+    """Appends 1..N events to one stream atomically, with optimistic versioning.
+    The caller needs events.append:<the stream's category>.
+    """
     ReadStream: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.ReadStreamRequest, _eventstore_pb2.ReadStreamResponse]
-    """Reads one stream forwards or backwards."""
+    """Reads one stream forwards or backwards.
+    The caller needs events.read:<the stream's category>.
+    """
     ReadAll: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.ReadAllRequest, _eventstore_pb2.ReadAllResponse]
     """Reads every stream in position order, optionally filtered."""
     Subscribe: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.SubscribeRequest, _eventstore_pb2.SubscribeResponse]
@@ -44,13 +48,19 @@ class EventStoreServiceStub:
     GetStreamInfo: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.GetStreamInfoRequest, _eventstore_pb2.GetStreamInfoResponse]
     """Returns the version and time span of one stream."""
     ListUserEvents: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.ListUserEventsRequest, _eventstore_pb2.ListUserEventsResponse]
-    """Lists one user's events, newest first, paginated."""
+    """Lists one user's events, newest first, paginated. Another user's events
+    need analytics.read as well.
+    """
     ListCorrelatedEvents: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.ListCorrelatedEventsRequest, _eventstore_pb2.ListCorrelatedEventsResponse]
     """Lists every event of one correlation id in position order, paginated."""
     CountEvents: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.CountEventsRequest, _eventstore_pb2.CountEventsResponse]
-    """Counts events matching filters."""
+    """Counts events matching filters. Counting another user's (or every user's)
+    events needs analytics.read as well.
+    """
     GetDailyCounts: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.GetDailyCountsRequest, _eventstore_pb2.GetDailyCountsResponse]
-    """Returns per-day counts by user and event type."""
+    """Returns per-day counts by user and event type. Another user's (or every
+    user's) counts need analytics.read as well.
+    """
 
 @_typing.type_check_only
 class EventStoreServiceAsyncStub(EventStoreServiceStub):
@@ -58,9 +68,13 @@ class EventStoreServiceAsyncStub(EventStoreServiceStub):
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     AppendToStream: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.AppendToStreamRequest, _eventstore_pb2.AppendToStreamResponse]  # type: ignore[assignment]
-    """Appends 1..N events to one stream atomically, with optimistic versioning."""
+    """Appends 1..N events to one stream atomically, with optimistic versioning.
+    The caller needs events.append:<the stream's category>.
+    """
     ReadStream: _aio.UnaryStreamMultiCallable[_eventstore_pb2.ReadStreamRequest, _eventstore_pb2.ReadStreamResponse]  # type: ignore[assignment]
-    """Reads one stream forwards or backwards."""
+    """Reads one stream forwards or backwards.
+    The caller needs events.read:<the stream's category>.
+    """
     ReadAll: _aio.UnaryStreamMultiCallable[_eventstore_pb2.ReadAllRequest, _eventstore_pb2.ReadAllResponse]  # type: ignore[assignment]
     """Reads every stream in position order, optionally filtered."""
     Subscribe: _aio.UnaryStreamMultiCallable[_eventstore_pb2.SubscribeRequest, _eventstore_pb2.SubscribeResponse]  # type: ignore[assignment]
@@ -68,13 +82,19 @@ class EventStoreServiceAsyncStub(EventStoreServiceStub):
     GetStreamInfo: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.GetStreamInfoRequest, _eventstore_pb2.GetStreamInfoResponse]  # type: ignore[assignment]
     """Returns the version and time span of one stream."""
     ListUserEvents: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.ListUserEventsRequest, _eventstore_pb2.ListUserEventsResponse]  # type: ignore[assignment]
-    """Lists one user's events, newest first, paginated."""
+    """Lists one user's events, newest first, paginated. Another user's events
+    need analytics.read as well.
+    """
     ListCorrelatedEvents: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.ListCorrelatedEventsRequest, _eventstore_pb2.ListCorrelatedEventsResponse]  # type: ignore[assignment]
     """Lists every event of one correlation id in position order, paginated."""
     CountEvents: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.CountEventsRequest, _eventstore_pb2.CountEventsResponse]  # type: ignore[assignment]
-    """Counts events matching filters."""
+    """Counts events matching filters. Counting another user's (or every user's)
+    events needs analytics.read as well.
+    """
     GetDailyCounts: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.GetDailyCountsRequest, _eventstore_pb2.GetDailyCountsResponse]  # type: ignore[assignment]
-    """Returns per-day counts by user and event type."""
+    """Returns per-day counts by user and event type. Another user's (or every
+    user's) counts need analytics.read as well.
+    """
 
 class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     """EventStoreService is FundLedger's append-only event log."""
@@ -85,7 +105,9 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.AppendToStreamRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_eventstore_pb2.AppendToStreamResponse, _abc.Awaitable[_eventstore_pb2.AppendToStreamResponse]]:
-        """Appends 1..N events to one stream atomically, with optimistic versioning."""
+        """Appends 1..N events to one stream atomically, with optimistic versioning.
+        The caller needs events.append:<the stream's category>.
+        """
 
     @_abc_1.abstractmethod
     def ReadStream(
@@ -93,7 +115,9 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.ReadStreamRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_eventstore_pb2.ReadStreamResponse], _abc.AsyncIterator[_eventstore_pb2.ReadStreamResponse]]:
-        """Reads one stream forwards or backwards."""
+        """Reads one stream forwards or backwards.
+        The caller needs events.read:<the stream's category>.
+        """
 
     @_abc_1.abstractmethod
     def ReadAll(
@@ -125,7 +149,9 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.ListUserEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_eventstore_pb2.ListUserEventsResponse, _abc.Awaitable[_eventstore_pb2.ListUserEventsResponse]]:
-        """Lists one user's events, newest first, paginated."""
+        """Lists one user's events, newest first, paginated. Another user's events
+        need analytics.read as well.
+        """
 
     @_abc_1.abstractmethod
     def ListCorrelatedEvents(
@@ -141,7 +167,9 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.CountEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_eventstore_pb2.CountEventsResponse, _abc.Awaitable[_eventstore_pb2.CountEventsResponse]]:
-        """Counts events matching filters."""
+        """Counts events matching filters. Counting another user's (or every user's)
+        events needs analytics.read as well.
+        """
 
     @_abc_1.abstractmethod
     def GetDailyCounts(
@@ -149,6 +177,8 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.GetDailyCountsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_eventstore_pb2.GetDailyCountsResponse, _abc.Awaitable[_eventstore_pb2.GetDailyCountsResponse]]:
-        """Returns per-day counts by user and event type."""
+        """Returns per-day counts by user and event type. Another user's (or every
+        user's) counts need analytics.read as well.
+        """
 
 def add_EventStoreServiceServicer_to_server(servicer: EventStoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

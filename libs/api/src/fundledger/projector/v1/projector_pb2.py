@@ -22,35 +22,44 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from fundledger.auth.v1 import options_pb2 as fundledger_dot_auth_dot_v1_dot_options__pb2
 from fundledger.fund.v1 import state_pb2 as fundledger_dot_fund_dot_v1_dot_state__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'fundledger/projector/v1/projector.proto\x12\x17\x66undledger.projector.v1\x1a\x1e\x66undledger/fund/v1/state.proto\x1a\x1fgoogle/protobuf/timestamp.proto\";\n\x13GetFundStateRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x13\n\x0bmin_version\x18\x02 \x01(\x03\"\x88\x01\n\x14GetFundStateResponse\x12,\n\x05state\x18\x01 \x01(\x0b\x32\x1d.fundledger.fund.v1.FundState\x12\x10\n\x08position\x18\x02 \x01(\x03\x12\x30\n\x0cupdated_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x10ListFundsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x88\x01\n\x0b\x46undSummary\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x17\n\x0f\x63ommitted_cents\x18\x04 \x01(\x03\x12\x30\n\x0cupdated_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"a\n\x11ListFundsResponse\x12\x33\n\x05\x66unds\x18\x01 \x03(\x0b\x32$.fundledger.projector.v1.FundSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1c\n\x1aGetProjectionStatusRequest\"\xa5\x01\n\x1bGetProjectionStatusResponse\x12\x1a\n\x12projected_position\x18\x01 \x01(\x03\x12\x19\n\x11log_head_position\x18\x02 \x01(\x03\x12\x12\n\nlag_events\x18\x03 \x01(\x03\x12\x13\n\x0blag_seconds\x18\x04 \x01(\x01\x12\x12\n\nfund_count\x18\x05 \x01(\x03\x12\x12\n\nrebuilding\x18\x06 \x01(\x08\"\x1a\n\x18RebuildProjectionRequest\"Z\n\x19RebuildProjectionResponse\x12\x12\n\nfund_count\x18\x01 \x01(\x03\x12\x17\n\x0f\x65vents_replayed\x18\x02 \x01(\x03\x12\x10\n\x08position\x18\x03 \x01(\x03\x32\xe2\x03\n\x10ProjectorService\x12k\n\x0cGetFundState\x12,.fundledger.projector.v1.GetFundStateRequest\x1a-.fundledger.projector.v1.GetFundStateResponse\x12\x62\n\tListFunds\x12).fundledger.projector.v1.ListFundsRequest\x1a*.fundledger.projector.v1.ListFundsResponse\x12\x80\x01\n\x13GetProjectionStatus\x12\x33.fundledger.projector.v1.GetProjectionStatusRequest\x1a\x34.fundledger.projector.v1.GetProjectionStatusResponse\x12z\n\x11RebuildProjection\x12\x31.fundledger.projector.v1.RebuildProjectionRequest\x1a\x32.fundledger.projector.v1.RebuildProjectionResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\'fundledger/projector/v1/projector.proto\x12\x17\x66undledger.projector.v1\x1a fundledger/auth/v1/options.proto\x1a\x1e\x66undledger/fund/v1/state.proto\x1a\x1fgoogle/protobuf/timestamp.proto\";\n\x13GetFundStateRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x13\n\x0bmin_version\x18\x02 \x01(\x03\"\x88\x01\n\x14GetFundStateResponse\x12,\n\x05state\x18\x01 \x01(\x0b\x32\x1d.fundledger.fund.v1.FundState\x12\x10\n\x08position\x18\x02 \x01(\x03\x12\x30\n\x0cupdated_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"9\n\x10ListFundsRequest\x12\x11\n\tpage_size\x18\x01 \x01(\x05\x12\x12\n\npage_token\x18\x02 \x01(\t\"\x88\x01\n\x0b\x46undSummary\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x17\n\x0f\x63ommitted_cents\x18\x04 \x01(\x03\x12\x30\n\x0cupdated_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"a\n\x11ListFundsResponse\x12\x33\n\x05\x66unds\x18\x01 \x03(\x0b\x32$.fundledger.projector.v1.FundSummary\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\x1c\n\x1aGetProjectionStatusRequest\"\xa5\x01\n\x1bGetProjectionStatusResponse\x12\x1a\n\x12projected_position\x18\x01 \x01(\x03\x12\x19\n\x11log_head_position\x18\x02 \x01(\x03\x12\x12\n\nlag_events\x18\x03 \x01(\x03\x12\x13\n\x0blag_seconds\x18\x04 \x01(\x01\x12\x12\n\nfund_count\x18\x05 \x01(\x03\x12\x12\n\nrebuilding\x18\x06 \x01(\x08\"\x1a\n\x18RebuildProjectionRequest\"Z\n\x19RebuildProjectionResponse\x12\x12\n\nfund_count\x18\x01 \x01(\x03\x12\x17\n\x0f\x65vents_replayed\x18\x02 \x01(\x03\x12\x10\n\x08position\x18\x03 \x01(\x03\x32\xb2\x04\n\x10ProjectorService\x12{\n\x0cGetFundState\x12,.fundledger.projector.v1.GetFundStateRequest\x1a-.fundledger.projector.v1.GetFundStateResponse\"\x0e\xa2\xbb\x18\nfunds.read\x12r\n\tListFunds\x12).fundledger.projector.v1.ListFundsRequest\x1a*.fundledger.projector.v1.ListFundsResponse\"\x0e\xa2\xbb\x18\nfunds.read\x12\x96\x01\n\x13GetProjectionStatus\x12\x33.fundledger.projector.v1.GetProjectionStatusRequest\x1a\x34.fundledger.projector.v1.GetProjectionStatusResponse\"\x14\xa2\xbb\x18\x10projections.read\x12\x93\x01\n\x11RebuildProjection\x12\x31.fundledger.projector.v1.RebuildProjectionRequest\x1a\x32.fundledger.projector.v1.RebuildProjectionResponse\"\x17\xa2\xbb\x18\x13projections.rebuildb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fundledger.projector.v1.projector_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_GETFUNDSTATEREQUEST']._serialized_start=133
-  _globals['_GETFUNDSTATEREQUEST']._serialized_end=192
-  _globals['_GETFUNDSTATERESPONSE']._serialized_start=195
-  _globals['_GETFUNDSTATERESPONSE']._serialized_end=331
-  _globals['_LISTFUNDSREQUEST']._serialized_start=333
-  _globals['_LISTFUNDSREQUEST']._serialized_end=390
-  _globals['_FUNDSUMMARY']._serialized_start=393
-  _globals['_FUNDSUMMARY']._serialized_end=529
-  _globals['_LISTFUNDSRESPONSE']._serialized_start=531
-  _globals['_LISTFUNDSRESPONSE']._serialized_end=628
-  _globals['_GETPROJECTIONSTATUSREQUEST']._serialized_start=630
-  _globals['_GETPROJECTIONSTATUSREQUEST']._serialized_end=658
-  _globals['_GETPROJECTIONSTATUSRESPONSE']._serialized_start=661
-  _globals['_GETPROJECTIONSTATUSRESPONSE']._serialized_end=826
-  _globals['_REBUILDPROJECTIONREQUEST']._serialized_start=828
-  _globals['_REBUILDPROJECTIONREQUEST']._serialized_end=854
-  _globals['_REBUILDPROJECTIONRESPONSE']._serialized_start=856
-  _globals['_REBUILDPROJECTIONRESPONSE']._serialized_end=946
-  _globals['_PROJECTORSERVICE']._serialized_start=949
-  _globals['_PROJECTORSERVICE']._serialized_end=1431
+  _globals['_PROJECTORSERVICE'].methods_by_name['GetFundState']._loaded_options = None
+  _globals['_PROJECTORSERVICE'].methods_by_name['GetFundState']._serialized_options = b'\242\273\030\nfunds.read'
+  _globals['_PROJECTORSERVICE'].methods_by_name['ListFunds']._loaded_options = None
+  _globals['_PROJECTORSERVICE'].methods_by_name['ListFunds']._serialized_options = b'\242\273\030\nfunds.read'
+  _globals['_PROJECTORSERVICE'].methods_by_name['GetProjectionStatus']._loaded_options = None
+  _globals['_PROJECTORSERVICE'].methods_by_name['GetProjectionStatus']._serialized_options = b'\242\273\030\020projections.read'
+  _globals['_PROJECTORSERVICE'].methods_by_name['RebuildProjection']._loaded_options = None
+  _globals['_PROJECTORSERVICE'].methods_by_name['RebuildProjection']._serialized_options = b'\242\273\030\023projections.rebuild'
+  _globals['_GETFUNDSTATEREQUEST']._serialized_start=167
+  _globals['_GETFUNDSTATEREQUEST']._serialized_end=226
+  _globals['_GETFUNDSTATERESPONSE']._serialized_start=229
+  _globals['_GETFUNDSTATERESPONSE']._serialized_end=365
+  _globals['_LISTFUNDSREQUEST']._serialized_start=367
+  _globals['_LISTFUNDSREQUEST']._serialized_end=424
+  _globals['_FUNDSUMMARY']._serialized_start=427
+  _globals['_FUNDSUMMARY']._serialized_end=563
+  _globals['_LISTFUNDSRESPONSE']._serialized_start=565
+  _globals['_LISTFUNDSRESPONSE']._serialized_end=662
+  _globals['_GETPROJECTIONSTATUSREQUEST']._serialized_start=664
+  _globals['_GETPROJECTIONSTATUSREQUEST']._serialized_end=692
+  _globals['_GETPROJECTIONSTATUSRESPONSE']._serialized_start=695
+  _globals['_GETPROJECTIONSTATUSRESPONSE']._serialized_end=860
+  _globals['_REBUILDPROJECTIONREQUEST']._serialized_start=862
+  _globals['_REBUILDPROJECTIONREQUEST']._serialized_end=888
+  _globals['_REBUILDPROJECTIONRESPONSE']._serialized_start=890
+  _globals['_REBUILDPROJECTIONRESPONSE']._serialized_end=980
+  _globals['_PROJECTORSERVICE']._serialized_start=983
+  _globals['_PROJECTORSERVICE']._serialized_end=1545
 # @@protoc_insertion_point(module_scope)

@@ -22,41 +22,50 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from fundledger.auth.v1 import options_pb2 as fundledger_dot_auth_dot_v1_dot_options__pb2
 from fundledger.eventstore.v1 import events_pb2 as fundledger_dot_eventstore_dot_v1_dot_events__pb2
 from fundledger.fund.v1 import state_pb2 as fundledger_dot_fund_dot_v1_dot_state__pb2
 from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+fundledger/snapshotter/v1/snapshotter.proto\x12\x19\x66undledger.snapshotter.v1\x1a%fundledger/eventstore/v1/events.proto\x1a\x1e\x66undledger/fund/v1/state.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x02\n\x08Snapshot\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66und_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x10\n\x08position\x18\x04 \x01(\x03\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x66old_version\x18\x06 \x01(\x05\x12;\n\x07trigger\x18\x07 \x01(\x0e\x32*.fundledger.snapshotter.v1.SnapshotTrigger\x12\x1d\n\x15\x65vents_since_previous\x18\x08 \x01(\x03\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x15\x43reateSnapshotRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x17\n\nat_version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\r\n\x0b_at_version\"O\n\x16\x43reateSnapshotResponse\x12\x35\n\x08snapshot\x18\x01 \x01(\x0b\x32#.fundledger.snapshotter.v1.Snapshot\"w\n\x15GetFundStateAtRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12-\n\x07\x61t_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x14\n\nat_version\x18\x03 \x01(\x03H\x00\x42\x08\n\x06target\"\x9f\x01\n\x16GetFundStateAtResponse\x12,\n\x05state\x18\x01 \x01(\x0b\x32\x1d.fundledger.fund.v1.FundState\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0bsnapshot_id\x18\x03 \x01(\t\x12\x18\n\x10snapshot_version\x18\x04 \x01(\x03\x12\x17\n\x0f\x65vents_replayed\x18\x05 \x01(\x03\"N\n\x14ListSnapshotsRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"h\n\x15ListSnapshotsResponse\x12\x36\n\tsnapshots\x18\x01 \x03(\x0b\x32#.fundledger.snapshotter.v1.Snapshot\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xaa\x01\n\x12GetTimelineRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"n\n\rTimelineEntry\x12\x36\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12%\n\x07payload\x18\x02 \x01(\x0b\x32\x14.google.protobuf.Any\"i\n\x13GetTimelineResponse\x12\x39\n\x07\x65ntries\x18\x01 \x03(\x0b\x32(.fundledger.snapshotter.v1.TimelineEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x8e\x01\n\x0fSnapshotTrigger\x12 \n\x1cSNAPSHOT_TRIGGER_UNSPECIFIED\x10\x00\x12 \n\x1cSNAPSHOT_TRIGGER_EVENT_COUNT\x10\x01\x12\x1a\n\x16SNAPSHOT_TRIGGER_DAILY\x10\x02\x12\x1b\n\x17SNAPSHOT_TRIGGER_MANUAL\x10\x03\x32\xe4\x03\n\x12SnapshotterService\x12u\n\x0e\x43reateSnapshot\x12\x30.fundledger.snapshotter.v1.CreateSnapshotRequest\x1a\x31.fundledger.snapshotter.v1.CreateSnapshotResponse\x12u\n\x0eGetFundStateAt\x12\x30.fundledger.snapshotter.v1.GetFundStateAtRequest\x1a\x31.fundledger.snapshotter.v1.GetFundStateAtResponse\x12r\n\rListSnapshots\x12/.fundledger.snapshotter.v1.ListSnapshotsRequest\x1a\x30.fundledger.snapshotter.v1.ListSnapshotsResponse\x12l\n\x0bGetTimeline\x12-.fundledger.snapshotter.v1.GetTimelineRequest\x1a..fundledger.snapshotter.v1.GetTimelineResponseb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+fundledger/snapshotter/v1/snapshotter.proto\x12\x19\x66undledger.snapshotter.v1\x1a fundledger/auth/v1/options.proto\x1a%fundledger/eventstore/v1/events.proto\x1a\x1e\x66undledger/fund/v1/state.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x02\n\x08Snapshot\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66und_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x10\n\x08position\x18\x04 \x01(\x03\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x66old_version\x18\x06 \x01(\x05\x12;\n\x07trigger\x18\x07 \x01(\x0e\x32*.fundledger.snapshotter.v1.SnapshotTrigger\x12\x1d\n\x15\x65vents_since_previous\x18\x08 \x01(\x03\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x15\x43reateSnapshotRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x17\n\nat_version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\r\n\x0b_at_version\"O\n\x16\x43reateSnapshotResponse\x12\x35\n\x08snapshot\x18\x01 \x01(\x0b\x32#.fundledger.snapshotter.v1.Snapshot\"w\n\x15GetFundStateAtRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12-\n\x07\x61t_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x14\n\nat_version\x18\x03 \x01(\x03H\x00\x42\x08\n\x06target\"\x9f\x01\n\x16GetFundStateAtResponse\x12,\n\x05state\x18\x01 \x01(\x0b\x32\x1d.fundledger.fund.v1.FundState\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0bsnapshot_id\x18\x03 \x01(\t\x12\x18\n\x10snapshot_version\x18\x04 \x01(\x03\x12\x17\n\x0f\x65vents_replayed\x18\x05 \x01(\x03\"N\n\x14ListSnapshotsRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"h\n\x15ListSnapshotsResponse\x12\x36\n\tsnapshots\x18\x01 \x03(\x0b\x32#.fundledger.snapshotter.v1.Snapshot\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xaa\x01\n\x12GetTimelineRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"n\n\rTimelineEntry\x12\x36\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12%\n\x07payload\x18\x02 \x01(\x0b\x32\x14.google.protobuf.Any\"i\n\x13GetTimelineResponse\x12\x39\n\x07\x65ntries\x18\x01 \x03(\x0b\x32(.fundledger.snapshotter.v1.TimelineEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x8e\x01\n\x0fSnapshotTrigger\x12 \n\x1cSNAPSHOT_TRIGGER_UNSPECIFIED\x10\x00\x12 \n\x1cSNAPSHOT_TRIGGER_EVENT_COUNT\x10\x01\x12\x1a\n\x16SNAPSHOT_TRIGGER_DAILY\x10\x02\x12\x1b\n\x17SNAPSHOT_TRIGGER_MANUAL\x10\x03\x32\xba\x04\n\x12SnapshotterService\x12\x8b\x01\n\x0e\x43reateSnapshot\x12\x30.fundledger.snapshotter.v1.CreateSnapshotRequest\x1a\x31.fundledger.snapshotter.v1.CreateSnapshotResponse\"\x14\xa2\xbb\x18\x10snapshots.create\x12\x89\x01\n\x0eGetFundStateAt\x12\x30.fundledger.snapshotter.v1.GetFundStateAtRequest\x1a\x31.fundledger.snapshotter.v1.GetFundStateAtResponse\"\x12\xa2\xbb\x18\x0esnapshots.read\x12\x86\x01\n\rListSnapshots\x12/.fundledger.snapshotter.v1.ListSnapshotsRequest\x1a\x30.fundledger.snapshotter.v1.ListSnapshotsResponse\"\x12\xa2\xbb\x18\x0esnapshots.read\x12\x80\x01\n\x0bGetTimeline\x12-.fundledger.snapshotter.v1.GetTimelineRequest\x1a..fundledger.snapshotter.v1.GetTimelineResponse\"\x12\xa2\xbb\x18\x0esnapshots.readb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fundledger.snapshotter.v1.snapshotter_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_SNAPSHOTTRIGGER']._serialized_start=1527
-  _globals['_SNAPSHOTTRIGGER']._serialized_end=1669
-  _globals['_SNAPSHOT']._serialized_start=206
-  _globals['_SNAPSHOT']._serialized_end=500
-  _globals['_CREATESNAPSHOTREQUEST']._serialized_start=502
-  _globals['_CREATESNAPSHOTREQUEST']._serialized_end=582
-  _globals['_CREATESNAPSHOTRESPONSE']._serialized_start=584
-  _globals['_CREATESNAPSHOTRESPONSE']._serialized_end=663
-  _globals['_GETFUNDSTATEATREQUEST']._serialized_start=665
-  _globals['_GETFUNDSTATEATREQUEST']._serialized_end=784
-  _globals['_GETFUNDSTATEATRESPONSE']._serialized_start=787
-  _globals['_GETFUNDSTATEATRESPONSE']._serialized_end=946
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=948
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=1026
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=1028
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=1132
-  _globals['_GETTIMELINEREQUEST']._serialized_start=1135
-  _globals['_GETTIMELINEREQUEST']._serialized_end=1305
-  _globals['_TIMELINEENTRY']._serialized_start=1307
-  _globals['_TIMELINEENTRY']._serialized_end=1417
-  _globals['_GETTIMELINERESPONSE']._serialized_start=1419
-  _globals['_GETTIMELINERESPONSE']._serialized_end=1524
-  _globals['_SNAPSHOTTERSERVICE']._serialized_start=1672
-  _globals['_SNAPSHOTTERSERVICE']._serialized_end=2156
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['CreateSnapshot']._loaded_options = None
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['CreateSnapshot']._serialized_options = b'\242\273\030\020snapshots.create'
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['GetFundStateAt']._loaded_options = None
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['GetFundStateAt']._serialized_options = b'\242\273\030\016snapshots.read'
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['ListSnapshots']._loaded_options = None
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['ListSnapshots']._serialized_options = b'\242\273\030\016snapshots.read'
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['GetTimeline']._loaded_options = None
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['GetTimeline']._serialized_options = b'\242\273\030\016snapshots.read'
+  _globals['_SNAPSHOTTRIGGER']._serialized_start=1561
+  _globals['_SNAPSHOTTRIGGER']._serialized_end=1703
+  _globals['_SNAPSHOT']._serialized_start=240
+  _globals['_SNAPSHOT']._serialized_end=534
+  _globals['_CREATESNAPSHOTREQUEST']._serialized_start=536
+  _globals['_CREATESNAPSHOTREQUEST']._serialized_end=616
+  _globals['_CREATESNAPSHOTRESPONSE']._serialized_start=618
+  _globals['_CREATESNAPSHOTRESPONSE']._serialized_end=697
+  _globals['_GETFUNDSTATEATREQUEST']._serialized_start=699
+  _globals['_GETFUNDSTATEATREQUEST']._serialized_end=818
+  _globals['_GETFUNDSTATEATRESPONSE']._serialized_start=821
+  _globals['_GETFUNDSTATEATRESPONSE']._serialized_end=980
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=982
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=1060
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=1062
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=1166
+  _globals['_GETTIMELINEREQUEST']._serialized_start=1169
+  _globals['_GETTIMELINEREQUEST']._serialized_end=1339
+  _globals['_TIMELINEENTRY']._serialized_start=1341
+  _globals['_TIMELINEENTRY']._serialized_end=1451
+  _globals['_GETTIMELINERESPONSE']._serialized_start=1453
+  _globals['_GETTIMELINERESPONSE']._serialized_end=1558
+  _globals['_SNAPSHOTTERSERVICE']._serialized_start=1706
+  _globals['_SNAPSHOTTERSERVICE']._serialized_end=2276
 # @@protoc_insertion_point(module_scope)

@@ -22,56 +22,73 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from fundledger.auth.v1 import options_pb2 as fundledger_dot_auth_dot_v1_dot_options__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#fundledger/storage/v1/storage.proto\x12\x15\x66undledger.storage.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x01\n\x0c\x46ileMetadata\x12\x15\n\rowner_user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x02 \x01(\t\x12\x11\n\tentity_id\x18\x03 \x01(\t\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x17\n\x0f\x65xpected_sha256\x18\x06 \x01(\t\"h\n\x11UploadFileRequest\x12\x37\n\x08metadata\x18\x01 \x01(\x0b\x32#.fundledger.storage.v1.FileMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07\x63ontent\"\xee\x01\n\nFileRecord\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x12\n\nobject_key\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x15\n\rowner_user_id\x18\x06 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x07 \x01(\t\x12\x11\n\tentity_id\x18\x08 \x01(\t\x12\x11\n\tfile_name\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x12UploadFileResponse\x12/\n\x04\x66ile\x18\x01 \x01(\x0b\x32!.fundledger.storage.v1.FileRecord\"&\n\x13\x44ownloadFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"V\n\x14\x44ownloadFileResponse\x12/\n\x04\x66ile\x18\x01 \x01(\x0b\x32!.fundledger.storage.v1.FileRecord\x12\r\n\x05\x63hunk\x18\x02 \x01(\x0c\"5\n\x11\x44\x65leteFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"E\n\x12\x44\x65leteFileResponse\x12/\n\x04\x66ile\x18\x01 \x01(\x0b\x32!.fundledger.storage.v1.FileRecord\"$\n\x11\x46ileExistsRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"$\n\x12\x46ileExistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\")\n\x16GetFileMetadataRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"J\n\x17GetFileMetadataResponse\x12/\n\x04\x66ile\x18\x01 \x01(\x0b\x32!.fundledger.storage.v1.FileRecord\"x\n\x10ListFilesRequest\x12\x15\n\rowner_user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x02 \x01(\t\x12\x11\n\tentity_id\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"^\n\x11ListFilesResponse\x12\x30\n\x05\x66iles\x18\x01 \x03(\x0b\x32!.fundledger.storage.v1.FileRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x13GetSignedUrlRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x02 \x01(\x03\"T\n\x14GetSignedUrlResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x12VerifyFilesRequest\x12\x15\n\rowner_user_id\x18\x01 \x01(\t\"v\n\rVerifyFinding\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".fundledger.storage.v1.FindingKind\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x12\n\nobject_key\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xb1\x01\n\x13VerifyFilesResponse\x12\x0f\n\x07\x63hecked\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x35\n\x07\x66inding\x18\x03 \x01(\x0b\x32$.fundledger.storage.v1.VerifyFinding\x12\x0c\n\x04\x64one\x18\x04 \x01(\x08\x12\x0f\n\x07missing\x18\x05 \x01(\x03\x12\x12\n\nmismatched\x18\x06 \x01(\x03\x12\x10\n\x08orphaned\x18\x07 \x01(\x03*}\n\x0b\x46indingKind\x12\x1c\n\x18\x46INDING_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INDING_KIND_MISSING\x10\x01\x12\x1b\n\x17\x46INDING_KIND_MISMATCHED\x10\x02\x12\x19\n\x15\x46INDING_KIND_ORPHANED\x10\x03\x32\xc9\x06\n\x0eStorageService\x12\x63\n\nUploadFile\x12(.fundledger.storage.v1.UploadFileRequest\x1a).fundledger.storage.v1.UploadFileResponse(\x01\x12i\n\x0c\x44ownloadFile\x12*.fundledger.storage.v1.DownloadFileRequest\x1a+.fundledger.storage.v1.DownloadFileResponse0\x01\x12\x61\n\nDeleteFile\x12(.fundledger.storage.v1.DeleteFileRequest\x1a).fundledger.storage.v1.DeleteFileResponse\x12\x61\n\nFileExists\x12(.fundledger.storage.v1.FileExistsRequest\x1a).fundledger.storage.v1.FileExistsResponse\x12p\n\x0fGetFileMetadata\x12-.fundledger.storage.v1.GetFileMetadataRequest\x1a..fundledger.storage.v1.GetFileMetadataResponse\x12^\n\tListFiles\x12\'.fundledger.storage.v1.ListFilesRequest\x1a(.fundledger.storage.v1.ListFilesResponse\x12g\n\x0cGetSignedUrl\x12*.fundledger.storage.v1.GetSignedUrlRequest\x1a+.fundledger.storage.v1.GetSignedUrlResponse\x12\x66\n\x0bVerifyFiles\x12).fundledger.storage.v1.VerifyFilesRequest\x1a*.fundledger.storage.v1.VerifyFilesResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n#fundledger/storage/v1/storage.proto\x12\x15\x66undledger.storage.v1\x1a fundledger/auth/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8f\x01\n\x0c\x46ileMetadata\x12\x15\n\rowner_user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x02 \x01(\t\x12\x11\n\tentity_id\x18\x03 \x01(\t\x12\x11\n\tfile_name\x18\x04 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x05 \x01(\t\x12\x17\n\x0f\x65xpected_sha256\x18\x06 \x01(\t\"h\n\x11UploadFileRequest\x12\x37\n\x08metadata\x18\x01 \x01(\x0b\x32#.fundledger.storage.v1.FileMetadataH\x00\x12\x0f\n\x05\x63hunk\x18\x02 \x01(\x0cH\x00\x42\t\n\x07\x63ontent\"\xee\x01\n\nFileRecord\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x12\n\nobject_key\x18\x02 \x01(\t\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x14\n\x0c\x63ontent_type\x18\x04 \x01(\t\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x15\n\rowner_user_id\x18\x06 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x07 \x01(\t\x12\x11\n\tentity_id\x18\x08 \x01(\t\x12\x11\n\tfile_name\x18\t \x01(\t\x12/\n\x0b\x63reate_time\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"E\n\x12UploadFileResponse\x12/\n\x04\x66ile\x18\x01 \x01(\x0b\x32!.fundledger.storage.v1.FileRecord\"&\n\x13\x44ownloadFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"V\n\x14\x44ownloadFileResponse\x12/\n\x04\x66ile\x18\x01 \x01(\x0b\x32!.fundledger.storage.v1.FileRecord\x12\r\n\x05\x63hunk\x18\x02 \x01(\x0c\"5\n\x11\x44\x65leteFileRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x0f\n\x07user_id\x18\x02 \x01(\t\"E\n\x12\x44\x65leteFileResponse\x12/\n\x04\x66ile\x18\x01 \x01(\x0b\x32!.fundledger.storage.v1.FileRecord\"$\n\x11\x46ileExistsRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"$\n\x12\x46ileExistsResponse\x12\x0e\n\x06\x65xists\x18\x01 \x01(\x08\")\n\x16GetFileMetadataRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\"J\n\x17GetFileMetadataResponse\x12/\n\x04\x66ile\x18\x01 \x01(\x0b\x32!.fundledger.storage.v1.FileRecord\"x\n\x10ListFilesRequest\x12\x15\n\rowner_user_id\x18\x01 \x01(\t\x12\x13\n\x0b\x65ntity_type\x18\x02 \x01(\t\x12\x11\n\tentity_id\x18\x03 \x01(\t\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"^\n\x11ListFilesResponse\x12\x30\n\x05\x66iles\x18\x01 \x03(\x0b\x32!.fundledger.storage.v1.FileRecord\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"B\n\x13GetSignedUrlRequest\x12\x0f\n\x07\x66ile_id\x18\x01 \x01(\t\x12\x1a\n\x12\x65xpires_in_seconds\x18\x02 \x01(\x03\"T\n\x14GetSignedUrlResponse\x12\x0b\n\x03url\x18\x01 \x01(\t\x12/\n\x0b\x65xpire_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"+\n\x12VerifyFilesRequest\x12\x15\n\rowner_user_id\x18\x01 \x01(\t\"v\n\rVerifyFinding\x12\x30\n\x04kind\x18\x01 \x01(\x0e\x32\".fundledger.storage.v1.FindingKind\x12\x0f\n\x07\x66ile_id\x18\x02 \x01(\t\x12\x12\n\nobject_key\x18\x03 \x01(\t\x12\x0e\n\x06\x64\x65tail\x18\x04 \x01(\t\"\xb1\x01\n\x13VerifyFilesResponse\x12\x0f\n\x07\x63hecked\x18\x01 \x01(\x03\x12\r\n\x05total\x18\x02 \x01(\x03\x12\x35\n\x07\x66inding\x18\x03 \x01(\x0b\x32$.fundledger.storage.v1.VerifyFinding\x12\x0c\n\x04\x64one\x18\x04 \x01(\x08\x12\x0f\n\x07missing\x18\x05 \x01(\x03\x12\x12\n\nmismatched\x18\x06 \x01(\x03\x12\x10\n\x08orphaned\x18\x07 \x01(\x03*}\n\x0b\x46indingKind\x12\x1c\n\x18\x46INDING_KIND_UNSPECIFIED\x10\x00\x12\x18\n\x14\x46INDING_KIND_MISSING\x10\x01\x12\x1b\n\x17\x46INDING_KIND_MISMATCHED\x10\x02\x12\x19\n\x15\x46INDING_KIND_ORPHANED\x10\x03\x32\xcf\x07\n\x0eStorageService\x12t\n\nUploadFile\x12(.fundledger.storage.v1.UploadFileRequest\x1a).fundledger.storage.v1.UploadFileResponse\"\x0f\xa2\xbb\x18\x0b\x66iles.write(\x01\x12y\n\x0c\x44ownloadFile\x12*.fundledger.storage.v1.DownloadFileRequest\x1a+.fundledger.storage.v1.DownloadFileResponse\"\x0e\xa2\xbb\x18\nfiles.read0\x01\x12s\n\nDeleteFile\x12(.fundledger.storage.v1.DeleteFileRequest\x1a).fundledger.storage.v1.DeleteFileResponse\"\x10\xa2\xbb\x18\x0c\x66iles.delete\x12q\n\nFileExists\x12(.fundledger.storage.v1.FileExistsRequest\x1a).fundledger.storage.v1.FileExistsResponse\"\x0e\xa2\xbb\x18\nfiles.read\x12\x80\x01\n\x0fGetFileMetadata\x12-.fundledger.storage.v1.GetFileMetadataRequest\x1a..fundledger.storage.v1.GetFileMetadataResponse\"\x0e\xa2\xbb\x18\nfiles.read\x12n\n\tListFiles\x12\'.fundledger.storage.v1.ListFilesRequest\x1a(.fundledger.storage.v1.ListFilesResponse\"\x0e\xa2\xbb\x18\nfiles.read\x12w\n\x0cGetSignedUrl\x12*.fundledger.storage.v1.GetSignedUrlRequest\x1a+.fundledger.storage.v1.GetSignedUrlResponse\"\x0e\xa2\xbb\x18\nfiles.read\x12x\n\x0bVerifyFiles\x12).fundledger.storage.v1.VerifyFilesRequest\x1a*.fundledger.storage.v1.VerifyFilesResponse\"\x10\xa2\xbb\x18\x0c\x66iles.verify0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'fundledger.storage.v1.storage_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_FINDINGKIND']._serialized_start=1825
-  _globals['_FINDINGKIND']._serialized_end=1950
-  _globals['_FILEMETADATA']._serialized_start=96
-  _globals['_FILEMETADATA']._serialized_end=239
-  _globals['_UPLOADFILEREQUEST']._serialized_start=241
-  _globals['_UPLOADFILEREQUEST']._serialized_end=345
-  _globals['_FILERECORD']._serialized_start=348
-  _globals['_FILERECORD']._serialized_end=586
-  _globals['_UPLOADFILERESPONSE']._serialized_start=588
-  _globals['_UPLOADFILERESPONSE']._serialized_end=657
-  _globals['_DOWNLOADFILEREQUEST']._serialized_start=659
-  _globals['_DOWNLOADFILEREQUEST']._serialized_end=697
-  _globals['_DOWNLOADFILERESPONSE']._serialized_start=699
-  _globals['_DOWNLOADFILERESPONSE']._serialized_end=785
-  _globals['_DELETEFILEREQUEST']._serialized_start=787
-  _globals['_DELETEFILEREQUEST']._serialized_end=840
-  _globals['_DELETEFILERESPONSE']._serialized_start=842
-  _globals['_DELETEFILERESPONSE']._serialized_end=911
-  _globals['_FILEEXISTSREQUEST']._serialized_start=913
-  _globals['_FILEEXISTSREQUEST']._serialized_end=949
-  _globals['_FILEEXISTSRESPONSE']._serialized_start=951
-  _globals['_FILEEXISTSRESPONSE']._serialized_end=987
-  _globals['_GETFILEMETADATAREQUEST']._serialized_start=989
-  _globals['_GETFILEMETADATAREQUEST']._serialized_end=1030
-  _globals['_GETFILEMETADATARESPONSE']._serialized_start=1032
-  _globals['_GETFILEMETADATARESPONSE']._serialized_end=1106
-  _globals['_LISTFILESREQUEST']._serialized_start=1108
-  _globals['_LISTFILESREQUEST']._serialized_end=1228
-  _globals['_LISTFILESRESPONSE']._serialized_start=1230
-  _globals['_LISTFILESRESPONSE']._serialized_end=1324
-  _globals['_GETSIGNEDURLREQUEST']._serialized_start=1326
-  _globals['_GETSIGNEDURLREQUEST']._serialized_end=1392
-  _globals['_GETSIGNEDURLRESPONSE']._serialized_start=1394
-  _globals['_GETSIGNEDURLRESPONSE']._serialized_end=1478
-  _globals['_VERIFYFILESREQUEST']._serialized_start=1480
-  _globals['_VERIFYFILESREQUEST']._serialized_end=1523
-  _globals['_VERIFYFINDING']._serialized_start=1525
-  _globals['_VERIFYFINDING']._serialized_end=1643
-  _globals['_VERIFYFILESRESPONSE']._serialized_start=1646
-  _globals['_VERIFYFILESRESPONSE']._serialized_end=1823
-  _globals['_STORAGESERVICE']._serialized_start=1953
-  _globals['_STORAGESERVICE']._serialized_end=2794
+  _globals['_STORAGESERVICE'].methods_by_name['UploadFile']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['UploadFile']._serialized_options = b'\242\273\030\013files.write'
+  _globals['_STORAGESERVICE'].methods_by_name['DownloadFile']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['DownloadFile']._serialized_options = b'\242\273\030\nfiles.read'
+  _globals['_STORAGESERVICE'].methods_by_name['DeleteFile']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['DeleteFile']._serialized_options = b'\242\273\030\014files.delete'
+  _globals['_STORAGESERVICE'].methods_by_name['FileExists']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['FileExists']._serialized_options = b'\242\273\030\nfiles.read'
+  _globals['_STORAGESERVICE'].methods_by_name['GetFileMetadata']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['GetFileMetadata']._serialized_options = b'\242\273\030\nfiles.read'
+  _globals['_STORAGESERVICE'].methods_by_name['ListFiles']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['ListFiles']._serialized_options = b'\242\273\030\nfiles.read'
+  _globals['_STORAGESERVICE'].methods_by_name['GetSignedUrl']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['GetSignedUrl']._serialized_options = b'\242\273\030\nfiles.read'
+  _globals['_STORAGESERVICE'].methods_by_name['VerifyFiles']._loaded_options = None
+  _globals['_STORAGESERVICE'].methods_by_name['VerifyFiles']._serialized_options = b'\242\273\030\014files.verify'
+  _globals['_FINDINGKIND']._serialized_start=1859
+  _globals['_FINDINGKIND']._serialized_end=1984
+  _globals['_FILEMETADATA']._serialized_start=130
+  _globals['_FILEMETADATA']._serialized_end=273
+  _globals['_UPLOADFILEREQUEST']._serialized_start=275
+  _globals['_UPLOADFILEREQUEST']._serialized_end=379
+  _globals['_FILERECORD']._serialized_start=382
+  _globals['_FILERECORD']._serialized_end=620
+  _globals['_UPLOADFILERESPONSE']._serialized_start=622
+  _globals['_UPLOADFILERESPONSE']._serialized_end=691
+  _globals['_DOWNLOADFILEREQUEST']._serialized_start=693
+  _globals['_DOWNLOADFILEREQUEST']._serialized_end=731
+  _globals['_DOWNLOADFILERESPONSE']._serialized_start=733
+  _globals['_DOWNLOADFILERESPONSE']._serialized_end=819
+  _globals['_DELETEFILEREQUEST']._serialized_start=821
+  _globals['_DELETEFILEREQUEST']._serialized_end=874
+  _globals['_DELETEFILERESPONSE']._serialized_start=876
+  _globals['_DELETEFILERESPONSE']._serialized_end=945
+  _globals['_FILEEXISTSREQUEST']._serialized_start=947
+  _globals['_FILEEXISTSREQUEST']._serialized_end=983
+  _globals['_FILEEXISTSRESPONSE']._serialized_start=985
+  _globals['_FILEEXISTSRESPONSE']._serialized_end=1021
+  _globals['_GETFILEMETADATAREQUEST']._serialized_start=1023
+  _globals['_GETFILEMETADATAREQUEST']._serialized_end=1064
+  _globals['_GETFILEMETADATARESPONSE']._serialized_start=1066
+  _globals['_GETFILEMETADATARESPONSE']._serialized_end=1140
+  _globals['_LISTFILESREQUEST']._serialized_start=1142
+  _globals['_LISTFILESREQUEST']._serialized_end=1262
+  _globals['_LISTFILESRESPONSE']._serialized_start=1264
+  _globals['_LISTFILESRESPONSE']._serialized_end=1358
+  _globals['_GETSIGNEDURLREQUEST']._serialized_start=1360
+  _globals['_GETSIGNEDURLREQUEST']._serialized_end=1426
+  _globals['_GETSIGNEDURLRESPONSE']._serialized_start=1428
+  _globals['_GETSIGNEDURLRESPONSE']._serialized_end=1512
+  _globals['_VERIFYFILESREQUEST']._serialized_start=1514
+  _globals['_VERIFYFILESREQUEST']._serialized_end=1557
+  _globals['_VERIFYFINDING']._serialized_start=1559
+  _globals['_VERIFYFINDING']._serialized_end=1677
+  _globals['_VERIFYFILESRESPONSE']._serialized_start=1680
+  _globals['_VERIFYFILESRESPONSE']._serialized_end=1857
+  _globals['_STORAGESERVICE']._serialized_start=1987
+  _globals['_STORAGESERVICE']._serialized_end=2962
 # @@protoc_insertion_point(module_scope)
