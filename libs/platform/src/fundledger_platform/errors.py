@@ -35,6 +35,7 @@ __all__ = [
     "InvalidArgument",
     "NotFound",
     "OutOfRange",
+    "PermissionDenied",
     "Reason",
     "ResourceExhausted",
     "Unavailable",
@@ -112,6 +113,10 @@ class DataLoss(DomainError):
 
 class ResourceExhausted(DomainError):
     code = grpc.StatusCode.RESOURCE_EXHAUSTED
+
+
+class PermissionDenied(DomainError):
+    code = grpc.StatusCode.PERMISSION_DENIED
 
 
 def _packed(message: ErrorInfo | BadRequest) -> any_pb2.Any:

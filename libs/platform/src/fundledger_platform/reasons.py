@@ -78,6 +78,8 @@ class Reason(StrEnum):
     CONTENT_MISMATCH = "CONTENT_MISMATCH"
     OBJECT_MISSING = "OBJECT_MISSING"
     OBJECT_STORE_UNAVAILABLE = "OBJECT_STORE_UNAVAILABLE"
+    # -- identity and access --------------------------------------------------------------------
+    PERMISSION_MISSING = "PERMISSION_MISSING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,6 +292,12 @@ REGISTRY: dict[Reason, ReasonDoc] = {
     ),
     Reason.OBJECT_STORE_UNAVAILABLE: ReasonDoc(
         _C.UNAVAILABLE, "a call to object storage failed or timed out", _RETRY
+    ),
+    Reason.PERMISSION_MISSING: ReasonDoc(
+        _C.PERMISSION_DENIED,
+        "the caller's roles lack the permission named in `permission` (the RPC's, or the one"
+        " the request needs, e.g. `events.append:fund`); nothing was done",
+        "ask for a role that grants it (docs/security.md); retrying does not help",
     ),
 }
 
