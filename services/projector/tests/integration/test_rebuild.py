@@ -93,3 +93,24 @@ async def test_a_concurrent_rebuild_is_refused(stack: Stack) -> None:
         await other.close()
     rebuilt = await stub.RebuildProjection(pb.RebuildProjectionRequest(), timeout=10)
     assert rebuilt.fund_count == 0
+
+
+async def test_batched_reads_after_a_swap_answer_the_new_rows(stack: Stack) -> None:
+    """Reads that arrive together share one row read; when every caller already has a cached
+    answer that read carries no state. Rows rewritten by a rebuild (same versions, new update
+    times) must then be read again with their state, never answered from the old cache."""
+    projector = await stack.projector()
+    stub = stack.stub(projector)
+    funds = [new_fund() for _ in range(4)]
+    for n, fund in enumerate(funds):
+        await append(stack.client, fund, fund_created(f"B{n}"), company_added("c", "C"))
+        await get_state(stub, fund, min_version=2)
+    before = {fund: (await get_state(stub, fund)).updated_time.ToDatetime() for fund in funds}
+
+    await stub.RebuildProjection(pb.RebuildProjectionRequest(), timeout=30)
+
+    answers = await asyncio.gather(*(get_state(stub, fund) for fund in funds * 8))
+    for fund, response in zip(funds * 8, answers, strict=True):
+        assert response.state.fund_id == fund
+        assert response.state.version == 2
+        assert response.updated_time.ToDatetime() > before[fund]
