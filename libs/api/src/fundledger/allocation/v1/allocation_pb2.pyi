@@ -400,7 +400,7 @@ class ListReallocationAuditRequest(_message.Message):
     fund_id: _builtins.str
     """Stream id of the fund."""
     page_size: _builtins.int
-    """Page size; 0 = 50, at most 500."""
+    """Page size; 0 = 100, at most 1000."""
     page_token: _builtins.str
     """Token from a previous response."""
     def __init__(
