@@ -12,20 +12,14 @@ from allocation.config import Settings
 from allocation_stack import Stack, StackFactory
 from allocation_support import Company, metadata_of, new_fund, proposals, reason_of, seed_fund
 from fundledger.allocation.v1 import allocation_pb2 as pb
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from prometheus_client import REGISTRY
 
 from tests.support.event_store import EventStoreFactory
-
-SERVING = health_pb2.HealthCheckResponse.SERVING
+from tests.support.health import assert_serving
 
 
 async def test_health_serving_while_the_event_store_serves(stack: Stack) -> None:
-    async with grpc.aio.insecure_channel(stack.allocation.server.address) as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        for name in ("", SERVICE_NAME):
-            response = await health.Check(health_pb2.HealthCheckRequest(service=name))
-            assert response.status == SERVING
+    await assert_serving(stack.allocation.server.address, SERVICE_NAME)
 
 
 async def test_health_not_serving_without_the_event_store(

@@ -6,24 +6,17 @@ import asyncpg
 import grpc
 import pytest
 from fundledger.snapshotter.v1 import snapshotter_pb2 as pb
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from snapshotter.bootstrap import SERVICE_NAME, migrate
 from snapshotter_stack import Stack, StackFactory
 from snapshotter_support import metadata_of, new_fund, reason_of
 
 from tests.support.event_store import EventStoreFactory
+from tests.support.health import assert_serving
 from tests.support.service_module import run_service_module
-
-SERVING = health_pb2.HealthCheckResponse.SERVING
 
 
 async def test_health_serving_when_database_bus_and_event_store_answer(stack: Stack) -> None:
-    port = stack.snapshotter.server.port
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-        health = health_pb2_grpc.HealthStub(channel)
-        for name in ("", SERVICE_NAME):
-            response = await health.Check(health_pb2.HealthCheckRequest(service=name))
-            assert response.status == SERVING
+    await assert_serving(f"127.0.0.1:{stack.snapshotter.server.port}", SERVICE_NAME)
 
 
 async def test_health_not_serving_without_the_event_store(
