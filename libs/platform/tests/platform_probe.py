@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
+from fundledger_platform.auth.principal import current_principal
 from fundledger_platform.errors import Aborted, InvalidArgument, NotFound, Reason
 from fundledger_platform.server import ServiceServer
 from fundledger_platform.settings import ServerSettings
@@ -22,6 +23,15 @@ SECRET = "password=hunter2 at /srv/secret.sql"
 
 def _identity(data: bytes) -> bytes:
     return data
+
+
+def whoami() -> bytes:
+    """The calling principal as the handler sees it: `kind:subject:tenant:roles` or `nobody`."""
+    principal = current_principal()
+    if principal is None:
+        return b"nobody"
+    roles = ",".join(sorted(principal.roles))
+    return f"{principal.kind}:{principal.subject}:{principal.tenant}:{roles}".encode()
 
 
 class Probe:
@@ -53,6 +63,8 @@ class Probe:
             await asyncio.sleep(float(request[5:]))
             self.slow_finished.append(asyncio.get_running_loop().time())
             return b"done"
+        if request == b"whoami":
+            return whoami()
         if request == b"trace-id":
             span_context = trace.get_current_span().get_span_context()
             return format(span_context.trace_id, "032x").encode()
@@ -60,8 +72,12 @@ class Probe:
 
     async def server_stream(self, request: bytes, context: Any) -> AsyncIterator[bytes]:
         try:
+            if request == b"whoami":
+                yield whoami()
             for i in range(3):
                 yield b"item-%d" % i
+            if request == b"idle":
+                await asyncio.Event().wait()  # a quiet subscription: no message for ever
             if request == b"forever":
                 while True:
                     yield b"tick"  # no await: the task is mostly inside grpc's send
@@ -82,6 +98,8 @@ class Probe:
 
     async def client_stream(self, requests: AsyncIterator[bytes], context: Any) -> bytes:
         received = [request async for request in requests]
+        if b"whoami" in received:
+            return whoami()
         if b"missing" in received:
             raise NotFound("no such stream", reason=Reason.STREAM_NOT_FOUND, metadata={"id": "s-1"})
         return b",".join(received)
@@ -92,7 +110,7 @@ class Probe:
                 raise InvalidArgument("bad event", reason=Reason.INVALID_PAYLOAD, field="events[1]")
             if request == b"boom":
                 raise RuntimeError(SECRET)
-            yield request.upper()
+            yield whoami() if request == b"whoami" else request.upper()
 
     def register(self, server: grpc.aio.Server) -> None:
         kw: dict[str, Any] = {"request_deserializer": _identity, "response_serializer": _identity}

@@ -38,6 +38,7 @@ __all__ = [
     "PermissionDenied",
     "Reason",
     "ResourceExhausted",
+    "Unauthenticated",
     "Unavailable",
     "bad_request",
     "error_info",
@@ -117,6 +118,12 @@ class ResourceExhausted(DomainError):
 
 class PermissionDenied(DomainError):
     code = grpc.StatusCode.PERMISSION_DENIED
+
+
+class Unauthenticated(DomainError):
+    """No verifiable credential: the caller's identity could not be established."""
+
+    code = grpc.StatusCode.UNAUTHENTICATED
 
 
 def _packed(message: ErrorInfo | BadRequest) -> any_pb2.Any:

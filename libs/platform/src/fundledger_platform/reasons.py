@@ -79,6 +79,11 @@ class Reason(StrEnum):
     OBJECT_MISSING = "OBJECT_MISSING"
     OBJECT_STORE_UNAVAILABLE = "OBJECT_STORE_UNAVAILABLE"
     # -- identity and access --------------------------------------------------------------------
+    TOKEN_MISSING = "TOKEN_MISSING"
+    TOKEN_MALFORMED = "TOKEN_MALFORMED"
+    TOKEN_TOO_LARGE = "TOKEN_TOO_LARGE"
+    TOKEN_EXPIRED = "TOKEN_EXPIRED"
+    TOKEN_INVALID = "TOKEN_INVALID"
     PERMISSION_MISSING = "PERMISSION_MISSING"
 
 
@@ -292,6 +297,32 @@ REGISTRY: dict[Reason, ReasonDoc] = {
     ),
     Reason.OBJECT_STORE_UNAVAILABLE: ReasonDoc(
         _C.UNAVAILABLE, "a call to object storage failed or timed out", _RETRY
+    ),
+    Reason.TOKEN_MISSING: ReasonDoc(
+        _C.UNAUTHENTICATED,
+        "the call carries no `authorization: Bearer <token>` metadata",
+        "get a token from your identity provider (or the dev issuer) and send it",
+    ),
+    Reason.TOKEN_MALFORMED: ReasonDoc(
+        _C.UNAUTHENTICATED,
+        "the authorization metadata is not one `Bearer <JWT>` (three base64url parts)",
+        "send the access token itself, once, after `Bearer `",
+    ),
+    Reason.TOKEN_TOO_LARGE: ReasonDoc(
+        _C.UNAUTHENTICATED,
+        "the bearer token is larger than the server's limit (`max_bytes`); it was not parsed",
+        "ask the identity provider for a smaller token (fewer claims or groups)",
+    ),
+    Reason.TOKEN_EXPIRED: ReasonDoc(
+        _C.UNAUTHENTICATED,
+        "the bearer token has expired (also ends a stream that outlives its token)",
+        "get a fresh token and call again (a stream resumes from its last position)",
+    ),
+    Reason.TOKEN_INVALID: ReasonDoc(
+        _C.UNAUTHENTICATED,
+        "the bearer token was refused; `check` says why: issuer, algorithm, key, signature,"
+        " audience, not_before or claims",
+        "get a token from a trusted issuer for this service's audience; retrying it fails",
     ),
     Reason.PERMISSION_MISSING: ReasonDoc(
         _C.PERMISSION_DENIED,

@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
+from fundledger_platform.auth.interceptor import authentication_interceptors
 from fundledger_platform.health import HealthReporter, ReadinessCheck
 from fundledger_platform.interceptors import (
     ErrorMappingInterceptor,
@@ -173,6 +174,9 @@ def build_server(
         *server_interceptors(),
         MetricsInterceptor(),
         ErrorMappingInterceptor(),
+        # Inside error mapping (its Unauthenticated becomes the status) and so inside metrics
+        # and tracing (refused calls are counted and traced); none while auth is off.
+        *authentication_interceptors(settings),
     ]
     server = grpc.aio.server(
         interceptors=interceptors,

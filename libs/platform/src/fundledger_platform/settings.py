@@ -10,6 +10,10 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fundledger_platform.auth.settings import AuthSettings
 
 PREFIX = "FUNDLEDGER_"
 
@@ -125,6 +129,11 @@ class ServerSettings:
     log_level: str
     otlp_endpoint: str | None  # None = traces are not exported
     shutdown_grace_seconds: float
+    # With authentication on: whether server reflection is served without a token (dev) or
+    # needs one like every other RPC (production). Health is always open.
+    reflection: bool = True
+    # Authentication of callers (fundledger_platform.auth); None = off, the default.
+    auth: AuthSettings | None = None
 
     @classmethod
     def from_env(
@@ -145,4 +154,13 @@ class ServerSettings:
             log_level=log_level,
             otlp_endpoint=env_str("OTLP_ENDPOINT", "") or None,
             shutdown_grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0, min_value=0.0),
+            reflection=env_bool("REFLECTION", True),
+            auth=_auth_from_env(service_name),
         )
+
+
+def _auth_from_env(service_name: str) -> AuthSettings | None:
+    # Imported here: the auth settings read the environment with this module's helpers.
+    from fundledger_platform.auth.settings import AuthSettings
+
+    return AuthSettings.from_env(default_audience=f"fundledger-{service_name}")

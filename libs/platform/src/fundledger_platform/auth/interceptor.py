@@ -1,0 +1,238 @@
+"""The server side of authentication: one interceptor, in every service's server.
+
+For every method except the standard health service (probes must work without credentials)
+and, while ``FUNDLEDGER_REFLECTION`` is on, server reflection, the call must carry
+``authorization: Bearer <jwt>``. A verified token becomes the call's
+:class:`~fundledger_platform.auth.principal.Principal` (``current_principal()``) for as long as the
+handler runs; anything else ends the call UNAUTHENTICATED with an ErrorInfo reason
+(TOKEN_MISSING, TOKEN_MALFORMED, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_TOO_LARGE). The token itself
+never reaches an error, a log line or a span.
+
+Placement (``build_server``): inside error mapping, so the ``Unauthenticated`` it raises becomes
+the call's status the same way every domain error does, and therefore inside the metrics and
+tracing interceptors too, so refused calls are counted (``code="UNAUTHENTICATED"``) and traced
+like any other. A refusal keeps the RPC's cardinality (``wrap_handler``): streaming RPCs are
+refused with a status, not broken.
+
+Response streams outlive tokens (Subscribe, ReadAll, DownloadFile): a stream ends with
+UNAUTHENTICATED (TOKEN_EXPIRED) when its token expires (plus the leeway), checked before every
+message and by a timer while the handler waits for the next one. The caller reconnects with a
+fresh token (Subscribe resumes from its last position).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import AbstractContextManager, aclosing
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import grpc
+
+from fundledger_platform._wrapping import HandlerCache, wrap_handler
+from fundledger_platform.auth.principal import acting_as, current_principal
+from fundledger_platform.auth.verifier import ClaimsMapperSource, TokenVerifier
+from fundledger_platform.errors import Unauthenticated
+from fundledger_platform.reasons import Reason
+
+if TYPE_CHECKING:
+    from fundledger_platform.settings import ServerSettings
+
+    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
+    Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]]
+else:
+    _ServerInterceptor = grpc.aio.ServerInterceptor
+
+__all__ = [
+    "HEALTH_PREFIX",
+    "REFLECTION_PREFIX",
+    "AuthenticationInterceptor",
+    "authentication_interceptors",
+    "bearer_token",
+]
+
+logger = logging.getLogger(__name__)
+
+HEALTH_PREFIX = "/grpc.health.v1.Health/"
+REFLECTION_PREFIX = "/grpc.reflection."
+_SCHEME = "bearer "
+
+
+def authentication_interceptors(
+    settings: ServerSettings, *, policy: ClaimsMapperSource | None = None
+) -> list[_ServerInterceptor]:
+    """The interceptor for ``build_server``: none while authentication is off. ``policy`` (the
+    authorization policy, when one is configured) maps verified claims to roles and tenant."""
+    if settings.auth is None:
+        return []
+    verifier = TokenVerifier(settings.auth, policy=policy)
+    return [AuthenticationInterceptor(verifier, reflection_open=settings.reflection)]
+
+
+def bearer_token(metadata: Any) -> str:
+    """The token of the call's one ``authorization: Bearer …`` entry; Unauthenticated if none."""
+    values = [value for key, value in (metadata or ()) if key == "authorization"]
+    if not values:
+        raise Unauthenticated(
+            "no bearer token: send `authorization: Bearer <token>`", reason=Reason.TOKEN_MISSING
+        )
+    if len(values) > 1 or not isinstance(values[0], str):
+        raise Unauthenticated(
+            "send exactly one `authorization: Bearer <token>` entry", reason=Reason.TOKEN_MALFORMED
+        )
+    value: str = values[0]
+    if value[: len(_SCHEME)].lower() != _SCHEME:
+        raise Unauthenticated(
+            "the authorization metadata is not `Bearer <token>`", reason=Reason.TOKEN_MALFORMED
+        )
+    return value[len(_SCHEME) :].strip()
+
+
+class AuthenticationInterceptor(_ServerInterceptor):
+    def __init__(self, verifier: TokenVerifier, *, reflection_open: bool = True) -> None:
+        self.verifier = verifier
+        self._reflection_open = reflection_open
+        self._cache = HandlerCache(self._wrap)
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        return self._cache.get(handler_call_details.method, handler)
+
+    def is_open(self, method: str) -> bool:
+        """Whether ``method`` is served without a token."""
+        return method.startswith(HEALTH_PREFIX) or (
+            self._reflection_open and method.startswith(REFLECTION_PREFIX)
+        )
+
+    def _wrap(self, method: str, handler: Any) -> Any:
+        if self.is_open(method):
+            return handler
+        verifier = self.verifier
+        inner = handler
+        if handler.response_streaming:
+            inner = _expiring(wrap_handler(handler, _no_guard), verifier.leeway_seconds, method)
+        return wrap_handler(inner, lambda context: _Authenticate(context, verifier, method))
+
+
+class _Authenticate:
+    """The guard: verify the call's token, then run the handler as its principal."""
+
+    __slots__ = ("_acting", "_context", "_method", "_verifier")
+
+    def __init__(self, context: Any, verifier: TokenVerifier, method: str) -> None:
+        self._context = context
+        self._verifier = verifier
+        self._method = method
+        self._acting: AbstractContextManager[None] | None = None
+
+    async def __aenter__(self) -> None:
+        try:
+            token = bearer_token(self._context.invocation_metadata())
+            principal = await self._verifier.verify(token)
+        except Unauthenticated as err:
+            # The reason and which check failed; never the token nor its claims.
+            logger.info(
+                "call refused: %s",
+                err.reason.value,
+                extra={
+                    "grpc_method": self._method,
+                    "reason": err.reason.value,
+                    "check": err.metadata.get("check", ""),
+                },
+            )
+            raise
+        acting = acting_as(principal)
+        acting.__enter__()
+        self._acting = acting
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._acting is not None:
+            # A stream closed from another context (the loop's generator finalizer) cannot
+            # reset the variable, and has nothing to reset there.
+            with contextlib.suppress(ValueError):
+                self._acting.__exit__(None, None, None)
+
+
+class _NoGuard:
+    """Lets ``wrap_handler`` turn any streaming handler into an async generator."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_GUARD = _NoGuard()
+
+
+def _no_guard(context: Any) -> _NoGuard:
+    return _NO_GUARD
+
+
+def _expiring(handler: Any, leeway_seconds: int, method: str) -> Any:
+    """A streaming handler that ends UNAUTHENTICATED once the caller's token expires.
+
+    ``handler`` comes from ``wrap_handler``, so its behavior is an async generator whatever the
+    service's style was.
+    """
+    behavior = handler.stream_stream if handler.request_streaming else handler.unary_stream
+
+    async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+        principal = current_principal()
+        if principal is None:  # not reached: the guard outside sets it
+            raise RuntimeError("no principal for an authenticated stream")
+        loop = asyncio.get_running_loop()
+        # The token's expiry is wall-clock time; the timer runs on the loop's clock.
+        left = principal.expires_at.timestamp() + leeway_seconds - time.time()
+        deadline = loop.time() + left
+        async with aclosing(behavior(request, context)) as responses:
+            while True:
+                if loop.time() >= deadline:
+                    raise _stream_expired(method)
+                timeout = asyncio.timeout_at(deadline)
+                try:
+                    async with timeout:
+                        response = await anext(responses)
+                except StopAsyncIteration:
+                    return
+                except TimeoutError:
+                    if timeout.expired():
+                        raise _stream_expired(method) from None
+                    raise
+                yield response
+
+    factory = (
+        grpc.stream_stream_rpc_method_handler
+        if handler.request_streaming
+        else grpc.unary_stream_rpc_method_handler
+    )
+    return factory(
+        streaming,
+        request_deserializer=handler.request_deserializer,
+        response_serializer=handler.response_serializer,
+    )
+
+
+def _stream_expired(method: str) -> Unauthenticated:
+    logger.info(
+        "stream ended: its token expired",
+        extra={"grpc_method": method, "reason": Reason.TOKEN_EXPIRED.value},
+    )
+    return Unauthenticated(
+        "the bearer token expired during the stream: reconnect with a fresh token",
+        reason=Reason.TOKEN_EXPIRED,
+    )
