@@ -16,6 +16,11 @@ from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from fundledger_platform.auth.client import (
+    TokenSource,
+    bearer_interceptors,
+    client_token_source_from_env,
+)
 from fundledger_platform.eventstore_errors import UNKNOWN_OUTCOME
 from fundledger_platform.telemetry import client_interceptors
 
@@ -34,10 +39,18 @@ def is_idempotent(request: pb.AppendToStreamRequest) -> bool:
 
 
 class EventStoreClient:
-    def __init__(self, target: str, *, timeout_seconds: float = 30.0) -> None:
+    """``token``: the bearer token sent on every call; by default the service's own identity
+    from FUNDLEDGER_AUTH_TOKEN_FILE when that is set (no token otherwise)."""
+
+    def __init__(
+        self, target: str, *, timeout_seconds: float = 30.0, token: TokenSource | None = None
+    ) -> None:
         self._channel = grpc.aio.insecure_channel(
             target,
-            interceptors=client_interceptors(),
+            interceptors=[
+                *client_interceptors(),
+                *bearer_interceptors(token or client_token_source_from_env()),
+            ],
             options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
         )
         self.stub = eventstore_pb2_grpc.EventStoreServiceStub(self._channel)
@@ -146,8 +159,13 @@ class EventStoreProbe:
     while the store's database and bus are up.
     """
 
-    def __init__(self, target: str, timeout_seconds: float = 1.0) -> None:
-        self._channel = grpc.aio.insecure_channel(target)
+    def __init__(
+        self, target: str, timeout_seconds: float = 1.0, *, token: TokenSource | None = None
+    ) -> None:
+        # Health is open without a token; it is sent anyway, like on every call to the store.
+        self._channel = grpc.aio.insecure_channel(
+            target, interceptors=bearer_interceptors(token or client_token_source_from_env())
+        )
         self._stub = health_pb2_grpc.HealthStub(self._channel)
         self._timeout = timeout_seconds
 
