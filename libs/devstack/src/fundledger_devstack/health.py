@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
@@ -21,13 +22,19 @@ class NotServingError(DevstackError):
     """The health check did not say SERVING in time."""
 
 
-def check_health(address: str, timeout: float = 2.0, service: str = "") -> str:
+def check_health(
+    address: str,
+    timeout: float = 2.0,
+    service: str = "",
+    credentials: grpc.ChannelCredentials | None = None,
+) -> str:
     """The serving status of `service` ("" = the whole server) at `address` ("host:port").
 
     One of SERVING, NOT_SERVING, SERVICE_UNKNOWN, UNKNOWN; UNREACHABLE when nothing
     answers; "ERROR <code>" when the server answers with an error (no health service?).
+    With `credentials` (TLS, e.g. `tls_credentials`) the check uses TLS, else plaintext.
     """
-    with grpc.insecure_channel(address, options=_CHANNEL_OPTIONS) as channel:
+    with _channel(address, credentials) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         try:
             response = stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=timeout)
@@ -40,11 +47,27 @@ def check_health(address: str, timeout: float = 2.0, service: str = "") -> str:
     return name
 
 
+def tls_credentials(
+    ca_file: Path, client_cert_file: Path | None = None, client_key_file: Path | None = None
+) -> grpc.ChannelCredentials:
+    """TLS credentials trusting `ca_file`, with a client certificate for mutual TLS."""
+    client_key = None if client_key_file is None else client_key_file.read_bytes()
+    client_cert = None if client_cert_file is None else client_cert_file.read_bytes()
+    return grpc.ssl_channel_credentials(ca_file.read_bytes(), client_key, client_cert)
+
+
+def _channel(address: str, credentials: grpc.ChannelCredentials | None) -> grpc.Channel:
+    if credentials is None:
+        return grpc.insecure_channel(address, options=_CHANNEL_OPTIONS)
+    return grpc.secure_channel(address, credentials, options=_CHANNEL_OPTIONS)
+
+
 def wait_serving(
     address: str,
     timeout: float,
     check: Callable[[], None] | None = None,
     what: str = "service",
+    credentials: grpc.ChannelCredentials | None = None,
 ) -> None:
     """Poll the health check until SERVING, at most `timeout` seconds.
 
@@ -55,7 +78,7 @@ def wait_serving(
     while True:
         if check is not None:
             check()
-        status = check_health(address, timeout=1.0)
+        status = check_health(address, timeout=1.0, credentials=credentials)
         if status == SERVING:
             return
         if time.monotonic() >= deadline:

@@ -1,7 +1,8 @@
 """A thin async client of the event store for the other services.
 
 Services never read the event store's tables: they call its gRPC API, with
-trace context propagated by the client interceptors.
+trace context propagated by the client interceptors, over TLS when the service's
+``TlsSettings`` name a CA (the channel is made anew when the certificate files change).
 """
 
 from __future__ import annotations
@@ -22,7 +23,9 @@ from fundledger_platform.auth.client import (
     client_token_source_from_env,
 )
 from fundledger_platform.eventstore_errors import UNKNOWN_OUTCOME
+from fundledger_platform.settings import TlsSettings
 from fundledger_platform.telemetry import client_interceptors
+from fundledger_platform.tls import ReloadingChannel
 
 # Events per response message: paging the stream makes reads several times cheaper.
 PAGE = 500
@@ -38,26 +41,42 @@ def is_idempotent(request: pb.AppendToStreamRequest) -> bool:
     )
 
 
+def _eventstore_stub(channel: grpc.aio.Channel) -> eventstore_pb2_grpc.EventStoreServiceAsyncStub:
+    return eventstore_pb2_grpc.EventStoreServiceStub(channel)
+
+
 class EventStoreClient:
     """``token``: the bearer token sent on every call; by default the service's own identity
     from FUNDLEDGER_AUTH_TOKEN_FILE when that is set (no token otherwise)."""
 
     def __init__(
-        self, target: str, *, timeout_seconds: float = 30.0, token: TokenSource | None = None
+        self,
+        target: str,
+        *,
+        timeout_seconds: float = 30.0,
+        tls: TlsSettings | None = None,
+        token: TokenSource | None = None,
     ) -> None:
-        self._channel = grpc.aio.insecure_channel(
+        self._channel = ReloadingChannel(
             target,
+            tls,
             interceptors=[
                 *client_interceptors(),
                 *bearer_interceptors(token or client_token_source_from_env()),
             ],
             options=[("grpc.max_receive_message_length", 64 * 1024 * 1024)],
+            # A replaced channel's calls may finish: ReadAll has the longest deadline.
+            retire_grace_seconds=timeout_seconds * 10,
         )
-        self.stub = eventstore_pb2_grpc.EventStoreServiceStub(self._channel)
         self._timeout = timeout_seconds
 
+    @property
+    def stub(self) -> eventstore_pb2_grpc.EventStoreServiceAsyncStub:
+        """The stub for the next call (on a new channel after a certificate rotation)."""
+        return self._channel.stub(_eventstore_stub)
+
     async def close(self) -> None:
-        await self._channel.close(None)
+        await self._channel.close()
 
     async def stream_info(self, stream_id: str) -> pb.GetStreamInfoResponse | None:
         """None when the stream does not exist."""
@@ -160,18 +179,25 @@ class EventStoreProbe:
     """
 
     def __init__(
-        self, target: str, timeout_seconds: float = 1.0, *, token: TokenSource | None = None
+        self,
+        target: str,
+        timeout_seconds: float = 1.0,
+        *,
+        tls: TlsSettings | None = None,
+        token: TokenSource | None = None,
     ) -> None:
         # Health is open without a token; it is sent anyway, like on every call to the store.
-        self._channel = grpc.aio.insecure_channel(
-            target, interceptors=bearer_interceptors(token or client_token_source_from_env())
+        self._channel = ReloadingChannel(
+            target,
+            tls,
+            interceptors=bearer_interceptors(token or client_token_source_from_env()),
+            retire_grace_seconds=timeout_seconds,
         )
-        self._stub = health_pb2_grpc.HealthStub(self._channel)
         self._timeout = timeout_seconds
 
     async def ready(self) -> bool:
         try:
-            response = await self._stub.Check(
+            response = await self._channel.stub(health_pb2_grpc.HealthStub).Check(
                 health_pb2.HealthCheckRequest(service=EVENTSTORE_SERVICE), timeout=self._timeout
             )
         except grpc.aio.AioRpcError:
@@ -179,4 +205,4 @@ class EventStoreProbe:
         return bool(response.status == health_pb2.HealthCheckResponse.SERVING)
 
     async def close(self) -> None:
-        await self._channel.close(None)
+        await self._channel.close()

@@ -32,6 +32,7 @@ from fundledger_platform.logs import configure_logging
 from fundledger_platform.metrics import start_metrics_server, stop_metrics_server
 from fundledger_platform.settings import ServerSettings
 from fundledger_platform.telemetry import server_interceptors, setup_telemetry, shutdown_telemetry
+from fundledger_platform.tls import ServerCertificates, server_certificates
 
 __all__ = ["ReadinessCheck", "ServiceServer", "build_server", "cancelling", "serve_until_signal"]
 
@@ -69,6 +70,8 @@ class ServiceServer:
         self._on_shutdown = list(on_shutdown)
         self._port: int | None = None
         self._metrics_port: int | None = None
+        # The TLS certificates being served (re-read when their files change); None = plaintext.
+        self.certificates: ServerCertificates | None = None
         self._stop_task: asyncio.Task[None] | None = None
 
     @property
@@ -92,13 +95,19 @@ class ServiceServer:
         if self._port is not None:
             raise RuntimeError("server already started")
         address = _host_port(self.settings.grpc_host, self.settings.grpc_port)
+        # TLS when configured (a bad certificate file stops the start here, naming its setting).
+        certificates = server_certificates(self.settings.tls)
         try:
-            port = self.server.add_insecure_port(address)
+            if certificates is None:
+                port = self.server.add_insecure_port(address)
+            else:
+                port = self.server.add_secure_port(address, certificates.credentials())
         except RuntimeError as err:  # grpc's message only says "set GRPC_VERBOSITY"
             raise RuntimeError(f"could not bind gRPC on {address} (port in use?)") from err
         if port == 0:
             raise RuntimeError(f"could not bind gRPC on {address}")
         self._port = port
+        self.certificates = certificates
         # Metrics listen where gRPC does (0.0.0.0 in a pod) so Prometheus can scrape them.
         self._metrics_port = start_metrics_server(
             self.settings.metrics_port, self.settings.grpc_host
@@ -109,9 +118,10 @@ class ServiceServer:
         await self.server.start()
         self.health.start()
         logger.info(
-            "%s serving gRPC on %s",
+            "%s serving gRPC on %s (%s)",
             self.settings.service_name,
             self.address,
+            _transport(self.settings),
             extra={"grpc_port": self._port, "metrics_port": self._metrics_port},
         )
 
@@ -227,6 +237,12 @@ async def serve_until_signal(server: ServiceServer) -> None:
             loop.remove_signal_handler(signum)
         # In finally: a cancelled caller (asyncio.run on Ctrl-C) drains too.
         await server.stop(server.settings.shutdown_grace_seconds)
+
+
+def _transport(settings: ServerSettings) -> str:
+    if not settings.tls.server_enabled:
+        return "plaintext"
+    return "mutual TLS" if settings.tls.require_client_cert else "TLS"
 
 
 def _host_port(host: str, port: int) -> str:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -115,6 +116,93 @@ def _check_range(var: str, value: float, min_value: float | None, max_value: flo
         raise ValueError(f"{var}={value} is above the maximum {max_value}")
 
 
+def env_path(name: str) -> Path | None:
+    """``FUNDLEDGER_<NAME>`` as a path, None when unset or blank."""
+    _, value = _raw(name)
+    return None if value is None else Path(value)
+
+
+@dataclass(frozen=True)
+class TlsSettings:
+    """TLS of this process's gRPC server and of its calls to other services; off by default.
+
+    The server uses TLS when both ``cert_file`` and ``key_file`` are set, and requires
+    client certificates signed by ``client_ca_file`` when ``require_client_cert`` is on
+    (mutual TLS). Calls to other services use TLS when ``ca_file`` (the CA they trust)
+    is set, presenting ``client_cert_file``/``client_key_file`` when set. Files are
+    re-read when they change (fundledger_platform.tls). Every rule is checked here, so
+    a wrong combination or a missing file stops the service at start-up.
+    """
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    client_ca_file: Path | None = None
+    require_client_cert: bool = False
+    ca_file: Path | None = None
+    client_cert_file: Path | None = None
+    client_key_file: Path | None = None
+
+    @staticmethod
+    def variable(field_name: str) -> str:
+        """The setting's variable: ``cert_file`` -> ``FUNDLEDGER_TLS_CERT_FILE``."""
+        return env_name("TLS_" + field_name)
+
+    @property
+    def server_enabled(self) -> bool:
+        return self.cert_file is not None and self.key_file is not None
+
+    @property
+    def client_enabled(self) -> bool:
+        return self.ca_file is not None
+
+    def __post_init__(self) -> None:
+        var = self.variable
+
+        def pair(first: str, second: str) -> None:
+            if (getattr(self, first) is None) != (getattr(self, second) is None):
+                have, missing = (first, second) if getattr(self, first) else (second, first)
+                raise ValueError(f"{var(have)} is set but {var(missing)} is not: set both")
+
+        pair("cert_file", "key_file")
+        pair("client_cert_file", "client_key_file")
+        if self.require_client_cert and self.client_ca_file is None:
+            raise ValueError(
+                f"{var('require_client_cert')} is on but {var('client_ca_file')} is not set "
+                "(the CA that signs the client certificates)"
+            )
+        if self.client_ca_file is not None and not self.require_client_cert:
+            raise ValueError(
+                f"{var('client_ca_file')} is set but {var('require_client_cert')} is off: "
+                "turn it on for mutual TLS, or unset the client CA"
+            )
+        if self.client_ca_file is not None and not self.server_enabled:
+            raise ValueError(
+                f"{var('client_ca_file')} needs a server certificate "
+                f"({var('cert_file')} and {var('key_file')})"
+            )
+        if self.client_cert_file is not None and self.ca_file is None:
+            raise ValueError(
+                f"{var('client_cert_file')} needs {var('ca_file')} (the CA the server's "
+                "certificate is checked against)"
+            )
+        for field in fields(self):
+            path = getattr(self, field.name)
+            if isinstance(path, Path) and not path.is_file():
+                raise ValueError(f"{var(field.name)}={path}: no such file")
+
+    @classmethod
+    def from_env(cls) -> TlsSettings:
+        return cls(
+            cert_file=env_path("TLS_CERT_FILE"),
+            key_file=env_path("TLS_KEY_FILE"),
+            client_ca_file=env_path("TLS_CLIENT_CA_FILE"),
+            require_client_cert=env_bool("TLS_REQUIRE_CLIENT_CERT", False),
+            ca_file=env_path("TLS_CA_FILE"),
+            client_cert_file=env_path("TLS_CLIENT_CERT_FILE"),
+            client_key_file=env_path("TLS_CLIENT_KEY_FILE"),
+        )
+
+
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
 
@@ -129,6 +217,8 @@ class ServerSettings:
     log_level: str
     otlp_endpoint: str | None  # None = traces are not exported
     shutdown_grace_seconds: float
+    # TLS of the server and of this service's calls to others; off unless configured.
+    tls: TlsSettings = TlsSettings()
     # With authentication on: whether server reflection is served without a token (dev) or
     # needs one like every other RPC (production). Health is always open.
     reflection: bool = True
@@ -154,6 +244,7 @@ class ServerSettings:
             log_level=log_level,
             otlp_endpoint=env_str("OTLP_ENDPOINT", "") or None,
             shutdown_grace_seconds=env_float("SHUTDOWN_GRACE_SECONDS", 10.0, min_value=0.0),
+            tls=TlsSettings.from_env(),
             reflection=env_bool("REFLECTION", True),
             auth=_auth_from_env(service_name),
         )
