@@ -30,10 +30,11 @@ class Allocation:
 
 
 def build(settings: Settings) -> Allocation:
+    tls = settings.server.tls
     client = EventStoreClient(
-        settings.eventstore_address, timeout_seconds=settings.eventstore_timeout_seconds
+        settings.eventstore_address, timeout_seconds=settings.eventstore_timeout_seconds, tls=tls
     )
-    probe = EventStoreProbe(settings.eventstore_address)
+    probe = EventStoreProbe(settings.eventstore_address, tls=tls)
     events = GrpcEventLog(client)
     views = FundViews(events, settings.cache_funds)
     servicer = AllocationServicer(views, events, settings.thresholds, settings.max_proposals)

@@ -71,10 +71,11 @@ async def build(settings: Settings) -> Projector:
         max_size=settings.db_pool_max,
         application_name="projector",
     )
+    tls = settings.server.tls
     client = EventStoreClient(
-        settings.eventstore_address, timeout_seconds=settings.eventstore_timeout_seconds
+        settings.eventstore_address, timeout_seconds=settings.eventstore_timeout_seconds, tls=tls
     )
-    probe = EventStoreProbe(settings.eventstore_address, EVENTSTORE_PROBE_SECONDS)
+    probe = EventStoreProbe(settings.eventstore_address, EVENTSTORE_PROBE_SECONDS, tls=tls)
     source = GrpcEventLog(client)
     bus = await connect_bus(settings.nats_url, "projector")
     waiters = VersionWaiters()

@@ -67,8 +67,8 @@ async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotte
         max_size=settings.db_pool_max,
         application_name="snapshotter",
     )
-    client = EventStoreClient(settings.eventstore_address)
-    probe = EventStoreProbe(settings.eventstore_address)
+    client = EventStoreClient(settings.eventstore_address, tls=settings.server.tls)
+    probe = EventStoreProbe(settings.eventstore_address, tls=settings.server.tls)
     events = GrpcEventLog(client)
     snapshots = PostgresSnapshotStore(pool)
     progress = PostgresProgressStore(pool)

@@ -75,10 +75,12 @@ async def _assemble(
     )
     resources.push_async_callback(pool.close)
     client = EventStoreClient(
-        settings.eventstore_address, timeout_seconds=EVENTSTORE_TIMEOUT_SECONDS
+        settings.eventstore_address,
+        timeout_seconds=EVENTSTORE_TIMEOUT_SECONDS,
+        tls=settings.server.tls,
     )
     resources.push_async_callback(client.close)
-    probe = EventStoreProbe(settings.eventstore_address)
+    probe = EventStoreProbe(settings.eventstore_address, tls=settings.server.tls)
     resources.push_async_callback(probe.close)
     s3 = await open_client(settings.s3, resources)
 
