@@ -180,7 +180,7 @@ def settings_read_by(name: str) -> set[str]:
     found: set[str] = set()
     for source in sources:
         found |= set(
-            re.findall(r"env_(?:str|int|float|bool)\(\s*\"([A-Z0-9_]+)\"", source.read_text())
+            re.findall(r"env_(?:str|int|float|bool|path)\(\s*\"([A-Z0-9_]+)\"", source.read_text())
         )
     return {f"FUNDLEDGER_{n}" for n in found}
 
