@@ -53,3 +53,15 @@ def test_a_negative_or_non_numeric_cursor_is_refused() -> None:
         token = encode_page_token("t1", cursor)
         with pytest.raises(InvalidArgument):
             decode_page_token(token, "t1", integers(1))
+
+
+def test_a_forged_cursor_beyond_bigint_is_refused() -> None:
+    # The scope digest is no secret: a caller can forge a well-formed token around any number.
+    assert decode_page_token(encode_page_token("t1", [2**63 - 1]), "t1", integers(1)) == (
+        2**63 - 1,
+    )
+    for cursor in ([2**63], [10**40], ["1" * 5000]):
+        token = encode_page_token("t1", cursor)
+        with pytest.raises(InvalidArgument) as caught:
+            decode_page_token(token, "t1", integers(1))
+        assert caught.value.reason == "INVALID_PAGE_TOKEN"

@@ -70,12 +70,20 @@ def decode_page_token(
         ) from None
 
 
+# A cursor is a position or a version: a PostgreSQL bigint. A forged token holding a larger
+# number is the caller's INVALID_PAGE_TOKEN, not an overflow in the database driver.
+MAX_CURSOR = 2**63 - 1
+
+
 def integers(count: int) -> Callable[[list[str]], tuple[int, ...]]:
-    """A `parse` for cursors of `count` non-negative integers."""
+    """A `parse` for cursors of `count` integers in 0 .. 2**63 - 1."""
 
     def parse(parts: list[str]) -> tuple[int, ...]:
-        if len(parts) != count or not all(part.isdigit() for part in parts):
+        if len(parts) != count or not all(part.isdigit() and len(part) <= 19 for part in parts):
             raise ValueError(parts)
-        return tuple(int(part) for part in parts)
+        values = tuple(int(part) for part in parts)
+        if any(value > MAX_CURSOR for value in values):
+            raise ValueError(parts)
+        return values
 
     return parse

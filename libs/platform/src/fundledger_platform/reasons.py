@@ -107,7 +107,9 @@ REGISTRY: dict[Reason, ReasonDoc] = {
         _C.INVALID_ARGUMENT, "a number that must not be negative is (named in `field`)", _FIX
     ),
     Reason.FIELD_TOO_LONG: ReasonDoc(
-        _C.INVALID_ARGUMENT, "a text field is longer than its limit (named in `field`)", _FIX
+        _C.INVALID_ARGUMENT,
+        "a text field, or a list of values, is longer than its limit (named in `field`)",
+        _FIX,
     ),
     Reason.FIELD_MALFORMED: ReasonDoc(
         _C.INVALID_ARGUMENT,
@@ -244,7 +246,9 @@ REGISTRY: dict[Reason, ReasonDoc] = {
         _C.INVALID_ARGUMENT, "a proposed company entry is malformed (named in `field`)", _FIX
     ),
     Reason.REASON_INVALID: ReasonDoc(
-        _C.INVALID_ARGUMENT, "the reallocation's reason is empty or too long", _FIX
+        _C.INVALID_ARGUMENT,
+        "the reallocation's reason is empty, too long or holds control characters",
+        _FIX,
     ),
     Reason.REALLOCATION_BLOCKED: ReasonDoc(
         _C.FAILED_PRECONDITION,
