@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -94,3 +95,51 @@ def test_a_user_events_token_belongs_to_its_query_not_its_paging() -> None:
         scope(last_days=3),
     ]
     assert len({scope(), *different}) == len(different) + 1
+
+
+def test_last_days_beyond_the_calendar_means_all_of_it() -> None:
+    earliest = datetime.min.replace(tzinfo=UTC)
+    assert m.window(None, None, 2**31 - 1, NOW) == (earliest, None)
+    assert m.window(None, None, 800_000, NOW) == (earliest, None)
+
+
+def test_timestamps_are_read_within_protobufs_range() -> None:
+    request = pb.ReadStreamRequest(max_recorded_at=Timestamp(seconds=-62_135_596_800))
+    assert m.time_of(request, "max_recorded_at") == datetime(1, 1, 1, tzinfo=UTC)
+    assert m.time_of(pb.ReadStreamRequest(), "max_recorded_at") is None
+    for seconds, nanos in [(253_402_300_800, 0), (0, -1), (2**63 - 1, 0)]:
+        bad = pb.CountEventsRequest(start_time=Timestamp(seconds=seconds, nanos=nanos))
+        assert refusal(partial(m.time_of, bad, "start_time")) == (
+            Reason.FIELD_MALFORMED,
+            "start_time",
+        )
+
+
+def test_read_direction_must_be_known() -> None:
+    assert m.backwards(pb.READ_DIRECTION_BACKWARDS)
+    assert not m.backwards(pb.READ_DIRECTION_FORWARDS)
+    assert not m.backwards(pb.READ_DIRECTION_UNSPECIFIED)
+    assert refusal(lambda: m.backwards(99)) == (Reason.FIELD_MALFORMED, "direction")
+
+
+def test_filters_never_carry_nul_control_characters_or_unbounded_lengths() -> None:
+    assert m.categories(["fund", "user"]) == ["fund", "user"]
+    assert m.event_types(["FUND_CREATED"]) == ["FUND_CREATED"]
+    assert m.id_filter("", "user_id") == ""
+    assert refusal(lambda: m.categories(["fund", "a\x00"])) == (
+        Reason.FIELD_MALFORMED,
+        "categories[1]",
+    )
+    assert refusal(lambda: m.event_types(["x" * 5000])) == (
+        Reason.FIELD_TOO_LONG,
+        "event_types[0]",
+    )
+    assert refusal(lambda: m.event_types(["X"] * 10_000)) == (
+        Reason.FIELD_TOO_LONG,
+        "event_types",
+    )
+    assert refusal(lambda: m.id_filter("u\x00", "user_id")) == (Reason.FIELD_MALFORMED, "user_id")
+    assert refusal(lambda: m.id_filter("c\n", "correlation_id")) == (
+        Reason.FIELD_MALFORMED,
+        "correlation_id",
+    )

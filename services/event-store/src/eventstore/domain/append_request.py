@@ -23,7 +23,8 @@ from fundledger_kernel.canonical import (
 from fundledger_kernel.catalog import is_fund_event
 from fundledger_kernel.validation import validate_fund_payload
 from fundledger_platform.errors import InvalidArgument
-from fundledger_platform.fields import malformed, non_negative, required
+from fundledger_platform.fields import MAX_ID_LENGTH as MAX_ID_LENGTH  # re-exported
+from fundledger_platform.fields import malformed, non_negative, required, text
 from fundledger_platform.reasons import Reason
 from fundledger_platform.stream_ids import check_stream_id
 
@@ -32,10 +33,9 @@ from eventstore.domain.model import AppendCommand, Expected, ExpectedKind, NewEv
 MAX_EVENT_TYPE_LENGTH = 100
 _EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
 _EVENT_TYPE_RULE = "letters, digits, '_', '.', ':', '-', starting with a letter"
-# Ids and names the caller attaches to an event (causation, correlation, user, source),
-# metadata keys and the idempotency key.
-MAX_ID_LENGTH = 200
-MAX_KEY_LENGTH = 200
+# Ids and names the caller attaches to an event (causation, correlation, user, source) are at
+# most MAX_ID_LENGTH (the platform's); so are metadata keys and the idempotency key.
+MAX_KEY_LENGTH = MAX_ID_LENGTH
 
 
 @dataclass(frozen=True)
@@ -67,13 +67,7 @@ def _too_long(field_name: str, limit: int) -> InvalidArgument:
 
 
 def _optional_text(value: str, field_name: str) -> str | None:
-    if not value:
-        return None
-    if len(value) > MAX_ID_LENGTH:
-        raise _too_long(field_name, MAX_ID_LENGTH)
-    if any(ord(c) < 32 for c in value):
-        raise malformed(field_name, "must not contain control characters")
-    return value
+    return text(value, field_name, max_length=MAX_ID_LENGTH) or None
 
 
 def _bad_event_type(event_type: str, field_name: str) -> InvalidArgument:
@@ -182,8 +176,9 @@ def validate_append(
             f"{total} bytes of payload, over the limit of {limits.max_append_bytes} per append",
             Reason.APPEND_TOO_LARGE,
         )
-    if len(idempotency_key) > MAX_KEY_LENGTH:
-        raise _too_long("idempotency_key", MAX_KEY_LENGTH)
+    # Checked before any I/O: a key PostgreSQL cannot store would fail the whole group commit
+    # it joined, other callers' appends included.
+    text(idempotency_key, "idempotency_key", max_length=MAX_KEY_LENGTH)
     built = [_event(raw, i, limits) for i, raw in enumerate(events)]
     ids = [e.event_id for e, _ in built]
     if len(set(ids)) != len(ids):

@@ -72,15 +72,17 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         if from_version is not None:
             non_negative(from_version, "from_version")
         max_count = non_negative(request.max_count, "max_count")
+        backwards = m.backwards(request.direction)
+        max_recorded_at = m.time_of(request, "max_recorded_at")
+        size = m.batch_size(request.batch_size)
         head = await self._head(request.stream_id)
         rows = self._reader.read_stream(
             head,
             from_version=from_version,
-            backwards=request.direction == pb.READ_DIRECTION_BACKWARDS,
+            backwards=backwards,
             max_count=max_count,
-            max_recorded_at=m.time_of(request.max_recorded_at, request.HasField("max_recorded_at")),
+            max_recorded_at=max_recorded_at,
         )
-        size = m.batch_size(request.batch_size)
         if size == 0:
             async for row in rows:
                 yield pb.ReadStreamResponse(event=to_recorded_event(row))
@@ -94,8 +96,8 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         rows = self._reader.read_all(
             from_position=non_negative(request.from_position, "from_position"),
             max_count=non_negative(request.max_count, "max_count"),
-            categories=list(request.categories),
-            event_types=list(request.event_types),
+            categories=m.categories(request.categories),
+            event_types=m.event_types(request.event_types),
         )
         size = m.batch_size(request.batch_size)
         if size == 0:
@@ -108,8 +110,8 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
-        categories = list(request.categories)
-        types = list(request.event_types)
+        categories = m.categories(request.categories)
+        types = m.event_types(request.event_types)
         if request.HasField("from_position"):
             cursor = max(non_negative(request.from_position, "from_position"), 1)
         else:
@@ -155,11 +157,12 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def ListUserEvents(
         self, request: pb.ListUserEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListUserEventsResponse:
-        user_id = required(request.user_id, "user_id")
+        user_id = m.id_filter(required(request.user_id, "user_id"), "user_id")
+        event_types = m.event_types(request.event_types)
         size = page_size(request.page_size)
         start, end = m.window(
-            m.time_of(request.start_time, request.HasField("start_time")),
-            m.time_of(request.end_time, request.HasField("end_time")),
+            m.time_of(request, "start_time"),
+            m.time_of(request, "end_time"),
             request.last_days,
             datetime.now(UTC),
         )
@@ -168,7 +171,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             user_id,
             start,
             end,
-            list(request.event_types),
+            event_types,
             m.position_of(request.page_token, m.USER_EVENTS, scope),
             size + 1,
         )
@@ -182,7 +185,9 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def ListCorrelatedEvents(
         self, request: pb.ListCorrelatedEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListCorrelatedEventsResponse:
-        correlation_id = required(request.correlation_id, "correlation_id")
+        correlation_id = m.id_filter(
+            required(request.correlation_id, "correlation_id"), "correlation_id"
+        )
         size = page_size(request.page_size)
         after = m.position_of(request.page_token, m.CORRELATED_EVENTS, correlation_id) or 0
         rows = await self._reader.correlated(correlation_id, after, size + 1)
@@ -198,33 +203,24 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def CountEvents(
         self, request: pb.CountEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CountEventsResponse:
+        user_id = m.id_filter(request.user_id, "user_id")
+        event_types = m.event_types(request.event_types)
+        category = m.id_filter(request.category, "category")
         start, end = m.window(
-            m.time_of(request.start_time, request.HasField("start_time")),
-            m.time_of(request.end_time, request.HasField("end_time")),
-            0,
-            datetime.now(UTC),
+            m.time_of(request, "start_time"), m.time_of(request, "end_time"), 0, datetime.now(UTC)
         )
-        count = await self._reader.count(
-            request.user_id or None,
-            list(request.event_types),
-            request.category or None,
-            start,
-            end,
-        )
+        count = await self._reader.count(user_id or None, event_types, category or None, start, end)
         return pb.CountEventsResponse(count=count)
 
     async def GetDailyCounts(
         self, request: pb.GetDailyCountsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetDailyCountsResponse:
+        user_id = m.id_filter(request.user_id, "user_id")
+        event_types = m.event_types(request.event_types)
         start, end = m.window(
-            m.time_of(request.start_time, request.HasField("start_time")),
-            m.time_of(request.end_time, request.HasField("end_time")),
-            0,
-            datetime.now(UTC),
+            m.time_of(request, "start_time"), m.time_of(request, "end_time"), 0, datetime.now(UTC)
         )
-        rows = await self._reader.daily_counts(
-            request.user_id or None, list(request.event_types), start, end
-        )
+        rows = await self._reader.daily_counts(user_id or None, event_types, start, end)
         return pb.GetDailyCountsResponse(
             counts=[
                 pb.DailyCount(

@@ -3,18 +3,29 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
 
 import asyncpg
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
-from fundledger_platform.fields import malformed, non_negative, time_window
+from fundledger_kernel.streams import MAX_STREAM_ID_LENGTH
+from fundledger_platform.fields import (
+    MAX_FILTER_VALUES,
+    MAX_ID_LENGTH,
+    malformed,
+    non_negative,
+    text,
+    texts,
+    time_window,
+    timestamp,
+)
 from fundledger_platform.pagination import decode_page_token, encode_page_token, integers
+from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
 from eventstore.adapters.records import to_recorded_event
-from eventstore.domain.append_request import RawEvent
+from eventstore.domain.append_request import MAX_EVENT_TYPE_LENGTH, RawEvent
 from eventstore.domain.model import AppendResult, Expected, ExpectedKind
 
 _STATES = {
@@ -67,10 +78,37 @@ def append_response(result: AppendResult) -> pb.AppendToStreamResponse:
     return response
 
 
-def time_of(ts: Timestamp, present: bool) -> datetime | None:
-    if not present:
+def time_of(request: Message, field: str) -> datetime | None:
+    """The request's Timestamp field `field` as a datetime; None when it is not set."""
+    if not request.HasField(field):
         return None
-    return ts.ToDatetime(tzinfo=UTC)
+    value: Timestamp = getattr(request, field)
+    return timestamp(value, field)
+
+
+def backwards(direction: int) -> bool:
+    """ReadStream's direction: UNSPECIFIED reads forwards; an unknown number is refused."""
+    if direction not in pb.ReadDirection.values():
+        raise malformed("direction", f"unknown value {direction}")
+    return direction == pb.READ_DIRECTION_BACKWARDS
+
+
+# Filters of the read RPCs. Each value reaches SQL (and PostgreSQL refuses NUL in text), so each
+# is checked like the field it matches: a category within a stream id's length, an event type
+# within the append's limit, a user or correlation id within the id limit.
+def categories(values: Sequence[str]) -> list[str]:
+    return texts(values, "categories", max_length=MAX_STREAM_ID_LENGTH, max_items=MAX_FILTER_VALUES)
+
+
+def event_types(values: Sequence[str]) -> list[str]:
+    return texts(
+        values, "event_types", max_length=MAX_EVENT_TYPE_LENGTH, max_items=MAX_FILTER_VALUES
+    )
+
+
+def id_filter(value: str, field: str) -> str:
+    """An optional user, correlation or category filter ("" when not given)."""
+    return text(value, field, max_length=MAX_ID_LENGTH)
 
 
 MAX_BATCH_SIZE = 1000
@@ -141,7 +179,10 @@ def window(
     start: datetime | None, end: datetime | None, last_days: int, now: datetime
 ) -> tuple[datetime | None, datetime | None]:
     """The time window to list: the last `last_days` days when set (it wins over an
-    explicit window), else [start, end)."""
+    explicit window), else [start, end). More days than the calendar holds mean all of it."""
     if non_negative(last_days, "last_days"):
+        earliest = datetime.min.replace(tzinfo=UTC)
+        if last_days >= (now - earliest).days:
+            return earliest, None
         return now - timedelta(days=last_days), None
     return time_window(start, end)
