@@ -53,6 +53,19 @@ def test_proposal_shape_is_checked_but_amount_rules_are_left_to_findings() -> No
     assert caught.value.field == "expected_version"
 
 
+@pytest.mark.parametrize("cents", [2**63 - 1, -(2**63), r.MAX_PLANNED_RESERVES_CENTS + 1])
+def test_a_planned_reserve_beyond_the_bound_is_refused(cents: int) -> None:
+    # Summed into totals and deltas, such an amount would overflow the response's int64.
+    bound = r.MAX_PLANNED_RESERVES_CENTS
+    assert r.proposal_of(0, proposals(("a", bound), ("b", -bound)), 10).amounts[0].company_id
+    with pytest.raises(InvalidArgument) as caught:
+        r.proposal_of(0, proposals(("a", 1), ("b", cents)), 10)
+    assert (caught.value.reason, caught.value.field) == (
+        "PROPOSAL_INVALID",
+        "proposals[1].planned_reserves_cents",
+    )
+
+
 def test_commit_fields() -> None:
     assert r.check_idempotency_key("") == ""
     assert r.check_reason("line one\nline two") == "line one\nline two"
@@ -62,6 +75,7 @@ def test_commit_fields() -> None:
         (r.check_user_id, "u" * 201, "FIELD_TOO_LONG"),
         (r.check_reason, "  ", "REASON_INVALID"),
         (r.check_reason, "x\x00", "REASON_INVALID"),
+        (r.check_reason, "x\x1b[2J", "REASON_INVALID"),
         (r.check_reason, "x" * 2001, "REASON_INVALID"),
         (r.check_idempotency_key, "k" * 201, "FIELD_TOO_LONG"),
         (r.check_idempotency_key, "k\x00", "FIELD_MALFORMED"),

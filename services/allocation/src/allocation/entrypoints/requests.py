@@ -12,16 +12,20 @@ from dataclasses import dataclass
 
 from fundledger.allocation.v1 import allocation_pb2 as pb
 from fundledger_platform.errors import InvalidArgument
-from fundledger_platform.fields import malformed, required
+from fundledger_platform.fields import MAX_ID_LENGTH, has_control_characters, required, text
 from fundledger_platform.pagination import decode_page_token, integers, page_size
 from fundledger_platform.reasons import Reason
 
 from allocation.domain.model import Proposal, ProposedAmount
 
-# The event store's limits for ids, user ids and idempotency keys: refused here, by our field
-# name, rather than later by the store, naming a field of its own the caller never sent.
-MAX_ID_LENGTH = 200
+# Ids, user ids and idempotency keys are at most MAX_ID_LENGTH (the event store's limit): refused
+# here, by our field name, rather than later by the store, naming a field the caller never sent.
 MAX_REASON_LENGTH = 2000
+# The largest planned reserve one company may be given, in cents (ten trillion in the fund's
+# currency). Plans add amounts up (totals, deltas); bounded amounts keep every sum of up to
+# ALLOCATION_MAX_PROPOSALS of them inside the int64 of the response, where a larger one would
+# fail the call as INTERNAL instead of telling the caller.
+MAX_PLANNED_RESERVES_CENTS = 10**15
 # The kind of ListReallocationAudit's page tokens; their scope is the fund id, so a token
 # passed with another fund is refused instead of paging that fund from a foreign version.
 AUDIT_PAGE = "audit"
@@ -58,16 +62,19 @@ def proposal_of(
                 f"must be at most {MAX_ID_LENGTH} characters, without NUL",
                 Reason.PROPOSAL_INVALID,
             )
-        amounts.append(ProposedAmount(item.company_id, item.planned_reserves_cents))
+        amount = item.planned_reserves_cents
+        if abs(amount) > MAX_PLANNED_RESERVES_CENTS:
+            raise _invalid(
+                f"proposals[{index}].planned_reserves_cents",
+                f"must be between -{MAX_PLANNED_RESERVES_CENTS} and {MAX_PLANNED_RESERVES_CENTS}",
+                Reason.PROPOSAL_INVALID,
+            )
+        amounts.append(ProposedAmount(item.company_id, amount))
     return Proposal(check_expected_version(expected_version), tuple(amounts))
 
 
 def _printable_id(value: str, field: str) -> str:
-    if len(value) > MAX_ID_LENGTH:
-        raise _invalid(field, f"must be at most {MAX_ID_LENGTH} characters", Reason.FIELD_TOO_LONG)
-    if any(ord(c) < 32 for c in value):
-        raise malformed(field, "must not contain control characters")
-    return value
+    return text(value, field, max_length=MAX_ID_LENGTH)
 
 
 def check_user_id(value: str) -> str:
@@ -82,14 +89,15 @@ def check_idempotency_key(value: str) -> str:
 
 
 def check_reason(value: str) -> str:
-    """Required: the audit trail must say why. Free text; line breaks allowed, NUL is not
-    (PostgreSQL's jsonb, where the event store keeps it, cannot hold it)."""
+    """Required: the audit trail must say why. Free text; tabs and line breaks allowed, NUL
+    (PostgreSQL's jsonb, where the event store keeps it, cannot hold it) and other control
+    characters (terminal escapes, shown wherever the audit trail is printed) are not."""
     if not value.strip():
         raise _invalid("reason", "is required", Reason.REASON_INVALID)
-    if len(value) > MAX_REASON_LENGTH or "\x00" in value:
+    if len(value) > MAX_REASON_LENGTH or has_control_characters(value, multiline=True):
         raise _invalid(
             "reason",
-            f"must be at most {MAX_REASON_LENGTH} characters, without NUL",
+            f"must be at most {MAX_REASON_LENGTH} characters, without NUL or control characters",
             Reason.REASON_INVALID,
         )
     return value

@@ -6,9 +6,9 @@ so a token of ListSnapshots, or of another fund, is refused rather than misread.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
-from fundledger_platform.fields import malformed, time_window
+from fundledger_platform.fields import time_window, timestamp
 from fundledger_platform.pagination import decode_page_token, encode_page_token, integers
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -19,10 +19,8 @@ TIMELINE_PAGE = "t1"
 
 
 def time_of(ts: Timestamp, field: str) -> datetime:
-    try:
-        return ts.ToDatetime(tzinfo=UTC)
-    except (ValueError, OverflowError):  # seconds outside 0001-01-01 .. 9999-12-31
-        raise malformed(field, "not a valid timestamp") from None
+    """FIELD_MALFORMED outside 0001-01-01 .. 9999-12-31 (the platform's one check)."""
+    return timestamp(ts, field)
 
 
 def window(start: datetime | None, end: datetime | None) -> tuple[datetime | None, datetime | None]:

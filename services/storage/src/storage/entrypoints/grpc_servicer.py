@@ -12,6 +12,7 @@ from typing import Any
 import grpc
 from fundledger.storage.v1 import storage_pb2 as pb
 from fundledger.storage.v1 import storage_pb2_grpc
+from fundledger_platform.errors import DomainError
 from fundledger_platform.timestamps import to_timestamp
 
 from storage.domain.keys import check_owner
@@ -22,7 +23,7 @@ from storage.entrypoints.requests import (
     check_user_id,
     files_query,
 )
-from storage.entrypoints.upload_stream import split_upload
+from storage.entrypoints.upload_stream import drain, split_upload
 from storage.service_layer.delete import delete_file
 from storage.service_layer.download import download
 from storage.service_layer.ports import EventLog, FileRepository, ObjectStore
@@ -53,11 +54,16 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     async def UploadFile(  # type: ignore[override]
         self, request_iterator: AsyncIterator[pb.UploadFileRequest], context: Context
     ) -> pb.UploadFileResponse:
-        meta, chunks = await split_upload(request_iterator)
-        # aclosing: an upload refused mid-stream (too large, bad message) stops
-        # reading at once; the generator is closed now, not at garbage collection.
-        async with aclosing(chunks):
-            record = await self._uploader.upload(meta, chunks)
+        try:
+            meta, chunks = await split_upload(request_iterator)
+            # aclosing: an upload refused mid-stream (too large, bad message) stops
+            # reading its content at once; the generator is closed now, not at garbage
+            # collection.
+            async with aclosing(chunks):
+                record = await self._uploader.upload(meta, chunks)
+        except DomainError:
+            await drain(request_iterator)  # so the client reads our status (upload_stream.py)
+            raise
         return pb.UploadFileResponse(file=m.file_record(record))
 
     async def DownloadFile(  # type: ignore[override]

@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 
 from fundledger.storage.v1 import storage_pb2 as pb
 from fundledger_platform.errors import InvalidArgument
-from fundledger_platform.fields import malformed, required, uuid_field
+from fundledger_platform.fields import MAX_ID_LENGTH, malformed, required, text, uuid_field
 from fundledger_platform.pagination import decode_page_token, page_size
 from fundledger_platform.reasons import Reason
 
@@ -33,7 +33,7 @@ MAX_CONTENT_TYPE_LENGTH = 255
 DEFAULT_EXPIRY_SECONDS = 3600
 MAX_EXPIRY_SECONDS = 604_800  # 7 days: the longest a SigV4 pre-signed URL may live
 # The event store's limit for user ids: refused here by our field name, not later by the store.
-MAX_USER_ID_LENGTH = 200
+MAX_USER_ID_LENGTH = MAX_ID_LENGTH
 # The kind of ListFiles' page tokens; their scope is the listing's, so a token passed with
 # another owner or entity is refused instead of paging that listing from a foreign cursor.
 FILES_PAGE = "files"
@@ -68,7 +68,7 @@ def check_content_type(value: str, field: str = "content_type") -> str:
         return DEFAULT_CONTENT_TYPE
     if len(value) > MAX_CONTENT_TYPE_LENGTH:
         raise _too_long(field, MAX_CONTENT_TYPE_LENGTH)
-    if not _CONTENT_TYPE.match(value):
+    if not _CONTENT_TYPE.fullmatch(value):
         raise malformed(field, "is not a MIME type like 'application/pdf'")
     return value
 
@@ -76,7 +76,7 @@ def check_content_type(value: str, field: str = "content_type") -> str:
 def check_expected_sha256(value: str, field: str = "expected_sha256") -> str | None:
     if not value:
         return None
-    if not _SHA256.match(value):
+    if not _SHA256.fullmatch(value):
         raise malformed(field, "must be 64 hex digits")
     return value.lower()
 
@@ -133,11 +133,7 @@ def check_expiry(seconds: int, field: str = "expires_in_seconds") -> int:
 
 def check_user_id(value: str, field: str = "user_id") -> str:
     """An optional acting user (goes into the event's user_id)."""
-    if len(value) > MAX_USER_ID_LENGTH:
-        raise _too_long(field, MAX_USER_ID_LENGTH)
-    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
-        raise malformed(field, "must not contain control characters")
-    return value
+    return text(value, field, max_length=MAX_USER_ID_LENGTH)
 
 
 def check_scope(owner_user_id: str, entity_type: str, entity_id: str) -> ListScope:

@@ -3,10 +3,16 @@
 The contract: exactly one metadata message, first; then only chunks. Anything
 else is INVALID_ARGUMENT, raised while reading, so the upload in progress is
 discarded by the use case like any other failure.
+
+A refused upload reads on, discarding, what the client still sends (a bounded
+amount, `drain`) before it answers: a grpc.aio client that is still writing when
+the server ends the call can report INTERNAL ("Internal error from Core",
+grpc/grpc#36066) instead of the status the server sent.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncGenerator, AsyncIterator
 
 from fundledger.storage.v1 import storage_pb2 as pb
@@ -15,6 +21,10 @@ from fundledger_platform.reasons import Reason
 
 from storage.domain.model import FileMeta
 from storage.entrypoints.requests import upload_meta
+
+# What a refused upload reads on at most before it answers.
+DRAIN_MAX_MESSAGES = 64
+DRAIN_MAX_BYTES = 8 * 1024 * 1024
 
 
 async def split_upload(
@@ -48,3 +58,16 @@ async def _chunks(requests: AsyncIterator[pb.UploadFileRequest]) -> AsyncGenerat
                 reason=Reason.CONTENT_REQUIRED,
                 field="content",
             )
+
+
+async def drain(requests: AsyncIterator[pb.UploadFileRequest]) -> None:
+    """Reads and discards the rest of a refused upload stream, up to the bounds above, so
+    the client has half-closed (and reads our status) when the refusal is sent."""
+    count = size = 0
+    # A stream that fails while being drained (the client went away) has nothing more to say.
+    with contextlib.suppress(Exception):
+        async for request in requests:
+            count += 1
+            size += request.ByteSize()
+            if count >= DRAIN_MAX_MESSAGES or size >= DRAIN_MAX_BYTES:
+                return
