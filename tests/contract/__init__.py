@@ -1,0 +1,1 @@
+"""Contract tests of the whole API, against the session's whole stack (tests/support)."""

@@ -1,0 +1,564 @@
+"""No caller mistake is ever INTERNAL: every RPC of every service, sent hostile values.
+
+The RPCs come from the generated descriptors (hostile_cases.discover), so a new RPC or field is
+covered without editing this file. For each RPC one field at a time gets each hostile value of
+its type (strings with NUL, 5,000 characters, path traversal, control characters; bytes that are
+not UTF-8 or not a JSON object, fund payloads with floats and duplicate keys; integers at their
+type's extremes and -1; timestamps in year 1 and 9999 and out of range; unknown enum numbers;
+repeated fields and maps with 10,000 elements), the other fields holding a valid base request
+(SEEDS, by field name). Client streams also get their messages out of order.
+
+Each call must come back within CALL_SECONDS (the client's own DEADLINE_EXCEEDED is a hang), with
+OK or a status that is not INTERNAL, UNKNOWN or UNAVAILABLE and carries a registered ErrorInfo
+reason. A refused write must have written nothing (WRITE_CHECKS), and afterwards every service
+still answers health SERVING. Runs against the session's whole stack (tests/support/full_stack.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import pytest
+from fundledger.allocation.v1 import allocation_pb2
+from fundledger.eventstore.v1 import events_pb2, eventstore_pb2, eventstore_pb2_grpc
+from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
+from fundledger.storage.v1 import storage_pb2, storage_pb2_grpc
+from fundledger_platform.errors import error_info
+from fundledger_platform.reasons import Reason
+from google.protobuf import message_factory
+from google.protobuf.descriptor import Descriptor, FieldDescriptor
+from google.protobuf.message import Message
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from tests.contract.hostile_cases import (
+    Case,
+    Rpc,
+    StreamOrder,
+    discover,
+    field_cases,
+    real_oneof,
+    stream_orders,
+)
+from tests.support.full_stack import FullStack
+
+# A call that has not answered by then hangs; the server's own DEADLINE_EXCEEDED (with a
+# reason, e.g. MIN_VERSION_NOT_REACHED) is an answer.
+CALL_SECONDS = 10.0
+# A server stream is read this far, then cancelled; after its first message (the answer) a pause
+# this long means a live stream with nothing more to send yet (Subscribe never ends by itself).
+STREAM_MESSAGES = 20
+STREAM_IDLE_SECONDS = 0.5
+# Hostile calls of one read-only RPC in flight at once (writes go one at a time, see WRITE_CHECKS).
+PARALLEL_CALLS = 8
+# The stack is up: a caller's value must never be reported as a fault or an outage.
+FORBIDDEN = {grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.UNAVAILABLE}
+# gRPC refuses a message over the server's size limit itself, without our ErrorInfo.
+WITHOUT_REASON = {grpc.StatusCode.RESOURCE_EXHAUSTED}
+
+SERVICES = discover()
+
+
+def call_metadata() -> tuple[tuple[str, str], ...]:
+    """What every call sends besides its request (the caller's credentials once the stack
+    requires them)."""
+    return ()
+
+
+def message_class(descriptor: Descriptor) -> type[Message]:
+    return message_factory.GetMessageClass(descriptor)
+
+
+# -- what the calls work on ----------------------------------------------------------------------
+
+
+class Probe:
+    """The stack's channels and the data the base requests name: one fund with two companies
+    (reserves planned for one), files uploaded on demand, fresh streams."""
+
+    def __init__(self, channels: dict[str, grpc.aio.Channel], endpoint_of: dict[str, str]) -> None:
+        self.channels = channels
+        self.endpoint_of = endpoint_of  # service full name -> endpoint name
+        self.events = eventstore_pb2_grpc.EventStoreServiceStub(self.channel("EventStoreService"))
+        self.files = storage_pb2_grpc.StorageServiceStub(self.channel("StorageService"))
+        self.snapshots = snapshotter_pb2_grpc.SnapshotterServiceStub(
+            self.channel("SnapshotterService")
+        )
+        self.fund_id = f"fund-hostile-{uuid.uuid4().hex}"
+        self.uploaded: set[str] = set()
+
+    def channel(self, service: str) -> grpc.aio.Channel:
+        for full_name, endpoint in self.endpoint_of.items():
+            if full_name.rsplit(".", 1)[-1] == service:
+                return self.channels[endpoint]
+        raise KeyError(service)
+
+    async def create_fund(self) -> None:
+        created = {"name": "Hostile", "committed_capital_cents": 10**8, "currency": "EUR"}
+        payloads = [
+            ("FUND_CREATED", created),
+            ("COMPANY_ADDED", {"company_id": "c1", "name": "One"}),
+            ("COMPANY_ADDED", {"company_id": "c2", "name": "Two"}),
+            ("RESERVE_ALLOCATED", {"company_id": "c1", "planned_reserves_cents": 1000}),
+        ]
+        await self.events.AppendToStream(
+            eventstore_pb2.AppendToStreamRequest(
+                stream_id=self.fund_id,
+                expected_state=eventstore_pb2.STREAM_STATE_NO_STREAM,
+                events=[
+                    events_pb2.EventData(event_type=t, data=json.dumps(d).encode())
+                    for t, d in payloads
+                ],
+            ),
+            timeout=CALL_SECONDS,
+            metadata=call_metadata(),
+        )
+
+    @staticmethod
+    def fresh_stream() -> str:
+        return f"hostile-{uuid.uuid4().hex}"
+
+    @staticmethod
+    def event() -> events_pb2.EventData:
+        return events_pb2.EventData(
+            event_id=str(uuid.uuid4()),
+            event_type="CAPITAL_CALLED",
+            data=b'{"amount_cents":100}',
+            user_id="hostile-user",
+        )
+
+    @staticmethod
+    def file_metadata() -> storage_pb2.FileMetadata:
+        return storage_pb2.FileMetadata(
+            owner_user_id=f"hostile-{uuid.uuid4().hex[:12]}",
+            entity_type="hostile",
+            entity_id=uuid.uuid4().hex,
+            file_name="probe.txt",
+            content_type="text/plain",
+        )
+
+    async def fresh_file(self) -> str:
+        requests = [
+            storage_pb2.UploadFileRequest(metadata=self.file_metadata()),
+            storage_pb2.UploadFileRequest(chunk=b"hostile input probe"),
+        ]
+        response = await self.files.UploadFile(
+            iter(requests), timeout=CALL_SECONDS, metadata=call_metadata()
+        )
+        self.uploaded.add(response.file.file_id)
+        return str(response.file.file_id)
+
+    async def stream_version(self, stream_id: str) -> int | None:
+        """The stream's version; None when it does not exist (or is no valid stream id)."""
+        try:
+            info = await self.events.GetStreamInfo(
+                eventstore_pb2.GetStreamInfoRequest(stream_id=stream_id),
+                timeout=CALL_SECONDS,
+                metadata=call_metadata(),
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() in (grpc.StatusCode.NOT_FOUND, grpc.StatusCode.INVALID_ARGUMENT):
+                return None
+            raise
+        return int(info.version)
+
+    async def fund_version(self) -> int:
+        version = await self.stream_version(self.fund_id)
+        assert version is not None
+        return version
+
+    async def owner_file_count(self, owner: str) -> int:
+        try:
+            listed = await self.files.ListFiles(
+                storage_pb2.ListFilesRequest(owner_user_id=owner, page_size=1000),
+                timeout=CALL_SECONDS,
+                metadata=call_metadata(),
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() is grpc.StatusCode.INVALID_ARGUMENT:
+                return 0
+            raise
+        return len(listed.files)
+
+    async def snapshot_count(self) -> int:
+        listed = await self.snapshots.ListSnapshots(
+            snapshotter_pb2.ListSnapshotsRequest(fund_id=self.fund_id, page_size=1000),
+            timeout=CALL_SECONDS,
+            metadata=call_metadata(),
+        )
+        return len(listed.snapshots)
+
+
+# -- the valid base request, by field name ------------------------------------------------------
+
+Seed = Callable[[Probe], Awaitable[object]]
+
+
+def const(value: object) -> Seed:
+    async def seed(probe: Probe) -> object:
+        return value
+
+    return seed
+
+
+async def _fund_id(probe: Probe) -> object:
+    return probe.fund_id
+
+
+async def _fund_version(probe: Probe) -> object:
+    return await probe.fund_version()
+
+
+async def _fresh_stream(probe: Probe) -> object:
+    return probe.fresh_stream()
+
+
+async def _events(probe: Probe) -> object:
+    return [probe.event()]
+
+
+async def _fresh_file(probe: Probe) -> object:
+    return await probe.fresh_file()
+
+
+async def _file_metadata(probe: Probe) -> object:
+    return probe.file_metadata()
+
+
+# "Message.field" wins over "field"; None leaves the field at its default. Fields not named here
+# keep their defaults, so a new field is sent hostile against an otherwise valid request.
+SEEDS: dict[str, Seed | None] = {
+    "stream_id": _fund_id,
+    "fund_id": _fund_id,
+    "AppendToStreamRequest.stream_id": _fresh_stream,
+    "AppendToStreamRequest.events": _events,
+    "AppendToStreamRequest.expected_version": None,
+    "expected_version": _fund_version,
+    "max_count": const(10),
+    "user_id": const("hostile-user"),
+    "correlation_id": const("hostile-correlation"),
+    "proposals": const([allocation_pb2.Proposal(company_id="c1", planned_reserves_cents=2000)]),
+    "reason": const("hostile-input probe"),
+    "at_version": const(1),
+    "file_id": _fresh_file,
+    "owner_user_id": const("hostile-owner"),
+    "UploadFileRequest.metadata": _file_metadata,
+    "UploadFileRequest.chunk": const(b"hostile input probe"),
+}
+
+
+def _seed(descriptor: Descriptor, field: FieldDescriptor) -> Seed | None:
+    qualified = f"{descriptor.name}.{field.name}"
+    return SEEDS[qualified] if qualified in SEEDS else SEEDS.get(field.name)
+
+
+def _assign(message: Message, field: FieldDescriptor, value: object) -> None:
+    if field.is_repeated:
+        target = getattr(message, field.name)
+        target.extend(value)  # type: ignore[call-overload]
+    elif field.message_type is not None:
+        assert isinstance(value, Message)
+        getattr(message, field.name).CopyFrom(value)
+    else:
+        setattr(message, field.name, value)
+
+
+async def member_messages(
+    rpc: Rpc, probe: Probe, hostile: str = ""
+) -> tuple[Message, dict[str, Message]]:
+    """The base request, and one message per seeded member of its oneofs (for client streams:
+    the base carries the first, the others follow it). A single field named `hostile` is left
+    out: the case sets it (a repeated one keeps its seed, the template of its many elements)."""
+    descriptor = rpc.method.input_type
+    cls = message_class(descriptor)
+    base, members = cls(), {}
+    taken: set[str] = set()
+    for field in descriptor.fields:
+        seed = _seed(descriptor, field)
+        if seed is None or (field.name == hostile and not field.is_repeated):
+            continue
+        value = await seed(probe)
+        oneof = real_oneof(field)
+        if oneof is not None:
+            member = cls()
+            _assign(member, field, value)
+            members[field.name] = member
+            if oneof in taken:
+                continue
+            taken.add(oneof)
+        _assign(base, field, value)
+    return base, members
+
+
+# -- nothing written ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WriteCheck:
+    """What a write RPC changes, read before and after a refused call: equal means nothing
+    was written."""
+
+    read: Callable[[Probe, Sequence[Message]], Awaitable[object]]
+
+
+async def _appended_stream(probe: Probe, requests: Sequence[Message]) -> object:
+    # Every call appends to a fresh stream: after a refusal it must not exist.
+    stream_id = requests[0].stream_id  # type: ignore[attr-defined]
+    return await probe.stream_version(stream_id)
+
+
+async def _uploads(probe: Probe, requests: Sequence[Message]) -> object:
+    # Every upload names a fresh owner and entity: after a refusal neither has a file or event.
+    found: list[int | None] = []
+    for request in requests:
+        if request.WhichOneof("content") == "metadata":  # type: ignore[attr-defined]
+            meta = request.metadata  # type: ignore[attr-defined]
+            found.append(await probe.owner_file_count(meta.owner_user_id))
+            found.append(await probe.stream_version(f"{meta.entity_type}-{meta.entity_id}"))
+    return found
+
+
+async def _file_kept(probe: Probe, requests: Sequence[Message]) -> object:
+    file_id = requests[0].file_id  # type: ignore[attr-defined]
+    if file_id not in probe.uploaded:
+        return None
+    exists = await probe.files.FileExists(
+        storage_pb2.FileExistsRequest(file_id=file_id),
+        timeout=CALL_SECONDS,
+        metadata=call_metadata(),
+    )
+    return exists.exists
+
+
+async def _fund_version_of(probe: Probe, requests: Sequence[Message]) -> object:
+    return await probe.fund_version()
+
+
+async def _snapshots(probe: Probe, requests: Sequence[Message]) -> object:
+    return await probe.snapshot_count()
+
+
+WRITE_CHECKS: dict[str, WriteCheck] = {
+    "EventStoreService.AppendToStream": WriteCheck(_appended_stream),
+    "AllocationService.CommitReallocation": WriteCheck(_fund_version_of),
+    "StorageService.UploadFile": WriteCheck(_uploads),
+    "StorageService.DeleteFile": WriteCheck(_file_kept),
+    "SnapshotterService.CreateSnapshot": WriteCheck(_snapshots),
+}
+
+
+# -- calling ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    code: grpc.StatusCode
+    details: str = ""
+    reason: str | None = None
+
+
+async def _requests(messages: Sequence[Message]) -> AsyncIterator[Message]:
+    for message in messages:
+        yield message
+
+
+async def invoke(channel: grpc.aio.Channel, rpc: Rpc, messages: Sequence[Message]) -> Outcome:
+    method = rpc.method
+    serialize = message_class(method.input_type).SerializeToString
+    deserialize = message_class(method.output_type).FromString
+    timeout, metadata = CALL_SECONDS, call_metadata()
+    try:
+        if method.client_streaming and method.server_streaming:
+            await _drain(
+                channel.stream_stream(rpc.path, serialize, deserialize)(
+                    _requests(messages), timeout=timeout, metadata=metadata
+                )
+            )
+        elif method.client_streaming:
+            await channel.stream_unary(rpc.path, serialize, deserialize)(
+                _requests(messages), timeout=timeout, metadata=metadata
+            )
+        elif method.server_streaming:
+            await _drain(
+                channel.unary_stream(rpc.path, serialize, deserialize)(
+                    messages[0], timeout=timeout, metadata=metadata
+                )
+            )
+        else:
+            await channel.unary_unary(rpc.path, serialize, deserialize)(
+                messages[0], timeout=timeout, metadata=metadata
+            )
+    except grpc.aio.AioRpcError as err:
+        info = error_info(err)
+        return Outcome(err.code(), err.details() or "", None if info is None else info.reason)
+    return Outcome(grpc.StatusCode.OK)
+
+
+async def _drain(call: Any) -> None:
+    """Reads a server stream: its first message within the call's deadline, then up to
+    STREAM_MESSAGES while they keep coming; an error on the way is raised."""
+    responses = call.__aiter__()
+    try:
+        for count in range(STREAM_MESSAGES):
+            try:
+                if count == 0:
+                    await anext(responses)
+                else:
+                    await asyncio.wait_for(anext(responses), STREAM_IDLE_SECONDS)
+            except StopAsyncIteration:
+                return
+            except TimeoutError:
+                return  # live, and nothing more to send yet
+    finally:
+        call.cancel()
+
+
+def judge(outcome: Outcome) -> str | None:
+    """What is wrong with an answer to a hostile call; None when nothing is."""
+    code = outcome.code
+    if code is grpc.StatusCode.OK:
+        return None
+    if code is grpc.StatusCode.DEADLINE_EXCEEDED and outcome.reason is None:
+        return f"no answer within {CALL_SECONDS:g} s (hangs)"
+    if code in FORBIDDEN:
+        return f"{code.name}: {outcome.details[:200]!r}"
+    if outcome.reason is None and code not in WITHOUT_REASON:
+        return f"{code.name} without an ErrorInfo reason: {outcome.details[:200]!r}"
+    if outcome.reason is not None and outcome.reason not in Reason.__members__:
+        return f"{code.name} with unregistered reason {outcome.reason!r}"
+    return None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    field: str
+    kind: str
+    messages: list[Message]
+
+
+async def attempts(rpc: Rpc, probe: Probe) -> AsyncIterator[Attempt]:
+    """Each hostile request (or request stream) of one RPC, built just before it is sent."""
+    cases: list[Case] = list(field_cases(rpc.method.input_type))
+    for case in cases:
+        base, members = await member_messages(rpc, probe, hostile=case.field)
+        case.mutate(base)
+        follow = [] if not rpc.method.client_streaming else _following(base, members)
+        yield Attempt(case.field, case.kind, [base, *follow])
+    if rpc.method.client_streaming:
+        orders: list[StreamOrder] = stream_orders(rpc.method.input_type)
+        for order in orders:
+            _, members = await member_messages(rpc, probe)
+            cls = message_class(rpc.method.input_type)
+            messages = [cls() if m is None else members[m] for m in order.members]
+            yield Attempt("(message order)", order.kind, messages)
+
+
+def _following(base: Message, members: dict[str, Message]) -> list[Message]:
+    """The messages after the first of a client stream: the oneof members it does not carry."""
+    carried = {
+        base.WhichOneof(oneof.name) for oneof in base.DESCRIPTOR.oneofs if len(oneof.fields) > 1
+    }
+    return [message for name, message in members.items() if name not in carried]
+
+
+async def one_call(rpc: Rpc, probe: Probe, attempt: Attempt) -> str | None:
+    """One hostile call; what went wrong with it, named by RPC, field and value kind."""
+    channel = probe.channels[probe.endpoint_of[rpc.service]]
+    check = WRITE_CHECKS.get(rpc.name)
+    before = None if check is None else await check.read(probe, attempt.messages)
+    outcome = await invoke(channel, rpc, attempt.messages)
+    label = f"{rpc.name} {attempt.field} ({attempt.kind})"
+    problem = judge(outcome)
+    if problem is not None:
+        return f"{label}: {problem}"
+    if outcome.code is not grpc.StatusCode.OK and check is not None:
+        after = await check.read(probe, attempt.messages)
+        if after != before:
+            return (
+                f"{label}: refused with {outcome.code.name} ({outcome.reason}) but wrote"
+                f" something: {before!r} -> {after!r}"
+            )
+    return None
+
+
+async def hostile_calls(rpc: Rpc, probe: Probe) -> list[str]:
+    """Every hostile call of one RPC: a write RPC's one after the other, each built just before
+    it is sent (its base reads the fund's current version; its write check reads before and
+    after), a read RPC's a few at a time. The failures, named."""
+    if rpc.name in WRITE_CHECKS:
+        found = [await one_call(rpc, probe, attempt) async for attempt in attempts(rpc, probe)]
+    else:
+        parallel = asyncio.Semaphore(PARALLEL_CALLS)
+
+        async def bounded(attempt: Attempt) -> str | None:
+            async with parallel:
+                return await one_call(rpc, probe, attempt)
+
+        found = await asyncio.gather(*[bounded(a) async for a in attempts(rpc, probe)])
+    return [failure for failure in found if failure is not None]
+
+
+# -- the stack ----------------------------------------------------------------------------------
+
+
+async def _serving(channel: grpc.aio.Channel, service: str) -> int:
+    health = health_pb2_grpc.HealthStub(channel)
+    try:
+        response = await health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
+    except grpc.aio.AioRpcError as err:
+        if err.code() is grpc.StatusCode.NOT_FOUND:
+            return int(health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
+        raise
+    return int(response.status)
+
+
+@dataclass
+class Stack:
+    channels: dict[str, grpc.aio.Channel]
+    endpoint_of: dict[str, str]  # gRPC service full name -> endpoint name
+    probe: Probe
+
+
+@pytest.fixture(scope="module")
+async def stack(full_stack: FullStack) -> AsyncIterator[Stack]:
+    grpc_endpoints = {
+        name: address for name, address in full_stack.endpoints.items() if "://" not in address
+    }
+    channels = {
+        name: grpc.aio.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)])
+        for name, address in grpc_endpoints.items()
+    }
+    try:
+        # Which endpoint serves which service: the one whose health knows it.
+        endpoint_of = {}
+        for service in SERVICES:
+            for name, channel in channels.items():
+                if await _serving(channel, service) == health_pb2.HealthCheckResponse.SERVING:
+                    endpoint_of[service] = name
+        missing = sorted(set(SERVICES) - set(endpoint_of))
+        assert not missing, f"no endpoint of the stack serves {missing}"
+        probe = Probe(channels, endpoint_of)
+        await probe.create_fund()
+        yield Stack(channels, endpoint_of, probe)
+    finally:
+        for channel in channels.values():
+            await channel.close(None)
+
+
+@pytest.mark.parametrize("service", list(SERVICES), ids=lambda s: s.rsplit(".", 1)[-1])
+async def test_hostile_values_are_refused_never_internal(stack: Stack, service: str) -> None:
+    results = await asyncio.gather(*(hostile_calls(rpc, stack.probe) for rpc in SERVICES[service]))
+    failures = [failure for result in results for failure in result]
+    # Every service, not only this one, still serves: nothing hostile took one down.
+    not_serving = [
+        f"{name} ({endpoint})"
+        for name, endpoint in stack.endpoint_of.items()
+        if await _serving(stack.channels[endpoint], name) != health_pb2.HealthCheckResponse.SERVING
+    ]
+    assert not failures, f"{len(failures)} hostile calls failed:\n" + "\n".join(failures)
+    assert not not_serving, f"not SERVING after the hostile calls: {not_serving}"
