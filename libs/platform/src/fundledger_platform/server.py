@@ -21,6 +21,7 @@ import grpc
 from grpc_health.v1 import health
 from grpc_reflection.v1alpha import reflection
 
+from fundledger_platform.auth.authorization import authorization_interceptor
 from fundledger_platform.auth.interceptor import authentication_interceptors
 from fundledger_platform.health import HealthReporter, ReadinessCheck
 from fundledger_platform.interceptors import (
@@ -175,6 +176,8 @@ def build_server(
     """Assemble (not start) the server; also sets up logging and tracing (idempotent)."""
     configure_logging(settings.service_name, settings.log_level)
     setup_telemetry(settings.service_name, settings.otlp_endpoint)
+    # Read now: a missing or invalid policy file stops the service at start.
+    policy = settings.authorization.load() if settings.authorization is not None else None
     # Order matters: the first interceptor is the outermost. Stream closing
     # must enclose tracing (it closes tracing's generators in the right
     # context); tracing wraps the rest so the span covers the whole call;
@@ -186,7 +189,10 @@ def build_server(
         ErrorMappingInterceptor(),
         # Inside error mapping (its Unauthenticated becomes the status) and so inside metrics
         # and tracing (refused calls are counted and traced); none while auth is off.
-        *authentication_interceptors(settings),
+        *authentication_interceptors(settings, policy=policy),
+        # Inside authentication: it reads the Principal that one established. Without
+        # authentication there is no principal, so every declared permission is refused.
+        *([authorization_interceptor(policy)] if policy is not None else []),
     ]
     server = grpc.aio.server(
         interceptors=interceptors,

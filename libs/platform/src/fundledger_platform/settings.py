@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from fundledger_platform.auth.authorization import AuthorizationSettings
     from fundledger_platform.auth.settings import AuthSettings
 
 PREFIX = "FUNDLEDGER_"
@@ -224,6 +225,9 @@ class ServerSettings:
     reflection: bool = True
     # Authentication of callers (fundledger_platform.auth); None = off, the default.
     auth: AuthSettings | None = None
+    # Authorization: the policy file each RPC's declared permission is checked against
+    # (fundledger_platform.auth.authorization); None = off, the default.
+    authorization: AuthorizationSettings | None = None
 
     @classmethod
     def from_env(
@@ -247,6 +251,7 @@ class ServerSettings:
             tls=TlsSettings.from_env(),
             reflection=env_bool("REFLECTION", True),
             auth=_auth_from_env(service_name),
+            authorization=_authorization_from_env(),
         )
 
 
@@ -255,3 +260,9 @@ def _auth_from_env(service_name: str) -> AuthSettings | None:
     from fundledger_platform.auth.settings import AuthSettings
 
     return AuthSettings.from_env(default_audience=f"fundledger-{service_name}")
+
+
+def _authorization_from_env() -> AuthorizationSettings | None:
+    from fundledger_platform.auth.authorization import AuthorizationSettings
+
+    return AuthorizationSettings.from_env()
