@@ -18,6 +18,7 @@ from eventstore_support import append, event, new_stream
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger_devstack.dev_issuer import DevIssuer
+from fundledger_platform.auth.authorization import AuthorizationSettings
 from fundledger_platform.auth.client import TokenSource
 from fundledger_platform.errors import error_info
 from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
@@ -28,6 +29,7 @@ from tests.support.auth import BadTokens, auth_settings, bad_tokens, bearer, tok
 from tests.support.server_settings import loopback_server_settings
 
 AUDIENCE = "fundledger-event-store"
+POLICY_FILE = Path(__file__).resolve().parents[4] / "deploy" / "policy.yaml"
 SERVICE = pb.DESCRIPTOR.services_by_name["EventStoreService"]
 
 
@@ -203,3 +205,39 @@ async def test_subscribe_ends_when_its_token_expires(
 def test_the_issuers_file_trusts_people_and_services(issuer: DevIssuer) -> None:
     document = json.loads(issuer.write_issuers_file().read_text())
     assert {entry["kind"] for entry in document["issuers"]} == {"person", "service"}
+
+
+async def test_the_policy_decides_per_rpc_and_a_denied_append_writes_nothing(
+    store_factory: Callable[..., Any], issuer: DevIssuer
+) -> None:
+    """Authentication and authorization together, as build_server wires them from the
+    settings: the shipped policy (deploy/policy.yaml) lets a fund-viewer read but not append,
+    and a fund-manager append."""
+    policy_file = POLICY_FILE
+    server = replace(
+        loopback_server_settings("event-store"),
+        auth=auth_settings(issuer, AUDIENCE),
+        authorization=AuthorizationSettings(policy_file=policy_file),
+    )
+    store: EventStore = await store_factory(server=server)
+    async with grpc.aio.insecure_channel(f"127.0.0.1:{store.server.port}") as ch:
+        stub = eventstore_pb2_grpc.EventStoreServiceStub(ch)
+        stream = "fund-" + new_stream().partition("-")[2]
+        viewer = bearer(issuer.mint("vic", AUDIENCE, roles=["fund-viewer"], tenant="acme"))
+        manager = bearer(writer(issuer))
+
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await stub.AppendToStream(append(stream, event()), metadata=viewer)
+        assert caught.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        info = error_info(caught.value)
+        assert info is not None
+        assert (info.reason, info.metadata["permission"]) == ("PERMISSION_MISSING", "events.append")
+        with pytest.raises(grpc.aio.AioRpcError) as missing:
+            await stub.GetStreamInfo(pb.GetStreamInfoRequest(stream_id=stream), metadata=manager)
+        assert missing.value.code() == grpc.StatusCode.NOT_FOUND  # the refused append wrote nothing
+
+        await stub.AppendToStream(append(stream, event()), metadata=manager)
+        info_response = await stub.GetStreamInfo(
+            pb.GetStreamInfoRequest(stream_id=stream), metadata=viewer
+        )
+        assert info_response.version == 1
