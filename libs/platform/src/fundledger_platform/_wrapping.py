@@ -19,9 +19,9 @@ method.
 from __future__ import annotations
 
 import inspect
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AbstractAsyncContextManager, aclosing
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import grpc
 
@@ -170,3 +170,27 @@ class HandlerCache:
         wrapped = self._wrap(method, handler)
         self._entries[method] = (handler, wrapped)
         return wrapped
+
+
+Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[Any]]
+if TYPE_CHECKING:
+    ServerInterceptorBase = grpc.aio.ServerInterceptor[Any, Any]
+else:  # not subscriptable at run time; only the stubs make it generic
+    ServerInterceptorBase = grpc.aio.ServerInterceptor
+
+
+class WrappingInterceptor(ServerInterceptorBase):
+    """A server interceptor that wraps each method's handler once (:class:`HandlerCache`):
+    subclasses say how, in ``_wrap(full_method, handler)``."""
+
+    def __init__(self) -> None:
+        self._cache = HandlerCache(self._wrap)
+
+    def _wrap(self, full_method: str, handler: Any) -> Any:
+        raise NotImplementedError
+
+    async def intercept_service(
+        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
+    ) -> Any:
+        handler = await continuation(handler_call_details)
+        return self._cache.get(handler_call_details.method, handler)

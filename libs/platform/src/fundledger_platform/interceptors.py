@@ -16,22 +16,22 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import grpc
 from prometheus_client import Counter, Histogram
 
-from fundledger_platform._wrapping import CallGuard, HandlerCache, wrap_handler, writer_style
+from fundledger_platform._wrapping import (
+    CallGuard,
+    Continuation,
+    ServerInterceptorBase,
+    WrappingInterceptor,
+    wrap_handler,
+    writer_style,
+)
 from fundledger_platform.errors import DomainError, to_status
 from fundledger_platform.telemetry import record_rpc_status
-
-if TYPE_CHECKING:
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-    Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]]
-else:  # not subscriptable at run time; only the stubs make them generic
-    _ServerInterceptor = grpc.aio.ServerInterceptor
 
 logger = logging.getLogger(__name__)
 
@@ -80,22 +80,16 @@ def split_method(full_method: str) -> tuple[str, str]:
     return service, method
 
 
-class ErrorMappingInterceptor(_ServerInterceptor):
+class ErrorMappingInterceptor(WrappingInterceptor):
     """DomainError -> abort_with_status(to_status(err)); other exceptions -> INTERNAL."""
 
     def __init__(self) -> None:
-        self._cache = HandlerCache(self._wrap)
+        super().__init__()
 
     @staticmethod
     def _wrap(method: str, handler: Any) -> Any:
         guard: CallGuard = lambda context: _MapErrors(context, method)  # noqa: E731
         return wrap_handler(handler, guard)
-
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        return self._cache.get(handler_call_details.method, handler)
 
 
 class _MapErrors:
@@ -136,23 +130,17 @@ class _MapErrors:
         await self._context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
 
 
-class MetricsInterceptor(_ServerInterceptor):
+class MetricsInterceptor(WrappingInterceptor):
     """Counts calls by final code and times them (Prometheus)."""
 
     def __init__(self) -> None:
-        self._cache = HandlerCache(self._wrap)
+        super().__init__()
 
     @staticmethod
     def _wrap(full_method: str, handler: Any) -> Any:
         stats = _MethodStats(*split_method(full_method))
         guard: CallGuard = lambda context: _Measure(context, stats)  # noqa: E731
         return wrap_handler(handler, guard)
-
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        return self._cache.get(handler_call_details.method, handler)
 
 
 class _MethodStats:
@@ -221,7 +209,7 @@ def _deadline_passed(context: Any) -> bool:
     return remaining is not None and remaining <= 0
 
 
-class StreamClosingInterceptor(_ServerInterceptor):
+class StreamClosingInterceptor(ServerInterceptorBase):
     """Outermost: closes response streams in the call's own task when it is cancelled.
 
     Must come first in the server's interceptor list; see

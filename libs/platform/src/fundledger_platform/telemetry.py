@@ -23,7 +23,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import Status, StatusCode
 
-from fundledger_platform._wrapping import HandlerCache, wrap_handler
+from fundledger_platform._wrapping import WrappingInterceptor, wrap_handler
 
 logger = logging.getLogger(__name__)
 
@@ -149,16 +149,10 @@ def record_rpc_status(
 # ERROR for the codes that mean the server failed (UNSET otherwise), exceptions recorded.
 
 
-class ServerTracingInterceptor(grpc.aio.ServerInterceptor):  # type: ignore[type-arg]
+class ServerTracingInterceptor(WrappingInterceptor):
     def __init__(self) -> None:
         self._tracer = trace.get_tracer("fundledger_platform.grpc_server")
-        self._cache = HandlerCache(self._wrap)
-
-    async def intercept_service(
-        self, continuation: Any, handler_call_details: grpc.HandlerCallDetails
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        return self._cache.get(handler_call_details.method, handler)  # type: ignore[attr-defined]
+        super().__init__()
 
     def _wrap(self, method: str, handler: Any) -> Any:
         service, _, name = method.lstrip("/").partition("/")

@@ -21,18 +21,17 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Awaitable, Callable, Collection
+from collections.abc import Collection
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-import grpc
 from fundledger.auth.v1 import options_pb2
 from google.protobuf import descriptor_pool
 
-from fundledger_platform._wrapping import CallGuard, HandlerCache, wrap_handler
+from fundledger_platform._wrapping import CallGuard, WrappingInterceptor, wrap_handler
 from fundledger_platform.auth.policy import PolicyFile, PolicySource
 from fundledger_platform.auth.principal import Principal, current_principal
 from fundledger_platform.errors import PermissionDenied, to_status
@@ -40,12 +39,6 @@ from fundledger_platform.interceptors import split_method
 from fundledger_platform.reasons import Reason
 from fundledger_platform.settings import env_float, env_str
 from fundledger_platform.telemetry import record_rpc_status
-
-if TYPE_CHECKING:
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-    Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]]
-else:  # not subscriptable at run time; only the stubs make them generic
-    _ServerInterceptor = grpc.aio.ServerInterceptor
 
 __all__ = [
     "OPEN_SERVICES",
@@ -146,7 +139,7 @@ def authorization_interceptor(
     return AuthorizationInterceptor(policy, open_services=open_services)
 
 
-class AuthorizationInterceptor(_ServerInterceptor):
+class AuthorizationInterceptor(WrappingInterceptor):
     """Refuses a call before its handler runs unless the principal holds the RPC's permission."""
 
     def __init__(
@@ -154,7 +147,7 @@ class AuthorizationInterceptor(_ServerInterceptor):
     ) -> None:
         self._policy = policy
         self._open = frozenset(open_services)
-        self._cache = HandlerCache(self._wrap)
+        super().__init__()
 
     def _wrap(self, full_method: str, handler: Any) -> Any:
         service, _ = split_method(full_method)
@@ -163,12 +156,6 @@ class AuthorizationInterceptor(_ServerInterceptor):
         rule = _Rule(full_method, declared_permission(full_method), self._policy)
         guard: CallGuard = lambda context: _Authorize(context, rule)  # noqa: E731
         return wrap_handler(handler, guard)
-
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        return self._cache.get(handler_call_details.method, handler)
 
 
 @dataclass(frozen=True, slots=True)

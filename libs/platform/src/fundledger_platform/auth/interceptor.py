@@ -26,14 +26,18 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, aclosing
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import grpc
 
-from fundledger_platform._wrapping import HandlerCache, wrap_handler
+from fundledger_platform._wrapping import (
+    ServerInterceptorBase,
+    WrappingInterceptor,
+    wrap_handler,
+)
 from fundledger_platform.auth.principal import acting_as, current_principal
 from fundledger_platform.auth.verifier import ClaimsMapperSource, TokenVerifier
 from fundledger_platform.errors import Unauthenticated
@@ -41,11 +45,6 @@ from fundledger_platform.reasons import Reason
 
 if TYPE_CHECKING:
     from fundledger_platform.settings import ServerSettings
-
-    _ServerInterceptor = grpc.aio.ServerInterceptor[Any, Any]
-    Continuation = Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler[Any, Any]]]
-else:
-    _ServerInterceptor = grpc.aio.ServerInterceptor
 
 __all__ = [
     "HEALTH_PREFIX",
@@ -64,7 +63,7 @@ _SCHEME = "bearer "
 
 def authentication_interceptors(
     settings: ServerSettings, *, policy: ClaimsMapperSource | None = None
-) -> list[_ServerInterceptor]:
+) -> list[ServerInterceptorBase]:
     """The interceptor for ``build_server``: none while authentication is off. ``policy`` (the
     authorization policy, when one is configured) maps verified claims to roles and tenant."""
     if settings.auth is None:
@@ -92,17 +91,11 @@ def bearer_token(metadata: Any) -> str:
     return value[len(_SCHEME) :].strip()
 
 
-class AuthenticationInterceptor(_ServerInterceptor):
+class AuthenticationInterceptor(WrappingInterceptor):
     def __init__(self, verifier: TokenVerifier, *, reflection_open: bool = True) -> None:
         self.verifier = verifier
         self._reflection_open = reflection_open
-        self._cache = HandlerCache(self._wrap)
-
-    async def intercept_service(
-        self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
-    ) -> Any:
-        handler = await continuation(handler_call_details)
-        return self._cache.get(handler_call_details.method, handler)
+        super().__init__()
 
     def is_open(self, method: str) -> bool:
         """Whether ``method`` is served without a token."""
