@@ -22,6 +22,7 @@ METRIC_MODULES = (
     "fundledger_platform.interceptors",
     "fundledger_platform.health",
     "fundledger_platform.consumer",
+    "fundledger_platform.auth.denials",
     "eventstore.metrics",
     "projector.metrics",
     "snapshotter.metrics",

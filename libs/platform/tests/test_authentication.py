@@ -337,3 +337,50 @@ def test_no_token_in_the_jwks_or_issuers_files(issuer: DevIssuer) -> None:
     """What servers read is public: no private key member in the JWKS file."""
     document = json.loads(issuer.jwks_path.read_text())
     assert all(not ({"d", "p", "q", "k"} & set(key)) for key in document["keys"])
+
+
+# -- visibility of refusals -------------------------------------------------------------------
+
+AUTH_REASONS = ("TOKEN_MISSING", "TOKEN_MALFORMED", "TOKEN_EXPIRED", "TOKEN_INVALID")
+
+
+def denied_count(method: str, reason: str) -> float:
+    labels = {"service": PROBE_SERVICE, "method": method, "reason": reason}
+    return REGISTRY.get_sample_value("fundledger_auth_denied_total", labels) or 0.0
+
+
+def denied_counts(method: str) -> dict[str, float]:
+    return {reason: denied_count(method, reason) for reason in AUTH_REASONS}
+
+
+async def test_a_refusal_counts_once_with_its_reason_and_logs_one_warning(
+    channel: grpc.aio.Channel, issuer: DevIssuer, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = issuer.mint("alice", AUDIENCE, ttl_seconds=-120)
+    before = denied_counts("Unary")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call(channel, "unary", b"whoami", bearer(token))
+    assert_refused(caught.value, "TOKEN_EXPIRED", token)
+    after = denied_counts("Unary")
+    assert {reason: after[reason] - before[reason] for reason in AUTH_REASONS} == {
+        "TOKEN_MISSING": 0.0,
+        "TOKEN_MALFORMED": 0.0,
+        "TOKEN_EXPIRED": 1.0,
+        "TOKEN_INVALID": 0.0,
+    }
+    [record] = [r for r in caplog.records if r.getMessage().startswith("call refused")]
+    assert record.levelno == logging.WARNING
+    assert record.__dict__["service"] == PROBE_SERVICE
+    assert record.__dict__["method"] == "Unary"
+    assert record.__dict__["reason"] == "TOKEN_EXPIRED"
+    scan_logs(caplog, [token], "TOKEN_EXPIRED")
+
+
+async def test_an_allowed_call_counts_no_denial(
+    channel: grpc.aio.Channel, issuer: DevIssuer
+) -> None:
+    before = denied_counts("Unary")
+    token = issuer.mint("alice", AUDIENCE, roles=["analyst"], tenant="acme")
+    assert await call(channel, "unary", b"whoami", bearer(token)) == [b"person:alice:acme:analyst"]
+    assert denied_counts("Unary") == before

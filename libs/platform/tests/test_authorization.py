@@ -10,6 +10,7 @@ set by a small test interceptor in front (what authentication does in a service)
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 
 import grpc
 import pytest
-from authorization_probe import METHODS, POLICY, SERVICE, Stack, _identity
+from authorization_probe import ISSUER, METHODS, POLICY, SERVICE, Stack, _identity
 from authorization_probe import stack as stack  # the fixture
 from fundledger_platform.auth.authorization import (
     AuthorizationSettings,
@@ -27,6 +28,7 @@ from fundledger_platform.auth.authorization import (
 from fundledger_platform.auth.policy import PolicyError
 from fundledger_platform.errors import error_info
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from prometheus_client import REGISTRY
 
 
 async def _requests(*items: bytes) -> AsyncIterator[bytes]:
@@ -190,3 +192,44 @@ def test_settings_switch_authorization_on_only_with_a_policy_file(
     path.write_text("roles: {reader: [Not Valid]}")
     with pytest.raises(PolicyError, match=str(path)):
         settings.load()
+
+
+# -- visibility of refusals -------------------------------------------------------------------
+
+
+def denied_count(method: str) -> float:
+    labels = {"service": SERVICE, "method": method, "reason": "PERMISSION_MISSING"}
+    return REGISTRY.get_sample_value("fundledger_auth_denied_total", labels) or 0.0
+
+
+async def test_a_denial_counts_once_and_logs_who_was_refused(
+    stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO)
+    before = denied_count("Read")
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await call(stack, "Read", "uploaders", refused=True)
+    assert_denied(caught.value, "funds.read")
+    assert denied_count("Read") - before == 1.0
+    [record] = [r for r in caplog.records if r.getMessage() == "permission denied"]
+    assert record.levelno == logging.WARNING
+    fields = record.__dict__
+    assert (fields["service"], fields["method"], fields["reason"]) == (
+        SERVICE,
+        "Read",
+        "PERMISSION_MISSING",
+    )
+    assert (fields["principal_issuer"], fields["principal_subject"]) == (ISSUER, "ann")
+
+
+async def test_a_service_layer_denial_counts_once(stack: Stack) -> None:
+    before = denied_count("Append")
+    with pytest.raises(grpc.aio.AioRpcError):
+        await call(stack, "Append", "fund-writers", b"file")
+    assert denied_count("Append") - before == 1.0
+
+
+async def test_an_allowed_call_counts_no_denial(stack: Stack) -> None:
+    before = denied_count("Read")
+    assert await call(stack, "Read", "readers") == [b"state+files"]
+    assert denied_count("Read") == before

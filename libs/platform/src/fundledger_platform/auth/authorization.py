@@ -32,6 +32,7 @@ from fundledger.auth.v1 import options_pb2
 from google.protobuf import descriptor_pool
 
 from fundledger_platform._wrapping import CallGuard, WrappingInterceptor, wrap_handler
+from fundledger_platform.auth.denials import record_denial
 from fundledger_platform.auth.policy import PolicyFile, PolicySource
 from fundledger_platform.auth.principal import Principal, current_principal
 from fundledger_platform.errors import PermissionDenied, to_status
@@ -204,20 +205,20 @@ class _Authorize:
 
 
 def _denied(permission: str | None, method: str, principal: Principal | None) -> PermissionDenied:
-    """The error for a refusal, logged as one structured line (never the token or claims)."""
+    """The error for a refusal, counted (``fundledger_auth_denied_total``) and logged as one
+    structured line (never the token or claims)."""
     if permission is None:
         message = f"{method} declares no permission: refused to every caller"
         metadata = {"method": method}
     else:
         message = f"permission {permission} required"
         metadata = {"permission": permission}
-    logger.info(
+    record_denial(
+        logger,
         "permission denied",
-        extra={
-            "grpc_method": method,
-            "permission": permission,
-            "principal_issuer": principal.issuer if principal else None,
-            "principal_subject": principal.subject if principal else None,
-        },
+        method,
+        Reason.PERMISSION_MISSING,
+        principal=principal,
+        fields={"grpc_method": method, "permission": permission},
     )
     return PermissionDenied(message, reason=Reason.PERMISSION_MISSING, metadata=metadata)

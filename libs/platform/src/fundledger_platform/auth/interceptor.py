@@ -18,6 +18,9 @@ Response streams outlive tokens (Subscribe, ReadAll, DownloadFile): a stream end
 UNAUTHENTICATED (TOKEN_EXPIRED) when its token expires (plus the leeway), checked before every
 message and by a timer while the handler waits for the next one. The caller reconnects with a
 fresh token (Subscribe resumes from its last position).
+
+Every refusal (and every stream ended by expiry) counts once in ``fundledger_auth_denied_total``
+and writes one warning line (``fundledger_platform.auth.denials``).
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from fundledger_platform._wrapping import (
     WrappingInterceptor,
     wrap_handler,
 )
+from fundledger_platform.auth.denials import record_denial
 from fundledger_platform.auth.principal import acting_as, current_principal
 from fundledger_platform.auth.verifier import ClaimsMapperSource, TokenVerifier
 from fundledger_platform.errors import Unauthenticated
@@ -129,15 +133,14 @@ class _Authenticate:
             token = bearer_token(self._context.invocation_metadata())
             principal = await self._verifier.verify(token)
         except Unauthenticated as err:
-            # The reason and which check failed; never the token nor its claims.
-            logger.info(
-                "call refused: %s",
-                err.reason.value,
-                extra={
-                    "grpc_method": self._method,
-                    "reason": err.reason.value,
-                    "check": err.metadata.get("check", ""),
-                },
+            # Counted and logged with the reason and which check failed; never the token nor
+            # its claims.
+            record_denial(
+                logger,
+                f"call refused: {err.reason.value}",
+                self._method,
+                err.reason,
+                fields={"grpc_method": self._method, "check": err.metadata.get("check", "")},
             )
             raise
         acting = acting_as(principal)
@@ -221,9 +224,12 @@ def _expiring(handler: Any, leeway_seconds: int, method: str) -> Any:
 
 
 def _stream_expired(method: str) -> Unauthenticated:
-    logger.info(
+    record_denial(
+        logger,
         "stream ended: its token expired",
-        extra={"grpc_method": method, "reason": Reason.TOKEN_EXPIRED.value},
+        method,
+        Reason.TOKEN_EXPIRED,
+        fields={"grpc_method": method},
     )
     return Unauthenticated(
         "the bearer token expired during the stream: reconnect with a fresh token",
