@@ -7,7 +7,8 @@ import os
 from pathlib import Path
 
 import pytest
-from fundledger_platform.auth.policy import Policy, PolicyError, PolicyFile, claim_value
+from fundledger_platform.auth.claims import claim_value
+from fundledger_platform.auth.policy import Policy, PolicyError, PolicyFile
 
 ISSUER = "https://idp.example.com"
 CLUSTER = "https://kubernetes.default.svc.cluster.local"

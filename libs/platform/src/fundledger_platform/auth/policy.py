@@ -44,6 +44,8 @@ from typing import Any, Protocol
 
 import yaml
 
+from fundledger_platform.auth.claims import claim_value
+
 __all__ = ["Binding", "Policy", "PolicyError", "PolicyFile", "PolicySource"]
 
 logger = logging.getLogger(__name__)
@@ -127,28 +129,6 @@ class Binding:
         if self.claim is None or self.contains is None:  # a rule names one or the other
             return False
         return _contains(claim_value(claims, self.claim), self.contains)
-
-
-def claim_value(claims: Mapping[str, object], path: str) -> object:
-    """A claim by name; a dotted name walks nested objects (``realm_access.roles``, as Keycloak
-    puts them), keys that contain dots included (``kubernetes.io.namespace``, a namespaced
-    ``https://example.com/groups``): the longest key present wins at each level. None when
-    absent."""
-    return _walk(claims, path.split("."))
-
-
-def _walk(value: object, parts: list[str]) -> object:
-    if not parts:
-        return value
-    if not isinstance(value, Mapping):
-        return None
-    for end in range(len(parts), 0, -1):
-        key = ".".join(parts[:end])
-        if key in value:
-            found = _walk(value[key], parts[end:])
-            if found is not None:
-                return found
-    return None
 
 
 def _contains(value: object, wanted: str) -> bool:

@@ -31,13 +31,14 @@ from typing import Any, Protocol
 
 import jwt
 
+from fundledger_platform.auth.claims import claim_value
 from fundledger_platform.auth.keys import JWK, KeySet, key_set_for
 from fundledger_platform.auth.principal import Principal
 from fundledger_platform.auth.settings import AuthSettings, IssuerConfig
 from fundledger_platform.errors import Unauthenticated
 from fundledger_platform.reasons import Reason
 
-__all__ = ["ClaimsMapper", "ClaimsMapperSource", "TokenVerifier", "claim_at"]
+__all__ = ["ClaimsMapper", "ClaimsMapperSource", "TokenVerifier"]
 
 
 class ClaimsMapper(Protocol):
@@ -88,18 +89,6 @@ def _malformed() -> Unauthenticated:
 
 def _expired() -> Unauthenticated:
     return Unauthenticated("the bearer token has expired", reason=Reason.TOKEN_EXPIRED)
-
-
-def claim_at(claims: Mapping[str, Any], path: str) -> Any:
-    """A claim by name; dots walk into nested objects (``realm_access.roles``)."""
-    if path in claims:
-        return claims[path]
-    value: Any = claims
-    for part in path.split("."):
-        if not isinstance(value, Mapping) or part not in value:
-            return None
-        value = value[part]
-    return value
 
 
 @dataclass(frozen=True, slots=True)
@@ -248,11 +237,11 @@ class TokenVerifier:
             raise _invalid("claims")
         tenant: str | None = None
         if issuer.tenant_claim:
-            value = claim_at(claims, issuer.tenant_claim)
+            value = claim_value(claims, issuer.tenant_claim)
             tenant = value if isinstance(value, str) and value else None
         roles: frozenset[str] = frozenset()
         if issuer.roles_claim:
-            value = claim_at(claims, issuer.roles_claim)
+            value = claim_value(claims, issuer.roles_claim)
             if isinstance(value, str):
                 roles = frozenset(value.split())
             elif isinstance(value, list):
