@@ -3,13 +3,12 @@ of a fund log that cannot be folded (fundledger_kernel.fund.fold_input)."""
 
 from __future__ import annotations
 
-from datetime import UTC
-
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.fund.fold_input import FundLogError, LoggedEvent, UnreadableEventError
 
 from fundledger_platform.errors import DataLoss
 from fundledger_platform.reasons import Reason
+from fundledger_platform.timestamps import from_timestamp
 
 
 def logged_event(event: RecordedEvent) -> LoggedEvent:
@@ -20,7 +19,7 @@ def logged_event(event: RecordedEvent) -> LoggedEvent:
         event_id=event.event_id,
         event_type=event.event_type,
         data=event.data,
-        recorded_at=event.recorded_at.ToDatetime(tzinfo=UTC),
+        recorded_at=from_timestamp(event.recorded_at),
     )
 
 

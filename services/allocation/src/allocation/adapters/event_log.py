@@ -15,7 +15,6 @@ caller-visible DomainError:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC
 
 import grpc
 from fundledger.eventstore.v1 import events_pb2
@@ -28,6 +27,7 @@ from fundledger_platform.eventstore_errors import (
     eventstore_unavailable,
 )
 from fundledger_platform.recorded import logged_event
+from fundledger_platform.timestamps import from_timestamp
 
 from allocation.domain.commit_events import OutgoingEvent
 from allocation.service_layer.ports import Appended, StreamVersionConflict
@@ -86,6 +86,6 @@ class GrpcEventLog:
             last_version=response.last_version,
             first_position=response.first_position,
             replayed=response.replayed,
-            recorded_at=response.recorded_at.ToDatetime(tzinfo=UTC),
+            recorded_at=from_timestamp(response.recorded_at),
             event_ids=tuple(response.event_ids),
         )

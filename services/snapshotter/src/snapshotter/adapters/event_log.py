@@ -8,7 +8,7 @@ the caller's mistake: UNAVAILABLE via the platform's one mapping (eventstore_una
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 import grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
@@ -16,6 +16,7 @@ from fundledger_kernel.fund.fold_input import LoggedEvent
 from fundledger_platform.eventstore_client import EventStoreClient
 from fundledger_platform.eventstore_errors import eventstore_unavailable
 from fundledger_platform.recorded import logged_event
+from fundledger_platform.timestamps import from_timestamp
 
 from snapshotter.domain.model import StreamInfo
 from snapshotter.domain.timeline import TimelineEvent
@@ -35,14 +36,12 @@ class GrpcEventLog:
         return StreamInfo(
             version=info.version,
             first_recorded_at=(
-                info.first_recorded_at.ToDatetime(tzinfo=UTC)
+                from_timestamp(info.first_recorded_at)
                 if info.HasField("first_recorded_at")
                 else None
             ),
             last_recorded_at=(
-                info.last_recorded_at.ToDatetime(tzinfo=UTC)
-                if info.HasField("last_recorded_at")
-                else None
+                from_timestamp(info.last_recorded_at) if info.HasField("last_recorded_at") else None
             ),
         )
 
