@@ -335,7 +335,3 @@ REGISTRY: dict[Reason, ReasonDoc] = {
         "ask for a role that grants it (docs/security.md); retrying does not help",
     ),
 }
-
-
-def describe(reason: Reason) -> ReasonDoc:
-    return REGISTRY[reason]
