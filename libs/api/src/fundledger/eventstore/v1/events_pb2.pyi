@@ -135,6 +135,8 @@ class RecordedEvent(_message.Message):
     SOURCE_FIELD_NUMBER: _builtins.int
     RECORDED_AT_FIELD_NUMBER: _builtins.int
     CATEGORY_FIELD_NUMBER: _builtins.int
+    TENANT_FIELD_NUMBER: _builtins.int
+    ACTOR_FIELD_NUMBER: _builtins.int
     stream_id: _builtins.str
     """Stream the event belongs to, `<category>-<id>`."""
     version: _builtins.int
@@ -159,6 +161,16 @@ class RecordedEvent(_message.Message):
     """Source, empty when none."""
     category: _builtins.str
     """Category of the stream (the part of stream_id before the first '-')."""
+    tenant: _builtins.str
+    """Tenant (management company) the stream belongs to: the tenant of the person whose call
+    created the stream, set by the server from the verified token, never from the request.
+    Empty for streams created without authentication or by a service acting for itself.
+    """
+    actor: _builtins.str
+    """The service that appended this event on behalf of `user_id` (its token's subject), set by
+    the server; empty when the person called the event store directly, or without
+    authentication.
+    """
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Metadata as appended."""
@@ -184,10 +196,12 @@ class RecordedEvent(_message.Message):
         source: _builtins.str = ...,
         recorded_at: _timestamp_pb2.Timestamp | None = ...,
         category: _builtins.str = ...,
+        tenant: _builtins.str = ...,
+        actor: _builtins.str = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_at", b"recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["category", b"category", "causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "event_id", b"event_id", "event_type", b"event_type", "metadata", b"metadata", "position", b"position", "recorded_at", b"recorded_at", "schema_version", b"schema_version", "source", b"source", "stream_id", b"stream_id", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "category", b"category", "causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "event_id", b"event_id", "event_type", b"event_type", "metadata", b"metadata", "position", b"position", "recorded_at", b"recorded_at", "schema_version", b"schema_version", "source", b"source", "stream_id", b"stream_id", "tenant", b"tenant", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
