@@ -6,4 +6,6 @@ pytest_plugins = [
     "tests.support.event_store",
     # The whole stack (every service), for the CLI, the demo and the load smoke test.
     "tests.support.full_stack",
+    # TLS, tokens and policy of the local stack, for services started inside a test.
+    "tests.support.secure",
 ]

@@ -8,11 +8,15 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fundledger_devstack.errors import DevstackError
 from fundledger_devstack.health import NotServingError, wait_serving
 from fundledger_devstack.ports import LOCALHOST
 from fundledger_devstack.process import ManagedProcess, log_tail
+
+if TYPE_CHECKING:  # security -> dev_issuer -> stack_config -> services
+    from fundledger_devstack.security import StackSecurity
 
 
 @dataclass(frozen=True)
@@ -94,12 +98,16 @@ class ServiceProcess:
         backends: Backends,
         log_dir: Path,
         host: str = LOCALHOST,
+        security: StackSecurity | None = None,
     ) -> None:
         self.spec = spec
+        self.security = security
         self.grpc_port = grpc_port
         self.metrics_port = metrics_port
         self.host = host
         self.env = service_environment(backends, grpc_port, metrics_port, host)
+        if security is not None:
+            self.env.update(security.service_env(spec.name))
         self.log_path = log_dir / f"{spec.name}.log"
         self.migrate_log_path = log_dir / f"{spec.name}.migrate.log"
         argv = [sys.executable, "-m", spec.module]
@@ -153,7 +161,10 @@ class ServiceProcess:
     def wait_ready(self, timeout: float = 60.0) -> None:
         """Wait until Health/Check("") says SERVING; fail with the log tail otherwise."""
         try:
-            wait_serving(self.address, timeout, self._process.check_alive, self.spec.name)
+            credentials = None if self.security is None else self.security.channel_credentials()
+            wait_serving(
+                self.address, timeout, self._process.check_alive, self.spec.name, credentials
+            )
         except NotServingError as exc:
             raise DevstackError(
                 f"{exc}; last lines of {self.log_path}:\n{self._process.tail()}"

@@ -16,6 +16,7 @@ from fundledger_devstack.nats import NatsServer
 from fundledger_devstack.ports import LOCALHOST
 from fundledger_devstack.postgres import PostgresServer
 from fundledger_devstack.s3 import S3Server
+from fundledger_devstack.security import StackSecurity
 from fundledger_devstack.services import Backends, ServiceProcess
 from fundledger_devstack.stack_config import StackConfig
 
@@ -36,6 +37,9 @@ class Stack:
         self.s3 = S3Server(root / "s3", config.s3_port, host=host)
         self.nats = NatsServer(root / "nats", config.nats_port, config.nats_monitor_port, host)
         self.services: list[ServiceProcess] = []
+        # TLS, tokens and policy of a secure stack (made in start()); None = plaintext.
+        self.security: StackSecurity | None = None
+        self._tokens_renewed_at = 0.0
         self.ready = False
         # Stop actions of what was (even partly) started, in start order. Registered
         # before each start, so a server that failed half-way is still stopped, and
@@ -71,6 +75,8 @@ class Stack:
         self._start_server("PostgreSQL", self.postgres.dsn, self.postgres.start, self.postgres.stop)
         self._start_server("S3", self.s3.endpoint, self.s3.start, self.s3.stop)
         self._start_server("NATS", self.nats.url, self.nats.start, self.nats.stop)
+        if config.secure:
+            self._step("securing    (CA, certificates, dev issuer, tokens)", self._secure)
         backends = Backends(
             database_url=self.postgres.dsn,
             nats_url=self.nats.url,
@@ -87,6 +93,7 @@ class Stack:
                 backends,
                 config.stack_dir,
                 config.host,
+                self.security,
             )
             for spec in config.services
         ]
@@ -103,6 +110,10 @@ class Stack:
             self._step(f"starting    {svc.spec.name} on {svc.address}", svc.wait_ready)
         write_endpoints(self.config.stack_dir, self.endpoints())
         self.ready = True
+
+    def _secure(self) -> None:
+        self.security = StackSecurity.ensure(self.config.stack_dir)
+        self._tokens_renewed_at = time.monotonic()
 
     def _start_server(
         self, name: str, address: str, start: Callable[[], None], stop: Callable[[], None]
@@ -123,6 +134,10 @@ class Stack:
     def wait(self, poll: float = 0.5) -> None:
         """Block while everything runs; raise DevstackError as soon as something exits."""
         while True:
+            if self.security is not None and time.monotonic() - self._tokens_renewed_at > 3600:
+                # Service tokens live a day; services re-read the files when they change.
+                self.security.renew_service_tokens()
+                self._tokens_renewed_at = time.monotonic()
             for svc in self.services:
                 svc.check_alive()
             for name, running, log in (

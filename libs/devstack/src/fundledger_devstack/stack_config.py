@@ -17,6 +17,9 @@ PG_PORT_VAR = "FUNDLEDGER_STACK_PG_PORT"
 NATS_PORT_VAR = "FUNDLEDGER_STACK_NATS_PORT"
 NATS_MONITOR_PORT_VAR = "FUNDLEDGER_STACK_NATS_MONITOR_PORT"
 S3_PORT_VAR = "FUNDLEDGER_STACK_S3_PORT"
+# FUNDLEDGER_STACK_SECURE=false runs a stack in plaintext without authentication (the
+# baseline `make bench` compares against); anything else, or unset, is the secure default.
+SECURE_VAR = "FUNDLEDGER_STACK_SECURE"
 
 _SERVER_DEFAULTS = {
     PG_PORT_VAR: 55432,
@@ -37,6 +40,11 @@ def metrics_port_var(spec: ServiceSpec) -> str:
 def default_stack_dir(environ: Mapping[str, str] | None = None) -> Path:
     environ = os.environ if environ is None else environ
     return Path(environ.get(STACK_DIR_VAR) or ".stack").absolute()
+
+
+def secure_from_env(environ: Mapping[str, str] | None = None) -> bool:
+    value = (os.environ if environ is None else environ).get(SECURE_VAR, "").strip().lower()
+    return value not in ("0", "false", "no", "off")
 
 
 def _read_port(environ: Mapping[str, str], var: str, default: int) -> int:
@@ -62,6 +70,8 @@ class StackConfig:
     ports: Mapping[str, int]
     services: tuple[ServiceSpec, ...] = SERVICES
     host: str = LOCALHOST
+    # TLS, authentication and authorization on (FUNDLEDGER_STACK_SECURE, default on).
+    secure: bool = True
 
     @classmethod
     def from_env(
@@ -79,14 +89,18 @@ class StackConfig:
         # Fixed ports first, so a "pick any" port can never be one of them.
         reserve_ports(wanted.values())
         ports = {var: port or free_port() for var, port in wanted.items()}
-        return cls(default_stack_dir(environ), ports, services)
+        return cls(default_stack_dir(environ), ports, services, secure=secure_from_env(environ))
 
     @classmethod
     def on_free_ports(
-        cls, stack_dir: Path, services: tuple[ServiceSpec, ...] = SERVICES
+        cls,
+        stack_dir: Path,
+        services: tuple[ServiceSpec, ...] = SERVICES,
+        *,
+        secure: bool = True,
     ) -> StackConfig:
         """Every server and service on a port picked free (tests, load runs beside `make run`)."""
-        environ = {STACK_DIR_VAR: str(stack_dir)}
+        environ = {STACK_DIR_VAR: str(stack_dir), SECURE_VAR: str(secure).lower()}
         environ.update((var, "0") for var in _SERVER_DEFAULTS)
         for spec in services:
             environ[grpc_port_var(spec)] = "0"
