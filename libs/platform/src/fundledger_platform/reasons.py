@@ -85,6 +85,7 @@ class Reason(StrEnum):
     TOKEN_EXPIRED = "TOKEN_EXPIRED"
     TOKEN_INVALID = "TOKEN_INVALID"
     PERMISSION_MISSING = "PERMISSION_MISSING"
+    TENANT_MISSING = "TENANT_MISSING"
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,5 +334,11 @@ REGISTRY: dict[Reason, ReasonDoc] = {
         "the caller's roles lack the permission named in `permission` (the RPC's, or the one"
         " the request needs, e.g. `events.append:fund`); nothing was done",
         "ask for a role that grants it (docs/security.md); retrying does not help",
+    ),
+    Reason.TENANT_MISSING: ReasonDoc(
+        _C.PERMISSION_DENIED,
+        "the caller is a person whose token names no tenant (management company), so no fund,"
+        " stream, snapshot, reallocation or file can be theirs; nothing was done",
+        "have the identity provider put the tenant claim (docs/security.md) in the token",
     ),
 }

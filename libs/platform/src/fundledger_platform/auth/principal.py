@@ -33,6 +33,9 @@ class Principal:
     # Every claim of the verified token, for the policy's bindings (never logged: it may hold
     # personal data).
     claims: dict[str, object] = field(default_factory=dict, repr=False, compare=False)
+    # The service calling on this person's behalf (its token's subject), when the person's token
+    # arrived forwarded in `x-fundledger-subject-token`; None when the person called directly.
+    actor: str | None = None
 
 
 _current: ContextVar[Principal | None] = ContextVar("fundledger_principal", default=None)
