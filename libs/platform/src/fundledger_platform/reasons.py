@@ -53,6 +53,7 @@ class Reason(StrEnum):
     FUND_LOG_GAP = "FUND_LOG_GAP"
     FUND_EVENT_UNREADABLE = "FUND_EVENT_UNREADABLE"
     STORED_STATE_UNREADABLE = "STORED_STATE_UNREADABLE"
+    FUND_STATE_OUT_OF_RANGE = "FUND_STATE_OUT_OF_RANGE"
     EVENT_STORE_UNAVAILABLE = "EVENT_STORE_UNAVAILABLE"
     # -- projections ----------------------------------------------------------------------------
     REBUILD_IN_PROGRESS = "REBUILD_IN_PROGRESS"
@@ -218,6 +219,12 @@ REGISTRY: dict[Reason, ReasonDoc] = {
         _C.DATA_LOSS,
         "a materialized fund state row cannot be read back",
         "an operator rebuilds the projection (RebuildProjection)",
+    ),
+    Reason.FUND_STATE_OUT_OF_RANGE: ReasonDoc(
+        _C.FAILED_PRECONDITION,
+        "a figure of the fund's state (a sum or a ratio) does not fit the wire's int64; the"
+        " figure is named in the message",
+        "an operator corrects the fund's events (compensating events); the state is not served",
     ),
     Reason.EVENT_STORE_UNAVAILABLE: ReasonDoc(
         _C.UNAVAILABLE,
