@@ -1,4 +1,5 @@
-"""Fixtures: a real event store, a real storage service on a bucket of its own (SeaweedFS)."""
+"""Fixtures: a real event store, a real storage service on a bucket of its own (SeaweedFS),
+both run as the local stack runs them: TLS, bearer tokens, the repository's policy file."""
 
 from __future__ import annotations
 
@@ -10,23 +11,46 @@ from typing import Any
 
 import grpc
 import pytest
+from eventstore.bootstrap import EventStore
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.storage.v1 import storage_pb2_grpc
 from fundledger_devstack.s3 import S3Server
 from storage.adapters.s3_client import open_client
 from storage.bootstrap import Storage, build, migrate
-from storage_stack import Stack, StackFactory, storage_settings
+from storage_stack import SecureStoreFactory, Stack, StackFactory, storage_settings
 
 from tests.support.event_store import EventStoreFactory
+from tests.support.secure import SecureEnv
+from tests.support.server_settings import loopback_server_settings
+
+# Downloads in the tests go up to 32 MiB in 3 MiB chunks; the default limit is 4 MiB.
+_CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
+
+
+@pytest.fixture
+def secure_store_factory(
+    event_store_factory: EventStoreFactory, secure_env: SecureEnv
+) -> SecureStoreFactory:
+    """Event stores with TLS, authentication and the policy on (the storage service calls
+    them with its own service token)."""
+    secure = secure_env.server_settings(loopback_server_settings("event-store"))
+
+    async def start(**overrides: Any) -> EventStore:
+        return await event_store_factory(server=secure, **overrides)
+
+    return start
 
 
 @pytest.fixture
 async def stack_factory(
-    fresh_dsn: str, s3_server: S3Server, event_store_factory: EventStoreFactory
+    fresh_dsn: str,
+    s3_server: S3Server,
+    secure_store_factory: SecureStoreFactory,
+    secure_env: SecureEnv,
 ) -> AsyncIterator[StackFactory]:
     """Starts the event store once, then storage services on demand (Settings overrides,
     plus `events=` to replace the event log); stops them before the store goes away."""
-    store = await event_store_factory()
+    store = await secure_store_factory()
     await migrate(fresh_dsn)
     bucket = f"t-{uuid.uuid4().hex[:16]}"
     base = storage_settings(
@@ -36,30 +60,38 @@ async def stack_factory(
         s3_server.region,
         bucket,
     )
+    base = replace(base, server=secure_env.server_settings(base.server))
     resources = AsyncExitStack()
     raw_s3 = await open_client(base.s3, resources)
-    store_channel = grpc.aio.insecure_channel(f"127.0.0.1:{store.server.port}")
+    # The tests read the store as an admin of tenant "dev", like the storage calls' default.
+    store_channel = secure_env.channel(f"127.0.0.1:{store.server.port}")
     started: list[Storage] = []
     channels = [store_channel]
 
-    async def start(*, events: Any = None, **overrides: Any) -> Stack:
-        settings = replace(base, **overrides)
-        storage = await build(settings, events=events)
-        await storage.server.start()
-        started.append(storage)
-        channel = grpc.aio.insecure_channel(
-            f"127.0.0.1:{storage.server.port}",
-            options=[("grpc.max_receive_message_length", 16 * 1024 * 1024)],
+    def connect(address: str, token: str | None) -> Any:
+        channel = grpc.aio.secure_channel(
+            address, secure_env.credentials(token), options=_CHANNEL_OPTIONS
         )
         channels.append(channel)
+        return storage_pb2_grpc.StorageServiceStub(channel)
+
+    async def start(*, events: Any = None, **overrides: Any) -> Stack:
+        settings = replace(base, **overrides)
+        storage = await build(settings, events=events, token=secure_env.service_token("storage"))
+        await storage.server.start()
+        started.append(storage)
+        address = f"127.0.0.1:{storage.server.port}"
         return Stack(
             storage=storage,
-            api=storage_pb2_grpc.StorageServiceStub(channel),
+            api=connect(address, secure_env.token()),
             store_stub=eventstore_pb2_grpc.EventStoreServiceStub(store_channel),
             s3=raw_s3,
             bucket=settings.s3.bucket,
             dsn=fresh_dsn,
             settings=settings,
+            secure=secure_env,
+            address=address,
+            _connect=connect,
         )
 
     yield start

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
+from eventstore.bootstrap import EventStore
 from storage.bootstrap import Storage
 from storage.config import MIB, S3Settings, Settings
 
+from tests.support.secure import SecureEnv
 from tests.support.server_settings import loopback_server_settings
 
 # The smallest part S3 (and SeaweedFS) accepts: a file over 10 MiB needs 3 parts.
@@ -21,15 +23,30 @@ class Stack:
 
     storage: Storage
     # Any: the generated stubs are typed for the sync API, these are grpc.aio ones.
+    # `api` calls as alice, an admin of tenant "dev" (SecureEnv.token's default).
     api: Any  # fundledger.storage.v1 StorageServiceStub
     store_stub: Any  # fundledger.eventstore.v1 EventStoreServiceStub
     s3: Any  # our own aioboto3 S3 client: the service's back door
     bucket: str
     dsn: str
     settings: Settings
+    secure: SecureEnv
+    address: str
+    _connect: Callable[[str, str | None], Any] = field(repr=False)
+
+    def api_as(
+        self, subject: str, *, roles: Sequence[str] = ("fund-manager",), tenant: str | None = "dev"
+    ) -> Any:
+        """A StorageServiceStub calling as the person `subject` (closed by the fixture)."""
+        return self._connect(self.address, self.secure.token(subject, roles=roles, tenant=tenant))
+
+    def api_with(self, token: str | None) -> Any:
+        """A StorageServiceStub sending `token` (None: no token at all)."""
+        return self._connect(self.address, token)
 
 
 StackFactory = Callable[..., Awaitable[Stack]]
+SecureStoreFactory = Callable[..., Awaitable[EventStore]]
 
 
 def storage_settings(

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import asyncpg
 from fundledger.storage.v1 import storage_pb2, storage_pb2_grpc
+from fundledger_platform.auth.client import TokenSource
 from fundledger_platform.db import create_pool, ping
 from fundledger_platform.errors import DomainError
 from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
@@ -54,18 +55,24 @@ class Storage:
     uploader: Uploader
 
 
-async def build(settings: Settings, *, events: EventLog | None = None) -> Storage:
-    """`events` replaces the event-store log (tests inject failures with it)."""
+async def build(
+    settings: Settings, *, events: EventLog | None = None, token: TokenSource | None = None
+) -> Storage:
+    """`events` replaces the event-store log (tests inject failures with it); `token` is the
+    service's own identity towards the event store (default: FUNDLEDGER_AUTH_TOKEN_FILE)."""
     resources = AsyncExitStack()
     try:
-        return await _assemble(settings, events, resources)
+        return await _assemble(settings, events, token, resources)
     except BaseException:
         await resources.aclose()
         raise
 
 
 async def _assemble(
-    settings: Settings, events: EventLog | None, resources: AsyncExitStack
+    settings: Settings,
+    events: EventLog | None,
+    token: TokenSource | None,
+    resources: AsyncExitStack,
 ) -> Storage:
     pool = await create_pool(
         settings.database_url,
@@ -78,9 +85,10 @@ async def _assemble(
         settings.eventstore_address,
         timeout_seconds=EVENTSTORE_TIMEOUT_SECONDS,
         tls=settings.server.tls,
+        token=token,
     )
     resources.push_async_callback(client.close)
-    probe = EventStoreProbe(settings.eventstore_address, tls=settings.server.tls)
+    probe = EventStoreProbe(settings.eventstore_address, tls=settings.server.tls, token=token)
     resources.push_async_callback(probe.close)
     s3 = await open_client(settings.s3, resources)
 

@@ -17,7 +17,7 @@ from fundledger_platform.eventstore_errors import eventstore_error
 from storage.domain.events import EntityEvent, attach_event, detach_event
 from storage.service_layer.errors import AppendRejected
 from storage.service_layer.ports import EventLog
-from storage_stack import TEST_PART_BYTES, Stack, StackFactory
+from storage_stack import TEST_PART_BYTES, SecureStoreFactory, Stack, StackFactory
 from storage_support import (
     assert_nothing_stored,
     metadata,
@@ -28,8 +28,6 @@ from storage_support import (
     stream_events,
     upload,
 )
-
-from tests.support.event_store import EventStoreFactory
 
 
 def store_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
@@ -139,10 +137,10 @@ async def test_append_with_lost_answer_is_compensated(
 
 
 async def test_event_store_down_means_no_upload_and_not_serving(
-    stack_factory: StackFactory, event_store_factory: EventStoreFactory
+    stack_factory: StackFactory, secure_store_factory: SecureStoreFactory
 ) -> None:
     # A store of our own, so stopping it leaves the stack's shared one alone.
-    store = await event_store_factory()
+    store = await secure_store_factory()
     stack = await stack_factory(eventstore_address=f"127.0.0.1:{store.server.port}")
     assert await stack.storage.server.health.refresh()
     await store.server.stop(0.5)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import asyncpg
-import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from storage.bootstrap import SERVICE_NAME, migrate
 from storage_stack import Stack
@@ -18,8 +17,8 @@ SERVING = health_pb2.HealthCheckResponse.SERVING
 async def test_bucket_created_at_start_up_and_health_serving(stack: Stack) -> None:
     # The fixture's bucket did not exist before the service started.
     await stack.s3.head_bucket(Bucket=stack.bucket)
-    port = stack.storage.server.port
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+    # Health stays open without a token (probes), but only over TLS.
+    async with stack.secure.channel(stack.address, token=None) as channel:
         health = health_pb2_grpc.HealthStub(channel)
         for name in ("", SERVICE_NAME):
             response = await health.Check(health_pb2.HealthCheckRequest(service=name))
