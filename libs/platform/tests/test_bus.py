@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 import pytest
 from fundledger_devstack.nats import NatsServer
 from fundledger_devstack.ports import free_port
-from fundledger_platform.bus import bus_connected, connect_bus, ensure_stream
+from fundledger_platform.bus import bus_connected, connect_bus, ensure_stream, redact_url
 from fundledger_platform.telemetry import extract_context, inject_headers, setup_telemetry, tracer
 from nats.aio.client import Client
 from nats.js.api import StorageType
@@ -112,3 +112,19 @@ async def test_first_connection_can_time_out() -> None:
     dead = f"nats://127.0.0.1:{free_port()}"
     with pytest.raises(TimeoutError):
         await connect_bus(dead, "platform-dead", initial_timeout_seconds=0.5)
+
+
+def test_redact_url_drops_credentials_of_every_server() -> None:
+    url = "nats://projector:s3cret@10.0.0.1:4222, tls://u:p@nats-2:4222,nats://plain:4222"
+    assert redact_url(url) == "nats://10.0.0.1:4222,tls://nats-2:4222,nats://plain:4222"
+
+
+async def test_replies_arrive_under_the_inbox_prefix(
+    nats_server: NatsServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FUNDLEDGER_NATS_INBOX_PREFIX", "_INBOX.platform-test")
+    client = await connect_bus(nats_server.url, "platform-test")
+    try:
+        assert client.new_inbox().startswith("_INBOX.platform-test.")
+    finally:
+        await client.close()

@@ -14,12 +14,20 @@ from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 from nats.js.errors import BadRequestError, NotFoundError
 
+from fundledger_platform.settings import env_str
+
 logger = logging.getLogger(__name__)
 
 # Reconnect delays grow 0.25s, 0.5s, 1s … up to this cap, with jitter so a
 # fleet of services does not hit a restarted NATS server in lock step.
 BACKOFF_BASE_SECONDS = 0.25
 BACKOFF_MAX_SECONDS = 5.0
+
+# Where replies to this client's requests arrive (FUNDLEDGER_NATS_INBOX_PREFIX). With per-service
+# NATS users each service gets a private prefix (say _INBOX.projector) and may subscribe only
+# under it, so no other client can read its JetStream replies or pulled messages.
+INBOX_PREFIX_SETTING = "NATS_INBOX_PREFIX"
+DEFAULT_INBOX_PREFIX = "_INBOX"
 
 # JetStream API error code for "stream name already in use" (a concurrent create).
 _STREAM_NAME_IN_USE = 10058
@@ -42,14 +50,19 @@ async def connect_bus(
     name: str,
     *,
     initial_timeout_seconds: float | None = None,
+    inbox_prefix: str | None = None,
 ) -> Client:
     """Connect to NATS (``url`` may list servers, comma-separated); never give up reconnecting.
 
     After the first connection the client reconnects forever with bounded,
     jittered backoff, replaying its subscriptions; disconnects and reconnects
     are logged. The first connection is retried too, for up to
-    ``initial_timeout_seconds`` (None = until it succeeds).
+    ``initial_timeout_seconds`` (None = until it succeeds). ``inbox_prefix`` (default:
+    FUNDLEDGER_NATS_INBOX_PREFIX, else ``_INBOX``) is where replies arrive. Credentials in
+    the URL (``nats://user:password@host:port``) never reach a log line.
     """
+    if inbox_prefix is None:
+        inbox_prefix = env_str(INBOX_PREFIX_SETTING, DEFAULT_INBOX_PREFIX)
     nc = Client()
 
     async def on_error(err: Exception) -> None:
@@ -62,8 +75,9 @@ async def connect_bus(
             logger.warning("nats %s: disconnected", name)
 
     async def on_reconnected() -> None:
-        netloc = nc.connected_url.netloc if nc.connected_url else "?"
-        logger.info("nats %s: reconnected to %s", name, netloc)
+        where = nc.connected_url
+        address = f"{where.hostname}:{where.port}" if where else "?"
+        logger.info("nats %s: reconnected to %s", name, address)
 
     async def on_closed() -> None:
         logger.info("nats %s: connection closed", name)
@@ -78,14 +92,26 @@ async def connect_bus(
         disconnected_cb=on_disconnected,
         reconnected_cb=on_reconnected,
         closed_cb=on_closed,
+        inbox_prefix=inbox_prefix,
     )
     try:
         await asyncio.wait_for(connecting, initial_timeout_seconds)
     except BaseException:
         await nc.close()
         raise
-    logger.info("nats %s: connected to %s", name, url)
+    logger.info("nats %s: connected to %s", name, redact_url(url))
     return nc
+
+
+def redact_url(url: str) -> str:
+    """``url`` (one server or a comma-separated list) without user names and passwords."""
+    return ",".join(_without_userinfo(part.strip()) for part in url.split(",") if part.strip())
+
+
+def _without_userinfo(server: str) -> str:
+    scheme, sep, rest = server.rpartition("://")
+    host = rest.rpartition("@")[2]
+    return f"{scheme}{sep}{host}" if "@" in rest else server
 
 
 def closing_bus(nc: Client, *, drain: bool) -> Callable[[], Awaitable[None]]:
