@@ -5,6 +5,11 @@ A service calling another (the projector, snapshotter, allocation and storage ca
 store) reads its token from ``FUNDLEDGER_AUTH_TOKEN_FILE``: in Kubernetes a projected
 ServiceAccount token, which the kubelet rewrites before it expires, so the file is read again
 whenever it changes (never cached for the life of the process).
+
+Acting for a person: while a person's call is being handled (``auth/forwarding.py``), every call
+also carries that person's token in ``x-fundledger-subject-token``, so the callee applies the
+person's permissions and tenant and records this service as the actor. Work with no person in
+its context sends the service's token alone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import grpc
 
+from fundledger_platform.auth.forwarding import SUBJECT_TOKEN_HEADER, person_token
 from fundledger_platform.settings import env_str
 
 if TYPE_CHECKING:
@@ -108,7 +114,8 @@ def client_token_source_from_env() -> TokenSource | None:
 
 def bearer_interceptors(source: TokenSource | None) -> list[grpc.aio.ClientInterceptor]:
     """grpc.aio client interceptors adding the token to every call (one per call kind, as
-    grpc.aio files each interceptor under one kind only); [] without a source."""
+    grpc.aio files each interceptor under one kind only), and the token of the person whose call
+    is being handled, if any, as the subject token; [] without a source."""
     if source is None:
         return []
     # grpc-stubs declare ClientInterceptor as a placeholder type: hence the cast.
@@ -130,7 +137,13 @@ class _WithToken:
         existing = list(details.metadata or ())
         if not token or any(key == "authorization" for key, _ in existing):
             return details  # nothing to send, or the caller chose its own credential
-        metadata = grpc.aio.Metadata(*existing, ("authorization", f"Bearer {token}"))
+        added = [("authorization", f"Bearer {token}")]
+        # The interceptor runs in the calling task's context: the person, if one's call is
+        # being handled, is the one this call is made for.
+        person = person_token()
+        if person and not any(key == SUBJECT_TOKEN_HEADER for key, _ in existing):
+            added.append((SUBJECT_TOKEN_HEADER, person))
+        metadata = grpc.aio.Metadata(*existing, *added)
         return grpc.aio.ClientCallDetails(
             details.method,
             details.timeout,

@@ -8,6 +8,14 @@ handler runs; anything else ends the call UNAUTHENTICATED with an ErrorInfo reas
 (TOKEN_MISSING, TOKEN_MALFORMED, TOKEN_EXPIRED, TOKEN_INVALID, TOKEN_TOO_LARGE). The token itself
 never reaches an error, a log line or a span.
 
+Acting for a person (``auth/forwarding.py``): a SERVICE may also send the person's token in
+``x-fundledger-subject-token``. It is verified exactly like a bearer token (the same verifier,
+cache and audience) and must be a PERSON's; the call's principal is then the person (their roles
+and tenant apply) with ``actor`` = the service's subject. A person sending one, or a subject
+token that does not verify, ends the call UNAUTHENTICATED (TOKEN_INVALID or TOKEN_EXPIRED, with
+``check=subject_token``). While a person's call is handled their token (their own, or the one
+forwarded for them) is kept for the platform's clients to forward in turn.
+
 Placement (``build_server``): inside error mapping, so the ``Unauthenticated`` it raises becomes
 the call's status the same way every domain error does, and therefore inside the metrics and
 tracing interceptors too, so refused calls are counted (``code="UNAUTHENTICATED"``) and traced
@@ -31,6 +39,7 @@ import logging
 import time
 from collections.abc import AsyncIterator
 from contextlib import AbstractContextManager, aclosing
+from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
@@ -42,7 +51,13 @@ from fundledger_platform._wrapping import (
     wrap_handler,
 )
 from fundledger_platform.auth.denials import record_denial
-from fundledger_platform.auth.principal import acting_as, current_principal
+from fundledger_platform.auth.forwarding import SUBJECT_TOKEN_HEADER, forwarding
+from fundledger_platform.auth.principal import (
+    Principal,
+    PrincipalKind,
+    acting_as,
+    current_principal,
+)
 from fundledger_platform.auth.verifier import ClaimsMapperSource, TokenVerifier
 from fundledger_platform.errors import Unauthenticated
 from fundledger_platform.reasons import Reason
@@ -56,6 +71,7 @@ __all__ = [
     "AuthenticationInterceptor",
     "authentication_interceptors",
     "bearer_token",
+    "subject_token",
 ]
 
 logger = logging.getLogger(__name__)
@@ -95,6 +111,51 @@ def bearer_token(metadata: Any) -> str:
     return value[len(_SCHEME) :].strip()
 
 
+def subject_token(metadata: Any) -> str | None:
+    """The token of the call's ``x-fundledger-subject-token`` entry; None when there is none."""
+    values = [value for key, value in (metadata or ()) if key == SUBJECT_TOKEN_HEADER]
+    if not values:
+        return None
+    if len(values) > 1 or not isinstance(values[0], str) or not values[0].strip():
+        raise _subject_refused("send exactly one non-empty subject token")
+    value: str = values[0]
+    return value.strip()
+
+
+def _subject_refused(
+    why: str, reason: Reason = Reason.TOKEN_INVALID, cause: str = ""
+) -> Unauthenticated:
+    """``check=subject_token`` says which token failed; ``cause`` why (the verifier's check)."""
+    metadata = {"check": "subject_token"}
+    if cause:
+        metadata["cause"] = cause
+    return Unauthenticated(
+        f"the subject token ({SUBJECT_TOKEN_HEADER}) was refused: {why}",
+        reason=reason,
+        metadata=metadata,
+    )
+
+
+async def acting_for(verifier: TokenVerifier, caller: Principal, token: str) -> Principal:
+    """The person ``token`` proves, acted for by the service ``caller``: their roles and tenant,
+    ``actor`` = the service's subject, valid while both tokens are."""
+    if caller.kind is not PrincipalKind.SERVICE:
+        raise _subject_refused("only a service may act for a person")
+    try:
+        person = await verifier.verify(token)
+    except Unauthenticated as err:
+        if err.reason is Reason.TOKEN_EXPIRED:
+            raise _subject_refused("it has expired", Reason.TOKEN_EXPIRED) from None
+        # The verifier's message and check say what failed; neither holds the token.
+        cause = err.metadata.get("check") or err.reason.value.lower()
+        raise _subject_refused(err.message, cause=cause) from None
+    if person.kind is not PrincipalKind.PERSON:
+        raise _subject_refused("it is not a person's token")
+    return replace(
+        person, actor=caller.subject, expires_at=min(person.expires_at, caller.expires_at)
+    )
+
+
 class AuthenticationInterceptor(WrappingInterceptor):
     def __init__(self, verifier: TokenVerifier, *, reflection_open: bool = True) -> None:
         self.verifier = verifier
@@ -120,18 +181,26 @@ class AuthenticationInterceptor(WrappingInterceptor):
 class _Authenticate:
     """The guard: verify the call's token, then run the handler as its principal."""
 
-    __slots__ = ("_acting", "_context", "_method", "_verifier")
+    __slots__ = ("_acting", "_context", "_forwarding", "_method", "_verifier")
 
     def __init__(self, context: Any, verifier: TokenVerifier, method: str) -> None:
         self._context = context
         self._verifier = verifier
         self._method = method
         self._acting: AbstractContextManager[None] | None = None
+        self._forwarding: AbstractContextManager[None] | None = None
 
     async def __aenter__(self) -> None:
         try:
-            token = bearer_token(self._context.invocation_metadata())
+            metadata = self._context.invocation_metadata()
+            token = bearer_token(metadata)
             principal = await self._verifier.verify(token)
+            subject = subject_token(metadata)
+            if subject is not None:
+                principal = await acting_for(self._verifier, principal, subject)
+                person: str | None = subject
+            else:
+                person = token if principal.kind is PrincipalKind.PERSON else None
         except Unauthenticated as err:
             # Counted and logged with the reason and which check failed; never the token nor
             # its claims.
@@ -146,6 +215,9 @@ class _Authenticate:
         acting = acting_as(principal)
         acting.__enter__()
         self._acting = acting
+        forwarded = forwarding(person)
+        forwarded.__enter__()
+        self._forwarding = forwarded
 
     async def __aexit__(
         self,
@@ -153,9 +225,12 @@ class _Authenticate:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        # A stream closed from another context (the loop's generator finalizer) cannot reset
+        # the variables, and has nothing to reset there.
+        if self._forwarding is not None:
+            with contextlib.suppress(ValueError):
+                self._forwarding.__exit__(None, None, None)
         if self._acting is not None:
-            # A stream closed from another context (the loop's generator finalizer) cannot
-            # reset the variable, and has nothing to reset there.
             with contextlib.suppress(ValueError):
                 self._acting.__exit__(None, None, None)
 
