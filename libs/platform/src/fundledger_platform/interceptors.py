@@ -14,12 +14,16 @@ context managers.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from types import TracebackType
 from typing import Any
 
 import grpc
+from fundledger_kernel.fund.proto import StateRangeError
 from prometheus_client import Counter, Histogram
 
 from fundledger_platform._wrapping import (
@@ -30,7 +34,9 @@ from fundledger_platform._wrapping import (
     wrap_handler,
     writer_style,
 )
-from fundledger_platform.errors import DomainError, to_status
+from fundledger_platform.errors import DomainError, FailedPrecondition, to_status
+from fundledger_platform.fields import malformed
+from fundledger_platform.reasons import Reason
 from fundledger_platform.telemetry import record_rpc_status
 
 logger = logging.getLogger(__name__)
@@ -112,6 +118,8 @@ class _MapErrors:
         # the handler's exception on its way to the server.
         if exc is None or isinstance(exc, grpc.aio.AbortError):
             return  # success, or the handler (grpc_health's Check) sent a status itself
+        if isinstance(exc, StateRangeError):
+            exc = _out_of_range(exc)
         if isinstance(exc, DomainError):
             record_rpc_status(exc.code, exc.message, {"fundledger.error.reason": exc.reason})
             await self._context.abort_with_status(to_status(exc))
@@ -128,6 +136,15 @@ class _MapErrors:
             extra={"grpc_method": self._method},
         )
         await self._context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+
+
+def _out_of_range(err: StateRangeError) -> DomainError:
+    # A fund whose sums or ratios no longer fit the wire's int64 (appends are bounded, but
+    # enough of them still add up): the caller learns which figure, not an INTERNAL.
+    return FailedPrecondition(
+        f"the fund state cannot be returned: {err}",
+        reason=Reason.FUND_STATE_OUT_OF_RANGE,
+    )
 
 
 class MetricsInterceptor(WrappingInterceptor):
@@ -220,3 +237,120 @@ class StreamClosingInterceptor(ServerInterceptorBase):
         self, continuation: Continuation, handler_call_details: grpc.HandlerCallDetails
     ) -> Any:
         return writer_style(await continuation(handler_call_details))
+
+
+class RequestDecodingInterceptor(WrappingInterceptor):
+    """Innermost: a request grpc cannot decode becomes INVALID_ARGUMENT FIELD_MALFORMED.
+
+    grpc decodes each request message with the method's deserializer *before* any handler or
+    interceptor runs, and a failure there (a string field holding invalid UTF-8, bytes that are
+    not protobuf) would end the call UNKNOWN, outside our error mapping. So the deserializer is
+    swapped for one that returns a marker instead of raising, and the marker is turned into a
+    DomainError where the request reaches the servicer. Innermost, so that authentication and
+    authorization decide first: an unauthenticated caller learns nothing about its bytes.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    @staticmethod
+    def _wrap(full_method: str, handler: Any) -> Any:
+        h: Any = handler
+        decode = h.request_deserializer
+        if decode is None:
+            return handler
+        name = split_method(full_method)[1]
+        tolerant = _tolerant(decode)
+        behavior = _checked(h, name)
+        if h.response_streaming:
+            factory = (
+                grpc.stream_stream_rpc_method_handler
+                if h.request_streaming
+                else grpc.unary_stream_rpc_method_handler
+            )
+        else:
+            factory = (
+                grpc.stream_unary_rpc_method_handler
+                if h.request_streaming
+                else grpc.unary_unary_rpc_method_handler
+            )
+        return factory(
+            behavior,
+            request_deserializer=tolerant,
+            response_serializer=h.response_serializer,
+        )
+
+
+class _Undecodable:
+    """What the tolerant deserializer returns for bytes the real one refused."""
+
+    __slots__ = ()
+
+
+_UNDECODABLE = _Undecodable()
+
+
+def _tolerant(decode: Any) -> Any:
+    def deserialize(data: bytes) -> Any:
+        try:
+            return decode(data)
+        except Exception:  # DecodeError today; whatever a deserializer raises means the same
+            return _UNDECODABLE
+
+    return deserialize
+
+
+def _refusal(method: str) -> DomainError:
+    return malformed(
+        "request",
+        f"{method} request is not a valid message"
+        " (a string field holding invalid UTF-8, or bytes that are not protobuf)",
+    )
+
+
+def _checked(h: Any, method: str) -> Any:
+    # grpc.aio runs a handler in a thread pool unless it is a coroutine function (unary
+    # response) or an async generator function (streaming response), so both shapes are kept.
+    if h.response_streaming:
+        inner = h.stream_stream if h.request_streaming else h.unary_stream
+
+        async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
+            result = inner(_checked_request(request, h.request_streaming, method), context)
+            if inspect.isawaitable(result):  # writer style: responses went out via context.write
+                result = await result
+            if result is None:
+                return
+            if inspect.isasyncgen(result):
+                async with aclosing(result) as responses:
+                    async for response in responses:
+                        yield response
+            elif hasattr(result, "__aiter__"):
+                async for response in result:
+                    yield response
+            else:
+                for response in result:
+                    yield response
+
+        return streaming
+    inner = h.stream_unary if h.request_streaming else h.unary_unary
+
+    async def unary(request: Any, context: Any) -> Any:
+        result = inner(_checked_request(request, h.request_streaming, method), context)
+        return await result if inspect.isawaitable(result) else result
+
+    return unary
+
+
+def _checked_request(request: Any, streaming: bool, method: str) -> Any:
+    if streaming:
+        return _checked_stream(request, method)
+    if request is _UNDECODABLE:
+        raise _refusal(method)
+    return request
+
+
+async def _checked_stream(requests: Any, method: str) -> AsyncIterator[Any]:
+    async for request in requests:
+        if request is _UNDECODABLE:
+            raise _refusal(method)
+        yield request

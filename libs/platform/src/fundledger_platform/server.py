@@ -27,6 +27,7 @@ from fundledger_platform.health import HealthReporter, ReadinessCheck
 from fundledger_platform.interceptors import (
     ErrorMappingInterceptor,
     MetricsInterceptor,
+    RequestDecodingInterceptor,
     StreamClosingInterceptor,
 )
 from fundledger_platform.logs import configure_logging
@@ -193,6 +194,9 @@ def build_server(
         # Inside authentication: it reads the Principal that one established. Without
         # authentication there is no principal, so every declared permission is refused.
         *([authorization_interceptor(policy)] if policy is not None else []),
+        # Innermost: a request grpc could not decode (invalid UTF-8 in a string) becomes
+        # INVALID_ARGUMENT here, after authentication and authorization have decided.
+        RequestDecodingInterceptor(),
     ]
     server = grpc.aio.server(
         interceptors=interceptors,
