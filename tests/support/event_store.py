@@ -1,6 +1,12 @@
 """A real event store, in-process on port 0, for any test that needs the log:
 the event store's own tests and every read model's tests (projector,
-snapshotter…), which talk to it over gRPC like production does."""
+snapshotter…), which talk to it over gRPC like production does.
+
+`event_store_factory` starts it the way the local stack does: TLS from the session's CA,
+every call authenticated and authorized by the repository's policy (tests/support/secure.py).
+A service under test calls it with `secure_env.client_tls()` and its own service token;
+a test appends with a person's token (`secure_env.channel(address)`: admin "alice" of
+tenant "dev", so the funds it creates belong to tenant "dev")."""
 
 from __future__ import annotations
 
@@ -14,6 +20,7 @@ from eventstore.bootstrap import EventStore, build, migrate
 from eventstore.config import Settings
 from eventstore.domain.append_request import Limits
 
+from tests.support.secure import SecureEnv
 from tests.support.server_settings import loopback_server_settings
 
 EventStoreFactory = Callable[..., Awaitable[EventStore]]
@@ -49,12 +56,19 @@ def eventstore_settings(dsn: str, nats_url: str, **overrides: Any) -> Settings:
 
 
 @pytest.fixture
-async def event_store_factory(fresh_dsn: str, nats_server: Any) -> AsyncIterator[EventStoreFactory]:
-    """Starts event stores on the test's fresh database (same bus settings for
-    every store of one test unless overridden); stops them all afterwards."""
+async def event_store_factory(
+    fresh_dsn: str, nats_server: Any, secure_env: SecureEnv
+) -> AsyncIterator[EventStoreFactory]:
+    """Starts secure event stores (TLS, authentication, the policy) on the test's fresh
+    database (same bus settings for every store of one test unless overridden); stops them
+    all afterwards."""
     started: list[EventStore] = []
     await migrate(fresh_dsn)
-    base = eventstore_settings(fresh_dsn, nats_server.url)
+    base = eventstore_settings(
+        fresh_dsn,
+        nats_server.url,
+        server=secure_env.server_settings(loopback_server_settings("event-store")),
+    )
 
     async def start(**overrides: Any) -> EventStore:
         store = await build(replace(base, **overrides))

@@ -10,6 +10,7 @@ import asyncpg
 from allocation.bootstrap import Allocation
 from allocation.config import Settings
 
+from tests.support.secure import SecureEnv
 from tests.support.server_settings import loopback_server_settings
 
 
@@ -17,6 +18,7 @@ from tests.support.server_settings import loopback_server_settings
 class Stack:
     """A real event store and an allocation service reading and appending through it."""
 
+    secure: SecureEnv
     allocation: Allocation
     # Any: the generated stubs are typed for the sync API, these are grpc.aio ones.
     api: Any  # fundledger.allocation.v1 AllocationServiceStub

@@ -9,13 +9,14 @@ import pytest
 from projector_stack import Stack, start_stack
 
 from tests.support.event_store import EventStoreFactory
+from tests.support.secure import SecureEnv
 
 
 @pytest.fixture
 async def stack(
-    event_store_factory: EventStoreFactory, fresh_dsn: str, nats_server: Any
+    event_store_factory: EventStoreFactory, secure_env: SecureEnv, fresh_dsn: str, nats_server: Any
 ) -> AsyncIterator[Stack]:
-    started = await start_stack(event_store_factory, fresh_dsn, nats_server.url)
+    started = await start_stack(event_store_factory, secure_env, fresh_dsn, nats_server.url)
     try:
         yield started
     finally:

@@ -2,7 +2,9 @@
 
 `start_stack` starts the event store (shared tests/support fixture) with a bus
 stream and subject prefix of the test's own; projectors built by
-`Stack.projector()` read exactly that stream.
+`Stack.projector()` read exactly that stream. Everything runs secure, as the local stack
+does: the projectors serve TLS with authentication and the policy, call the event store with
+their own service token, and `Stack.client` appends as admin "alice" of tenant "dev".
 """
 
 from __future__ import annotations
@@ -14,18 +16,22 @@ from typing import Any
 import grpc
 from eventstore.bootstrap import EventStore
 from fundledger.projector.v1 import projector_pb2_grpc
+from fundledger_platform.auth.client import TokenSource
 from fundledger_platform.eventstore_client import EventStoreClient
 from projector.bootstrap import Projector, build, migrate
 from projector.config import Settings
 
 from tests.support.event_store import EventStoreFactory
+from tests.support.secure import SecureEnv
 from tests.support.server_settings import loopback_server_settings
 
 
-def projector_settings(dsn: str, nats_url: str, store_port: int, **overrides: Any) -> Settings:
-    """Test settings: port 0, no metrics port, short intervals."""
+def projector_settings(
+    secure: SecureEnv, dsn: str, nats_url: str, store_port: int, **overrides: Any
+) -> Settings:
+    """Test settings: port 0, no metrics port, short intervals, secure."""
     settings = Settings(
-        server=loopback_server_settings("projector"),
+        server=secure.server_settings(loopback_server_settings("projector")),
         database_url=dsn,
         nats_url=nats_url,
         eventstore_address=f"127.0.0.1:{store_port}",
@@ -53,6 +59,7 @@ def projector_settings(dsn: str, nats_url: str, store_port: int, **overrides: An
 class Stack:
     """One event store plus the projectors a test starts; stops them all afterwards."""
 
+    secure: SecureEnv
     dsn: str
     nats_url: str
     store: EventStore
@@ -63,15 +70,22 @@ class Stack:
 
     async def projector(self, **overrides: Any) -> Projector:
         settings = projector_settings(
-            self.dsn, self.nats_url, self.store.server.port, **{**self.bus, **overrides}
+            self.secure,
+            self.dsn,
+            self.nats_url,
+            self.store.server.port,
+            **{**self.bus, **overrides},
         )
-        started = await build(settings)
+        started = await build(settings, eventstore_token=self.secure.service_token("projector"))
         await started.server.start()
         self.projectors.append(started)
         return started
 
-    def stub(self, projector: Projector) -> projector_pb2_grpc.ProjectorServiceStub:
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{projector.server.port}")
+    def stub(
+        self, projector: Projector, token: str | None = ""
+    ) -> projector_pb2_grpc.ProjectorServiceStub:
+        """A stub calling ``projector`` with ``token`` (default: admin "alice" of "dev")."""
+        channel = self.secure.channel(f"127.0.0.1:{projector.server.port}", token)
         self.channels.append(channel)
         return projector_pb2_grpc.ProjectorServiceStub(channel)
 
@@ -83,12 +97,21 @@ class Stack:
         await self.client.close()
 
 
+def person_client(secure: SecureEnv, store: EventStore, token: str | None = "") -> EventStoreClient:
+    """A client of the event store calling as a person (default: admin "alice" of "dev")."""
+    return EventStoreClient(
+        f"127.0.0.1:{store.server.port}",
+        timeout_seconds=10.0,
+        tls=secure.client_tls(),
+        token=TokenSource.fixed(secure.token() if token == "" else token or ""),
+    )
+
+
 async def start_stack(
-    factory: EventStoreFactory, dsn: str, nats_url: str, **store_overrides: Any
+    factory: EventStoreFactory, secure: SecureEnv, dsn: str, nats_url: str, **store_overrides: Any
 ) -> Stack:
     tag = uuid.uuid4().hex[:10]
     bus = {"bus_stream": f"P_{tag}", "bus_subject_prefix": f"p{tag}.events"}
     await migrate(dsn)
     store = await factory(nats_url=nats_url, **bus, **store_overrides)
-    client = EventStoreClient(f"127.0.0.1:{store.server.port}", timeout_seconds=10.0)
-    return Stack(dsn, nats_url, store, bus, client)
+    return Stack(secure, dsn, nats_url, store, bus, person_client(secure, store))

@@ -1,4 +1,8 @@
-"""Fixtures: a real event store and a real snapshotter on one fresh database, real NATS."""
+"""Fixtures: a real event store and a real snapshotter on one fresh database, real NATS.
+
+Both run secure, as the local stack does: the snapshotter serves TLS with authentication and
+the policy and calls the event store with its own service token; the stubs call as admin
+"alice" of tenant "dev" (so the funds the tests append belong to "dev")."""
 
 from __future__ import annotations
 
@@ -17,11 +21,15 @@ from snapshotter_stack import Stack, StackFactory, snapshotter_settings
 from snapshotter_support import ManualClock
 
 from tests.support.event_store import EventStoreFactory
+from tests.support.secure import SecureEnv
 
 
 @pytest.fixture
 async def stack_factory(
-    fresh_dsn: str, nats_server: Any, event_store_factory: EventStoreFactory
+    fresh_dsn: str,
+    nats_server: Any,
+    event_store_factory: EventStoreFactory,
+    secure_env: SecureEnv,
 ) -> AsyncIterator[StackFactory]:
     """Starts the event store once, then snapshotters on demand (Settings overrides, plus
     `clock=`); stops the snapshotters before the store goes away."""
@@ -31,7 +39,7 @@ async def stack_factory(
     await migrate(fresh_dsn)
     started: list[Snapshotter] = []
     channels: list[grpc.aio.Channel] = []
-    store_channel = grpc.aio.insecure_channel(f"127.0.0.1:{store.server.port}")
+    store_channel = secure_env.channel(f"127.0.0.1:{store.server.port}")
     channels.append(store_channel)
 
     async def start(*, clock: ManualClock | None = None, **overrides: Any) -> Stack:
@@ -39,13 +47,16 @@ async def stack_factory(
             fresh_dsn, nats_server.url, f"127.0.0.1:{store.server.port}", stream, prefix
         )
         manual = clock or ManualClock(datetime.now(UTC))
-        settings = replace(base, **overrides)
-        snapshotter = await build(settings, clock=manual)
+        settings = replace(base, server=secure_env.server_settings(base.server), **overrides)
+        snapshotter = await build(
+            settings, clock=manual, eventstore_token=secure_env.service_token("snapshotter")
+        )
         await snapshotter.server.start()
         started.append(snapshotter)
-        channel = grpc.aio.insecure_channel(f"127.0.0.1:{snapshotter.server.port}")
+        channel = secure_env.channel(f"127.0.0.1:{snapshotter.server.port}")
         channels.append(channel)
         return Stack(
+            secure=secure_env,
             snapshotter=snapshotter,
             store_stub=eventstore_pb2_grpc.EventStoreServiceStub(store_channel),
             api=snapshotter_pb2_grpc.SnapshotterServiceStub(channel),

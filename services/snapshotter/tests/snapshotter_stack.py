@@ -12,6 +12,7 @@ from snapshotter.bootstrap import Snapshotter
 from snapshotter.config import Settings
 from snapshotter_support import ManualClock, eventually
 
+from tests.support.secure import SecureEnv
 from tests.support.server_settings import loopback_server_settings
 
 
@@ -19,6 +20,7 @@ from tests.support.server_settings import loopback_server_settings
 class Stack:
     """One event store and one snapshotter sharing a database and a bus stream."""
 
+    secure: SecureEnv
     snapshotter: Snapshotter
     # Any: the generated stubs are typed for the sync API, these are grpc.aio ones.
     store_stub: Any  # fundledger.eventstore.v1 EventStoreServiceStub

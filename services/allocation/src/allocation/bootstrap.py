@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fundledger.allocation.v1 import allocation_pb2, allocation_pb2_grpc
+from fundledger_platform.auth.client import TokenSource
 from fundledger_platform.eventstore_client import EventStoreClient, EventStoreProbe
 from fundledger_platform.server import ServiceServer, build_server
 
@@ -29,12 +30,17 @@ class Allocation:
     events: GrpcEventLog
 
 
-def build(settings: Settings) -> Allocation:
+def build(settings: Settings, *, eventstore_token: TokenSource | None = None) -> Allocation:
+    """``eventstore_token``: allocation's own identity towards the event store; by default
+    FUNDLEDGER_AUTH_TOKEN_FILE (tests pass the stack's service token)."""
     tls = settings.server.tls
     client = EventStoreClient(
-        settings.eventstore_address, timeout_seconds=settings.eventstore_timeout_seconds, tls=tls
+        settings.eventstore_address,
+        timeout_seconds=settings.eventstore_timeout_seconds,
+        tls=tls,
+        token=eventstore_token,
     )
-    probe = EventStoreProbe(settings.eventstore_address, tls=tls)
+    probe = EventStoreProbe(settings.eventstore_address, tls=tls, token=eventstore_token)
     events = GrpcEventLog(client)
     views = FundViews(events, settings.cache_funds)
     servicer = AllocationServicer(views, events, settings.thresholds, settings.max_proposals)

@@ -78,7 +78,11 @@ async def test_two_commits_validated_at_the_same_version_one_lands(stack: Stack)
     refused_before = REGISTRY.get_sample_value(
         "fundledger_allocation_conflicts_total", {"stage": "append"}
     )
-    client = EventStoreClient(stack.store_address)
+    client = EventStoreClient(
+        stack.store_address,
+        tls=stack.secure.client_tls(),
+        token=stack.secure.service_token("allocation"),
+    )
     try:
         gated = GatedLog(GrpcEventLog(client), parties=2)
         views = FundViews(gated)

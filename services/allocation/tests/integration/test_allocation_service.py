@@ -19,7 +19,8 @@ from tests.support.health import assert_serving
 
 
 async def test_health_serving_while_the_event_store_serves(stack: Stack) -> None:
-    await assert_serving(stack.allocation.server.address, SERVICE_NAME)
+    async with stack.secure.channel(stack.allocation.server.address, None) as channel:
+        await assert_serving(channel, SERVICE_NAME)
 
 
 async def test_health_not_serving_without_the_event_store(

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
+from fundledger_platform.auth.client import TokenSource
 from fundledger_platform.bus import bus_connected, closing_bus, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
@@ -64,7 +65,9 @@ class Projector:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def build(settings: Settings) -> Projector:
+async def build(settings: Settings, *, eventstore_token: TokenSource | None = None) -> Projector:
+    """``eventstore_token``: the projector's own identity towards the event store; by default
+    FUNDLEDGER_AUTH_TOKEN_FILE (tests pass the stack's service token)."""
     pool = await create_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
@@ -73,9 +76,14 @@ async def build(settings: Settings) -> Projector:
     )
     tls = settings.server.tls
     client = EventStoreClient(
-        settings.eventstore_address, timeout_seconds=settings.eventstore_timeout_seconds, tls=tls
+        settings.eventstore_address,
+        timeout_seconds=settings.eventstore_timeout_seconds,
+        tls=tls,
+        token=eventstore_token,
     )
-    probe = EventStoreProbe(settings.eventstore_address, EVENTSTORE_PROBE_SECONDS, tls=tls)
+    probe = EventStoreProbe(
+        settings.eventstore_address, EVENTSTORE_PROBE_SECONDS, tls=tls, token=eventstore_token
+    )
     source = GrpcEventLog(client)
     bus = await connect_bus(settings.nats_url, "projector")
     waiters = VersionWaiters()

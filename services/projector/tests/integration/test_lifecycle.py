@@ -9,7 +9,6 @@ import subprocess
 import sys
 
 import asyncpg
-import grpc
 from fundledger_kernel.fund import FOLD_VERSION
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from projector.bootstrap import SERVICE_NAME, migrate
@@ -57,7 +56,7 @@ async def test_migrations_go_up_idempotently_and_down(fresh_dsn: str) -> None:
 
 async def test_health_follows_the_event_store(stack: Stack) -> None:
     projector = await stack.projector(consumer_enabled=False, catchup_enabled=False)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{projector.server.port}") as channel:
+    async with stack.secure.channel(f"127.0.0.1:{projector.server.port}", None) as channel:
         health = health_pb2_grpc.HealthStub(channel)
 
         async def status() -> int:

@@ -17,12 +17,13 @@ from projector_support import (
 )
 
 from tests.support.event_store import EventStoreFactory
+from tests.support.secure import SecureEnv
 
 
 async def test_a_wiped_bus_store_is_recovered_from_the_log(
-    event_store_factory: EventStoreFactory, fresh_dsn: str, fresh_nats: Any
+    event_store_factory: EventStoreFactory, secure_env: SecureEnv, fresh_dsn: str, fresh_nats: Any
 ) -> None:
-    stack = await start_stack(event_store_factory, fresh_dsn, fresh_nats.url)
+    stack = await start_stack(event_store_factory, secure_env, fresh_dsn, fresh_nats.url)
     try:
         first = await stack.projector()
         early = new_fund()

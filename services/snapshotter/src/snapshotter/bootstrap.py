@@ -10,6 +10,7 @@ from pathlib import Path
 import asyncpg
 from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
 from fundledger_kernel.streams import FUND_CATEGORY
+from fundledger_platform.auth.client import TokenSource
 from fundledger_platform.bus import bus_connected, closing_bus, connect_bus
 from fundledger_platform.consumer import BusConsumer, ConsumerSettings
 from fundledger_platform.db import create_pool, ping
@@ -60,15 +61,20 @@ class Snapshotter:
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
-async def build(settings: Settings, *, clock: Clock | None = None) -> Snapshotter:
+async def build(
+    settings: Settings, *, clock: Clock | None = None, eventstore_token: TokenSource | None = None
+) -> Snapshotter:
+    """``eventstore_token``: the snapshotter's own identity towards the event store; by default
+    FUNDLEDGER_AUTH_TOKEN_FILE (tests pass the stack's service token)."""
     pool = await create_pool(
         settings.database_url,
         min_size=settings.db_pool_min,
         max_size=settings.db_pool_max,
         application_name="snapshotter",
     )
-    client = EventStoreClient(settings.eventstore_address, tls=settings.server.tls)
-    probe = EventStoreProbe(settings.eventstore_address, tls=settings.server.tls)
+    tls = settings.server.tls
+    client = EventStoreClient(settings.eventstore_address, tls=tls, token=eventstore_token)
+    probe = EventStoreProbe(settings.eventstore_address, tls=tls, token=eventstore_token)
     events = GrpcEventLog(client)
     snapshots = PostgresSnapshotStore(pool)
     progress = PostgresProgressStore(pool)

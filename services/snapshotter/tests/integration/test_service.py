@@ -16,7 +16,9 @@ from tests.support.service_module import run_service_module
 
 
 async def test_health_serving_when_database_bus_and_event_store_answer(stack: Stack) -> None:
-    await assert_serving(f"127.0.0.1:{stack.snapshotter.server.port}", SERVICE_NAME)
+    address = f"127.0.0.1:{stack.snapshotter.server.port}"
+    async with stack.secure.channel(address, None) as channel:
+        await assert_serving(channel, SERVICE_NAME)
 
 
 async def test_health_not_serving_without_the_event_store(
