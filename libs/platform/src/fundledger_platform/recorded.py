@@ -20,6 +20,7 @@ def logged_event(event: RecordedEvent) -> LoggedEvent:
         event_type=event.event_type,
         data=event.data,
         recorded_at=from_timestamp(event.recorded_at),
+        tenant=event.tenant,
     )
 
 

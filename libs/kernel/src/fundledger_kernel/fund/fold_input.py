@@ -38,6 +38,9 @@ class LoggedEvent:
     event_type: str
     data: bytes
     recorded_at: datetime
+    # The tenant of the stream as the event store recorded it ("" = none); read models
+    # scope their rows by it (docs/security.md, "Isolation").
+    tenant: str = ""
 
 
 class FundLogError(Exception):
