@@ -328,3 +328,31 @@ def test_int64_as_a_decimal_string_is_accepted_as_proto3_json_writes_it() -> Non
     for bad in ("1e3", "12.0", " 12", "0x10", "", "+5", "007"):
         with pytest.raises(PayloadError):
             validate_fund_payload("INVESTMENT_MADE", {**INVESTMENT, "amount_cents": bad})
+
+
+def test_new_event_amounts_bounded_so_sums_stay_representable() -> None:
+    from fundledger_kernel.validation import MAX_AMOUNT_CENTS, validate_new_fund_payload
+
+    at_bound = {**INVESTMENT, "amount_cents": MAX_AMOUNT_CENTS}
+    assert validate_new_fund_payload("INVESTMENT_MADE", at_bound).amount_cents == MAX_AMOUNT_CENTS
+    assert validate_new_fund_payload(
+        "INVESTMENT_MADE", {**INVESTMENT, "amount_cents": -MAX_AMOUNT_CENTS}
+    )
+    for amount in (MAX_AMOUNT_CENTS + 1, -MAX_AMOUNT_CENTS - 1, 2**63 - 1):
+        with pytest.raises(PayloadError) as caught:
+            validate_new_fund_payload("INVESTMENT_MADE", {**INVESTMENT, "amount_cents": amount})
+        assert caught.value.field == "data.amount_cents"
+        assert "largest amount" in caught.value.message
+    # Stored events are read as they are: the bound is for appends only.
+    assert validate_fund_payload("INVESTMENT_MADE", {**INVESTMENT, "amount_cents": 2**63 - 1})
+
+
+def test_new_event_amount_bound_reaches_nested_lists() -> None:
+    from fundledger_kernel.validation import MAX_AMOUNT_CENTS, validate_new_fund_payload
+
+    big = {**CHANGE, "company_id": "c-2", "to_cents": MAX_AMOUNT_CENTS + 1}
+    with pytest.raises(PayloadError) as caught:
+        validate_new_fund_payload(
+            "REALLOCATION_COMMITTED", {**REALLOCATION, "changes": [CHANGE, big]}
+        )
+    assert caught.value.field == "data.changes[1].to_cents"

@@ -13,10 +13,15 @@ from fundledger_kernel.catalog import (
 )
 from fundledger_kernel.errors import PayloadError
 from fundledger_kernel.json_input import parse_json_object
-from fundledger_kernel.validation import validate_fund_payload
+from fundledger_kernel.validation import (
+    MAX_AMOUNT_CENTS,
+    validate_fund_payload,
+    validate_new_fund_payload,
+)
 
 __all__ = [
     "FUND_EVENT_TYPES",
+    "MAX_AMOUNT_CENTS",
     "PayloadError",
     "canonical_json",
     "is_fund_event",
@@ -26,6 +31,7 @@ __all__ = [
     "request_hash",
     "required_fields",
     "validate_fund_payload",
+    "validate_new_fund_payload",
 ]
 
 # The fund domain (the shared fold), re-exported so services import it from the kernel's root.

@@ -35,6 +35,53 @@ _INTEGER_RANGES: Mapping[int, tuple[str, int, int]] = {
 _INTEGER_UNITS = (("_cents", "cents"), ("_bps", "basis points"), ("_bytes", "bytes"))
 
 
+MAX_AMOUNT_CENTS = 2**53 - 1
+"""The largest amount (in magnitude) a *new* fund event may carry in a money (``*_cents``) field.
+
+Why a bound below int64: a fund's figures are sums of its events' amounts, and the wire carries
+them as int64, so amounts near 2**63 let two appends make a state no reader can be given. This
+bound (about 90 trillion units) is far above any real fund and leaves room for 1,024 events at the
+bound before a sum can overflow. It is also the largest integer JSON carries exactly to clients
+that read numbers as doubles (I-JSON, RFC 7493). Only appends are held to it: events already
+stored are read as they are."""
+
+
+def validate_new_fund_payload(event_type: str, data: Mapping[str, object]) -> Message:
+    """validate_fund_payload for an event about to be appended: also every ``*_cents`` amount
+    within +/- MAX_AMOUNT_CENTS. Raises PayloadError naming the field."""
+    message = validate_fund_payload(event_type, data)
+    _check_amounts(message, "data")
+    return message
+
+
+def _check_amounts(message: Message, path: str) -> None:
+    for field, value in message.ListFields():
+        where = key_path(path, field.name)
+        nested = field.message_type
+        if nested is not None and nested.GetOptions().map_entry:
+            for key, member in value.items():
+                # The map's own name says what its values count (``…_cents``).
+                _check_amount_value(member, key_path(where, str(key)), field.name)
+        elif field.is_repeated:
+            for index, item in enumerate(value):
+                _check_amount_value(item, index_path(where, index), field.name)
+        else:
+            _check_amount_value(value, where, field.name)
+
+
+def _check_amount_value(value: object, path: str, name: str) -> None:
+    if isinstance(value, Message):
+        # Well-known types (Timestamp, ...) carry no amounts.
+        if not value.DESCRIPTOR.full_name.startswith("google.protobuf."):
+            _check_amounts(value, path)
+    elif name.endswith("_cents") and isinstance(value, int) and abs(value) > MAX_AMOUNT_CENTS:
+        raise PayloadError(
+            path,
+            f"is beyond the largest amount a fund event may carry"
+            f" (-{MAX_AMOUNT_CENTS} to {MAX_AMOUNT_CENTS} cents), got {describe_value(value)}",
+        )
+
+
 def validate_fund_payload(event_type: str, data: Mapping[str, object]) -> Message:
     """Check `data` (an event's JSON data) against `event_type`'s message and return the message.
 
