@@ -21,7 +21,7 @@ from fundledger_kernel.canonical import (
     request_hash,
 )
 from fundledger_kernel.catalog import is_fund_event
-from fundledger_kernel.validation import validate_fund_payload
+from fundledger_kernel.validation import validate_new_fund_payload
 from fundledger_platform.errors import InvalidArgument
 from fundledger_platform.fields import MAX_ID_LENGTH as MAX_ID_LENGTH  # re-exported
 from fundledger_platform.fields import malformed, non_negative, required, text
@@ -115,7 +115,7 @@ def _event(raw: RawEvent, index: int, limits: Limits) -> tuple[NewEvent, dict[st
     try:
         data = parse_json_object(raw.data, f"{prefix}.data")
         if is_fund_event(raw.event_type):
-            validate_fund_payload(raw.event_type, data)
+            validate_new_fund_payload(raw.event_type, data)
     except PayloadError as err:
         name = err.field if err.field.startswith(prefix) else f"{prefix}.{err.field}"
         raise _invalid(name, err.message, Reason.INVALID_PAYLOAD) from None
