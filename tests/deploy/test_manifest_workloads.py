@@ -77,13 +77,30 @@ def pod_labels(workload: Resource) -> dict[str, str]:
     return labels
 
 
+HEALTH_PROBE = ["python", "-m", "fundledger_platform.health_probe"]
+
+
+def probe_arguments(command: list[str]) -> dict[str, str]:
+    assert command[:3] == HEALTH_PROBE, command
+    flags = command[3:]
+    assert len(flags) % 2 == 0, command
+    return dict(zip(flags[::2], flags[1::2], strict=True))
+
+
 def test_deployments_probe_grpc_health(manifests: tuple[Resource, ...]) -> None:
+    """The gRPC health service, through the exec probe that speaks TLS (test_health_probe.py):
+    the kubelet's own grpc probe is plaintext only. It asks the port of the settings."""
     for name, deployment in of_kind(manifests, "Deployment").items():
         _, grpc_port, _, proto = SERVICES[name]
         container = server(deployment)
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
-            assert container[probe]["grpc"]["port"] == grpc_port, (name, probe)
-        assert container["readinessProbe"]["grpc"]["service"] == proto
+            assert "grpc" not in container[probe], (name, probe, "plaintext cannot reach TLS")
+            arguments = probe_arguments(container[probe]["exec"]["command"])
+            assert arguments["--authority"] == name, (name, probe)
+            assert arguments.get("--service", "") == (proto if probe == "readinessProbe" else "")
+            # The probe's own deadline (2 s) ends before the kubelet gives up on it.
+            assert container[probe]["timeoutSeconds"] > 2, (name, probe)
+        assert settings_value(manifests, deployment, "FUNDLEDGER_GRPC_PORT") == str(grpc_port)
         assert {p["containerPort"] for p in container["ports"]} == {grpc_port, SERVICES[name][2]}
 
 

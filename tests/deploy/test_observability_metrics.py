@@ -22,6 +22,7 @@ from tests.deploy.observability_support import (
     defined_metrics,
 )
 from tests.support.echo import ECHO_METHOD, ECHO_SERVICE, register_echo
+from tests.support.secure import SecureEnv
 from tests.support.server_settings import loopback_server_settings
 
 METRICS_DOC = ROOT / "docs" / "metrics.md"
@@ -130,7 +131,9 @@ async def test_a_running_server_serves_every_documented_family() -> None:
     assert samples[("fundledger_health_serving", (("service", ECHO_SERVICE),))] == 1
 
 
-async def test_the_event_store_times_appends_and_reports_health(event_store: Any) -> None:
+async def test_the_event_store_times_appends_and_reports_health(
+    event_store: Any, secure_env: SecureEnv
+) -> None:
     from fundledger.eventstore.v1 import events_pb2, eventstore_pb2, eventstore_pb2_grpc
 
     service = "fundledger.eventstore.v1.EventStoreService"
@@ -144,7 +147,8 @@ async def test_the_event_store_times_appends_and_reports_health(event_store: Any
         {"service": service, "method": "AppendToStream"},
     )
     assert _health(service) == 1
-    async with grpc.aio.insecure_channel(event_store.server.address) as channel:
+    # The event store of the tests is secure (TLS, tokens, the policy): an admin appends.
+    async with secure_env.channel(event_store.server.address) as channel:
         stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
         request = eventstore_pb2.AppendToStreamRequest(
             stream_id=f"fund-{uuid.uuid4()}",
