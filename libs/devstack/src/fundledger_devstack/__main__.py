@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
+from pathlib import Path
 from types import FrameType
 
 from fundledger_devstack.endpoints import FILE_NAME, format_table, healthy, probe, read_endpoints
 from fundledger_devstack.errors import DevstackError
+from fundledger_devstack.health import tls_credentials
+from fundledger_devstack.security import StackSecurity
 from fundledger_devstack.services import SERVICES, ServiceSpec
 from fundledger_devstack.stack import Stack
 from fundledger_devstack.stack_config import STACK_DIR_VAR, StackConfig, default_stack_dir
@@ -53,6 +57,7 @@ def run(args: argparse.Namespace) -> int:
         stack.start()
         print(f"\nReady:\n{stack.summary()}\n", flush=True)
         print(f"Endpoints written to {stack.endpoints_path}.", flush=True)
+        print(f"\n{how_to_call(stack)}\n", flush=True)
         if args.exit_after_ready:
             return 0
         print("Press Ctrl+C to stop.", flush=True)
@@ -77,6 +82,50 @@ def run(args: argparse.Namespace) -> int:
             print("Stack stopped.", flush=True)
 
 
+def _shown(path: Path) -> str:
+    """A path as short as it can be told from here (relative under the working directory)."""
+    try:
+        return os.path.relpath(path) if path.is_relative_to(Path.cwd()) else str(path)
+    except ValueError:
+        return str(path)
+
+
+def how_to_call(stack: Stack) -> str:
+    """How a developer calls the services: a token, the CA to trust, a grpcurl line. No token
+    is printed here: `fundledger auth token` prints one when asked."""
+    addresses = {svc.spec.name: svc.address for svc in stack.services}
+    address = next(iter(addresses.values()), "127.0.0.1:50051")
+    security = stack.security
+    if security is None:
+        return (
+            "Plaintext stack (FUNDLEDGER_STACK_SECURE=false): no TLS, no tokens.\n"
+            f"  grpcurl:  .venv/bin/grpcurl -plaintext {address} list"
+        )
+    ca = _shown(security.ca_file)
+    stack_dir = _shown(stack.config.stack_dir)
+    # The CLI finds .stack itself; elsewhere it needs --stack-dir.
+    where = "" if stack_dir == ".stack" else f" --stack-dir {stack_dir}"
+    grpcurl = f'.venv/bin/grpcurl -cacert {ca} -H "authorization: Bearer $TOKEN"'
+    lines = [
+        "Secure stack: every service wants TLS and a bearer token (health excepted).",
+        f"  CA to trust:  {ca}",
+        f"  a dev token:  TOKEN=$(.venv/bin/fundledger{where} auth token)"
+        "   (fund-manager of tenant dev, 1 h; --role admin for everything)",
+        f"  grpcurl:      {grpcurl} {address} list",
+    ]
+    if "projector" in addresses:
+        lines.append(
+            f"                {grpcurl} -d '{{}}' {addresses['projector']} "
+            "fundledger.projector.v1.ProjectorService/ListFunds"
+        )
+    lines += [
+        f"  the CLI:      .venv/bin/fundledger{where} stack status"
+        "   (mints its own short-lived dev token)",
+        "  (docs/security.md: how to authenticate as a developer)",
+    ]
+    return "\n".join(lines)
+
+
 def status(args: argparse.Namespace) -> int:
     stack_dir = default_stack_dir()
     try:
@@ -84,10 +133,13 @@ def status(args: argparse.Namespace) -> int:
     except FileNotFoundError:
         print(f"No stack is running here (no {stack_dir / FILE_NAME}); start one with `make run`.")
         return 1
+    # A secure stack answers TLS only; health itself needs no token.
+    security = StackSecurity.load(stack_dir)
+    credentials = None if security is None else tls_credentials(security.ca_file)
     rows = [["name", "endpoint", "status"]]
     ok = True
     for name, endpoint in endpoints.items():
-        state = probe(name, endpoint)
+        state = probe(name, endpoint, credentials)
         ok = ok and healthy(state)
         rows.append([name, endpoint, state])
     print(format_table(rows))

@@ -13,6 +13,8 @@ import urllib.parse
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+import grpc
+
 from fundledger_devstack.health import SERVING, check_health
 from fundledger_devstack.loopback_http import fetch
 from fundledger_devstack.ports import port_accepts
@@ -42,10 +44,13 @@ def read_endpoints_file(path: Path) -> dict[str, str]:
     return {str(k): str(v) for k, v in data.items()}
 
 
-def probe(name: str, endpoint: str) -> str:
-    """A one-word status for one entry: SERVING/UP when it answers, else why not."""
+def probe(name: str, endpoint: str, credentials: grpc.ChannelCredentials | None = None) -> str:
+    """A one-word status for one entry: SERVING/UP when it answers, else why not.
+
+    A secure stack's services answer only TLS: ``credentials`` trusting its CA (the health
+    service needs no token)."""
     if name not in SERVER_ENTRIES:
-        return check_health(endpoint)
+        return check_health(endpoint, credentials=credentials)
     url = urllib.parse.urlsplit(endpoint)
     host, port = url.hostname or "127.0.0.1", url.port
     if name == "s3":
