@@ -187,13 +187,23 @@ def quantity(text: str) -> float:
 # --------------------------------------------------------------------------- settings
 
 
+PLATFORM = ROOT / "libs" / "platform" / "src" / "fundledger_platform"
+# The services that call the event store, and so read the token they send it.
+EVENT_STORE_CALLERS = {"projector", "snapshotter", "allocation", "storage"}
+
+
 def settings_read_by(name: str) -> set[str]:
-    """Every FUNDLEDGER_* variable the service reads: its config.py and ServerSettings."""
+    """Every FUNDLEDGER_* variable the service reads: its config.py, ServerSettings, the
+    authentication and authorization settings, and (callers) the token it sends."""
     module = SERVICES[name][0]
     sources = [
         ROOT / "services" / name / "src" / module / "config.py",
-        ROOT / "libs" / "platform" / "src" / "fundledger_platform" / "settings.py",
+        PLATFORM / "settings.py",
+        PLATFORM / "auth" / "settings.py",
+        PLATFORM / "auth" / "authorization.py",
     ]
+    if name in EVENT_STORE_CALLERS:
+        sources.append(PLATFORM / "auth" / "client.py")
     found: set[str] = set()
     for source in sources:
         found |= set(
