@@ -21,12 +21,15 @@ DOCS = ROOT / "docs" / "deploy.md"
 ARCHITECTURE = ROOT / "docs" / "architecture.md"
 
 # The data-flow picture: what each workload may reach (besides DNS), as (app, port).
+# ("https", 443) is a public address: the identity provider's keys, which every service
+# verifies people's tokens with, and for storage the S3 endpoint too.
+IDP = ("https", 443)
 EGRESS: dict[str, set[tuple[str, int]]] = {
-    "event-store": {("timescaledb", 5432), ("nats", 4222)},
-    "projector": {("event-store", 50051), ("timescaledb", 5432), ("nats", 4222)},
-    "snapshotter": {("event-store", 50051), ("timescaledb", 5432), ("nats", 4222)},
-    "allocation": {("event-store", 50051)},
-    "storage": {("event-store", 50051), ("timescaledb", 5432), ("s3", 443)},
+    "event-store": {("timescaledb", 5432), ("nats", 4222), IDP},
+    "projector": {("event-store", 50051), ("timescaledb", 5432), ("nats", 4222), IDP},
+    "snapshotter": {("event-store", 50051), ("timescaledb", 5432), ("nats", 4222), IDP},
+    "allocation": {("event-store", 50051), IDP},
+    "storage": {("event-store", 50051), ("timescaledb", 5432), IDP},
     "timescaledb": set(),
     "nats": set(),
 }
@@ -295,9 +298,9 @@ def test_nats_jetstream_and_timescaledb(manifests: tuple[Resource, ...]) -> None
 
 
 def peer_apps(peer: Resource) -> set[str]:
-    """The app names a NetworkPolicy peer admits ('client', 's3' for the special peers)."""
+    """The app names a NetworkPolicy peer admits ('client', 'https' for the special peers)."""
     if "ipBlock" in peer:
-        return {"s3"}
+        return {"https"}
     pods = peer.get("podSelector", {})
     if pods.get("matchLabels", {}).get("fundledger.io/client") == "true":
         return {"client"}
