@@ -11,46 +11,30 @@ from typing import Any
 
 import grpc
 import pytest
-from eventstore.bootstrap import EventStore
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.storage.v1 import storage_pb2_grpc
 from fundledger_devstack.s3 import S3Server
 from storage.adapters.s3_client import open_client
 from storage.bootstrap import Storage, build, migrate
-from storage_stack import SecureStoreFactory, Stack, StackFactory, storage_settings
+from storage_stack import Stack, StackFactory, storage_settings
 
 from tests.support.event_store import EventStoreFactory
 from tests.support.secure import SecureEnv
-from tests.support.server_settings import loopback_server_settings
 
 # Downloads in the tests go up to 32 MiB in 3 MiB chunks; the default limit is 4 MiB.
 _CHANNEL_OPTIONS = [("grpc.max_receive_message_length", 16 * 1024 * 1024)]
 
 
 @pytest.fixture
-def secure_store_factory(
-    event_store_factory: EventStoreFactory, secure_env: SecureEnv
-) -> SecureStoreFactory:
-    """Event stores with TLS, authentication and the policy on (the storage service calls
-    them with its own service token)."""
-    secure = secure_env.server_settings(loopback_server_settings("event-store"))
-
-    async def start(**overrides: Any) -> EventStore:
-        return await event_store_factory(server=secure, **overrides)
-
-    return start
-
-
-@pytest.fixture
 async def stack_factory(
     fresh_dsn: str,
     s3_server: S3Server,
-    secure_store_factory: SecureStoreFactory,
+    event_store_factory: EventStoreFactory,
     secure_env: SecureEnv,
 ) -> AsyncIterator[StackFactory]:
     """Starts the event store once, then storage services on demand (Settings overrides,
     plus `events=` to replace the event log); stops them before the store goes away."""
-    store = await secure_store_factory()
+    store = await event_store_factory()  # secure: TLS, authentication, the policy
     await migrate(fresh_dsn)
     bucket = f"t-{uuid.uuid4().hex[:16]}"
     base = storage_settings(

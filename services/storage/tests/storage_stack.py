@@ -6,7 +6,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventstore.bootstrap import EventStore
 from storage.bootstrap import Storage
 from storage.config import MIB, S3Settings, Settings
 
@@ -46,7 +45,6 @@ class Stack:
 
 
 StackFactory = Callable[..., Awaitable[Stack]]
-SecureStoreFactory = Callable[..., Awaitable[EventStore]]
 
 
 def storage_settings(

@@ -17,7 +17,7 @@ from fundledger_platform.eventstore_errors import eventstore_error
 from storage.domain.events import EntityEvent, attach_event, detach_event
 from storage.service_layer.errors import AppendRejected
 from storage.service_layer.ports import EventLog
-from storage_stack import TEST_PART_BYTES, SecureStoreFactory, Stack, StackFactory
+from storage_stack import TEST_PART_BYTES, Stack, StackFactory
 from storage_support import (
     assert_nothing_stored,
     metadata,
@@ -28,6 +28,8 @@ from storage_support import (
     stream_events,
     upload,
 )
+
+from tests.support.event_store import EventStoreFactory
 
 
 def store_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
@@ -68,7 +70,8 @@ async def test_the_append_is_idempotent_by_file_id(stack: Stack) -> None:
     assert [e.event_type for e in events] == ["FILE_ATTACHED"]
 
     await stack.api.DeleteFile(pb.DeleteFileRequest(file_id=uploaded.file_id))
-    assert await stack.storage.events.append(detach_event(record, record.owner_user_id)) is True
+    # The same FILE_DETACHED again: it names the caller of the delete (alice, the fixture's admin).
+    assert await stack.storage.events.append(detach_event(record, "alice")) is True
     events = await stream_events(stack, f"fund-{meta.entity_id}")
     assert [e.event_type for e in events] == ["FILE_ATTACHED", "FILE_DETACHED"]
 
@@ -137,10 +140,10 @@ async def test_append_with_lost_answer_is_compensated(
 
 
 async def test_event_store_down_means_no_upload_and_not_serving(
-    stack_factory: StackFactory, secure_store_factory: SecureStoreFactory
+    stack_factory: StackFactory, event_store_factory: EventStoreFactory
 ) -> None:
     # A store of our own, so stopping it leaves the stack's shared one alone.
-    store = await secure_store_factory()
+    store = await event_store_factory()
     stack = await stack_factory(eventstore_address=f"127.0.0.1:{store.server.port}")
     assert await stack.storage.server.health.refresh()
     await store.server.stop(0.5)

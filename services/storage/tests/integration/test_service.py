@@ -75,7 +75,7 @@ async def test_python_m_storage_migrate_up_and_down(fresh_dsn: str) -> None:
     assert "usage" in usage
     conn = await asyncpg.connect(fresh_dsn)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM storage.schema_migrations") == 1
+        assert await conn.fetchval("SELECT count(*) FROM storage.schema_migrations") == 2
         assert (await run_module(fresh_dsn, "migrate", "down", "0"))[0] == 0
         assert await conn.fetchval("SELECT to_regclass('storage.files')") is None
     finally:

@@ -41,7 +41,10 @@ async def test_verify_reports_tampered_missing_and_orphaned(stack: Stack) -> Non
     await stack.s3.put_object(Bucket=stack.bucket, Key=resized.object_key, Body=b"short")
     await stack.s3.delete_object(Bucket=stack.bucket, Key=missing.object_key)
     orphan = f"users/{owner}/funds/{uuid.uuid4()}/{uuid.uuid4()}.pdf"
-    await stack.s3.put_object(Bucket=stack.bucket, Key=orphan, Body=b"nobody's")
+    # What an upload of tenant "dev" (the caller's) that crashed before its record leaves behind.
+    await stack.s3.put_object(
+        Bucket=stack.bucket, Key=orphan, Body=b"nobody's", Metadata={"tenant": "dev"}
+    )
 
     messages = await verify(stack, owner)
     assert findings(messages) == {

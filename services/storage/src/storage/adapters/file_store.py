@@ -1,4 +1,9 @@
-"""File records in PostgreSQL (schema `storage`)."""
+"""File records in PostgreSQL (schema `storage`).
+
+Tenancy is enforced here, in SQL: every read and the delete go through `_in_tenant`, which
+adds the caller's tenant (fundledger_platform.auth.tenancy.tenant_scope) to the WHERE clause,
+so a file of another tenant is simply not found, in single look-ups and in listings alike.
+"""
 
 from __future__ import annotations
 
@@ -10,6 +15,7 @@ from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from fundledger_platform.auth.tenancy import tenant_scope
 
 from storage.domain.model import FileRecord, ListScope
 
@@ -17,8 +23,19 @@ Conn: TypeAlias = "asyncpg.Connection[asyncpg.Record] | PoolConnectionProxy[asyn
 
 _COLUMNS = (
     "file_id, object_key, size, content_type, sha256, owner_user_id, entity_type, "
-    "entity_id, file_name, created_at"
+    "entity_id, file_name, created_at, tenant, created_by"
 )
+
+
+def _in_tenant(where: str, params: list[object]) -> str:
+    """`where` narrowed to the caller's tenant (appending its parameter to `params`);
+    unchanged for a caller who sees every tenant. A person without a tenant is refused
+    (PERMISSION_DENIED TENANT_MISSING) before any query runs."""
+    scope = tenant_scope()
+    if scope is None:
+        return where
+    params.append(scope)
+    return f"({where}) AND tenant = ${len(params)}"
 
 
 def _record(row: asyncpg.Record) -> FileRecord:
@@ -33,6 +50,8 @@ def _record(row: asyncpg.Record) -> FileRecord:
         entity_id=row["entity_id"],
         file_name=row["file_name"],
         created_at=row["created_at"],
+        tenant=row["tenant"],
+        created_by=row["created_by"],
     )
 
 
@@ -44,8 +63,8 @@ class PostgresFileTransaction:
         row = await self._conn.fetchrow(
             f"""
             INSERT INTO storage.files (file_id, object_key, size, content_type, sha256,
-                owner_user_id, entity_type, entity_id, file_name)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                owner_user_id, entity_type, entity_id, file_name, tenant, created_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
             RETURNING {_COLUMNS}
             """,
             record.file_id,
@@ -57,21 +76,25 @@ class PostgresFileTransaction:
             record.entity_type,
             record.entity_id,
             record.file_name,
+            record.tenant,
+            record.created_by,
         )
         assert row is not None
         return _record(row)
 
-    async def mark_deleted(self, file_id: UUID) -> FileRecord | None:
+    async def mark_deleted(self, file_id: UUID, owner_user_id: str | None) -> FileRecord | None:
         # The UPDATE locks the row until commit: a concurrent delete of the same
         # file waits here, then matches nothing (deleted_at is set) — one
         # FILE_DETACHED only.
+        params: list[object] = [file_id]
+        where = "file_id = $1 AND deleted_at IS NULL"
+        if owner_user_id is not None:
+            params.append(owner_user_id)
+            where += f" AND owner_user_id = ${len(params)}"
+        where = _in_tenant(where, params)
         row = await self._conn.fetchrow(
-            f"""
-            UPDATE storage.files SET deleted_at = now()
-            WHERE file_id = $1 AND deleted_at IS NULL
-            RETURNING {_COLUMNS}
-            """,
-            file_id,
+            f"UPDATE storage.files SET deleted_at = now() WHERE {where} RETURNING {_COLUMNS}",
+            *params,
         )
         return None if row is None else _record(row)
 
@@ -86,9 +109,10 @@ class PostgresFiles:
             yield PostgresFileTransaction(conn)
 
     async def get(self, file_id: UUID) -> FileRecord | None:
+        params: list[object] = [file_id]
+        where = _in_tenant("file_id = $1 AND deleted_at IS NULL", params)
         row = await self._pool.fetchrow(
-            f"SELECT {_COLUMNS} FROM storage.files WHERE file_id = $1 AND deleted_at IS NULL",
-            file_id,
+            f"SELECT {_COLUMNS} FROM storage.files WHERE {where}", *params
         )
         return None if row is None else _record(row)
 
@@ -97,14 +121,15 @@ class PostgresFiles:
     ) -> list[FileRecord]:
         # Keyset paging on (created_at, file_id) descending, served by the
         # partial indexes files_by_owner / files_by_entity.
-        params: list[object]
+        params: list[object] = []
+        clauses: list[str] = []
         if scope.owner_user_id is not None:
-            where, params = "owner_user_id = $1", [scope.owner_user_id]
-        else:
-            where, params = (
-                "entity_type = $1 AND entity_id = $2",
-                [scope.entity_type, scope.entity_id],
-            )
+            params.append(scope.owner_user_id)
+            clauses.append(f"owner_user_id = ${len(params)}")
+        if scope.entity_type is not None:
+            params += [scope.entity_type, scope.entity_id]
+            clauses.append(f"entity_type = ${len(params) - 1} AND entity_id = ${len(params)}")
+        where = _in_tenant(" AND ".join(clauses), params)
         if before is not None:
             params += [before[0], before[1]]
             n = len(params)
@@ -141,6 +166,8 @@ class PostgresFiles:
         return [_record(row) for row in rows]
 
     async def live_keys(self, keys: list[str]) -> set[str]:
+        # Not narrowed to the caller's tenant: a key of another tenant's live file is not an
+        # orphan, and this only tells which keys are taken, never what they hold.
         rows = await self._pool.fetch(
             "SELECT object_key FROM storage.files "
             "WHERE object_key = ANY($1::text[]) AND deleted_at IS NULL",
@@ -155,4 +182,4 @@ def _verify_scope(owner_user_id: str | None, created_by: datetime) -> tuple[str,
     if owner_user_id is not None:
         params.append(owner_user_id)
         where += f" AND owner_user_id = ${len(params)}"
-    return where, params
+    return _in_tenant(where, params), params

@@ -12,6 +12,7 @@ from botocore.exceptions import ClientError
 
 from storage.adapters.s3_client import ensure_bucket, is_not_found, s3_errors
 from storage.adapters.s3_upload import S3Upload
+from storage.domain.keys import OBJECT_TENANT
 from storage.service_layer.ports import ObjectInfo, ObjectMissing
 
 log = logging.getLogger(__name__)
@@ -105,6 +106,17 @@ class S3Objects:
             ExpiresIn=expires_seconds,
         )
         return url
+
+    async def tenant_of(self, key: str) -> str | None:
+        with s3_errors("head_object"):
+            try:
+                response = await self._client.head_object(Bucket=self._bucket, Key=key)
+            except ClientError as err:
+                if is_not_found(err):
+                    return None
+                raise
+        tenant = response.get("Metadata", {}).get(OBJECT_TENANT)
+        return str(tenant) if tenant else None
 
     async def list_objects(self, prefix: str) -> AsyncIterator[ObjectInfo]:
         paginator = self._client.get_paginator("list_objects_v2")

@@ -51,6 +51,12 @@ def _payload(message: Any) -> dict[str, Any]:
     return data
 
 
+def uploader_of(record: FileRecord) -> str:
+    """Who the events of an upload name: the verified person who uploaded it (never a request
+    field); the owner only for files stored without authentication."""
+    return record.created_by or record.owner_user_id
+
+
 def attach_event(record: FileRecord) -> EntityEvent:
     message = fund_events.FileAttached(
         file_id=str(record.file_id),
@@ -66,7 +72,7 @@ def attach_event(record: FileRecord) -> EntityEvent:
         event_id=uuid.uuid5(_EVENT_ID_NAMESPACE, f"{FILE_ATTACHED}:{record.file_id}"),
         data=_payload(message),
         idempotency_key=str(record.file_id),
-        user_id=record.owner_user_id,
+        user_id=uploader_of(record),
     )
 
 

@@ -25,6 +25,8 @@ from fundledger_platform.reasons import Reason
 from storage.domain.model import FileMeta
 
 FILES_PREFIX = "users/"
+# The object metadata entry naming the tenant a file was uploaded for (none without one).
+OBJECT_TENANT = "tenant"
 
 MAX_OWNER_LENGTH = 128
 MAX_ENTITY_ID_LENGTH = 128

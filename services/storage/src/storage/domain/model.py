@@ -35,6 +35,10 @@ class FileRecord:
     entity_id: str
     file_name: str
     created_at: datetime | None = None  # set by the database
+    # The tenant the file belongs to and the verified person who uploaded it (from the
+    # uploader's token); None when stored without authentication.
+    tenant: str | None = None
+    created_by: str | None = None
 
     @property
     def stream_id(self) -> str:
@@ -44,7 +48,8 @@ class FileRecord:
 
 @dataclass(frozen=True)
 class ListScope:
-    """Exactly one of: an owner, or an entity (type and id)."""
+    """An owner, or an entity (type and id); an entity's listing is narrowed to one owner
+    (`owner_user_id` set too) for a person who may see only their own files."""
 
     owner_user_id: str | None = None
     entity_type: str | None = None

@@ -24,10 +24,11 @@ from storage.entrypoints.requests import (
     files_query,
 )
 from storage.entrypoints.upload_stream import drain, split_upload
+from storage.service_layer.access import named_user, owner_limit
 from storage.service_layer.delete import delete_file
 from storage.service_layer.download import download
 from storage.service_layer.ports import EventLog, FileRepository, ObjectStore
-from storage.service_layer.queries import list_page, live_file, signed_url
+from storage.service_layer.queries import file_exists, list_page, live_file, signed_url
 from storage.service_layer.upload import Uploader
 from storage.service_layer.verify import Verifier
 
@@ -88,7 +89,7 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
         self, request: pb.FileExistsRequest, context: Context
     ) -> pb.FileExistsResponse:
         file_id = check_file_id(request.file_id)
-        return pb.FileExistsResponse(exists=await self._files.get(file_id) is not None)
+        return pb.FileExistsResponse(exists=await file_exists(self._files, file_id))
 
     async def GetFileMetadata(
         self, request: pb.GetFileMetadataRequest, context: Context
@@ -117,6 +118,11 @@ class StorageServicer(storage_pb2_grpc.StorageServiceServicer):
     async def VerifyFiles(  # type: ignore[override]
         self, request: pb.VerifyFilesRequest, context: Context
     ) -> AsyncIterator[pb.VerifyFilesResponse]:
-        owner = check_owner(request.owner_user_id) if request.owner_user_id else None
+        # A named owner must be the caller unless they may act for others; none means every
+        # owner the caller may see (their own files only, without users.act_for).
+        if request.owner_user_id:
+            owner: str | None = named_user(check_owner(request.owner_user_id))
+        else:
+            owner = owner_limit()
         async for item in self._verifier.run(owner):
             yield m.verify_response(item)

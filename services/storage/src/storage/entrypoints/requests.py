@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from fundledger.storage.v1 import storage_pb2 as pb
+from fundledger_platform.auth.tenancy import calling_user
 from fundledger_platform.errors import InvalidArgument
 from fundledger_platform.fields import MAX_ID_LENGTH, malformed, required, text, uuid_field
 from fundledger_platform.pagination import decode_page_token, page_size
@@ -26,6 +27,7 @@ from storage.domain.keys import (
     has_control,
 )
 from storage.domain.model import FileMeta, ListScope
+from storage.service_layer.access import named_user
 
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
 MAX_FILE_NAME_LENGTH = 255
@@ -105,8 +107,10 @@ def check_meta(
 
 
 def upload_meta(message: pb.FileMetadata) -> FileMeta:
+    """The upload's metadata; an empty owner is the calling person (the uploader checks that a
+    named one is the caller unless they may act for others)."""
     return check_meta(
-        owner_user_id=message.owner_user_id,
+        owner_user_id=message.owner_user_id or calling_user() or "",
         entity_type=message.entity_type,
         entity_id=message.entity_id,
         file_name=message.file_name,
@@ -132,8 +136,9 @@ def check_expiry(seconds: int, field: str = "expires_in_seconds") -> int:
 
 
 def check_user_id(value: str, field: str = "user_id") -> str:
-    """An optional acting user (goes into the event's user_id)."""
-    return text(value, field, max_length=MAX_USER_ID_LENGTH)
+    """An optional acting user: the caller when empty; naming anyone else needs
+    ``users.act_for`` (PERMISSION_DENIED)."""
+    return named_user(text(value, field, max_length=MAX_USER_ID_LENGTH))
 
 
 def check_scope(owner_user_id: str, entity_type: str, entity_id: str) -> ListScope:
@@ -185,7 +190,14 @@ class FilesQuery:
 
 
 def files_query(request: pb.ListFilesRequest) -> FilesQuery:
-    scope = check_scope(request.owner_user_id, request.entity_type, request.entity_id)
+    """The listing asked for. Neither an owner nor an entity: the calling person's own files.
+    An owner other than the caller needs ``users.act_for`` (PERMISSION_DENIED)."""
+    owner = request.owner_user_id
+    if not owner and not (request.entity_type or request.entity_id):
+        owner = calling_user() or ""
+    scope = check_scope(owner, request.entity_type, request.entity_id)
+    if scope.owner_user_id is not None:
+        named_user(scope.owner_user_id)
     size = page_size(request.page_size)
     after = decode_page_token(request.page_token, FILES_PAGE, _files_cursor, scope=scope_key(scope))
     return FilesQuery(scope, size, after)

@@ -31,7 +31,7 @@ from __future__ import annotations
 import asyncio
 import logging
 
-from storage.domain.events import attach_event, detach_event
+from storage.domain.events import attach_event, detach_event, uploader_of
 from storage.domain.model import FileRecord
 from storage.service_layer.errors import AppendRejected
 from storage.service_layer.ports import EventLog, FileRepository
@@ -58,7 +58,7 @@ async def record_and_attach(
 async def _compensate(events: EventLog, record: FileRecord) -> None:
     # Shielded: when the call was cancelled, the compensation must still run.
     try:
-        await asyncio.shield(events.append(detach_event(record, record.owner_user_id)))
+        await asyncio.shield(events.append(detach_event(record, uploader_of(record))))
         log.warning(
             "upload of %s failed after FILE_ATTACHED may have been appended to %s; "
             "appended FILE_DETACHED to compensate",

@@ -12,6 +12,9 @@ record without an object if the commit then failed. If the object delete
 fails, the object stays without a live record — VerifyFiles reports it as
 ORPHANED — but no reader can reach it through the service any more.
 
+Who may delete: the file must be in the caller's tenant and, unless the caller may act for
+others, their own (service_layer.access); otherwise it is NOT_FOUND and nothing changes.
+
 If the commit fails after the append, the stream says detached while the
 record is still live; the caller's retry (same file, same user) re-sends the
 same append, which the store answers as a replay, and commits.
@@ -24,6 +27,7 @@ from uuid import UUID
 
 from storage.domain.events import detach_event
 from storage.domain.model import FileRecord
+from storage.service_layer.access import event_user, owner_limit
 from storage.service_layer.errors import file_not_found
 from storage.service_layer.ports import EventLog, FileRepository, ObjectStore
 
@@ -33,11 +37,15 @@ log = logging.getLogger(__name__)
 async def delete_file(
     files: FileRepository, events: EventLog, objects: ObjectStore, file_id: UUID, user_id: str
 ) -> FileRecord:
+    """`user_id`: the request's (already checked against the caller, access.named_user); the
+    event names the verified caller whenever there is one."""
     async with files.transaction() as tx:
-        record = await tx.mark_deleted(file_id)
+        # Another tenant's file, or another user's for a person who may not act for others,
+        # matches nothing: NOT_FOUND, like a missing file.
+        record = await tx.mark_deleted(file_id, owner_limit())
         if record is None:
             raise file_not_found(file_id)
-        await events.append(detach_event(record, user_id or record.owner_user_id))
+        await events.append(detach_event(record, event_user(user_id or record.owner_user_id)))
     try:
         await objects.delete(record.object_key)
     except Exception:

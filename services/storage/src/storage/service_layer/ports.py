@@ -58,6 +58,10 @@ class ObjectStore(Protocol):
 
     async def presign_get(self, key: str, expires_seconds: int) -> str: ...
 
+    async def tenant_of(self, key: str) -> str | None:
+        """The tenant written into the object's metadata at upload (None: none, or no object)."""
+        ...
+
     def list_objects(self, prefix: str) -> AsyncIterator[ObjectInfo]: ...
 
 
@@ -68,8 +72,9 @@ class FileTransaction(Protocol):
         """Inserts the record; returns it with created_at."""
         ...
 
-    async def mark_deleted(self, file_id: UUID) -> FileRecord | None:
-        """Soft-deletes a live record (locking it); None when there is none."""
+    async def mark_deleted(self, file_id: UUID, owner_user_id: str | None) -> FileRecord | None:
+        """Soft-deletes a live record of the caller's tenant (and of `owner_user_id` when
+        given), locking it; None when there is none."""
         ...
 
 
@@ -77,13 +82,14 @@ class FileRepository(Protocol):
     def transaction(self) -> AbstractAsyncContextManager[FileTransaction]: ...
 
     async def get(self, file_id: UUID) -> FileRecord | None:
-        """The live record (None when unknown or deleted)."""
+        """The live record (None when unknown, deleted or of another tenant than the caller's)."""
         ...
 
     async def page(
         self, scope: ListScope, before: tuple[datetime, UUID] | None, limit: int
     ) -> list[FileRecord]:
-        """Live records of the scope, newest first, strictly after the cursor."""
+        """Live records of the scope in the caller's tenant, newest first, strictly after the
+        cursor."""
         ...
 
     async def count(self, owner_user_id: str | None, created_by: datetime) -> int: ...

@@ -11,6 +11,10 @@ PutObject never started). After that, any failure to record and attach the
 file (attach.py) deletes the object again. A process crash between the
 completed object and the commit leaves an object without a record, which
 VerifyFiles reports as ORPHANED.
+
+Ownership: the file belongs to the caller's tenant and records the verified person who
+uploaded it (`created_by`); its owner is the request's `owner_user_id` (the caller when empty,
+entrypoints.requests), which must name the caller unless they hold ``users.act_for``.
 """
 
 from __future__ import annotations
@@ -21,8 +25,14 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 
+from fundledger_platform.auth.tenancy import (
+    calling_user,
+    require_self_or_act_for,
+    tenant_of_new,
+)
+
 from storage import metrics
-from storage.domain.keys import object_key
+from storage.domain.keys import OBJECT_TENANT, object_key
 from storage.domain.model import FileMeta, FileRecord
 from storage.service_layer.attach import record_and_attach
 from storage.service_layer.errors import checksum_mismatch, file_too_large
@@ -45,9 +55,18 @@ class Uploader:
         self._max_file_bytes = max_file_bytes
 
     async def upload(self, meta: FileMeta, chunks: AsyncIterator[bytes]) -> FileRecord:
+        # Who may store it, before a byte is written: the owner named in the request must be
+        # the caller unless they may act for others (PERMISSION_DENIED), and a person's file
+        # belongs to their tenant (TENANT_MISSING when their token names none).
+        require_self_or_act_for(meta.owner_user_id)
+        tenant = tenant_of_new()
         file_id = uuid.uuid4()
         key = object_key(meta, file_id)
-        upload = self._objects.open_upload(key, meta.content_type, {"file-id": str(file_id)})
+        object_meta = {"file-id": str(file_id)}
+        if tenant is not None:
+            # So VerifyFiles can tell a person which orphaned objects are their tenant's.
+            object_meta[OBJECT_TENANT] = tenant
+        upload = self._objects.open_upload(key, meta.content_type, object_meta)
         try:
             size, sha256 = await self._stream(upload, meta, chunks)
             await upload.complete()
@@ -61,6 +80,8 @@ class Uploader:
                 entity_type=meta.entity_type,
                 entity_id=meta.entity_id,
                 file_name=meta.file_name,
+                tenant=tenant,
+                created_by=calling_user(),
             )
             stored = await record_and_attach(self._files, self._events, record)
         except BaseException:

@@ -10,6 +10,12 @@ Races with concurrent work, and why they do not produce false findings:
   reporting MISSING the record is looked up again, and a deleted one is skipped;
 - an upload in flight has its object before its record commits: objects
   younger than the orphan grace (a setting) are not reported as orphans.
+
+Scope for a person (also an admin): only the files of their tenant (the repository's queries
+are narrowed to it), and only their own unless they hold ``users.act_for``. An orphaned object
+has no record to say whose it is, so a person is told only of orphans whose object metadata
+names their tenant (written at upload, OBJECT_TENANT); orphans without one are reported only
+to callers who see every tenant (services, or authentication off).
 """
 
 from __future__ import annotations
@@ -17,6 +23,8 @@ from __future__ import annotations
 import hashlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+
+from fundledger_platform.auth.tenancy import tenant_scope
 
 from storage import metrics
 from storage.domain.keys import FILES_PREFIX, owner_prefix
@@ -72,7 +80,8 @@ class Verifier:
                     yield VerifyProgress(checked, total)
             after = records[-1].file_id
         prefix = owner_prefix(owner_user_id) if owner_user_id else FILES_PREFIX
-        async for finding in self._orphans(prefix, started - self._orphan_grace):
+        tenant = tenant_scope()
+        async for finding in self._orphans(prefix, started - self._orphan_grace, tenant):
             counts[finding.kind] += 1
             metrics.VERIFY_FINDINGS.labels(finding.kind.value).inc()
             yield VerifyProgress(checked, total, finding)
@@ -107,25 +116,31 @@ class Verifier:
             )
         return None
 
-    async def _orphans(self, prefix: str, older_than: datetime) -> AsyncIterator[Finding]:
+    async def _orphans(
+        self, prefix: str, older_than: datetime, tenant: str | None
+    ) -> AsyncIterator[Finding]:
         pending: list[str] = []
         async for info in self._objects.list_objects(prefix):
             if info.last_modified > older_than:
                 continue  # maybe an upload whose record is about to commit
             pending.append(info.key)
             if len(pending) >= KEY_BATCH:
-                for finding in await self._unrecorded(pending):
+                for finding in await self._unrecorded(pending, tenant):
                     yield finding
                 pending = []
-        for finding in await self._unrecorded(pending):
+        for finding in await self._unrecorded(pending, tenant):
             yield finding
 
-    async def _unrecorded(self, keys: list[str]) -> list[Finding]:
+    async def _unrecorded(self, keys: list[str], tenant: str | None) -> list[Finding]:
         if not keys:
             return []
         live = await self._files.live_keys(keys)
-        return [
-            Finding(FindingKind.ORPHANED, key, "object without a live record")
-            for key in keys
-            if key not in live
-        ]
+        found = []
+        for key in keys:
+            if key in live:
+                continue
+            # Orphans are rare: one HEAD each to read the tenant is cheap.
+            if tenant is not None and await self._objects.tenant_of(key) != tenant:
+                continue
+            found.append(Finding(FindingKind.ORPHANED, key, "object without a live record"))
+        return found
