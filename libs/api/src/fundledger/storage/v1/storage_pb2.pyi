@@ -61,7 +61,7 @@ class FileMetadata(_message.Message):
     CONTENT_TYPE_FIELD_NUMBER: _builtins.int
     EXPECTED_SHA256_FIELD_NUMBER: _builtins.int
     owner_user_id: _builtins.str
-    """Owner user id."""
+    """Owner user id: empty = the caller; anyone else needs `users.act_for`."""
     entity_type: _builtins.str
     """Entity type, e.g. "fund"."""
     entity_id: _builtins.str
@@ -265,7 +265,9 @@ class DeleteFileRequest(_message.Message):
     file_id: _builtins.str
     """File id."""
     user_id: _builtins.str
-    """Who deletes it."""
+    """Who deletes it: empty = the caller; anyone else needs `users.act_for`. FILE_DETACHED names
+    the verified caller whatever this says.
+    """
     def __init__(
         self,
         *,
@@ -406,7 +408,9 @@ class ListFilesRequest(_message.Message):
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
     owner_user_id: _builtins.str
-    """Owner user id (either this or entity_type + entity_id)."""
+    """Owner user id (either this or entity_type + entity_id; neither = the caller's own files).
+    Anyone but the caller needs `users.act_for`.
+    """
     entity_type: _builtins.str
     """Entity type."""
     entity_id: _builtins.str
@@ -522,7 +526,9 @@ class VerifyFilesRequest(_message.Message):
 
     OWNER_USER_ID_FIELD_NUMBER: _builtins.int
     owner_user_id: _builtins.str
-    """Only this owner's files; empty = all files."""
+    """Only this owner's files (anyone but the caller needs `users.act_for`); empty = every file
+    the caller may see.
+    """
     def __init__(
         self,
         *,

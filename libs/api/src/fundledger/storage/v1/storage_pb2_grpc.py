@@ -27,6 +27,14 @@ if _version_not_supported:
 
 class StorageServiceStub:
     """StorageService keeps fund documents in S3-compatible object storage.
+
+    Ownership and tenancy: a file belongs to its owner (`owner_user_id`) and to the tenant of the
+    person who uploaded it (from their token, never from the request). A person sees, downloads,
+    signs and deletes only files of their own tenant, and only their own files unless they hold
+    `users.act_for`; any other file is answered exactly like a missing one (NOT_FOUND
+    FILE_NOT_FOUND, FileExists false). A request field naming a user must name the caller unless
+    they hold `users.act_for` (PERMISSION_DENIED PERMISSION_MISSING otherwise); empty means the
+    caller. A person whose token names no tenant is refused (PERMISSION_DENIED TENANT_MISSING).
     """
 
     def __init__(self, channel):
@@ -79,10 +87,19 @@ class StorageServiceStub:
 
 class StorageServiceServicer:
     """StorageService keeps fund documents in S3-compatible object storage.
+
+    Ownership and tenancy: a file belongs to its owner (`owner_user_id`) and to the tenant of the
+    person who uploaded it (from their token, never from the request). A person sees, downloads,
+    signs and deletes only files of their own tenant, and only their own files unless they hold
+    `users.act_for`; any other file is answered exactly like a missing one (NOT_FOUND
+    FILE_NOT_FOUND, FileExists false). A request field naming a user must name the caller unless
+    they hold `users.act_for` (PERMISSION_DENIED PERMISSION_MISSING otherwise); empty means the
+    caller. A person whose token names no tenant is refused (PERMISSION_DENIED TENANT_MISSING).
     """
 
     def UploadFile(self, request_iterator, context):
-        """Uploads a file: the first message carries metadata, the rest carry chunks.
+        """Uploads a file: the first message carries metadata, the rest carry chunks. The file
+        belongs to the caller's tenant; nothing is written when the owner may not be named.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -103,7 +120,7 @@ class StorageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FileExists(self, request, context):
-        """Says whether a file exists.
+        """Says whether a file exists and the caller may see it (false for another tenant's or user's).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -117,21 +134,23 @@ class StorageServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListFiles(self, request, context):
-        """Lists files by owner or by entity, paginated.
+        """Lists files by owner or by entity, paginated; only the caller's tenant's files, and by
+        entity only the caller's own unless they hold `users.act_for`.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def GetSignedUrl(self, request, context):
-        """Returns a pre-signed GET URL with a bounded expiry.
+        """Returns a pre-signed GET URL with a bounded expiry, only for a file the caller may read.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
     def VerifyFiles(self, request, context):
-        """Re-hashes stored objects against their records; streams progress and findings.
+        """Re-hashes stored objects against their records; streams progress and findings. A person
+        verifies only their tenant's files and is told only of orphans uploaded for their tenant.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -190,6 +209,14 @@ def add_StorageServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class StorageService:
     """StorageService keeps fund documents in S3-compatible object storage.
+
+    Ownership and tenancy: a file belongs to its owner (`owner_user_id`) and to the tenant of the
+    person who uploaded it (from their token, never from the request). A person sees, downloads,
+    signs and deletes only files of their own tenant, and only their own files unless they hold
+    `users.act_for`; any other file is answered exactly like a missing one (NOT_FOUND
+    FILE_NOT_FOUND, FileExists false). A request field naming a user must name the caller unless
+    they hold `users.act_for` (PERMISSION_DENIED PERMISSION_MISSING otherwise); empty means the
+    caller. A person whose token names no tenant is refused (PERMISSION_DENIED TENANT_MISSING).
     """
 
     @staticmethod

@@ -27,53 +27,92 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class StorageServiceStub:
-    """StorageService keeps fund documents in S3-compatible object storage."""
+    """StorageService keeps fund documents in S3-compatible object storage.
+
+    Ownership and tenancy: a file belongs to its owner (`owner_user_id`) and to the tenant of the
+    person who uploaded it (from their token, never from the request). A person sees, downloads,
+    signs and deletes only files of their own tenant, and only their own files unless they hold
+    `users.act_for`; any other file is answered exactly like a missing one (NOT_FOUND
+    FILE_NOT_FOUND, FileExists false). A request field naming a user must name the caller unless
+    they hold `users.act_for` (PERMISSION_DENIED PERMISSION_MISSING otherwise); empty means the
+    caller. A person whose token names no tenant is refused (PERMISSION_DENIED TENANT_MISSING).
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
     @_typing.overload
     def __new__(cls, channel: _aio.Channel) -> StorageServiceAsyncStub: ...
     UploadFile: _grpc.StreamUnaryMultiCallable[_storage_pb2.UploadFileRequest, _storage_pb2.UploadFileResponse]
-    """Uploads a file: the first message carries metadata, the rest carry chunks."""
+    """Uploads a file: the first message carries metadata, the rest carry chunks. The file
+    belongs to the caller's tenant; nothing is written when the owner may not be named.
+    """
     DownloadFile: _grpc.UnaryStreamMultiCallable[_storage_pb2.DownloadFileRequest, _storage_pb2.DownloadFileResponse]
     """Streams a file back in chunks, verifying its SHA-256 as it goes."""
     DeleteFile: _grpc.UnaryUnaryMultiCallable[_storage_pb2.DeleteFileRequest, _storage_pb2.DeleteFileResponse]
     """Deletes a file's object and record, and records FILE_DETACHED on its entity stream."""
     FileExists: _grpc.UnaryUnaryMultiCallable[_storage_pb2.FileExistsRequest, _storage_pb2.FileExistsResponse]
-    """Says whether a file exists."""
+    """Says whether a file exists and the caller may see it (false for another tenant's or user's)."""
     GetFileMetadata: _grpc.UnaryUnaryMultiCallable[_storage_pb2.GetFileMetadataRequest, _storage_pb2.GetFileMetadataResponse]
     """Returns a file's record."""
     ListFiles: _grpc.UnaryUnaryMultiCallable[_storage_pb2.ListFilesRequest, _storage_pb2.ListFilesResponse]
-    """Lists files by owner or by entity, paginated."""
+    """Lists files by owner or by entity, paginated; only the caller's tenant's files, and by
+    entity only the caller's own unless they hold `users.act_for`.
+    """
     GetSignedUrl: _grpc.UnaryUnaryMultiCallable[_storage_pb2.GetSignedUrlRequest, _storage_pb2.GetSignedUrlResponse]
-    """Returns a pre-signed GET URL with a bounded expiry."""
+    """Returns a pre-signed GET URL with a bounded expiry, only for a file the caller may read."""
     VerifyFiles: _grpc.UnaryStreamMultiCallable[_storage_pb2.VerifyFilesRequest, _storage_pb2.VerifyFilesResponse]
-    """Re-hashes stored objects against their records; streams progress and findings."""
+    """Re-hashes stored objects against their records; streams progress and findings. A person
+    verifies only their tenant's files and is told only of orphans uploaded for their tenant.
+    """
 
 @_typing.type_check_only
 class StorageServiceAsyncStub(StorageServiceStub):
-    """StorageService keeps fund documents in S3-compatible object storage."""
+    """StorageService keeps fund documents in S3-compatible object storage.
+
+    Ownership and tenancy: a file belongs to its owner (`owner_user_id`) and to the tenant of the
+    person who uploaded it (from their token, never from the request). A person sees, downloads,
+    signs and deletes only files of their own tenant, and only their own files unless they hold
+    `users.act_for`; any other file is answered exactly like a missing one (NOT_FOUND
+    FILE_NOT_FOUND, FileExists false). A request field naming a user must name the caller unless
+    they hold `users.act_for` (PERMISSION_DENIED PERMISSION_MISSING otherwise); empty means the
+    caller. A person whose token names no tenant is refused (PERMISSION_DENIED TENANT_MISSING).
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     UploadFile: _aio.StreamUnaryMultiCallable[_storage_pb2.UploadFileRequest, _storage_pb2.UploadFileResponse]  # type: ignore[assignment]
-    """Uploads a file: the first message carries metadata, the rest carry chunks."""
+    """Uploads a file: the first message carries metadata, the rest carry chunks. The file
+    belongs to the caller's tenant; nothing is written when the owner may not be named.
+    """
     DownloadFile: _aio.UnaryStreamMultiCallable[_storage_pb2.DownloadFileRequest, _storage_pb2.DownloadFileResponse]  # type: ignore[assignment]
     """Streams a file back in chunks, verifying its SHA-256 as it goes."""
     DeleteFile: _aio.UnaryUnaryMultiCallable[_storage_pb2.DeleteFileRequest, _storage_pb2.DeleteFileResponse]  # type: ignore[assignment]
     """Deletes a file's object and record, and records FILE_DETACHED on its entity stream."""
     FileExists: _aio.UnaryUnaryMultiCallable[_storage_pb2.FileExistsRequest, _storage_pb2.FileExistsResponse]  # type: ignore[assignment]
-    """Says whether a file exists."""
+    """Says whether a file exists and the caller may see it (false for another tenant's or user's)."""
     GetFileMetadata: _aio.UnaryUnaryMultiCallable[_storage_pb2.GetFileMetadataRequest, _storage_pb2.GetFileMetadataResponse]  # type: ignore[assignment]
     """Returns a file's record."""
     ListFiles: _aio.UnaryUnaryMultiCallable[_storage_pb2.ListFilesRequest, _storage_pb2.ListFilesResponse]  # type: ignore[assignment]
-    """Lists files by owner or by entity, paginated."""
+    """Lists files by owner or by entity, paginated; only the caller's tenant's files, and by
+    entity only the caller's own unless they hold `users.act_for`.
+    """
     GetSignedUrl: _aio.UnaryUnaryMultiCallable[_storage_pb2.GetSignedUrlRequest, _storage_pb2.GetSignedUrlResponse]  # type: ignore[assignment]
-    """Returns a pre-signed GET URL with a bounded expiry."""
+    """Returns a pre-signed GET URL with a bounded expiry, only for a file the caller may read."""
     VerifyFiles: _aio.UnaryStreamMultiCallable[_storage_pb2.VerifyFilesRequest, _storage_pb2.VerifyFilesResponse]  # type: ignore[assignment]
-    """Re-hashes stored objects against their records; streams progress and findings."""
+    """Re-hashes stored objects against their records; streams progress and findings. A person
+    verifies only their tenant's files and is told only of orphans uploaded for their tenant.
+    """
 
 class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
-    """StorageService keeps fund documents in S3-compatible object storage."""
+    """StorageService keeps fund documents in S3-compatible object storage.
+
+    Ownership and tenancy: a file belongs to its owner (`owner_user_id`) and to the tenant of the
+    person who uploaded it (from their token, never from the request). A person sees, downloads,
+    signs and deletes only files of their own tenant, and only their own files unless they hold
+    `users.act_for`; any other file is answered exactly like a missing one (NOT_FOUND
+    FILE_NOT_FOUND, FileExists false). A request field naming a user must name the caller unless
+    they hold `users.act_for` (PERMISSION_DENIED PERMISSION_MISSING otherwise); empty means the
+    caller. A person whose token names no tenant is refused (PERMISSION_DENIED TENANT_MISSING).
+    """
 
     @_abc_1.abstractmethod
     def UploadFile(
@@ -81,7 +120,9 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
         request_iterator: _MaybeAsyncIterator[_storage_pb2.UploadFileRequest],
         context: _ServicerContext,
     ) -> _typing.Union[_storage_pb2.UploadFileResponse, _abc.Awaitable[_storage_pb2.UploadFileResponse]]:
-        """Uploads a file: the first message carries metadata, the rest carry chunks."""
+        """Uploads a file: the first message carries metadata, the rest carry chunks. The file
+        belongs to the caller's tenant; nothing is written when the owner may not be named.
+        """
 
     @_abc_1.abstractmethod
     def DownloadFile(
@@ -105,7 +146,7 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _storage_pb2.FileExistsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_storage_pb2.FileExistsResponse, _abc.Awaitable[_storage_pb2.FileExistsResponse]]:
-        """Says whether a file exists."""
+        """Says whether a file exists and the caller may see it (false for another tenant's or user's)."""
 
     @_abc_1.abstractmethod
     def GetFileMetadata(
@@ -121,7 +162,9 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _storage_pb2.ListFilesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_storage_pb2.ListFilesResponse, _abc.Awaitable[_storage_pb2.ListFilesResponse]]:
-        """Lists files by owner or by entity, paginated."""
+        """Lists files by owner or by entity, paginated; only the caller's tenant's files, and by
+        entity only the caller's own unless they hold `users.act_for`.
+        """
 
     @_abc_1.abstractmethod
     def GetSignedUrl(
@@ -129,7 +172,7 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _storage_pb2.GetSignedUrlRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_storage_pb2.GetSignedUrlResponse, _abc.Awaitable[_storage_pb2.GetSignedUrlResponse]]:
-        """Returns a pre-signed GET URL with a bounded expiry."""
+        """Returns a pre-signed GET URL with a bounded expiry, only for a file the caller may read."""
 
     @_abc_1.abstractmethod
     def VerifyFiles(
@@ -137,6 +180,8 @@ class StorageServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _storage_pb2.VerifyFilesRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_storage_pb2.VerifyFilesResponse], _abc.AsyncIterator[_storage_pb2.VerifyFilesResponse]]:
-        """Re-hashes stored objects against their records; streams progress and findings."""
+        """Re-hashes stored objects against their records; streams progress and findings. A person
+        verifies only their tenant's files and is told only of orphans uploaded for their tenant.
+        """
 
 def add_StorageServiceServicer_to_server(servicer: StorageServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
