@@ -21,6 +21,7 @@ from eventstore.adapters.partitions import NATIVE
 from eventstore.bootstrap import EventStore
 from eventstore_support import collect, insert_raw_event, new_stream
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger_devstack.security import DEV_TENANT
 
 # Day partitions exist only in native mode; a Timescale hypertable has chunks instead.
 SKIP_ON_TIMESCALE = "native partitions only: this database keeps events in a Timescale hypertable"
@@ -101,6 +102,7 @@ async def record_daily_counts(
                 await conn.execute(
                     sql.BUMP_DAILY_COUNTS,
                     noon,
+                    [DEV_TENANT for _ in counted],
                     [user_id for user_id, _, _ in counted],
                     [event_type for _, event_type, _ in counted],
                     [count for _, _, count in counted],

@@ -8,10 +8,26 @@ from typing import Any
 
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger_devstack.security import DEV_TENANT
 
-from tests.support.event_rows import insert_raw_event as insert_raw_event
+from tests.support.event_rows import insert_raw_event as _insert_raw_event
 from tests.support.rpc_errors import metadata_of as metadata_of
 from tests.support.rpc_errors import reason_of as reason_of
+
+
+async def insert_raw_event(
+    conn: Any, stream_id: str, version: int, *args: Any, tenant: str | None = DEV_TENANT, **kw: Any
+) -> int:
+    """tests.support.event_rows.insert_raw_event, the event and its stream in ``tenant`` (by
+    default the test tokens' tenant, so the tests' callers see the row)."""
+    position = await _insert_raw_event(conn, stream_id, version, *args, **kw)
+    await conn.execute(
+        "UPDATE eventstore.events SET tenant = $2 WHERE position = $1", position, tenant
+    )
+    await conn.execute(
+        "UPDATE eventstore.streams SET tenant = $2 WHERE stream_id = $1", stream_id, tenant
+    )
+    return position
 
 
 def new_stream(category: str = "fund") -> str:

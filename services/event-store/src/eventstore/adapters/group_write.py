@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition
+from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition, NotFound
 from fundledger_platform.reasons import Reason
 
 from eventstore.adapters import sql
@@ -67,6 +67,7 @@ class PostgresGroupWriter:
 class _Planned:
     command: AppendCommand
     first_version: int
+    tenant: str | None  # the stream's: every event carries it
 
 
 _KINDS = {
@@ -109,9 +110,15 @@ async def write_group(
             slot = (cmd.stream_id, cmd.idempotency_key)
             if slot in keys:
                 # The same key twice in one group: the later one is a retry of
-                # the earlier (or a misuse of the key).
-                if commands[keys[slot]].request_hash == cmd.request_hash:
+                # the earlier (or a misuse of the key). The hash covers the caller's
+                # identity, so a retry is the same caller's.
+                first = commands[keys[slot]]
+                if first.request_hash == cmd.request_hash:
                     outcome.aliases[i] = keys[slot]
+                elif first.tenant != cmd.tenant:
+                    # Two tenants' appends to one stream: at most one of them owns it, and
+                    # which one must not show through a key-reuse answer.
+                    outcome.results[i] = _stream_not_found(cmd)
                 else:
                     outcome.results[i] = _key_reused(cmd)
                 continue
@@ -135,19 +142,28 @@ async def write_group(
         [c.expected.version for c in chosen],
         [len(c.events) for c in chosen],
         [e.event_id for c in chosen for e in c.events],
+        [c.tenant for c in chosen],
+        [c.tenant for c in chosen],
     )
     planned: list[tuple[int, _Planned]] = []
     for i, row in zip(candidates, rows, strict=True):
         cmd = commands[i]
         n = len(cmd.events)
-        if row["new_version"] is None:
+        if row["foreign_stream"]:
+            # Another tenant's stream (or, for a tenant's caller, one without a tenant): the
+            # same answer as a stream that does not exist, and nothing written.
+            if i in key_claimed:
+                await conn.execute(sql.RELEASE_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
+            outcome.results[i] = _stream_not_found(cmd)
+        elif row["new_version"] is None:
             outcome.results[i] = await _wrong_version(
                 conn, cmd, row["actual_version"], i in key_claimed
             )
         elif row["claimed"] < n:
             outcome.results[i] = await _event_ids_taken(conn, cmd, i in key_claimed)
         else:
-            planned.append((i, _Planned(cmd, first_version=int(row["new_version"]) - n + 1)))
+            first_version = int(row["new_version"]) - n + 1
+            planned.append((i, _Planned(cmd, first_version, row["stream_tenant"])))
     if planned:
         for i, written in await _write_events(conn, planned, rollup=rollup):
             outcome.results[i] = written
@@ -164,6 +180,12 @@ async def _claim_key(conn: Conn, cmd: AppendCommand) -> AppendResult | DomainErr
         return None
     # Committed by an earlier request (a concurrent one in another transaction
     # made our INSERT wait for its commit first).
+    if cmd.tenant is not None:
+        # The key's append committed, so its stream did too: a stream of another tenant is
+        # NOT_FOUND here as everywhere, never a replay of someone else's result.
+        owner = await conn.fetchval(sql.STREAM_TENANT, cmd.stream_id)
+        if owner != cmd.tenant:
+            return _stream_not_found(cmd)
     row = await conn.fetchrow(sql.GET_IDEMPOTENCY_KEY, cmd.stream_id, cmd.idempotency_key)
     assert row is not None
     if bytes(row["request_hash"]) != cmd.request_hash:
@@ -263,7 +285,7 @@ async def _write_events(
     results: list[tuple[int, AppendResult]] = []
     keyed: list[tuple[str, str, str]] = []
     streams: list[str] = []
-    counts: Counter[tuple[str, str]] = Counter()
+    counts: Counter[tuple[str, str, str]] = Counter()
     for i, plan in planned:
         cmd = plan.command
         first_position = position
@@ -285,10 +307,12 @@ async def _write_events(
                     e.correlation_id,
                     e.user_id,
                     e.source,
+                    plan.tenant,
+                    e.actor,
                     recorded_at,
                 )
             )
-            counts[(e.user_id or "", e.event_type)] += 1
+            counts[(plan.tenant or "", e.user_id or "", e.event_type)] += 1
             position += 1
         result = AppendResult(
             first_version=plan.first_version,
@@ -303,7 +327,7 @@ async def _write_events(
         if cmd.idempotency_key is not None:
             keyed.append((cmd.stream_id, cmd.idempotency_key, json.dumps(result.to_json())))
     columns = list(zip(*records, strict=True))
-    await conn.execute(sql.INSERT_EVENTS, *(list(col) for col in columns[:15]), recorded_at)
+    await conn.execute(sql.INSERT_EVENTS, *(list(col) for col in columns[:17]), recorded_at)
     await conn.execute(sql.STAMP_HEADS, sorted(set(streams)), recorded_at)
     if keyed:
         await conn.execute(
@@ -319,10 +343,21 @@ async def _write_events(
             recorded_at,
             [k[0] for k, _ in ordered],
             [k[1] for k, _ in ordered],
+            [k[2] for k, _ in ordered],
             [c for _, c in ordered],
         )
     await conn.execute(sql.NOTIFY, NOTIFY_CHANNEL, str(position - 1))
     return results
+
+
+def _stream_not_found(cmd: AppendCommand) -> NotFound:
+    """What a caller bound to a tenant hears of a stream that is not theirs: exactly what a
+    stream that does not exist answers (its existence is not disclosed)."""
+    return NotFound(
+        f"stream {cmd.stream_id} does not exist",
+        reason=Reason.STREAM_NOT_FOUND,
+        metadata={"stream_id": cmd.stream_id},
+    )
 
 
 def _key_reused(cmd: AppendCommand) -> FailedPrecondition:

@@ -3,6 +3,11 @@
 Stream reads carry a time bound taken from the stream head (first/last
 recorded_at), so PostgreSQL prunes every day-partition the stream never wrote
 to; without it a read would probe each partition's index.
+
+Every query of the log goes through ``_fetch``/``_fetchrow``/``_fetchval``, which add the
+caller's tenant predicate (adapters/tenant_filter.py): a caller bound to a tenant never reads
+another tenant's stream head, event or count, whichever RPC asks. Only the log's head (a
+position, no tenant's data) is read without it.
 """
 
 from __future__ import annotations
@@ -13,8 +18,10 @@ from datetime import datetime
 
 import asyncpg
 
+from eventstore.adapters.tenant_filter import scoped
+
 _COLUMNS = """position, stream_id, category, version, event_id, event_type, schema_version,
-data, metadata, causation_id, correlation_id, user_id, source, recorded_at"""
+data, metadata, causation_id, correlation_id, user_id, source, tenant, actor, recorded_at"""
 
 PAGE = 500
 
@@ -26,16 +33,31 @@ class StreamHead:
     version: int
     first_recorded_at: datetime | None
     last_recorded_at: datetime | None
+    tenant: str | None = None
 
 
 class Reader:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
+    # The only ways to query the log: each adds the caller's tenant predicate.
+    async def _fetch(self, query: str, *args: object) -> list[asyncpg.Record]:
+        text, values = scoped(query, *args)
+        return list(await self._pool.fetch(text, *values))
+
+    async def _fetchrow(self, query: str, *args: object) -> asyncpg.Record | None:
+        text, values = scoped(query, *args)
+        return await self._pool.fetchrow(text, *values)
+
+    async def _fetchval(self, query: str, *args: object) -> object:
+        text, values = scoped(query, *args)
+        return await self._pool.fetchval(text, *values)
+
     async def head(self, stream_id: str) -> StreamHead | None:
-        row = await self._pool.fetchrow(
-            "SELECT stream_id, category, version, first_recorded_at, last_recorded_at "
-            "FROM eventstore.streams WHERE stream_id = $1",
+        """The stream's head; None when it does not exist or is not the caller's tenant's."""
+        row = await self._fetchrow(
+            "SELECT stream_id, category, version, first_recorded_at, last_recorded_at, tenant "
+            "FROM eventstore.streams WHERE stream_id = $1 AND {tenant}",
             stream_id,
         )
         return None if row is None else StreamHead(**dict(row))
@@ -43,15 +65,14 @@ class Reader:
     async def count_stream(self, head: StreamHead) -> int:
         if head.first_recorded_at is None or head.last_recorded_at is None:
             return 0
-        return int(
-            await self._pool.fetchval(
-                "SELECT count(*) FROM eventstore.events WHERE stream_id = $1 "
-                "AND recorded_at BETWEEN $2 AND $3",
-                head.stream_id,
-                head.first_recorded_at,
-                head.last_recorded_at,
-            )
+        count = await self._fetchval(
+            "SELECT count(*) FROM eventstore.events WHERE stream_id = $1 "
+            "AND recorded_at BETWEEN $2 AND $3 AND {tenant}",
+            head.stream_id,
+            head.first_recorded_at,
+            head.last_recorded_at,
         )
+        return int(str(count))
 
     async def read_stream(
         self,
@@ -71,20 +92,20 @@ class Reader:
             cursor = head.version if from_version is None else from_version
             query = (
                 f"SELECT {_COLUMNS} FROM eventstore.events WHERE stream_id = $1 "
-                "AND version <= $2 AND recorded_at BETWEEN $3 AND $4 "
+                "AND version <= $2 AND recorded_at BETWEEN $3 AND $4 AND {tenant} "
                 "ORDER BY version DESC LIMIT $5"
             )
         else:
             cursor = 1 if from_version is None else from_version
             query = (
                 f"SELECT {_COLUMNS} FROM eventstore.events WHERE stream_id = $1 "
-                "AND version >= $2 AND recorded_at BETWEEN $3 AND $4 "
+                "AND version >= $2 AND recorded_at BETWEEN $3 AND $4 AND {tenant} "
                 "ORDER BY version LIMIT $5"
             )
         remaining = max_count if max_count > 0 else None
         while remaining is None or remaining > 0:
             limit = PAGE if remaining is None else min(PAGE, remaining)
-            rows = await self._pool.fetch(
+            rows = await self._fetch(
                 query, head.stream_id, cursor, head.first_recorded_at, upper, limit
             )
             for row in rows:
@@ -129,26 +150,25 @@ class Reader:
         """Events at or after a position, in position order. Safe to tail: the
         log commits in position order, so nothing can appear below a position
         already read (see adapters/group_write.py)."""
-        return list(
-            await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM eventstore.events WHERE position >= $1 "
-                "AND (cardinality($3::text[]) = 0 OR category = ANY($3::text[])) "
-                "AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[])) "
-                "AND ($5::bigint IS NULL OR position <= $5) "
-                "AND ($6::timestamptz IS NULL OR recorded_at >= $6) "
-                "ORDER BY position LIMIT $2",
-                from_position,
-                limit,
-                list(categories),
-                list(event_types),
-                to_position,
-                since,
-            )
+        return await self._fetch(
+            f"SELECT {_COLUMNS} FROM eventstore.events WHERE position >= $1 "
+            "AND (cardinality($3::text[]) = 0 OR category = ANY($3::text[])) "
+            "AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[])) "
+            "AND ($5::bigint IS NULL OR position <= $5) "
+            "AND ($6::timestamptz IS NULL OR recorded_at >= $6) AND {tenant} "
+            "ORDER BY position LIMIT $2",
+            from_position,
+            limit,
+            list(categories),
+            list(event_types),
+            to_position,
+            since,
         )
 
     async def log_head(self) -> tuple[int, datetime]:
         """The last committed position and its recorded_at: every later event is
-        recorded at or after that time (the bound that prunes old partitions)."""
+        recorded at or after that time (the bound that prunes old partitions). A position of
+        the whole log, no tenant's data: read without the tenant predicate."""
         row = await self._pool.fetchrow(
             "SELECT last_position, last_recorded_at FROM eventstore.log_head"
         )
@@ -167,34 +187,30 @@ class Reader:
         before_position: int | None,
         limit: int,
     ) -> list[asyncpg.Record]:
-        return list(
-            await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM eventstore.events WHERE user_id = $1 "
-                "AND ($2::timestamptz IS NULL OR recorded_at >= $2) "
-                "AND ($3::timestamptz IS NULL OR recorded_at < $3) "
-                "AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[])) "
-                "AND ($5::bigint IS NULL OR position < $5) "
-                "ORDER BY position DESC LIMIT $6",
-                user_id,
-                start,
-                end,
-                list(event_types),
-                before_position,
-                limit,
-            )
+        return await self._fetch(
+            f"SELECT {_COLUMNS} FROM eventstore.events WHERE user_id = $1 "
+            "AND ($2::timestamptz IS NULL OR recorded_at >= $2) "
+            "AND ($3::timestamptz IS NULL OR recorded_at < $3) "
+            "AND (cardinality($4::text[]) = 0 OR event_type = ANY($4::text[])) "
+            "AND ($5::bigint IS NULL OR position < $5) AND {tenant} "
+            "ORDER BY position DESC LIMIT $6",
+            user_id,
+            start,
+            end,
+            list(event_types),
+            before_position,
+            limit,
         )
 
     async def correlated(
         self, correlation_id: str, after_position: int, limit: int
     ) -> list[asyncpg.Record]:
-        return list(
-            await self._pool.fetch(
-                f"SELECT {_COLUMNS} FROM eventstore.events WHERE correlation_id = $1 "
-                "AND position > $2 ORDER BY position LIMIT $3",
-                correlation_id,
-                after_position,
-                limit,
-            )
+        return await self._fetch(
+            f"SELECT {_COLUMNS} FROM eventstore.events WHERE correlation_id = $1 "
+            "AND position > $2 AND {tenant} ORDER BY position LIMIT $3",
+            correlation_id,
+            after_position,
+            limit,
         )
 
     async def count(
@@ -205,21 +221,20 @@ class Reader:
         start: datetime | None,
         end: datetime | None,
     ) -> int:
-        return int(
-            await self._pool.fetchval(
-                "SELECT count(*) FROM eventstore.events WHERE "
-                "($1::text IS NULL OR user_id = $1) "
-                "AND (cardinality($2::text[]) = 0 OR event_type = ANY($2::text[])) "
-                "AND ($3::text IS NULL OR category = $3) "
-                "AND ($4::timestamptz IS NULL OR recorded_at >= $4) "
-                "AND ($5::timestamptz IS NULL OR recorded_at < $5)",
-                user_id,
-                list(event_types),
-                category,
-                start,
-                end,
-            )
+        count = await self._fetchval(
+            "SELECT count(*) FROM eventstore.events WHERE "
+            "($1::text IS NULL OR user_id = $1) "
+            "AND (cardinality($2::text[]) = 0 OR event_type = ANY($2::text[])) "
+            "AND ($3::text IS NULL OR category = $3) "
+            "AND ($4::timestamptz IS NULL OR recorded_at >= $4) "
+            "AND ($5::timestamptz IS NULL OR recorded_at < $5) AND {tenant}",
+            user_id,
+            list(event_types),
+            category,
+            start,
+            end,
         )
+        return int(str(count))
 
     async def daily_counts(
         self,
@@ -228,17 +243,17 @@ class Reader:
         start: datetime | None,
         end: datetime | None,
     ) -> list[asyncpg.Record]:
-        return list(
-            await self._pool.fetch(
-                "SELECT day, user_id, event_type, count FROM eventstore.daily_counts WHERE "
-                "($1::text IS NULL OR user_id = $1) "
-                "AND (cardinality($2::text[]) = 0 OR event_type = ANY($2::text[])) "
-                "AND ($3::timestamptz IS NULL OR day >= ($3 AT TIME ZONE 'UTC')::date) "
-                "AND ($4::timestamptz IS NULL OR day <= ($4 AT TIME ZONE 'UTC')::date) "
-                "ORDER BY day, user_id, event_type",
-                user_id,
-                list(event_types),
-                start,
-                end,
-            )
+        # Summed over tenants: a caller not bound to one sees one row per day, user and type.
+        return await self._fetch(
+            "SELECT day, user_id, event_type, sum(count)::bigint AS count "
+            "FROM eventstore.daily_counts WHERE "
+            "($1::text IS NULL OR user_id = $1) "
+            "AND (cardinality($2::text[]) = 0 OR event_type = ANY($2::text[])) "
+            "AND ($3::timestamptz IS NULL OR day >= ($3 AT TIME ZONE 'UTC')::date) "
+            "AND ($4::timestamptz IS NULL OR day <= ($4 AT TIME ZONE 'UTC')::date) AND {tenant} "
+            "GROUP BY day, user_id, event_type ORDER BY day, user_id, event_type",
+            user_id,
+            list(event_types),
+            start,
+            end,
         )

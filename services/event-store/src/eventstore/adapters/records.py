@@ -23,6 +23,8 @@ def to_recorded_event(row: asyncpg.Record) -> events_pb2.RecordedEvent:
         user_id=row["user_id"] or "",
         source=row["source"] or "",
         category=row["category"],
+        tenant=row["tenant"] or "",
+        actor=row["actor"] or "",
     )
     event.recorded_at.FromDatetime(row["recorded_at"])
     return event

@@ -42,7 +42,8 @@ RELAY_LOCK_KEY = 0x46554E444C45  # "FUNDLE": one relay leader per database
 
 _SELECT = """
 SELECT position, stream_id, category, version, event_id, event_type, schema_version,
-       data, metadata, causation_id, correlation_id, user_id, source, recorded_at
+       data, metadata, causation_id, correlation_id, user_id, source, tenant, actor,
+       recorded_at
 FROM eventstore.events WHERE position > $1 AND recorded_at >= $2
 ORDER BY position LIMIT $3
 """

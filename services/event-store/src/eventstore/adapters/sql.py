@@ -23,12 +23,16 @@ WHERE k.stream_id = v.stream_id AND k.idempotency_key = v.idempotency_key
 """
 
 
-# Every append of a group: move its head and claim its event ids (migration 0003).
+# Every append of a group: check its tenant, move its head and claim its event ids
+# (migrations 0003, 0004).
 ADVANCE_HEADS = """
-SELECT new_version, actual_version, claimed
+SELECT new_version, actual_version, claimed, foreign_stream, stream_tenant
 FROM eventstore.advance_heads(
-    $1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::uuid[])
+    $1::text[], $2::text[], $3::text[], $4::bigint[], $5::int[], $6::uuid[], $7::text[],
+    $8::text[])
 """
+
+STREAM_TENANT = "SELECT tenant FROM eventstore.streams WHERE stream_id = $1"
 
 FIND_EVENT_IDS = """
 SELECT event_id, stream_id, version FROM eventstore.event_ids WHERE event_id = ANY($1::uuid[])
@@ -54,12 +58,12 @@ INSERT_EVENTS = """
 INSERT INTO eventstore.events (
     position, stream_id, category, version, event_id, event_type, schema_version, data,
     metadata, payload_hash, idempotency_key, causation_id, correlation_id, user_id, source,
-    recorded_at)
-SELECT p, s, c, v, i, t, sv, d::jsonb, m::jsonb, h, k, ca, co, u, so, $16
+    tenant, actor, recorded_at)
+SELECT p, s, c, v, i, t, sv, d::jsonb, m::jsonb, h, k, ca, co, u, so, te, a, $18
 FROM unnest($1::bigint[], $2::text[], $3::text[], $4::bigint[], $5::uuid[], $6::text[],
             $7::int[], $8::text[], $9::text[], $10::bytea[], $11::text[], $12::text[],
-            $13::text[], $14::text[], $15::text[])
-     AS e(p, s, c, v, i, t, sv, d, m, h, k, ca, co, u, so)
+            $13::text[], $14::text[], $15::text[], $16::text[], $17::text[])
+     AS e(p, s, c, v, i, t, sv, d, m, h, k, ca, co, u, so, te, a)
 """
 
 STAMP_HEADS = """
@@ -69,10 +73,10 @@ WHERE stream_id = ANY($1::text[])
 """
 
 BUMP_DAILY_COUNTS = """
-INSERT INTO eventstore.daily_counts AS d (day, user_id, event_type, count)
-SELECT ($1::timestamptz AT TIME ZONE 'UTC')::date, u, t, c
-FROM unnest($2::text[], $3::text[], $4::bigint[]) AS v(u, t, c)
-ON CONFLICT (day, user_id, event_type) DO UPDATE SET count = d.count + excluded.count
+INSERT INTO eventstore.daily_counts AS d (day, tenant, user_id, event_type, count)
+SELECT ($1::timestamptz AT TIME ZONE 'UTC')::date, te, u, t, c
+FROM unnest($2::text[], $3::text[], $4::text[], $5::bigint[]) AS v(te, u, t, c)
+ON CONFLICT (day, tenant, user_id, event_type) DO UPDATE SET count = d.count + excluded.count
 """
 
 NOTIFY = "SELECT pg_notify($1, $2)"

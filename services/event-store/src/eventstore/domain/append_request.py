@@ -28,7 +28,7 @@ from fundledger_platform.fields import malformed, non_negative, required, text
 from fundledger_platform.reasons import Reason
 from fundledger_platform.stream_ids import check_stream_id
 
-from eventstore.domain.model import AppendCommand, Expected, ExpectedKind, NewEvent
+from eventstore.domain.model import AppendCommand, Expected, ExpectedKind, Identity, NewEvent
 
 MAX_EVENT_TYPE_LENGTH = 100
 _EVENT_TYPE = re.compile(r"^[A-Za-z][A-Za-z0-9_.:-]{0,99}$")
@@ -92,7 +92,9 @@ def _check_metadata(metadata: Mapping[str, str], prefix: str) -> None:
             raise malformed(f"{prefix}.metadata[{key!r}]", "must not contain NUL characters")
 
 
-def _event(raw: RawEvent, index: int, limits: Limits) -> tuple[NewEvent, dict[str, object]]:
+def _event(
+    raw: RawEvent, index: int, limits: Limits, identity: Identity | None
+) -> tuple[NewEvent, dict[str, object]]:
     prefix = f"events[{index}]"
     if not _EVENT_TYPE.match(raw.event_type):
         raise _bad_event_type(raw.event_type, f"{prefix}.event_type")
@@ -120,6 +122,10 @@ def _event(raw: RawEvent, index: int, limits: Limits) -> tuple[NewEvent, dict[st
         name = err.field if err.field.startswith(prefix) else f"{prefix}.{err.field}"
         raise _invalid(name, err.message, Reason.INVALID_PAYLOAD) from None
     _check_metadata(raw.metadata, prefix)
+    # Checked even when the server overrides it: a caller's field is never INTERNAL.
+    user_id = _optional_text(raw.user_id, f"{prefix}.user_id")
+    if identity is not None:
+        user_id = identity.user_id
     event = NewEvent(
         event_id=event_id,
         client_event_id=bool(raw.event_id),
@@ -130,8 +136,9 @@ def _event(raw: RawEvent, index: int, limits: Limits) -> tuple[NewEvent, dict[st
         metadata=dict(raw.metadata),
         causation_id=_optional_text(raw.causation_id, f"{prefix}.causation_id"),
         correlation_id=_optional_text(raw.correlation_id, f"{prefix}.correlation_id"),
-        user_id=_optional_text(raw.user_id, f"{prefix}.user_id"),
+        user_id=user_id,
         source=_optional_text(raw.source, f"{prefix}.source"),
+        actor=identity.actor if identity is not None else None,
     )
     # What identifies the request for idempotency: everything the caller chose.
     # Server-generated event ids are left out, so a retry hashes the same.
@@ -143,7 +150,7 @@ def _event(raw: RawEvent, index: int, limits: Limits) -> tuple[NewEvent, dict[st
         "metadata": dict(raw.metadata),
         "causation_id": raw.causation_id,
         "correlation_id": raw.correlation_id,
-        "user_id": raw.user_id,
+        "user_id": raw.user_id if identity is None else (user_id or ""),
         "source": raw.source,
     }
     return event, fingerprint
@@ -155,9 +162,14 @@ def validate_append(
     events: Sequence[RawEvent],
     idempotency_key: str,
     limits: Limits,
+    identity: Identity | None = None,
 ) -> AppendCommand:
     """The append as a command the store can write, or InvalidArgument naming the
-    first field that is wrong."""
+    first field that is wrong.
+
+    ``identity`` (None: authentication is off) is written into every event whatever the request
+    says: its user (a request's ``user_id`` is ignored), its actor, and its tenant rule. It is
+    part of the idempotency hash, so an idempotency key replays only for the same caller."""
     category = check_stream_id(stream_id)
     if expected.kind is ExpectedKind.EXACT and expected.version < 0:
         raise _invalid("expected_version", "must not be negative", Reason.EXPECTED_VERSION_INVALID)
@@ -179,11 +191,15 @@ def validate_append(
     # Checked before any I/O: a key PostgreSQL cannot store would fail the whole group commit
     # it joined, other callers' appends included.
     text(idempotency_key, "idempotency_key", max_length=MAX_KEY_LENGTH)
-    built = [_event(raw, i, limits) for i, raw in enumerate(events)]
+    built = [_event(raw, i, limits, identity) for i, raw in enumerate(events)]
     ids = [e.event_id for e, _ in built]
     if len(set(ids)) != len(ids):
         raise _invalid("events", "event ids repeat within one append", Reason.DUPLICATE_EVENT_ID)
-    digest = request_hash([stream_id, expected.describe(), [fp for _, fp in built]])
+    hashed: list[object] = [stream_id, expected.describe(), [fp for _, fp in built]]
+    if identity is not None:
+        # Without authentication the hash stays what it always was (keys stored before match).
+        hashed.append([identity.user_id or "", identity.actor or "", identity.tenant or ""])
+    digest = request_hash(hashed)
     return AppendCommand(
         stream_id=stream_id,
         category=category,
@@ -191,4 +207,5 @@ def validate_append(
         events=tuple(e for e, _ in built),
         idempotency_key=idempotency_key or None,
         request_hash=digest,
+        tenant=identity.tenant if identity is not None else None,
     )

@@ -27,6 +27,23 @@ class Expected:
 
 
 @dataclass(frozen=True)
+class Identity:
+    """Who is appending, as the server established it from the verified token (never from the
+    request): written into every event of the append."""
+
+    # The person the events are written for (their subject); None when a service appends for
+    # itself.
+    user_id: str | None
+    # The service whose token made the call, for a person or for itself; None when the person
+    # called the event store directly.
+    actor: str | None
+    # The tenant the caller is bound to: a stream this append creates gets it, and an existing
+    # stream must have it (else the append answers NOT_FOUND); None: not bound (a service
+    # acting for itself).
+    tenant: str | None
+
+
+@dataclass(frozen=True)
 class NewEvent:
     event_id: UUID
     client_event_id: bool
@@ -39,6 +56,7 @@ class NewEvent:
     correlation_id: str | None
     user_id: str | None
     source: str | None
+    actor: str | None = None
 
 
 @dataclass(frozen=True)
@@ -49,6 +67,9 @@ class AppendCommand:
     events: tuple[NewEvent, ...]
     idempotency_key: str | None
     request_hash: bytes
+    # The caller's tenant (Identity.tenant): given to a stream this append creates, required of
+    # an existing one; None: no tenant check, and a new stream gets none.
+    tenant: str | None = None
 
     def with_traceparent(self, traceparent: str) -> AppendCommand:
         """The command with the caller's W3C trace context in each event's metadata

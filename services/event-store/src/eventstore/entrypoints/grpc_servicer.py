@@ -4,6 +4,14 @@ Appends: validate_append (domain/append_request.py) → Appender.append
 (service_layer/append.py, the group-commit queue) → its GroupWriter port, whose SQL is
 adapters/group_write.py. Domain errors raised here become gRPC statuses in the
 platform's interceptor.
+
+Identity and access (docs/security.md): every RPC's own permission is enforced before it runs
+(the contract's ``requires`` option); what depends on the request is checked here, before
+anything is read or written — the stream category (``events.append:<category>``,
+``events.read:<category>``, ``events.subscribe:<category>``; no category filter means every
+category, ``:*``) and whose activity is asked for (another user's, or everyone's, needs
+``analytics.read``). Appends are written with the caller's identity (entrypoints/identity.py);
+every read is narrowed to the caller's tenant by the reader.
 """
 
 from __future__ import annotations
@@ -17,6 +25,8 @@ from typing import Any
 import grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
+from fundledger_platform.auth.authorization import permitted, require
+from fundledger_platform.auth.tenancy import calling_user
 from fundledger_platform.errors import NotFound
 from fundledger_platform.fields import non_negative, required
 from fundledger_platform.pagination import page_size
@@ -29,6 +39,7 @@ from eventstore.adapters.reader import PAGE, Reader, StreamHead
 from eventstore.adapters.records import to_recorded_event
 from eventstore.domain.append_request import Limits, validate_append
 from eventstore.entrypoints import mappers as m
+from eventstore.entrypoints.identity import caller_identity
 from eventstore.service_layer.append import Appender
 
 
@@ -56,7 +67,9 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             m.raw_events(request),
             request.idempotency_key,
             self._limits,
+            caller_identity(),
         )
+        require(f"events.append:{command.category}")
         trace = inject_headers().get("traceparent")
         if trace:
             # Stored with the events (after hashing, so retries still match) and
@@ -67,7 +80,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def ReadStream(
         self, request: pb.ReadStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ReadStreamResponse]:
-        check_stream_id(request.stream_id)
+        require(f"events.read:{check_stream_id(request.stream_id)}")
         from_version = request.from_version if request.HasField("from_version") else None
         if from_version is not None:
             non_negative(from_version, "from_version")
@@ -93,10 +106,12 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def ReadAll(
         self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ReadAllResponse]:
+        categories = m.categories(request.categories)
+        _require_categories("events.read", categories)
         rows = self._reader.read_all(
             from_position=non_negative(request.from_position, "from_position"),
             max_count=non_negative(request.max_count, "max_count"),
-            categories=m.categories(request.categories),
+            categories=categories,
             event_types=m.event_types(request.event_types),
         )
         size = m.batch_size(request.batch_size)
@@ -111,6 +126,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.SubscribeResponse]:
         categories = m.categories(request.categories)
+        _require_categories("events.subscribe", categories)
         types = m.event_types(request.event_types)
         if request.HasField("from_position"):
             cursor = max(non_negative(request.from_position, "from_position"), 1)
@@ -140,7 +156,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def GetStreamInfo(
         self, request: pb.GetStreamInfoRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetStreamInfoResponse:
-        check_stream_id(request.stream_id)
+        require(f"events.read:{check_stream_id(request.stream_id)}")
         head = await self._head(request.stream_id)
         response = pb.GetStreamInfoResponse(
             stream_id=head.stream_id,
@@ -158,6 +174,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         self, request: pb.ListUserEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.ListUserEventsResponse:
         user_id = m.id_filter(required(request.user_id, "user_id"), "user_id")
+        _require_activity_of(user_id)
         event_types = m.event_types(request.event_types)
         size = page_size(request.page_size)
         start, end = m.window(
@@ -191,8 +208,14 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         size = page_size(request.page_size)
         after = m.position_of(request.page_token, m.CORRELATED_EVENTS, correlation_id) or 0
         rows = await self._reader.correlated(correlation_id, after, size + 1)
+        # An operation's events span categories: the caller sees those it may read (a page
+        # may hold fewer events than asked; its token still continues after the last one).
         response = pb.ListCorrelatedEventsResponse(
-            events=[to_recorded_event(r) for r in rows[:size]]
+            events=[
+                to_recorded_event(r)
+                for r in rows[:size]
+                if permitted(f"events.read:{r['category']}")
+            ]
         )
         if len(rows) > size:
             response.next_page_token = m.position_token(
@@ -204,6 +227,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         self, request: pb.CountEventsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.CountEventsResponse:
         user_id = m.id_filter(request.user_id, "user_id")
+        _require_activity_of(user_id)
         event_types = m.event_types(request.event_types)
         category = m.id_filter(request.category, "category")
         start, end = m.window(
@@ -216,6 +240,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         self, request: pb.GetDailyCountsRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetDailyCountsResponse:
         user_id = m.id_filter(request.user_id, "user_id")
+        _require_activity_of(user_id)
         event_types = m.event_types(request.event_types)
         start, end = m.window(
             m.time_of(request, "start_time"), m.time_of(request, "end_time"), 0, datetime.now(UTC)
@@ -242,6 +267,19 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
                 metadata={"stream_id": stream_id},
             )
         return head
+
+
+def _require_categories(permission: str, categories: list[str]) -> None:
+    """``permission`` for each category asked for; for every category when none is."""
+    for category in categories or ["*"]:
+        require(f"{permission}:{category}")
+
+
+def _require_activity_of(user_id: str) -> None:
+    """One's own activity needs only the RPC's permission; another user's, or everyone's
+    (``user_id`` empty), needs ``analytics.read``."""
+    if not user_id or user_id != calling_user():
+        require("analytics.read")
 
 
 async def _wait(event: asyncio.Event, seconds: float) -> None:

@@ -1,0 +1,30 @@
+"""The tenant predicate of every read query of the log, in one place.
+
+Tenant filters leak when one query path forgets them, so no read query of the log is sent
+without going through :func:`scoped`: each query text carries the marker ``{tenant}`` where the
+predicate goes, and :func:`scoped` replaces it with ``tenant = $n`` (the caller's tenant, from
+the verified principal: ``tenant_scope()``) or with ``TRUE`` for a caller not bound to a
+tenant (a service acting for itself, or authentication off). A query without the marker is a
+programming error, refused before it reaches the database. The streams, events and
+daily_counts tables all name the column ``tenant``.
+"""
+
+from __future__ import annotations
+
+from fundledger_platform.auth.tenancy import tenant_scope
+
+__all__ = ["TENANT", "scoped"]
+
+TENANT = "{tenant}"
+
+
+def scoped(query: str, *args: object) -> tuple[str, list[object]]:
+    """``query`` narrowed to the caller's tenant, and its arguments (the tenant appended as the
+    last parameter when there is one). PermissionDenied (TENANT_MISSING) for a person whose
+    token names no tenant."""
+    if TENANT not in query:
+        raise ValueError("a query of the log without the {tenant} marker")
+    scope = tenant_scope()
+    if scope is None:
+        return query.replace(TENANT, "TRUE"), list(args)
+    return query.replace(TENANT, f"tenant = ${len(args) + 1}"), [*args, scope]
