@@ -2,7 +2,10 @@
 
 Creates a fund, adds companies, invests, revalues, then reads the current state
 (projector, read-your-writes) and the state as of an earlier time (snapshotter).
-Endpoints come from .stack/endpoints.json (or FUNDLEDGER_STACK_DIR).
+Endpoints come from .stack/endpoints.json (or FUNDLEDGER_STACK_DIR). The stack is secure
+(`make run`'s default): calls use TLS trusting <stack dir>/tls/ca.crt and carry a dev token of
+"alice", a fund manager of tenant "dev", minted from the stack's dev issuer. A deployment
+would pass its own CA and a token from its identity provider instead.
 """
 
 from __future__ import annotations
@@ -19,11 +22,22 @@ from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
 from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
 from fundledger_devstack.endpoints import read_endpoints
+from fundledger_devstack.security import StackSecurity
+
+OPTIONS = [("grpc.enable_http_proxy", 0)]  # 127.0.0.1 never through an http_proxy
 
 
-def endpoints() -> dict[str, str]:
-    folder = Path(os.environ.get("FUNDLEDGER_STACK_DIR", ".stack"))
-    return read_endpoints(folder)
+def stack_dir() -> Path:
+    return Path(os.environ.get("FUNDLEDGER_STACK_DIR", ".stack"))
+
+
+def connect(address: str) -> grpc.aio.Channel:
+    """TLS + a dev token on a secure stack; plaintext on one started insecure."""
+    security = StackSecurity.load(stack_dir())
+    if security is None:
+        return grpc.aio.insecure_channel(address, options=OPTIONS)
+    token = security.mint_person("alice", roles=["fund-manager"], tenant="dev")
+    return grpc.aio.secure_channel(address, security.channel_credentials(token), options=OPTIONS)
 
 
 def ev(event_type: str, **data: object) -> events_pb2.EventData:
@@ -37,12 +51,12 @@ def money(cents: int) -> str:
 
 
 async def main() -> None:
-    where = endpoints()
+    where = read_endpoints(stack_dir())
     fund = f"fund-{uuid.uuid4()}"
     async with (
-        grpc.aio.insecure_channel(where["event-store"]) as a,
-        grpc.aio.insecure_channel(where["projector"]) as b,
-        grpc.aio.insecure_channel(where["snapshotter"]) as c,
+        connect(where["event-store"]) as a,
+        connect(where["projector"]) as b,
+        connect(where["snapshotter"]) as c,
     ):
         store = eventstore_pb2_grpc.EventStoreServiceStub(a)
         projector = projector_pb2_grpc.ProjectorServiceStub(b)

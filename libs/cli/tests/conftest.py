@@ -2,13 +2,15 @@
 
 `cli` runs `fundledger …` in-process (typer's CliRunner) with --stack-dir pointing at the
 full_stack fixture's endpoints.json, and reads the event store back with plain stubs so a
-test checks what was really written, not what the CLI printed.
+test checks what was really written, not what the CLI printed. The stack is secure, as
+`make run`'s is: the CLI finds its CA and mints its own dev token from the stack dir; the
+read-back stubs call over TLS with an admin's token.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 
 import grpc
@@ -32,6 +34,9 @@ _UNSET = {
         "FUNDLEDGER_STORAGE_ADDRESS",
         "FUNDLEDGER_NATS_URL",
         "FUNDLEDGER_CLI_TIMEOUT",
+        "FUNDLEDGER_TOKEN",
+        "FUNDLEDGER_TOKEN_FILE",
+        "FUNDLEDGER_CA_FILE",
     )
 }
 
@@ -40,14 +45,18 @@ class CliDriver:
     def __init__(self, stack: FullStack) -> None:
         self.stack = stack
         self._runner = CliRunner()
-        self._channel = grpc.insecure_channel(
-            stack.address("event-store"), options=[("grpc.enable_http_proxy", 0)]
-        )
+        self._channel = stack.secure.sync_channel(stack.address("event-store"))
         self.eventstore = eventstore_pb2_grpc.EventStoreServiceStub(self._channel)
 
-    def run(self, *args: str | Path, expect: int | None = 0, root: Sequence[str] = ()) -> Result:
+    def run(
+        self,
+        *args: str | Path,
+        expect: int | None = 0,
+        root: Sequence[str] = (),
+        env: Mapping[str, str] | None = None,
+    ) -> Result:
         argv = ["--stack-dir", str(self.stack.stack_dir), "--timeout", "30", *root]
-        result = self._runner.invoke(app, [*argv, *map(str, args)], env=_UNSET)
+        result = self._runner.invoke(app, [*argv, *map(str, args)], env={**_UNSET, **(env or {})})
         if result.exception is not None and not isinstance(result.exception, SystemExit):
             raise result.exception
         if expect is not None:

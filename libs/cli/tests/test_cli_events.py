@@ -28,11 +28,13 @@ def test_append_single_event_and_read_it_back(cli: Cli, fund_id: str) -> None:
         "-e",
         "no-stream",
         "--user",
-        "alice",
+        "mallory",
     )
     assert "Appended 1 event(s)" in result.output
     [event] = cli.events(fund_id)
-    assert (event.version, event.event_type, event.user_id) == (1, "FUND_CREATED", "alice")
+    # The stack is secure: the event store records who the token names (the CLI's own dev
+    # token names "dev"), never the user a request claims.
+    assert (event.version, event.event_type, event.user_id) == (1, "FUND_CREATED", "dev")
     assert json.loads(event.data) == json.loads(data)
     assert event.source == "fundledger-cli"
 

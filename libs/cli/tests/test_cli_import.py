@@ -8,7 +8,6 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import grpc
 import pytest
 from fundledger_cli.bulk_import import ImportEvent, parse_input
 from fundledger_cli.eventstore_ops import GrpcImportTarget
@@ -79,7 +78,8 @@ def test_import_assigns_versions_per_stream(
     assert [json.loads(e.data).get("amount_cents") for e in events_b] == [None, 200]
     assert events_a[0].metadata["occurred_at"] == "2015-01-10T09:00:00Z"
     assert events_a[3].metadata["occurred_at"] == "2016-06-30T10:00:00Z"
-    assert events_a[0].user_id == "migration"
+    # The importer's identity, not the file's user_id: the event store records the caller.
+    assert events_a[0].user_id == "dev"
     # Ids are the plan's deterministic ids.
     planned = parse_input(input_file.read_bytes().splitlines()).streams[a]
     assert [e.event_id for e in events_a] == [p.event.event_id for p in planned]
@@ -135,7 +135,7 @@ def test_import_resumes_after_an_interruption(
     raw = input_file.read_bytes()
     parsed = parse_input(raw.splitlines())
     state, _ = load_state(default_state_path(input_file), hashlib.sha256(raw).hexdigest())
-    with grpc.insecure_channel(cli.stack.address("event-store")) as channel:
+    with cli.stack.secure.sync_channel(cli.stack.address("event-store")) as channel:
         target = FailingTarget(GrpcImportTarget(channel, 30), batches=2)
         with pytest.raises(KeyboardInterrupt):
             run_import(parsed, target, state, 2)
@@ -154,7 +154,7 @@ def test_state_file_claiming_more_than_was_written_is_reconciled(
     parsed = parse_input(raw.splitlines())
     state, _ = load_state(default_state_path(input_file), hashlib.sha256(raw).hexdigest())
     with (
-        grpc.insecure_channel(cli.stack.address("event-store")) as channel,
+        cli.stack.secure.sync_channel(cli.stack.address("event-store")) as channel,
         pytest.raises(KeyboardInterrupt),
     ):
         run_import(parsed, FailingTarget(GrpcImportTarget(channel, 30), 1), state, 2)

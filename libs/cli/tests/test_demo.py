@@ -9,7 +9,6 @@ import urllib.request
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
 import pytest
 from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
 from fundledger.fund.v1 import state_pb2
@@ -80,7 +79,7 @@ async def test_the_stream_holds_the_history_the_reallocation_and_the_file(
     assert result.commit.baseline_version == generated
     # One RESERVE_ALLOCATED per changed company plus the REALLOCATION_COMMITTED audit event.
     assert result.commit.new_version == generated + len(result.commit.changes) + 1
-    async with grpc.aio.insecure_channel(full_stack.address("event-store")) as channel:
+    async with full_stack.secure.channel(full_stack.address("event-store")) as channel:
         store = eventstore_pb2_grpc.EventStoreServiceStub(channel)
         info = await store.GetStreamInfo(
             eventstore_pb2.GetStreamInfoRequest(stream_id=result.fund_id), timeout=30

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fundledger_cli.commands import events, files, funds, reallocation, snapshots, stack
+from fundledger_cli.access import CA_FILE_VAR, TOKEN_FILE_VAR, TOKEN_VAR
+from fundledger_cli.commands import auth, events, files, funds, reallocation, snapshots, stack
 from fundledger_cli.context import CliContext
 from fundledger_cli.endpoints import resolve_endpoints
 from fundledger_cli.errors import CliError, report
@@ -24,6 +25,7 @@ app.add_typer(snapshots.app, name="snapshots")
 app.add_typer(reallocation.app, name="realloc")
 app.add_typer(files.app, name="files")
 app.add_typer(stack.app, name="stack")
+app.add_typer(auth.app, name="auth")
 
 
 @app.command("demo")
@@ -70,6 +72,28 @@ def root(
     timeout: Annotated[
         float, typer.Option(envvar="FUNDLEDGER_CLI_TIMEOUT", min=0.1, help="RPC deadline (s).")
     ] = 10.0,
+    # No typer envvar for these three: the command line must beat every variable (see access.py
+    # for the order), which typer's per-option fallback cannot express across two options.
+    token: Annotated[
+        str | None,
+        typer.Option(
+            metavar="JWT",
+            help=f"Bearer token (else --token-file, ${TOKEN_VAR}, ${TOKEN_FILE_VAR}; a local "
+            "secure stack: a dev token minted by the CLI).",
+            show_default=False,
+        ),
+    ] = None,
+    token_file: Annotated[
+        Path | None,
+        typer.Option(metavar="PATH", help="File holding the bearer token (re-read on change)."),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            metavar="PATH",
+            help=f"CA to trust (or ${CA_FILE_VAR}; default: the local stack's tls/ca.crt).",
+        ),
+    ] = None,
 ) -> None:
     """Operate a FundLedger stack: events, funds, snapshots, reallocations, files, health."""
     overrides = {
@@ -85,7 +109,14 @@ def root(
     except CliError as err:
         report(err)
         raise typer.Exit(int(err.exit_code)) from None
-    ctx.obj = CliContext(endpoints=endpoints, timeout=timeout)
+    ctx.obj = CliContext(
+        endpoints=endpoints,
+        timeout=timeout,
+        stack_dir=stack_dir.absolute(),
+        token=token,
+        token_file=token_file,
+        ca_file=ca_file,
+    )
 
 
 def main() -> None:

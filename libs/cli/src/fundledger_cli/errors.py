@@ -36,6 +36,10 @@ class ExitCode(IntEnum):
     CONFLICT = 4
     # NOT_FOUND.
     NOT_FOUND = 5
+    # UNAUTHENTICATED: no token, or one the service refused (expired, wrong issuer, ...).
+    UNAUTHENTICATED = 6
+    # PERMISSION_DENIED: a valid token whose roles lack the permission the call needs.
+    PERMISSION_DENIED = 7
 
 
 class CliError(Exception):
@@ -59,11 +63,35 @@ _EXIT_CODES: dict[grpc.StatusCode, ExitCode] = {
     grpc.StatusCode.FAILED_PRECONDITION: ExitCode.CONFLICT,
     grpc.StatusCode.ALREADY_EXISTS: ExitCode.CONFLICT,
     grpc.StatusCode.NOT_FOUND: ExitCode.NOT_FOUND,
+    grpc.StatusCode.UNAUTHENTICATED: ExitCode.UNAUTHENTICATED,
+    grpc.StatusCode.PERMISSION_DENIED: ExitCode.PERMISSION_DENIED,
+}
+
+# What to do about a refused credential (the reason and the permission come from ErrorInfo).
+_AUTH_HINTS: dict[grpc.StatusCode, str] = {
+    grpc.StatusCode.UNAUTHENTICATED: (
+        "the service did not accept the token: give a valid one (--token, --token-file, "
+        "FUNDLEDGER_TOKEN, FUNDLEDGER_TOKEN_FILE; `fundledger auth token` mints one for a "
+        "local stack)"
+    ),
+    grpc.StatusCode.PERMISSION_DENIED: (
+        "the token is valid but its roles do not grant the permission this call needs"
+    ),
 }
 
 
-def rpc_failure(err: grpc.RpcError, service: str, address: str, timeout: float) -> CliError:
-    """A failed call as a CliError: status code, the server's message, and its details."""
+def rpc_failure(
+    err: grpc.RpcError,
+    service: str,
+    address: str,
+    timeout: float,
+    how: list[str] | None = None,
+) -> CliError:
+    """A failed call as a CliError: status code, the server's message, and its details.
+
+    ``how`` says how the CLI called (TLS, which token source; never the token itself), shown
+    when the call failed for want of a connection or a credential."""
+    how = how or []
     code: grpc.StatusCode = err.code() if hasattr(err, "code") else grpc.StatusCode.UNKNOWN
     text: str = (err.details() if hasattr(err, "details") else None) or ""
     exit_code = _EXIT_CODES.get(code, ExitCode.FAILURE)
@@ -77,6 +105,7 @@ def rpc_failure(err: grpc.RpcError, service: str, address: str, timeout: float) 
             [
                 "is the stack running? `fundledger stack status` checks every service;",
                 "--stack-dir, FUNDLEDGER_STACK_DIR or a per-service option picks the address",
+                *how,
             ],
         )
     if info is None and code is grpc.StatusCode.DEADLINE_EXCEEDED:
@@ -92,6 +121,9 @@ def rpc_failure(err: grpc.RpcError, service: str, address: str, timeout: float) 
     request = bad_request(err)
     if request is not None:
         details.extend(f"field {v.field}: {v.description}" for v in request.field_violations)
+    hint = _AUTH_HINTS.get(code)
+    if hint is not None:
+        details.extend([hint, *how])
     return CliError(f"{service} refused the call: {code.name}: {text}", exit_code, details)
 
 

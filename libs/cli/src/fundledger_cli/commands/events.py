@@ -104,7 +104,13 @@ def append(
     expected: Annotated[
         str, typer.Option("--expected-version", "-e", help=f"{EXPECTED_CHOICES}.")
     ] = "any",
-    user_id: Annotated[str, typer.Option("--user", help="user_id of events without one.")] = "",
+    user_id: Annotated[
+        str,
+        typer.Option(
+            "--user",
+            help="user_id of events without one (a secure stack records the token's subject).",
+        ),
+    ] = "",
     idempotency_key: Annotated[
         str, typer.Option("--idempotency-key", help="Makes a retry of this append safe.")
     ] = "",

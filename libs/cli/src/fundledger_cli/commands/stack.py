@@ -8,9 +8,11 @@ import grpc
 import typer
 from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
 from fundledger_devstack.endpoints import healthy, probe
+from fundledger_platform.errors import error_info
 from rich.table import Table
 
-from fundledger_cli.context import cli_context
+from fundledger_cli.access import Access
+from fundledger_cli.context import CHANNEL_OPTIONS, cli_context
 from fundledger_cli.errors import CliError, ExitCode, reports_errors
 from fundledger_cli.output import stdout_console
 
@@ -35,16 +37,18 @@ def status(
     for column in ("component", "endpoint", "from", "status"):
         table.add_column(column)
     problems: list[str] = []
+    access = cli.access
+    tls = access.tls()  # health answers without a token, but only over TLS on a secure stack
     for name in endpoints.names():
         address = endpoints.address(name)
-        state = probe(name, address)
+        state = probe(name, address, tls)
         if not healthy(state):
             problems.append(f"{name}: {state}")
         style = "green" if healthy(state) else "bold red"
         table.add_row(name, address, endpoints.sources[name], f"[{style}]{state}[/]")
     out = stdout_console()
     out.print(table)
-    lag = _projection(cli.endpoints.address("projector"), cli.timeout)
+    lag = _projection(cli.endpoints.address("projector"), cli.timeout, access)
     if isinstance(lag, str):
         problems.append(f"projection status: {lag}")
         out.print(f"projection: [bold red]{lag}[/]")
@@ -61,8 +65,10 @@ def status(
     out.print("[green]All healthy.[/]")
 
 
-def _projection(address: str, timeout: float) -> projector_pb2.GetProjectionStatusResponse | str:
-    with grpc.insecure_channel(address, options=[("grpc.enable_http_proxy", 0)]) as channel:
+def _projection(
+    address: str, timeout: float, access: Access
+) -> projector_pb2.GetProjectionStatusResponse | str:
+    with access.channel(address, CHANNEL_OPTIONS) as channel:
         try:
             response: projector_pb2.GetProjectionStatusResponse = (
                 projector_pb2_grpc.ProjectorServiceStub(channel).GetProjectionStatus(
@@ -71,5 +77,7 @@ def _projection(address: str, timeout: float) -> projector_pb2.GetProjectionStat
             )
         except grpc.RpcError as err:
             code = err.code() if isinstance(err, grpc.Call) else None
-            return f"not available ({code.name if code else 'error'})"
+            info = error_info(err)
+            reason = f", {info.reason}" if info is not None else ""
+            return f"not available ({code.name if code else 'error'}{reason})"
     return response

@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 from fundledger.eventstore.v1 import events_pb2
 
-from fundledger_cli.bus_tail import DEFAULT_PREFIX, DEFAULT_STREAM, TailOptions, subject_for, tail
+from fundledger_cli.bus_tail import (
+    DEFAULT_PREFIX,
+    DEFAULT_STREAM,
+    TailOptions,
+    bus_user,
+    subject_for,
+    tail,
+)
 from fundledger_cli.context import cli_context
 from fundledger_cli.errors import reports_errors
 from fundledger_cli.output import stderr_console
@@ -41,14 +48,16 @@ def tail_command(
 ) -> None:
     """Tail the bus live: one line per event (new events only unless --from-start); Ctrl-C stops."""
     cli = cli_context(ctx)
+    url = cli.endpoints.address("nats")
     options = TailOptions(
-        url=cli.endpoints.address("nats"),
+        url=url,
         bus_stream=bus_stream,
         subject=subject_for(subject_prefix, category, stream),
         from_start=from_start,
         count=count,
         seconds=seconds,
         connect_timeout=min(cli.timeout, 5.0),
+        user=bus_user(url, cli.stack_dir),
     )
     err = stderr_console()
 

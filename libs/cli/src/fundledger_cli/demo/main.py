@@ -7,6 +7,7 @@ from pathlib import Path
 
 import grpc
 from fundledger_devstack.stack_config import default_stack_dir
+from fundledger_platform.errors import error_info
 from rich.console import Console
 from rich.markup import escape
 
@@ -31,6 +32,12 @@ def main(stack_dir: Path | None = None) -> int:
         errors.print(f"[bold red]demo:[/] {escape(str(err))}", soft_wrap=True)
         return EXIT_NO_STACK
     except grpc.aio.AioRpcError as err:
-        errors.print(f"[bold red]demo:[/] {err.code().name}: {escape(err.details() or '')}")
+        info = error_info(err)
+        # The reason says why a token was refused (TOKEN_EXPIRED, PERMISSION_MISSING, ...).
+        reason = f" (reason {info.reason})" if info is not None else ""
+        errors.print(
+            f"[bold red]demo:[/] {err.code().name}: {escape(err.details() or '')}{reason}",
+            soft_wrap=True,
+        )
         return EXIT_RPC_ERROR
     return 0

@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import grpc
 from fundledger.allocation.v1 import allocation_pb2, allocation_pb2_grpc
 from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
 from fundledger.eventstore.v1.events_pb2 import EventData
@@ -34,9 +33,10 @@ from rich.text import Text
 
 from fundledger_cli.demo import render
 from fundledger_cli.demo.connect import (
-    CHANNEL_OPTIONS,
     StackNotRunningError,
     check_serving,
+    demo_channels,
+    health_credentials,
     stack_endpoints,
 )
 from fundledger_cli.demo.history import (
@@ -110,12 +110,9 @@ async def run_demo(
 ) -> DemoResult:
     """Run every step against the stack in `stack_dir`; StackNotRunningError when none is."""
     endpoints = stack_endpoints(stack_dir)
-    await check_serving(endpoints)
+    await check_serving(endpoints, credentials=health_credentials(stack_dir))
     console.print(f"FundLedger demo against the stack in {stack_dir}")
-    channels = {
-        name: grpc.aio.insecure_channel(endpoints[name], options=CHANNEL_OPTIONS)
-        for name in ("event-store", "projector", "snapshotter", "allocation", "storage")
-    }
+    channels = demo_channels(stack_dir, endpoints, USER)
     try:
         return await _run(
             console,
