@@ -24,7 +24,7 @@ from locust import User
 from locust.env import Environment
 from locust.event import EventHook
 
-from tests.bench.workload_spec import CHANNEL_OPTIONS
+from tests.load.access import sync_channel
 
 
 class GrpcStatusError(Exception):
@@ -100,7 +100,10 @@ class LocustInterceptor(
 
 
 class GrpcUser(User):
-    """Base class: `self.channel(target)` gives an instrumented channel, closed on stop."""
+    """Base class: `self.channel(target)` gives an instrumented channel, closed on stop.
+
+    A subclass sets `credentials` (TLS and the user's token, tests/load/access.py) before it
+    opens channels to a secure stack; None is plaintext."""
 
     abstract = True
     # Full method -> operation name, for the request events (subclasses set it).
@@ -108,19 +111,20 @@ class GrpcUser(User):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
+        self.credentials: grpc.ChannelCredentials | None = None
         self._channels: list[grpc.Channel] = []
         self._interceptor = LocustInterceptor(
             environment.events.request, self.operations, self.context
         )
 
     def channel(self, target: str) -> grpc.Channel:
-        raw = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        raw = sync_channel(target, self.credentials)
         self._channels.append(raw)
         return grpc.intercept_channel(raw, self._interceptor)
 
     def plain_channel(self, target: str) -> grpc.Channel:
         """A channel that reports nothing, for bookkeeping calls outside the scenarios."""
-        raw = grpc.insecure_channel(target, options=CHANNEL_OPTIONS)
+        raw = sync_channel(target, self.credentials)
         self._channels.append(raw)
         return raw
 

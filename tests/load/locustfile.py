@@ -50,6 +50,7 @@ from locust import between, task  # noqa: E402
 
 from tests.bench.fund_events import valuation  # noqa: E402
 from tests.bench.workload_spec import CALL_TIMEOUT  # noqa: E402
+from tests.load.access import credentials_for, security_of  # noqa: E402
 from tests.load.grpc_user import GrpcUser  # noqa: E402
 from tests.load.operations import OPERATION_OF_METHOD  # noqa: E402
 from tests.load.seed_data import ReadFund, SeedData  # noqa: E402
@@ -100,6 +101,9 @@ class FundUser(GrpcUser):
         self.owner = f"load-{seed.run_id}-u{self.number}"
         self.rng = random.Random(f"{seed.run_id}-{self.number}")
         self.counter = itertools.count(1)
+        # A secure stack: this user calls as the person its uploads and reallocations name.
+        secured = Path(seed.stack_dir) if seed.stack_dir else None
+        self.credentials = credentials_for(security_of(secured), self.owner)
         where = seed.endpoints
         # Any: the generated stubs' attributes are untyped.
         self.store: Any = eventstore_pb2_grpc.EventStoreServiceStub(

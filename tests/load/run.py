@@ -16,6 +16,8 @@ import shutil
 import sys
 import traceback
 from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
 
 from fundledger_devstack.endpoints import read_endpoints_file
 from fundledger_devstack.services import SERVICES
@@ -29,8 +31,16 @@ from tests.load.settings import LoadSettings
 from tests.load.summary import table
 
 
+@dataclass(frozen=True)
+class Target:
+    endpoints: dict[str, str]
+    # Where a secure stack keeps its CA and dev issuer (tests/load/access.py): the folder of
+    # the target's endpoints.json or of the stack started here; None with --host alone.
+    stack_dir: Path | None
+
+
 @contextlib.contextmanager
-def stack_endpoints(settings: LoadSettings) -> Iterator[dict[str, str]]:
+def stack_endpoints(settings: LoadSettings) -> Iterator[Target]:
     """The target's endpoints (its endpoints.json and/or --host addresses), or those of a
     throwaway stack that lives for the block."""
     endpoints_file = settings.endpoints_file
@@ -41,7 +51,7 @@ def stack_endpoints(settings: LoadSettings) -> Iterator[dict[str, str]]:
         if missing:
             raise ValueError(f"no address for {', '.join(missing)} (--target or --host)")
         print(f"target: {endpoints_file or 'hosts'} {given}", flush=True)
-        yield given
+        yield Target(given, None if endpoints_file is None else endpoints_file.absolute().parent)
         return
     stack_dir = (settings.out_dir / "stack").absolute()
     shutil.rmtree(stack_dir, ignore_errors=True)
@@ -49,7 +59,7 @@ def stack_endpoints(settings: LoadSettings) -> Iterator[dict[str, str]]:
     stack = Stack(StackConfig.on_free_ports(stack_dir))
     try:
         stack.start()
-        yield stack.endpoints()
+        yield Target(stack.endpoints(), stack_dir)
     finally:
         print("stopping the stack", flush=True)
         stack.stop()
@@ -57,8 +67,15 @@ def stack_endpoints(settings: LoadSettings) -> Iterator[dict[str, str]]:
 
 def _load(settings: LoadSettings, run: LocustRun) -> int:
     """Stack, seed, locust; returns locust's exit code."""
-    with stack_endpoints(settings) as endpoints:
-        data = asyncio.run(seed(endpoints, settings.users, settings.read_funds))
+    with stack_endpoints(settings) as target:
+        data = asyncio.run(
+            seed(
+                target.endpoints,
+                settings.users,
+                settings.read_funds,
+                stack_dir=target.stack_dir,
+            )
+        )
         data.write(run.seed)
         print(
             f"locust: {settings.users} users (+{settings.spawn_rate:g}/s) for "

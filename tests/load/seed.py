@@ -8,7 +8,9 @@ waits, bounded, until the projector has every fund at its last version (GetFundS
 min_version) and the snapshotter has the read funds' every-50 snapshots, so the run does
 not start while the services are still digesting the seed.
 
-Run alone: `python -m tests.load.seed --endpoints .stack/endpoints.json --users 100`.
+Run alone: `python -m tests.load.seed --endpoints .stack/endpoints.json --users 100`. A secure
+stack (the endpoints file's folder holds its CA and dev issuer) is called over TLS with an
+admin's dev token (tests/load/access.py).
 """
 
 from __future__ import annotations
@@ -38,8 +40,9 @@ from tests.bench.fund_events import (
     fund_event,
     seeding_requests,
 )
-from tests.bench.fund_seed import NotReadyError, wait_snapshots
-from tests.bench.workload_spec import CALL_TIMEOUT, CHANNEL_OPTIONS
+from tests.bench.fund_seed import NotReadyError
+from tests.bench.workload_spec import CALL_TIMEOUT
+from tests.load.access import SEED_SUBJECT, aio_channel, credentials_for, security_of
 from tests.load.seed_data import ReadFund, SeedData, UserSlot
 
 CONCURRENCY = 8
@@ -147,20 +150,47 @@ async def _wait_projected(projector: Any, fund_id: str, version: int, deadline: 
         await asyncio.sleep(min(WAIT_POLL, max(0.0, deadline - time.monotonic())))
 
 
+async def _wait_snapshots(
+    snapshots: Any, funds: list[str], versions: tuple[int, ...], within: float, log: Log
+) -> None:
+    """Until ListSnapshots shows `versions` for every fund; NotReadyError after `within` s."""
+    started = time.monotonic()
+    missing = list(funds)
+    for _ in range(int(within / WAIT_POLL) + 1):
+        still = []
+        for fund_id in missing:
+            page = await snapshots.ListSnapshots(
+                spb.ListSnapshotsRequest(fund_id=fund_id, page_size=100), timeout=CALL_TIMEOUT
+            )
+            if not set(versions) <= {s.version for s in page.snapshots}:
+                still.append(fund_id)
+        missing = still
+        if not missing or time.monotonic() - started >= within:
+            break
+        await asyncio.sleep(WAIT_POLL)
+    if missing:
+        log(f"  {len(missing)} funds still without snapshots at {list(versions)}")
+        raise NotReadyError(f"snapshotter: {len(missing)} funds without their every-50 snapshots")
+
+
 async def seed(
     endpoints: dict[str, str],
     users: int,
     read_funds: int,
     *,
+    stack_dir: Path | None = None,
     within: float = 180.0,
     log: Log = print,
 ) -> SeedData:
-    """Seeds `read_funds` shared funds and `users` user slots; returns what was seeded."""
+    """Seeds `read_funds` shared funds and `users` user slots; returns what was seeded.
+
+    `stack_dir`: the stack's folder when it is secure (TLS and dev tokens from it)."""
     started = time.monotonic()
+    credentials = credentials_for(security_of(stack_dir), SEED_SUBJECT)
     async with (
-        grpc.aio.insecure_channel(endpoints["event-store"], options=CHANNEL_OPTIONS) as a,
-        grpc.aio.insecure_channel(endpoints["projector"], options=CHANNEL_OPTIONS) as b,
-        grpc.aio.insecure_channel(endpoints["snapshotter"], options=CHANNEL_OPTIONS) as c,
+        aio_channel(endpoints["event-store"], credentials) as a,
+        aio_channel(endpoints["projector"], credentials) as b,
+        aio_channel(endpoints["snapshotter"], credentials) as c,
     ):
         # Any: the generated stubs are typed for the sync API.
         store: Any = eventstore_pb2_grpc.EventStoreServiceStub(a)
@@ -175,15 +205,14 @@ async def seed(
         deadline = started + within
         targets = [(f.fund_id, f.version) for f in shared] + [(s.fund_id, s.version) for s in slots]
         await _bounded(_wait_projected(projector, f, v, deadline) for f, v in targets)
-    left = max(1.0, deadline - time.monotonic())
-    try:
-        await wait_snapshots(
-            endpoints["snapshotter"], [f.fund_id for f in shared], AUTO_SNAPSHOTS, left, log
-        )
-    except NotReadyError as err:  # a stack with another snapshot interval: go on
-        log(f"warning: {err}")
+        left = max(1.0, deadline - time.monotonic())
+        try:
+            await _wait_snapshots(snapshots, [f.fund_id for f in shared], AUTO_SNAPSHOTS, left, log)
+        except NotReadyError as err:  # a stack with another snapshot interval: go on
+            log(f"warning: {err}")
     log(f"projector and snapshotter caught up after {time.monotonic() - started:.1f}s")
-    return SeedData(uuid.uuid4().hex[:8], dict(endpoints), tuple(shared), tuple(slots))
+    secured = "" if credentials is None else str(stack_dir)
+    return SeedData(uuid.uuid4().hex[:8], dict(endpoints), tuple(shared), tuple(slots), secured)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -194,7 +223,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path(".loadtest/seed.json"))
     args = parser.parse_args(argv)
     endpoints = read_endpoints_file(args.endpoints)
-    data = asyncio.run(seed(endpoints, args.users, args.read_funds))
+    stack_dir = args.endpoints.absolute().parent
+    data = asyncio.run(seed(endpoints, args.users, args.read_funds, stack_dir=stack_dir))
     data.write(args.out)
     print(f"seed written to {args.out}")
     return 0

@@ -37,6 +37,9 @@ class SeedData:
     endpoints: dict[str, str]
     read_funds: tuple[ReadFund, ...]
     users: tuple[UserSlot, ...]
+    # The secure stack's folder (its CA and dev issuer: each user mints its own token, see
+    # access.py); "" for a plaintext stack.
+    stack_dir: str = ""
 
     def write(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -61,4 +64,5 @@ class SeedData:
                 )
                 for u in raw["users"]
             ),
+            stack_dir=str(raw.get("stack_dir", "")),
         )

@@ -1,4 +1,5 @@
 """The load path, end to end and briefly: seed, locust headless (5 users, 15 s), gates.
+Against the secure stack: the seeding and every virtual user call over TLS with tokens.
 
 Against the session's whole stack (`full_stack`). It asserts correctness, not latency:
 every scenario ran and none failed, the CSV names each scenario's RPC, and the gate
@@ -28,7 +29,17 @@ def _tail(path: Path, lines: int = 60) -> str:
 
 
 def test_locust_smoke(full_stack: FullStack, tmp_path: Path) -> None:
-    data = asyncio.run(seed(full_stack.endpoints, USERS, 3, within=60.0, log=lambda _: None))
+    data = asyncio.run(
+        seed(
+            full_stack.endpoints,
+            USERS,
+            3,
+            stack_dir=full_stack.stack_dir,
+            within=60.0,
+            log=lambda _: None,
+        )
+    )
+    assert data.stack_dir  # secure, as `make run`: every user calls with TLS and its token
     run = LocustRun(
         seed=tmp_path / "seed.json",
         users=USERS,

@@ -15,8 +15,9 @@ SERVICES = ("event-store", "projector", "snapshotter", "allocation", "storage")
 
 def test_host_settings_alone_name_the_stack() -> None:
     hosts = tuple((name, f"{name}.fl.svc:50051") for name in SERVICES)
-    with stack_endpoints(LoadSettings(hosts=hosts)) as endpoints:
-        assert endpoints == dict(hosts)
+    with stack_endpoints(LoadSettings(hosts=hosts)) as target:
+        assert target.endpoints == dict(hosts)
+        assert target.stack_dir is None  # no CA known: plaintext
 
 
 def test_host_settings_replace_the_targets_entries(tmp_path: Path) -> None:
@@ -25,9 +26,10 @@ def test_host_settings_replace_the_targets_entries(tmp_path: Path) -> None:
         json.dumps({name: f"127.0.0.1:{5000 + i}" for i, name in enumerate(SERVICES)})
     )
     settings = LoadSettings(target=tmp_path, hosts=(("projector", "other:7"),))
-    with stack_endpoints(settings) as endpoints:
-        assert endpoints["projector"] == "other:7"
-        assert endpoints["event-store"] == "127.0.0.1:5000"
+    with stack_endpoints(settings) as found:
+        assert found.endpoints["projector"] == "other:7"
+        assert found.endpoints["event-store"] == "127.0.0.1:5000"
+        assert found.stack_dir == tmp_path.absolute()  # its CA and dev issuer, if secure
 
 
 def test_a_service_without_an_address_is_refused() -> None:
