@@ -16,6 +16,7 @@ from typing import Any
 import grpc
 from eventstore.bootstrap import EventStore
 from fundledger.projector.v1 import projector_pb2_grpc
+from fundledger_devstack.security import audience_of
 from fundledger_platform.auth.client import TokenSource
 from fundledger_platform.eventstore_client import EventStoreClient
 from projector.bootstrap import Projector, build, migrate
@@ -88,6 +89,13 @@ class Stack:
         channel = self.secure.channel(f"127.0.0.1:{projector.server.port}", token)
         self.channels.append(channel)
         return projector_pb2_grpc.ProjectorServiceStub(channel)
+
+    def operator_token(self) -> str:
+        """An administrator bound to no tenant (a service identity with role admin): the
+        caller whose RebuildProjection rebuilds the whole table."""
+        return self.secure.security.issuer.mint(
+            "fundledger-operator", audience_of("projector"), roles=["admin"], kind="service"
+        )
 
     async def close(self) -> None:
         for channel in self.channels:

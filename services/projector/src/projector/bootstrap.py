@@ -131,7 +131,7 @@ async def build(settings: Settings, *, eventstore_token: TokenSource | None = No
         heads, waiters, source, mappers.fund_state_response, poll_seconds=settings.wait_poll_seconds
     )
     servicer = ProjectorServicer(
-        states, rows, status, rebuilder, max_wait_seconds=settings.max_wait_seconds
+        states, rows, status, rebuilder, applier, max_wait_seconds=settings.max_wait_seconds
     )
 
     async def ready() -> bool:

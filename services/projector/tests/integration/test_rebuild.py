@@ -25,7 +25,7 @@ from projector_support import (
 
 async def test_rebuild_while_serving_swaps_in_an_equal_projection(stack: Stack) -> None:
     projector = await stack.projector(catchup_page_size=7)  # many pages, many swaps' worth
-    stub = stack.stub(projector)
+    stub = stack.stub(projector, stack.operator_token())
     funds = [new_fund() for _ in range(6)]
     versions: dict[str, int] = {}
     for n, fund in enumerate(funds):
@@ -76,7 +76,7 @@ async def test_rebuild_while_serving_swaps_in_an_equal_projection(stack: Stack) 
 
 async def test_a_concurrent_rebuild_is_refused(stack: Stack) -> None:
     projector = await stack.projector(consumer_enabled=False, catchup_enabled=False)
-    stub = stack.stub(projector)
+    stub = stack.stub(projector, stack.operator_token())
     # Another replica's rebuild: it holds the rebuild lock.
     other = await asyncpg.connect(stack.dsn)
     try:
@@ -100,7 +100,7 @@ async def test_batched_reads_after_a_swap_answer_the_new_rows(stack: Stack) -> N
     answer that read carries no state. Rows rewritten by a rebuild (same versions, new update
     times) must then be read again with their state, never answered from the old cache."""
     projector = await stack.projector()
-    stub = stack.stub(projector)
+    stub = stack.stub(projector, stack.operator_token())
     funds = [new_fund() for _ in range(4)]
     for n, fund in enumerate(funds):
         await append(stack.client, fund, fund_created(f"B{n}"), company_added("c", "C"))

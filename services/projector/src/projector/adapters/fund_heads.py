@@ -29,7 +29,7 @@ from projector.domain.model import FundHead, FundRead, RowKey
 log = logging.getLogger(__name__)
 
 _SELECT = (
-    "SELECT f.fund_id, f.version, f.position, f.fold_version, f.updated_at, "
+    "SELECT f.fund_id, f.version, f.position, f.fold_version, f.updated_at, f.tenant, "
     "CASE WHEN f.version = k.version AND f.fold_version = k.fold_version THEN NULL "
     "ELSE f.state END AS state "
     "FROM unnest($1::text[], $2::bigint[], $3::integer[]) AS k(fund_id, version, fold_version) "
@@ -40,11 +40,11 @@ _SELECT = (
 # and its reader reads it again with no key (the rare miss costs a second round trip, the
 # common hit costs the cheapest query).
 _SELECT_HEADS = (
-    "SELECT fund_id, version, position, fold_version, updated_at, NULL::jsonb AS state "
+    "SELECT fund_id, version, position, fold_version, updated_at, tenant, NULL::jsonb AS state "
     f"FROM {LIVE} WHERE fund_id = ANY($1::text[])"
 )
 _SELECT_ONE = (
-    "SELECT fund_id, version, position, fold_version, updated_at, "
+    "SELECT fund_id, version, position, fold_version, updated_at, tenant, "
     "CASE WHEN version = $2 AND fold_version = $3 THEN NULL ELSE state END AS state "
     f"FROM {LIVE} WHERE fund_id = $1"
 )
@@ -128,7 +128,12 @@ class FundHeads:
             found: dict[str, FundRead] = {}
             for r in records:
                 head = FundHead(
-                    r["fund_id"], r["version"], r["position"], r["fold_version"], r["updated_at"]
+                    r["fund_id"],
+                    r["version"],
+                    r["position"],
+                    r["fold_version"],
+                    r["updated_at"],
+                    r["tenant"],
                 )
                 found[head.fund_id] = FundRead(head, r["state"])
             for fund_id, pending in batch.items():

@@ -3,7 +3,8 @@
 The state is stored as the kernel's JSON (jsonb). The row lock is `SELECT …
 FOR UPDATE` inside a transaction; the write over a cached state is one UPDATE
 whose WHERE names the version it expects, which PostgreSQL re-checks on the
-row it updates after waiting for any other writer.
+row it updates after waiting for any other writer. The fund's tenant is recorded by
+the first write that knows it and never changed (a fund belongs to one tenant).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import contextlib
 import json
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from datetime import datetime
 
 import asyncpg
 from fundledger_kernel.fund import FOLD_VERSION, FundState, empty_state, state_to_json
@@ -20,12 +20,14 @@ from fundledger_kernel.fund import FOLD_VERSION, FundState, empty_state, state_t
 from projector.adapters.conn import Conn
 from projector.adapters.leases import ConnectionLeases
 from projector.adapters.tables import LIVE
-from projector.domain.model import StoredRow
+from projector.domain.model import StoredRow, Written
 
 _UPDATE = (
     "UPDATE {table} SET name = $2, state = $3::jsonb, version = $4, position = $5, "
-    "fold_version = $6, updated_at = clock_timestamp() WHERE fund_id = $1"
+    "fold_version = $6, tenant = coalesce(tenant, $7), updated_at = clock_timestamp() "
+    "WHERE fund_id = $1"
 )
+_RETURNING = " RETURNING updated_at, tenant"
 
 
 class PgFundTable:
@@ -33,10 +35,12 @@ class PgFundTable:
         self._conn = conn
         self._table = table
 
-    async def write_at(self, state: FundState, position: int, *, version: int) -> datetime | None:
+    async def write_at(
+        self, state: FundState, position: int, *, version: int, tenant: str | None
+    ) -> Written | None:
         query = _UPDATE.format(table=self._table)
-        query += " AND version = $7 AND fold_version = $6 RETURNING updated_at"
-        return await _write(self._conn, query, state, position, version)
+        query += " AND version = $8 AND fold_version = $6" + _RETURNING
+        return await _write(self._conn, query, state, position, tenant, version)
 
     @contextlib.asynccontextmanager
     async def lock(
@@ -86,18 +90,18 @@ class _Locked:
     table: str
     row: StoredRow
 
-    async def write(self, state: FundState, position: int) -> datetime:
-        query = _UPDATE.format(table=self.table) + " RETURNING updated_at"
-        updated_at = await _write(self.conn, query, state, position)
-        if updated_at is None:  # impossible: the row is locked by this transaction
+    async def write(self, state: FundState, position: int, tenant: str | None) -> Written:
+        query = _UPDATE.format(table=self.table) + _RETURNING
+        written = await _write(self.conn, query, state, position, tenant)
+        if written is None:  # impossible: the row is locked by this transaction
             raise RuntimeError(f"{state.fund_id}: locked projection row vanished")
-        return updated_at
+        return written
 
 
 async def _write(
-    conn: Conn, query: str, state: FundState, position: int, *args: int
-) -> datetime | None:
-    updated_at: datetime | None = await conn.fetchval(
+    conn: Conn, query: str, state: FundState, position: int, tenant: str | None, *args: int
+) -> Written | None:
+    record = await conn.fetchrow(
         query,
         state.fund_id,
         state.name,
@@ -105,9 +109,10 @@ async def _write(
         state.version,
         position,
         FOLD_VERSION,
+        tenant,
         *args,
     )
-    return updated_at
+    return None if record is None else Written(record["updated_at"], record["tenant"])
 
 
 class LiveFundStore:

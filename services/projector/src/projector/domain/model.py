@@ -24,6 +24,9 @@ class FundHead:
     position: int
     fold_version: int
     updated_at: datetime
+    # The fund's tenant as recorded (None: none); GetFundState answers NOT_FOUND to a caller
+    # who may not see it.
+    tenant: str | None = None
 
     @property
     def key(self) -> RowKey:
@@ -38,6 +41,15 @@ class FundRead:
     # None when the row is at the version and fold version of the key the reader said
     # it already had an answer for.
     state_text: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Written:
+    """What a write left in the row: its update time and the fund's tenant (the one it
+    already had, or the one this write recorded)."""
+
+    updated_at: datetime
+    tenant: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,16 +11,19 @@ from typing import Any
 import grpc
 from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger.projector.v1 import projector_pb2_grpc
+from fundledger_platform.auth.tenancy import tenant_scope
 from fundledger_platform.pagination import page_size
 from fundledger_platform.stream_ids import check_fund_id
 
 from projector.entrypoints import mappers as m
 from projector.entrypoints import requests as r
+from projector.service_layer.applier import Applier
 from projector.service_layer.fund_state import FundStateReader
 from projector.service_layer.listing import list_funds
 from projector.service_layer.ports import ProjectionRows
 from projector.service_layer.rebuild import Rebuilder
 from projector.service_layer.status import ProjectionStatus
+from projector.service_layer.tenant_rebuild import rebuild_tenant
 
 
 class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
@@ -30,6 +33,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
         rows: ProjectionRows,
         status: Callable[[], Awaitable[ProjectionStatus]],
         rebuilder: Rebuilder,
+        applier: Applier,
         *,
         max_wait_seconds: float,
     ) -> None:
@@ -37,6 +41,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
         self._rows = rows
         self._status = status
         self._rebuilder = rebuilder
+        self._applier = applier
         self._max_wait = max_wait_seconds
 
     async def GetFundState(
@@ -62,4 +67,7 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
     async def RebuildProjection(
         self, request: pb.RebuildProjectionRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.RebuildProjectionResponse:
+        # A caller bound to a tenant rebuilds only its funds (tenant_rebuild.py).
+        if tenant_scope() is not None:
+            return m.rebuild_response(await rebuild_tenant(self._applier, self._rows))
         return m.rebuild_response(await self._rebuilder.rebuild())

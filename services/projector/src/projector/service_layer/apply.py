@@ -65,13 +65,17 @@ class Outcome:
     updated_at: datetime | None = None
     # The state the row holds after this apply, when known.
     state: FundState | None = None
+    # The fund's tenant as the row records it after this apply (when it wrote).
+    tenant: str | None = None
 
     @property
     def head(self) -> FundHead | None:
         """The row this apply wrote; None when it wrote nothing."""
         if self.updated_at is None:
             return None
-        return FundHead(self.fund_id, self.version, self.position, FOLD_VERSION, self.updated_at)
+        return FundHead(
+            self.fund_id, self.version, self.position, FOLD_VERSION, self.updated_at, self.tenant
+        )
 
 
 async def apply_events(
@@ -117,8 +121,10 @@ async def _apply_over_known(
         return None
     run = _given_run(events, plan)
     state = fold_logged(known, run)
-    updated_at = await table.write_at(state, run[-1].position, version=known.version)
-    if updated_at is None:  # no row at the cached version
+    written = await table.write_at(
+        state, run[-1].position, version=known.version, tenant=tenant_of(run)
+    )
+    if written is None:  # no row at the cached version
         return None
     return Outcome(
         fund_id,
@@ -127,8 +133,9 @@ async def _apply_over_known(
         fetched=0,
         version=state.version,
         position=run[-1].position,
-        updated_at=updated_at,
+        updated_at=written.updated_at,
         state=state,
+        tenant=written.tenant,
     )
 
 
@@ -165,7 +172,7 @@ async def _apply_locked(
         else:
             run, fetched = _given_run(events, plan), 0
         state = fold_logged(empty_state(fund_id) if base is None else base, run)
-        updated_at = await locked.write(state, run[-1].position)
+        written = await locked.write(state, run[-1].position, tenant_of(run))
     return Outcome(
         fund_id,
         applied=plan.last - row.version,
@@ -174,8 +181,9 @@ async def _apply_locked(
         version=state.version,
         position=run[-1].position,
         refolded=refolding,
-        updated_at=updated_at,
+        updated_at=written.updated_at,
         state=state,
+        tenant=written.tenant,
     )
 
 
@@ -198,6 +206,13 @@ async def _read_run(source: EventLog, fund_id: str, plan: ApplyPlan) -> list[Log
             f"the event store returned versions {got[:5]}… for {plan.first}..{plan.last}",
         )
     return run
+
+
+def tenant_of(events: Sequence[LoggedEvent]) -> str | None:
+    """The fund's tenant as the event store recorded it on these events (None: none). A
+    stream's events all carry its tenant; events written before the store recorded tenants
+    carry none, so any one that names a tenant tells."""
+    return next((e.tenant for e in events if e.tenant), None)
 
 
 def _given_run(events: Sequence[LoggedEvent], plan: ApplyPlan) -> list[LoggedEvent]:

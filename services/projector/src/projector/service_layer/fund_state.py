@@ -16,6 +16,11 @@ version, or damaged) is answered with the fund's log folded in memory, up to
 the row's version, and not stored: the apply path repairs the row (the fund's
 next event, the start-up refold, a rebuild). A log that cannot be folded is
 DATA_LOSS (fund_log_data_loss).
+
+Tenancy: a fund of another tenant (or of none, for a tenant-bound caller) is answered exactly
+like a fund with no row — NOT_FOUND FUND_NOT_FOUND, after the same wait — so its existence is
+not disclosed. The check is on the row read for this call (the batched read is shared by
+callers of every tenant), never on a cached answer.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from typing import Generic, TypeAlias, TypeVar
 
 from fundledger_kernel.fund import FundState, StoredStateError, empty_state
 from fundledger_kernel.fund.fold_input import FundLogError, LogGapError, fold_logged
+from fundledger_platform.auth.tenancy import tenant_scope, visible
 from fundledger_platform.errors import DeadlineExceeded, NotFound
 from fundledger_platform.reasons import Reason
 from fundledger_platform.recorded import fund_log_data_loss
@@ -76,13 +82,13 @@ class FundStateReader(Generic[R]):
         other replicas. NotFound for a fund with no row once the wait is over;
         DeadlineExceeded (with the current version) for one that stayed below.
         """
+        tenant_scope()  # a person without a tenant is refused before anything is read
         found: _Found[R] | Committed
         if min_version <= 0:  # nothing to wait for (the hot path: no extra call)
-            entry = self._cache.entry(fund_id)
-            read = await self._heads.read(fund_id, None if entry is None else entry[0])
-            if read is None:
+            read_now = await self._read(fund_id)
+            if read_now is None:
                 raise fund_not_found(fund_id)
-            found = read, entry
+            found = read_now
         else:
             found = await self._at_least(fund_id, min_version, budget_seconds)
         if isinstance(found, Committed):
@@ -98,7 +104,9 @@ class FundStateReader(Generic[R]):
                 return entry[1]
             if read.state_text is None:  # the entry it was read against was replaced
                 again = await self._heads.read(fund_id, None)
-                if again is None:  # rows are never deleted; only a concurrent down-migration
+                # Rows are never deleted (only a concurrent down-migration) and a fund's
+                # tenant never changes: checked again all the same.
+                if again is None or not visible(again.head.tenant):
                     raise fund_not_found(fund_id)
                 read, head = again, again.head
             state = await self._state_of(read)
@@ -127,7 +135,11 @@ class FundStateReader(Generic[R]):
                 # commit is the answer (it was made while this call waited), no need
                 # to read it back.
                 committed = changed.committed
-                if committed is not None and committed.head.version >= min_version:
+                if (
+                    committed is not None
+                    and committed.head.version >= min_version
+                    and visible(committed.head.tenant)
+                ):
                     return committed
         if found is None:
             raise fund_not_found(fund_id)
@@ -143,9 +155,13 @@ class FundStateReader(Generic[R]):
         )
 
     async def _read(self, fund_id: str) -> _Found[R] | None:
+        """The fund's row and the cache entry it was read against; None when there is no row
+        or the caller may not see it (the same to them)."""
         entry = self._cache.entry(fund_id)
         read = await self._heads.read(fund_id, None if entry is None else entry[0])
-        return None if read is None else (read, entry)
+        if read is None or not visible(read.head.tenant):
+            return None
+        return read, entry
 
     async def _state_of(self, read: FundRead) -> FundState:
         head = read.head

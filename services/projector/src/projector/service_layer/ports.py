@@ -9,13 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Collection
 from contextlib import AbstractAsyncContextManager
-from datetime import datetime
 from typing import Protocol
 
 from fundledger_kernel.fund import FundState
 from fundledger_kernel.fund.fold_input import LoggedEvent
 
-from projector.domain.model import FundRead, FundRow, RowKey, StoredRow
+from projector.domain.model import FundRead, FundRow, RowKey, StoredRow, Written
 
 
 class EventLog(Protocol):
@@ -41,17 +40,21 @@ class LockedFund(Protocol):
     @property
     def row(self) -> StoredRow: ...
 
-    async def write(self, state: FundState, position: int) -> datetime:
-        """Stores `state` (at `position`) in the locked row; returns its update time."""
+    async def write(self, state: FundState, position: int, tenant: str | None) -> Written:
+        """Stores `state` (at `position`) in the locked row, recording `tenant` as the fund's
+        unless it has one; returns its update time and tenant."""
         ...
 
 
 class FundTable(Protocol):
     """One projection table (the live one or a rebuild's), through one connection."""
 
-    async def write_at(self, state: FundState, position: int, *, version: int) -> datetime | None:
+    async def write_at(
+        self, state: FundState, position: int, *, version: int, tenant: str | None
+    ) -> Written | None:
         """Stores `state` only if the row is at `version` under this fold version, checked
-        and written atomically; its update time, or None when the row was not there."""
+        and written atomically (recording `tenant` as in LockedFund.write); its update time
+        and tenant, or None when the row was not there."""
         ...
 
     def lock(
@@ -84,10 +87,18 @@ class ProjectionRows(Protocol):
     """Reads of the live table, and the catch-up checkpoint."""
 
     async def page(self, after: str | None, limit: int) -> list[FundRow]:
-        """Funds in fund id order, strictly after `after`."""
+        """Funds in fund id order, strictly after `after`; only the caller's tenant's
+        (tenant_scope())."""
         ...
 
-    async def count(self) -> int: ...
+    async def tenant_funds(self, after: str | None, limit: int) -> list[str]:
+        """Ids of the caller's tenant's funds (tenant_scope(); every fund when None) in fund id
+        order, strictly after `after`."""
+        ...
+
+    async def count(self) -> int:
+        """Funds the caller may see (tenant_scope())."""
+        ...
 
     async def versions(self, fund_ids: Collection[str]) -> dict[str, tuple[int, int]]:
         """(version, fold version) of each of `fund_ids` that has a row."""
