@@ -1,0 +1,32 @@
+"""The tenant predicate of a service's read queries, in one place (docs/security.md,
+"Isolation").
+
+Tenant filters leak when one query path forgets them, so a repository sends no read made for
+a caller without :func:`scoped`: the query text carries the marker ``{tenant}`` where the
+predicate goes, and :func:`scoped` replaces it with ``tenant = $n`` (the caller's tenant, from
+the verified principal: ``tenant_scope()``) or with ``TRUE`` for a caller not bound to a tenant
+(a service acting for itself, or authentication off). Two texts rather than
+``$n IS NULL OR tenant = $n``, so each has a plan of its own (the scoped one can use an index
+on the tenant). A query without the marker is a programming error, refused before it reaches
+the database. The tables name the column ``tenant``.
+"""
+
+from __future__ import annotations
+
+from fundledger_platform.auth.tenancy import tenant_scope
+
+__all__ = ["TENANT", "scoped"]
+
+TENANT = "{tenant}"
+
+
+def scoped(query: str, *args: object) -> tuple[str, list[object]]:
+    """``query`` narrowed to the caller's tenant, and its arguments (the tenant appended as the
+    last parameter when there is one). PermissionDenied (TENANT_MISSING) for a person whose
+    token names no tenant."""
+    if TENANT not in query:
+        raise ValueError("a tenant-scoped query without the {tenant} marker")
+    scope = tenant_scope()
+    if scope is None:
+        return query.replace(TENANT, "TRUE"), list(args)
+    return query.replace(TENANT, f"tenant = ${len(args) + 1}"), [*args, scope]
