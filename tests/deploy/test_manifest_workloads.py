@@ -256,6 +256,14 @@ def test_no_credentials_are_committed_and_secrets_are_documented(
     for secret, secret_key in referenced:
         assert secret in docs, f"Secret {secret} not in docs/deploy.md"
         assert secret_key in docs, f"key {secret_key} of {secret} not in docs/deploy.md"
+    # Secrets mounted as volumes (the TLS certificates): named, with their keys, too.
+    for deployment in of_kind(manifests, "Deployment").values():
+        for volume in pod_spec(deployment)["volumes"]:
+            if "secret" in volume:
+                secret = volume["secret"]["secretName"]
+                assert f"`{secret}`" in docs, f"Secret {secret} not in docs/deploy.md"
+    for secret_key in ("tls.crt", "tls.key", "ca.crt"):
+        assert secret_key in docs
 
 
 def test_migrations_run_before_each_database_service(manifests: tuple[Resource, ...]) -> None:
