@@ -56,10 +56,13 @@ def check(
     """The health status name of ``service`` on ``host:port`` ("SERVING", "NOT_SERVING", …)."""
     target = f"{host}:{port}"
     credentials = _credentials(tls)
+    # Loopback, never through an http_proxy the pod's environment may name.
+    options: list[tuple[str, str | int]] = [("grpc.enable_http_proxy", 0)]
     if credentials is None:
-        channel = grpc.insecure_channel(target)
+        channel = grpc.insecure_channel(target, options=options)
     else:
-        options = [] if authority is None else [("grpc.ssl_target_name_override", authority)]
+        if authority is not None:
+            options.append(("grpc.ssl_target_name_override", authority))
         channel = grpc.secure_channel(target, credentials, options=options)
     with channel:
         stub = health_pb2_grpc.HealthStub(channel)
