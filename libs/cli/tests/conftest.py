@@ -15,10 +15,9 @@ from pathlib import Path
 
 import grpc
 import pytest
-from click.testing import Result
 from fundledger.eventstore.v1 import events_pb2, eventstore_pb2, eventstore_pb2_grpc
 from fundledger_cli.app import app
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from tests.support.full_stack import FullStack
 
