@@ -22,7 +22,8 @@ from fundledger.allocation.v1 import allocation_pb2_grpc
 from fundledger.eventstore.v1 import events_pb2, eventstore_pb2_grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 
-from tests.bench.workload_spec import CALL_TIMEOUT, CHANNEL_OPTIONS, Call, Workload
+from tests.bench.transport import open_channel
+from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload
 
 ALLOCATION_KINDS = frozenset({"preview", "commit"})
 COMPANIES = 50
@@ -33,8 +34,8 @@ FUND_SIZE_CENTS = 500_000_000_00  # the reserves stay below 50 % of it: no block
 @contextlib.asynccontextmanager
 async def open_allocation_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]:
     async with (
-        grpc.aio.insecure_channel(work.endpoint, options=CHANNEL_OPTIONS) as channel,
-        grpc.aio.insecure_channel(work.store, options=CHANNEL_OPTIONS) as store_channel,
+        open_channel(work.endpoint, plaintext=work.plaintext) as channel,
+        open_channel(work.store, plaintext=work.plaintext) as store_channel,
     ):
         # Any: the generated stubs are typed for the sync API.
         api: Any = allocation_pb2_grpc.AllocationServiceStub(channel)

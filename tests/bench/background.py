@@ -23,7 +23,8 @@ from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
 from tests.bench.fund_events import valuation
 from tests.bench.stats import percentile
-from tests.bench.workload_spec import CALL_TIMEOUT, CHANNEL_OPTIONS
+from tests.bench.transport import open_channel
+from tests.bench.workload_spec import CALL_TIMEOUT
 
 TICK_SECONDS = 0.005
 MAX_IN_FLIGHT = 64
@@ -55,7 +56,7 @@ async def _run(spec: BackgroundSpec, stop: Event) -> BackgroundResult:
     errors = 0
     first_error = ""
     in_flight: set[asyncio.Task[None]] = set()
-    async with grpc.aio.insecure_channel(spec.store, options=CHANNEL_OPTIONS) as channel:
+    async with open_channel(spec.store) as channel:
         stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
 
         async def append(n: int) -> None:

@@ -20,7 +20,8 @@ from fundledger.snapshotter.v1 import snapshotter_pb2 as spb
 from fundledger.snapshotter.v1 import snapshotter_pb2_grpc
 
 from tests.bench.fund_events import EVENTS_PER_FUND, seeding_requests
-from tests.bench.workload_spec import CALL_TIMEOUT, CHANNEL_OPTIONS
+from tests.bench.transport import open_channel
+from tests.bench.workload_spec import CALL_TIMEOUT
 
 SEED_CONCURRENCY = 8
 POLL_SECONDS = 0.5
@@ -38,7 +39,7 @@ async def seed_funds(store: str, funds: Sequence[str]) -> float:
     """Appends every fund's history; returns the seconds it took."""
     started = time.monotonic()
     queue = [(fund_id, i) for i, fund_id in enumerate(funds)]
-    async with grpc.aio.insecure_channel(store, options=CHANNEL_OPTIONS) as channel:
+    async with open_channel(store) as channel:
         stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
 
         async def worker() -> None:
@@ -54,7 +55,7 @@ async def seed_funds(store: str, funds: Sequence[str]) -> float:
 async def wait_projected(projector: str, funds: Sequence[str], within: float) -> float:
     """Until GetFundState shows every fund at EVENTS_PER_FUND; returns the seconds waited."""
     started = time.monotonic()
-    async with grpc.aio.insecure_channel(projector, options=CHANNEL_OPTIONS) as channel:
+    async with open_channel(projector) as channel:
         stub = projector_pb2_grpc.ProjectorServiceStub(channel)
         for fund_id in funds:
             left = within - (time.monotonic() - started)
@@ -78,7 +79,7 @@ async def wait_snapshots(
     """Until ListSnapshots shows `versions` for every fund; returns the seconds waited."""
     started = time.monotonic()
     missing = list(funds)
-    async with grpc.aio.insecure_channel(snapshotter, options=CHANNEL_OPTIONS) as channel:
+    async with open_channel(snapshotter) as channel:
         stub = snapshotter_pb2_grpc.SnapshotterServiceStub(channel)
         for _ in range(int(within / POLL_SECONDS) + 1):
             still = []

@@ -17,7 +17,8 @@ from fundledger.snapshotter.v1 import snapshotter_pb2 as spb
 from fundledger.snapshotter.v1 import snapshotter_pb2_grpc
 
 from tests.bench.fund_events import valuation
-from tests.bench.workload_spec import CALL_TIMEOUT, CHANNEL_OPTIONS, Call, Workload
+from tests.bench.transport import open_channel
+from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload
 
 FUND_KINDS = frozenset({"fundstate", "stateat", "snapshot", "visible", "visible-lag"})
 SNAPSHOT_EVERY = 50  # the snapshotter's default SNAPSHOT_EVERY_EVENTS
@@ -25,7 +26,7 @@ SNAPSHOT_EVERY = 50  # the snapshotter's default SNAPSHOT_EVERY_EVENTS
 
 @contextlib.asynccontextmanager
 async def open_fund_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]:
-    async with grpc.aio.insecure_channel(work.endpoint, options=CHANNEL_OPTIONS) as channel:
+    async with open_channel(work.endpoint, plaintext=work.plaintext) as channel:
         if work.kind == "fundstate":
             yield _fund_state(channel, work)
         elif work.kind == "stateat":
@@ -33,7 +34,7 @@ async def open_fund_workload(work: Workload, clients: Sequence[int]) -> AsyncIte
         elif work.kind == "snapshot":
             yield _snapshot(channel, work, clients)
         else:
-            async with grpc.aio.insecure_channel(work.store, options=CHANNEL_OPTIONS) as store:
+            async with open_channel(work.store, plaintext=work.plaintext) as store:
                 yield _visible(channel, store, work)
 
 

@@ -23,6 +23,7 @@ from tests.bench.loader import LoadError, load
 from tests.bench.measure import Meter
 from tests.bench.payloads import RAW_TABLE_DDL
 from tests.bench.phase_allocation import allocation
+from tests.bench.phase_auth import authentication_cost
 from tests.bench.phase_batched import batched_reads
 from tests.bench.phase_funds import fund_services
 from tests.bench.settings import BenchSettings
@@ -95,6 +96,7 @@ class Phases:
             "funds": (lambda: fund_services(self),),
             "allocation": (lambda: allocation(self),),
             "appends": (self.appends,),
+            "auth": (lambda: authentication_cost(self),),
         }
         try:
             for step in steps[phase]:

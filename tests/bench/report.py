@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from tests.bench.auth_figures import server_of
 from tests.bench.measure import Figure
 from tests.bench.targets import Check, baseline_of
 
@@ -43,6 +44,9 @@ def _server_cpu(f: Figure) -> float | None:
     kind = f.key.split(".", 1)[0]
     if kind == "insert":
         return None
+    auth_server = server_of(f.key)  # the auth phase's secure and plaintext instances
+    if auth_server is not None:
+        return f.cpu.get(auth_server)
     if kind in ("echo-bare", "stream50-bare"):
         return f.cpu.get("echo-bare")
     if kind.startswith(("echo", "stream")):

@@ -17,7 +17,8 @@ import contextlib
 import os
 import subprocess
 import sys
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import asyncpg
@@ -25,7 +26,7 @@ from fundledger_devstack.health import wait_serving
 from fundledger_devstack.ports import LOCALHOST, free_port
 from fundledger_devstack.process import ManagedProcess, log_tail
 
-from tests.bench.stack import Stack
+from tests.bench.stack import Stack, health_credentials
 
 MODULES = {"projector": "projector", "snapshotter": "snapshotter", "allocation": "allocation"}
 # Services that follow the log (database, bus, catch-up checkpoint).
@@ -42,12 +43,32 @@ class ServiceError(Exception):
     pass
 
 
-def _environment(stack: Stack, port: int) -> dict[str, str]:
+@dataclass(frozen=True)
+class Instance:
+    """One service process: ``module`` run as ``name``, secure or not, calling ``eventstore``.
+
+    The phases' usual services are one instance each, configured like the run (secure by
+    default). The auth phase adds a second instance in the other configuration, which serves
+    reads only (``env`` turns its consumer off) and is neither migrated nor moved to the head.
+    """
+
+    name: str
+    module: str
+    secure: bool
+    eventstore: str
+    env: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def follows(self) -> bool:
+        return self.name in CHECKPOINTS
+
+
+def _environment(stack: Stack, instance: Instance, port: int) -> dict[str, str]:
     env = dict(os.environ)
     env.update(
         {
             "PYTHONUNBUFFERED": "1",
-            "FUNDLEDGER_EVENTSTORE_ADDRESS": stack.eventstore,
+            "FUNDLEDGER_EVENTSTORE_ADDRESS": instance.eventstore,
             "FUNDLEDGER_DATABASE_URL": stack.database_url,
             "FUNDLEDGER_GRPC_HOST": LOCALHOST,
             "FUNDLEDGER_GRPC_PORT": str(port),
@@ -58,15 +79,19 @@ def _environment(stack: Stack, port: int) -> dict[str, str]:
     )
     if stack.nats_url is not None:
         env["FUNDLEDGER_NATS_URL"] = stack.nats_url
+    if instance.secure:
+        assert stack.security is not None
+        env.update(stack.security.service_env(instance.module))
+    env.update(instance.env)
     return env
 
 
-def _migrate(name: str, env: dict[str, str], log_dir: Path) -> None:
+def _migrate(name: str, module: str, env: dict[str, str], log_dir: Path) -> None:
     path = log_dir / f"{name}.migrate.log"
     with path.open("wb") as out:
         try:
             result = subprocess.run(
-                [sys.executable, "-m", MODULES[name], "migrate"],
+                [sys.executable, "-m", module, "migrate"],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=subprocess.STDOUT,
@@ -93,28 +118,42 @@ async def _skip_seeded_history(dsn: str, names: Sequence[str]) -> int:
         await conn.close()
 
 
+def usual(stack: Stack, name: str) -> Instance:
+    """``name`` configured like the run's event store (secure by default)."""
+    return Instance(name, MODULES[name], stack.security is not None, stack.eventstore)
+
+
 @contextlib.asynccontextmanager
 async def running_services(
-    stack: Stack, names: Sequence[str], log: Callable[[str], None]
+    stack: Stack,
+    names: Sequence[str],
+    log: Callable[[str], None],
+    extra: Sequence[Instance] = (),
 ) -> AsyncIterator[dict[str, str]]:
-    """Starts `names` (in order), yields name -> host:port, stops them (reverse order).
+    """Starts `names` (in order), then `extra`, yields name -> host:port, stops them (reverse
+    order).
 
     While they run, their CPU is in the probes (stack.pids)."""
     assert stack.tmp is not None
     log_dir = stack.tmp / "services"
     log_dir.mkdir(parents=True, exist_ok=True)
-    followers = [n for n in names if n in CHECKPOINTS]
-    envs = {name: _environment(stack, free_port()) for name in names}
-    for name in followers:
-        await asyncio.to_thread(_migrate, name, envs[name], log_dir)
+    instances = [usual(stack, name) for name in names] + list(extra)
+    followers = [i.name for i in instances if i.follows]
+    envs = {i.name: _environment(stack, i, free_port()) for i in instances}
+    for instance in instances:
+        if instance.follows:
+            await asyncio.to_thread(
+                _migrate, instance.name, instance.module, envs[instance.name], log_dir
+            )
     if followers:
         head = await _skip_seeded_history(stack.database_url, followers)
         log(f"  {', '.join(followers)}: migrated, catch-up checkpoints at the log head ({head:,})")
     addresses: dict[str, str] = {}
     async with contextlib.AsyncExitStack() as started:
-        for name in names:
+        for instance in instances:
+            name = instance.name
             env = envs[name]
-            argv = [sys.executable, "-m", MODULES[name]]
+            argv = [sys.executable, "-m", instance.module]
             if stack.profile_dir is not None:  # FUNDLEDGER_BENCH_PROFILE: as the event store
                 profile = stack.profile_dir / f"{name}.prof"
                 profile.unlink(missing_ok=True)
@@ -126,8 +165,9 @@ async def running_services(
             process.start()
             address = f"{LOCALHOST}:{env['FUNDLEDGER_GRPC_PORT']}"
             try:
+                credentials = health_credentials(stack.security if instance.secure else None)
                 await asyncio.to_thread(
-                    wait_serving, address, READY_SECONDS, process.check_alive, name
+                    wait_serving, address, READY_SECONDS, process.check_alive, name, credentials
                 )
             except Exception as err:
                 raise ServiceError(f"{name} did not start: {err}\n{process.tail()}") from None

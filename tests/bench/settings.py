@@ -8,7 +8,7 @@ from pathlib import Path
 from fundledger_platform.settings import env_bool, env_float, env_int, env_str
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PHASES = ("echo", "reads", "batched", "scale", "funds", "allocation", "appends")
+PHASES = ("echo", "reads", "batched", "scale", "funds", "allocation", "appends", "auth")
 
 
 @dataclass(frozen=True)
@@ -32,6 +32,12 @@ class BenchSettings:
     profile_server: bool
     # The append → visible figures' background rate (appends/s); 0: decided by the probe.
     visible_rate: float
+    # TLS + authentication + authorization on every service, and clients sending a token: the
+    # configuration users run (FUNDLEDGER_BENCH_SECURE=false, or FUNDLEDGER_STACK_SECURE=false,
+    # for plaintext without authentication). Target mode: see transport.py.
+    secure: bool
+    # Rounds of the auth phase (on/off pairs of each figure, interleaved).
+    auth_rounds: int
     # Which groups of measurements to run, a subset of PHASES (in PHASES order).
     phases: tuple[str, ...]
     out_dir: Path
@@ -64,6 +70,8 @@ class BenchSettings:
             target_metrics=env_str("BENCH_TARGET_METRICS", "") or None,
             profile_server=env_bool("BENCH_PROFILE", False),
             visible_rate=env_float("BENCH_VISIBLE_RATE", 0.0, min_value=0.0),
+            secure=env_bool("BENCH_SECURE", env_bool("STACK_SECURE", True)),
+            auth_rounds=env_int("BENCH_AUTH_ROUNDS", 3, min_value=1, max_value=20),
             phases=tuple(p for p in PHASES if p in phases),
             out_dir=REPO_ROOT / ".bench",
         )

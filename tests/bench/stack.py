@@ -19,13 +19,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 from fundledger_devstack.health import wait_serving
 from fundledger_devstack.nats import NatsServer
 from fundledger_devstack.ports import LOCALHOST, free_port, wait_for_port
 from fundledger_devstack.postgres import PostgresServer
 from fundledger_devstack.process import ManagedProcess
+from fundledger_devstack.security import AUDIENCES, StackSecurity
 
 from tests.bench.settings import REPO_ROOT, BenchSettings
+from tests.bench.transport import CA_VAR, TOKEN_VAR
+
+# The clients' token: one service identity with every permission, valid for the whole run.
+# A service acting for itself sees every tenant, so the seeded data needs no tenant.
+CLIENT_TOKEN_SECONDS = 24 * 3600
 
 
 @dataclass
@@ -46,6 +53,9 @@ class Stack:
     nats_url: str | None = None  # None in target mode
     # FUNDLEDGER_BUS_STREAM / FUNDLEDGER_BUS_SUBJECT_PREFIX, as the event store has them.
     bus_env: dict[str, str] = field(default_factory=dict)
+    # The run's CA, dev issuer and policy when the servers run secure (the default); None when
+    # plaintext without authentication (FUNDLEDGER_BENCH_SECURE=false) or in target mode.
+    security: StackSecurity | None = None
 
 
 def bus_env() -> dict[str, str]:
@@ -96,13 +106,21 @@ def running_stack(settings: BenchSettings, log: Callable[[str], None]) -> Iterat
         stack.callback(nats.stop)
         nats.start()
         log(f"throwaway PostgreSQL :{pg.port} and NATS :{nats.port} in {tmp}")
+        security = _secure_clients(tmp, stack) if settings.secure else None
+        log(
+            "servers with TLS, authentication and authorization; clients send a token"
+            if security is not None
+            else "servers in plaintext without authentication (FUNDLEDGER_BENCH_SECURE=false)"
+        )
         grpc_port, metrics_port = free_port(), free_port()
         profile = settings.out_dir / "eventstore.prof" if settings.profile_server else None
-        store = _eventstore(pg.dsn, nats.url, grpc_port, metrics_port, tmp, profile)
+        store = eventstore_process(
+            pg.dsn, nats.url, grpc_port, metrics_port, tmp, profile, security=security
+        )
         stack.callback(store.stop, 30.0)
         store.start()
         address = f"{LOCALHOST}:{grpc_port}"
-        wait_serving(address, 90.0, store.check_alive, "event-store")
+        wait_serving(address, 90.0, store.check_alive, "event-store", health_credentials(security))
         assert nats.pid is not None
         assert store.pid is not None
         pids.update({"event-store": store.pid, "nats": nats.pid})
@@ -119,13 +137,58 @@ def running_stack(settings: BenchSettings, log: Callable[[str], None]) -> Iterat
             tmp=tmp,
             nats_url=nats.url,
             bus_env=bus_env(),
+            security=security,
         )
         failed = False
 
 
-def _eventstore(
-    dsn: str, nats_url: str, port: int, metrics_port: int, tmp: Path, profile: Path | None
+def _secure_clients(tmp: Path, stack: contextlib.ExitStack) -> StackSecurity:
+    """The run's security material, and the client token and CA in the environment the client
+    processes inherit (transport.py)."""
+    security = StackSecurity.ensure(tmp / "security")
+    token = security.issuer.mint(
+        "fundledger-bench",
+        list(AUDIENCES),
+        roles=["admin"],
+        kind="service",
+        ttl_seconds=CLIENT_TOKEN_SECONDS,
+    )
+    token_file = tmp / "security" / "bench-client.jwt"
+    token_file.write_text(token + "\n")
+    token_file.chmod(0o600)
+    for var, value in ((CA_VAR, str(security.ca_file)), (TOKEN_VAR, str(token_file))):
+        previous = os.environ.get(var)
+        os.environ[var] = value
+        stack.callback(_restore_env, var, previous)
+    return security
+
+
+def _restore_env(var: str, previous: str | None) -> None:
+    if previous is None:
+        os.environ.pop(var, None)
+    else:
+        os.environ[var] = previous
+
+
+def health_credentials(security: StackSecurity | None) -> grpc.ChannelCredentials | None:
+    """What a health probe needs: TLS trusting the run's CA (health takes no token)."""
+    return None if security is None else security.channel_credentials(None)
+
+
+def eventstore_process(
+    dsn: str,
+    nats_url: str,
+    port: int,
+    metrics_port: int,
+    tmp: Path,
+    profile: Path | None,
+    *,
+    security: StackSecurity | None,
+    name: str = "event-store",
+    relay: bool = True,
 ) -> ManagedProcess:
+    """An event store process; ``security`` None: plaintext, no authentication. A second
+    instance on the same database (the auth phase's) runs without the relay: one publishes."""
     env = dict(os.environ)
     env.update(
         {
@@ -136,14 +199,16 @@ def _eventstore(
             "FUNDLEDGER_GRPC_PORT": str(port),
             "FUNDLEDGER_METRICS_PORT": str(metrics_port),
             "FUNDLEDGER_LOG_LEVEL": "WARNING",
+            "FUNDLEDGER_EVENTSTORE_RELAY_ENABLED": "true" if relay else "false",
             **bus_env(),
+            **(security.service_env("event-store") if security is not None else {}),
         }
     )
     argv = [sys.executable, "-m", "eventstore"]
     if profile is not None:
         profile.parent.mkdir(parents=True, exist_ok=True)
         argv = [sys.executable, "-m", "cProfile", "-o", str(profile), "-m", "eventstore"]
-    return ManagedProcess("event-store", argv, tmp / "event-store.log", env=env)
+    return ManagedProcess(name, argv, tmp / f"{name}.log", env=env)
 
 
 @contextlib.contextmanager

@@ -5,6 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from tests.bench.auth_figures import (
+    CONCURRENCIES,
+    KINDS,
+    TARGET_RATIO,
+    auth_key,
+    comparisons,
+    parse_key,
+)
 from tests.bench.measure import Figure
 
 
@@ -19,6 +27,10 @@ class Check:
 def baseline_of(key: str) -> str | None:
     """The baseline figure a figure is compared with: appends with the raw insert
     at the same concurrency (batches: the next measured one up), reads with echo."""
+    auth = parse_key(key)
+    if auth is not None:  # the secure instance's figure against the plaintext one's, same round
+        kind_, config, c, r = auth
+        return auth_key(kind_, "off", c, r) if config == "on" else None
     kind, _, rest = key.partition(".")
     conc = key.rsplit(".c", 1)[-1] if ".c" in key else ""
     if kind in ("append", "shared8"):
@@ -115,4 +127,18 @@ def check_targets(figures: Mapping[str, Figure]) -> list[Check]:
     issue = 4
     p99_at_most("preview.c1", 20, "PreviewReallocation, 50 companies, c1")
     p99_at_most("commit.c1", 40, "CommitReallocation, 50 companies, c1")
+    issue = 10
+    found = {(c.kind, c.concurrency): c for c in comparisons(figures)}
+    for kind in KINDS:
+        for conc in CONCURRENCIES:
+            what = f"{KINDS[kind]}, c{conc}: calls/s with TLS + auth on / off"
+            comparison = found.get((kind, conc))
+            checks.append(
+                Check(
+                    f"{what} ≥ {TARGET_RATIO:g}× (median of rounds)",
+                    f"{comparison.ratio:.3f}×" if comparison else "not measured",
+                    comparison.ratio >= TARGET_RATIO if comparison else None,
+                    issue,
+                )
+            )
     return checks

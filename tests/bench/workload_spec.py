@@ -49,3 +49,5 @@ class Workload:
     # which versions they may snapshot.
     versions: tuple[int, ...] = ()
     clients_total: int = 0
+    # Plaintext without a token even when the run is secure (the auth phase's "off" half).
+    plaintext: bool = False

@@ -1,0 +1,105 @@
+"""The auth phase's figures (phase_auth.py): their keys, which instance served each, and the
+on/off comparison the report and the targets read.
+
+Keys are ``<kind>.<on|off>.c<concurrency>.r<round>``, e.g. ``authstate.on.c16.r2``.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from tests.bench.measure import Figure
+
+CONCURRENCIES = (1, 16)
+TARGET_RATIO = 0.95
+# What each figure kind calls, and which instance serves it in each configuration.
+KINDS = {"authstate": "GetFundState", "authappend": "append 1 event, own stream"}
+SERVER_OF = {
+    ("authstate", "on"): "projector-on",
+    ("authstate", "off"): "projector-off",
+    ("authappend", "on"): "event-store-on",
+    ("authappend", "off"): "event-store-off",
+}
+
+
+def auth_key(kind: str, config: str, concurrency: int, round_: int) -> str:
+    return f"{kind}.{config}.c{concurrency}.r{round_}"
+
+
+def parse_key(key: str) -> tuple[str, str, int, int] | None:
+    """(kind, on|off, concurrency, round) of an auth figure's key; None for any other."""
+    parts = key.split(".")
+    if len(parts) != 4 or parts[0] not in KINDS:
+        return None
+    return parts[0], parts[1], int(parts[2][1:]), int(parts[3][1:])
+
+
+def server_of(key: str) -> str | None:
+    parsed = parse_key(key)
+    return None if parsed is None else SERVER_OF[(parsed[0], parsed[1])]
+
+
+@dataclass(frozen=True)
+class Comparison:
+    kind: str
+    concurrency: int
+    off: list[float]  # calls/s per round
+    on: list[float]
+    ratios: list[float]  # on / off per round
+    off_cpu_ms: list[float]  # the serving process's CPU per call, per round
+    on_cpu_ms: list[float]
+
+    @property
+    def ratio(self) -> float:
+        return statistics.median(self.ratios) if self.ratios else 0.0
+
+
+def cpu_ms_per_call(figure: Figure, process: str) -> float:
+    calls = figure.result.calls_per_second
+    pct = figure.cpu.get(process)
+    return 10.0 * pct / calls if pct is not None and calls > 0 else 0.0
+
+
+def comparisons(figures: Mapping[str, Figure]) -> list[Comparison]:
+    """Pairs the on and off figures of each round (a round missing either is left out)."""
+    found: dict[tuple[str, int], Comparison] = {}
+    rounds = sorted({p[3] for k in figures if (p := parse_key(k)) is not None})
+    for kind in KINDS:
+        for c in CONCURRENCIES:
+            comparison = Comparison(kind, c, [], [], [], [], [])
+            for r in rounds:
+                on = figures.get(auth_key(kind, "on", c, r))
+                off = figures.get(auth_key(kind, "off", c, r))
+                if on is None or off is None or off.value <= 0:
+                    continue
+                comparison.on.append(on.value)
+                comparison.off.append(off.value)
+                comparison.ratios.append(on.value / off.value)
+                comparison.on_cpu_ms.append(cpu_ms_per_call(on, SERVER_OF[(kind, "on")]))
+                comparison.off_cpu_ms.append(cpu_ms_per_call(off, SERVER_OF[(kind, "off")]))
+            if comparison.ratios:
+                found[(kind, c)] = comparison
+    return list(found.values())
+
+
+def render(found: Sequence[Comparison]) -> list[str]:
+    head = (
+        f"{'auth: on / off':<30}{'off calls/s':>12}{'on calls/s':>12}{'on/off':>8}"
+        f"{'  rounds (on/off)':<28}{'cpu ms/call off':>16}{'on':>6}"
+    )
+    lines = [head, "-" * len(head)]
+    for c in found:
+        rounds = " ".join(f"{r:.2f}" for r in c.ratios)
+        lines.append(
+            f"{KINDS[c.kind] + f', c{c.concurrency}':<30}"
+            f"{statistics.median(c.off):>12,.0f}{statistics.median(c.on):>12,.0f}"
+            f"{c.ratio:>8.3f}  {rounds:<26}"
+            f"{statistics.median(c.off_cpu_ms):>16.3f}{statistics.median(c.on_cpu_ms):>6.3f}"
+        )
+    lines.append(
+        "medians over the rounds; on/off is the median of each round's ratio; cpu: the serving"
+        " process only (PostgreSQL apart)."
+    )
+    return lines

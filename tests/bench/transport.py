@@ -1,0 +1,45 @@
+"""How the benchmark's clients reach the services: TLS plus a bearer token, as users run the
+stack, unless a workload asks for plaintext.
+
+The orchestrator puts the stack's CA and the client token in FUNDLEDGER_BENCH_CA_FILE and
+FUNDLEDGER_BENCH_TOKEN_FILE before the client processes are spawned (they inherit them); in
+target mode a user may set both for a secure target. Without them every channel is plaintext.
+The same token goes on every call, as a real client sends it: the servers verify a token once
+and cache the result until it expires, so what is measured is the steady state.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+import grpc
+
+from tests.bench.workload_spec import CHANNEL_OPTIONS
+
+CA_VAR = "FUNDLEDGER_BENCH_CA_FILE"
+TOKEN_VAR = "FUNDLEDGER_BENCH_TOKEN_FILE"
+
+
+@cache
+def _credentials() -> grpc.ChannelCredentials | None:
+    ca_file, token_file = os.environ.get(CA_VAR), os.environ.get(TOKEN_VAR)
+    if not ca_file or not token_file:
+        return None
+    tls = grpc.ssl_channel_credentials(Path(ca_file).read_bytes())
+    token = Path(token_file).read_text().strip()
+    return grpc.composite_channel_credentials(tls, grpc.access_token_call_credentials(token))
+
+
+def secure_clients() -> bool:
+    """Whether channels opened here use TLS and a token (unless asked for plaintext)."""
+    return _credentials() is not None
+
+
+def open_channel(endpoint: str, *, plaintext: bool = False) -> grpc.aio.Channel:
+    """A grpc.aio channel to ``endpoint``: TLS + token when configured and not ``plaintext``."""
+    credentials = None if plaintext else _credentials()
+    if credentials is None:
+        return grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
+    return grpc.aio.secure_channel(endpoint, credentials, options=CHANNEL_OPTIONS)
