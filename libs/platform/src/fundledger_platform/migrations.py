@@ -79,6 +79,10 @@ def _lock_key(schema: str) -> int:
 
 
 async def _ensure_table(conn: asyncpg.Connection, schema: str) -> None:
+    # Checked first so that a service role without DDL rights (it only reads and writes its
+    # tables; the schema owner runs the migrations) can start when nothing is pending.
+    if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"{schema}.schema_migrations"):
+        return
     await conn.execute(
         f"""
         CREATE SCHEMA IF NOT EXISTS {schema};
