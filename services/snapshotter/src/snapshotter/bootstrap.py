@@ -26,6 +26,7 @@ from snapshotter.adapters.snapshot_store import PostgresSnapshotStore
 from snapshotter.config import Settings
 from snapshotter.entrypoints.bus_handler import fund_batch_handler
 from snapshotter.entrypoints.grpc_servicer import SnapshotterServicer
+from snapshotter.service_layer.access import FundAccess
 from snapshotter.service_layer.catchup import CatchUp
 from snapshotter.service_layer.daily import DailySnapshots
 from snapshotter.service_layer.history import History
@@ -103,7 +104,9 @@ async def build(
         asyncio.create_task(catchup.run(settings.catchup_seconds), name="catchup"),
         asyncio.create_task(daily.run(), name="daily-snapshots"),
     ]
-    servicer = SnapshotterServicer(events, snapshots, maker, TimeTravel(events, history))
+    servicer = SnapshotterServicer(
+        events, snapshots, maker, TimeTravel(events, history), FundAccess(progress, events)
+    )
 
     async def ready() -> bool:
         return bus_connected(bus) and await ping(pool) and await probe.ready()

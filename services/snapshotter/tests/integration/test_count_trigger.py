@@ -133,9 +133,9 @@ async def test_list_snapshots_pages_newest_first(stack: Stack) -> None:
 async def insert_old_fold_snapshot(conn: Any, fund_id: str, version: int) -> None:
     await conn.execute(
         "INSERT INTO snapshotter.snapshots (snapshot_id, fund_id, version, position, event_time, "
-        "fold_version, trigger, events_since_previous, state) "
+        "fold_version, trigger, events_since_previous, state, tenant) "
         "SELECT gen_random_uuid(), fund_id, version, position, event_time, fold_version - 1, "
-        "'MANUAL', 0, '{}'::jsonb FROM snapshotter.snapshots "
+        "'MANUAL', 0, '{}'::jsonb, tenant FROM snapshotter.snapshots "
         "WHERE fund_id = $1 AND version = $2",
         fund_id,
         version,

@@ -114,8 +114,8 @@ async def test_snapshot_of_an_older_fold_version_is_ignored(stack: Stack) -> Non
     async with stack.snapshotter.pool.acquire() as conn:
         await conn.execute(
             "INSERT INTO snapshotter.snapshots (snapshot_id, fund_id, version, position, "
-            "event_time, fold_version, trigger, events_since_previous, state) "
-            "VALUES ($1, $2, 4, 1, $3, $4, 'MANUAL', 4, $5::jsonb)",
+            "event_time, fold_version, trigger, events_since_previous, state, tenant) "
+            "VALUES ($1, $2, 4, 1, $3, $4, 'MANUAL', 4, $5::jsonb, 'dev')",
             old_id,
             fund_id,
             t[3].recorded_at,

@@ -1,16 +1,15 @@
 """Reads of the live projection table, and the catch-up checkpoint (ProjectionRows).
 
 The reads made for a caller (ListFunds, the fund count, a tenant's rebuild) are narrowed to
-the caller's tenant in SQL by one helper, `_scoped` (docs/security.md, "Isolation"); the
-catch-up's reads run as the projector itself and see every fund."""
+the caller's tenant in SQL by the platform's one helper, tenant_sql.scoped (docs/security.md,
+"Isolation"); the catch-up's reads run as the projector itself and see every fund."""
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from typing import Any
 
 import asyncpg
-from fundledger_platform.auth.tenancy import tenant_scope
+from fundledger_platform.tenant_sql import scoped
 
 from projector.adapters.tables import CHECKPOINT, LIVE
 from projector.domain.model import FundRow
@@ -29,41 +28,33 @@ def _row_of(record: asyncpg.Record) -> FundRow:
     )
 
 
-def _scoped(where: str, *args: Any) -> tuple[str, list[Any]]:
-    """`where` (conditions on $1..$n for `args`) narrowed to the caller's tenant: the funds of
-    tenant_scope(), or every fund when it is None. Two texts rather than `$k IS NULL OR …`, so
-    each has a plan of its own (the scoped one uses fund_state_tenant_fund)."""
-    scope = tenant_scope()
-    if scope is None:
-        return where, list(args)
-    return f"({where}) AND tenant = ${len(args) + 1}", [*args, scope]
-
-
 class PgProjectionRows:
     def __init__(self, pool: asyncpg.Pool) -> None:
         self._pool = pool
 
     async def page(self, after: str | None, limit: int) -> list[FundRow]:
-        where, args = _scoped("$1::text IS NULL OR fund_id > $1", after)
-        records = await self._pool.fetch(
-            f"SELECT {_COLUMNS} FROM {LIVE} WHERE {where} ORDER BY fund_id LIMIT ${len(args) + 1}",
-            *args,
+        query, args = scoped(
+            f"SELECT {_COLUMNS} FROM {LIVE} WHERE ($1::text IS NULL OR fund_id > $1) "
+            "AND {tenant} ORDER BY fund_id LIMIT $2",
+            after,
             limit,
         )
+        records = await self._pool.fetch(query, *args)
         return [_row_of(r) for r in records]
 
     async def tenant_funds(self, after: str | None, limit: int) -> list[str]:
-        where, args = _scoped("$1::text IS NULL OR fund_id > $1", after)
-        records = await self._pool.fetch(
-            f"SELECT fund_id FROM {LIVE} WHERE {where} ORDER BY fund_id LIMIT ${len(args) + 1}",
-            *args,
+        query, args = scoped(
+            f"SELECT fund_id FROM {LIVE} WHERE ($1::text IS NULL OR fund_id > $1) "
+            "AND {tenant} ORDER BY fund_id LIMIT $2",
+            after,
             limit,
         )
+        records = await self._pool.fetch(query, *args)
         return [r["fund_id"] for r in records]
 
     async def count(self) -> int:
-        where, args = _scoped("true")
-        return int(await self._pool.fetchval(f"SELECT count(*) FROM {LIVE} WHERE {where}", *args))
+        query, args = scoped(f"SELECT count(*) FROM {LIVE} WHERE {{tenant}}")
+        return int(await self._pool.fetchval(query, *args))
 
     async def versions(self, fund_ids: Collection[str]) -> dict[str, tuple[int, int]]:
         if not fund_ids:

@@ -17,21 +17,30 @@ class PostgresProgressStore:
         )
         return 0 if value is None else int(value)
 
+    async def tenant_of(self, fund_id: str) -> str | None:
+        tenant: str | None = await self._pool.fetchval(
+            "SELECT tenant FROM snapshotter.fund_progress WHERE fund_id = $1", fund_id
+        )
+        return tenant
+
     async def advance(self, progress: Progress) -> None:
         # Only forwards: the bus handler and the catch-up may report the same
         # fund concurrently and in either order; the WHERE makes the later
-        # version win whatever the commit order.
+        # version win whatever the commit order. The tenant is recorded once.
         await self._pool.execute(
             "INSERT INTO snapshotter.fund_progress AS p "
-            "(fund_id, last_version, last_position, last_event_time) VALUES ($1, $2, $3, $4) "
+            "(fund_id, last_version, last_position, last_event_time, tenant) "
+            "VALUES ($1, $2, $3, $4, $5) "
             "ON CONFLICT (fund_id) DO UPDATE SET last_version = excluded.last_version, "
             "last_position = excluded.last_position, "
-            "last_event_time = excluded.last_event_time, updated_at = now() "
+            "last_event_time = excluded.last_event_time, "
+            "tenant = coalesce(p.tenant, excluded.tenant), updated_at = now() "
             "WHERE p.last_version < excluded.last_version",
             progress.fund_id,
             progress.version,
             progress.position,
             progress.event_time,
+            progress.tenant,
         )
 
     async def changed_since_snapshot(self, fold_version: int) -> list[str]:

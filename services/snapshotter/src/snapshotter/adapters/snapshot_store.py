@@ -1,4 +1,9 @@
-"""Snapshots in PostgreSQL (schema `snapshotter`)."""
+"""Snapshots in PostgreSQL (schema `snapshotter`).
+
+Each row records the fund's tenant; every read is narrowed to the caller's tenant in SQL by
+the platform's one helper (tenant_sql.scoped: every row for the snapshotter's own triggers,
+the caller's tenant's for a person's call), so another tenant's snapshot is never read for
+them, whatever the use case checked before (docs/security.md, "Isolation")."""
 
 from __future__ import annotations
 
@@ -7,13 +12,14 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
+from fundledger_platform.tenant_sql import scoped
 
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.service_layer.ports import StateJson
 
 _COLUMNS = (
     "snapshot_id, fund_id, version, position, event_time, fold_version, trigger, "
-    "events_since_previous, created_at"
+    "events_since_previous, created_at, tenant"
 )
 
 
@@ -28,6 +34,7 @@ def _snapshot(row: asyncpg.Record) -> Snapshot:
         trigger=Trigger(row["trigger"]),
         events_since_previous=row["events_since_previous"],
         created_at=row["created_at"],
+        tenant=row["tenant"],
     )
 
 
@@ -43,13 +50,14 @@ class PostgresSnapshotStore:
         self._pool = pool
 
     async def get(self, fund_id: str, version: int, fold_version: int) -> Snapshot | None:
-        row = await self._pool.fetchrow(
+        query, args = scoped(
             f"SELECT {_COLUMNS} FROM snapshotter.snapshots "
-            "WHERE fund_id = $1 AND version = $2 AND fold_version = $3",
+            "WHERE fund_id = $1 AND version = $2 AND fold_version = $3 AND {tenant}",
             fund_id,
             version,
             fold_version,
         )
+        row = await self._pool.fetchrow(query, *args)
         return None if row is None else _snapshot(row)
 
     async def latest_by_version(
@@ -57,16 +65,15 @@ class PostgresSnapshotStore:
     ) -> tuple[Snapshot, StateJson] | None:
         # Only this fold's snapshots: another fold's state may mean something
         # else and must never be read as this one's (FM-11, docs/failure-modes.md).
-        return _with_state(
-            await self._pool.fetchrow(
-                f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
-                "WHERE fund_id = $1 AND fold_version = $3 AND version <= $2 "
-                "ORDER BY version DESC LIMIT 1",
-                fund_id,
-                version,
-                fold_version,
-            )
+        query, args = scoped(
+            f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
+            "WHERE fund_id = $1 AND fold_version = $3 AND version <= $2 AND {tenant} "
+            "ORDER BY version DESC LIMIT 1",
+            fund_id,
+            version,
+            fold_version,
         )
+        return _with_state(await self._pool.fetchrow(query, *args))
 
     async def latest_by_time(
         self, fund_id: str, at: datetime, fold_version: int
@@ -74,16 +81,15 @@ class PostgresSnapshotStore:
         # By event_time (the time of the snapshot's last event), never by
         # created_at (FM-10). Several events may share one recorded_at (one
         # batch); the highest version among them is still at or before `at`.
-        return _with_state(
-            await self._pool.fetchrow(
-                f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
-                "WHERE fund_id = $1 AND fold_version = $3 AND event_time <= $2 "
-                "ORDER BY event_time DESC, version DESC LIMIT 1",
-                fund_id,
-                at,
-                fold_version,
-            )
+        query, args = scoped(
+            f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
+            "WHERE fund_id = $1 AND fold_version = $3 AND event_time <= $2 AND {tenant} "
+            "ORDER BY event_time DESC, version DESC LIMIT 1",
+            fund_id,
+            at,
+            fold_version,
         )
+        return _with_state(await self._pool.fetchrow(query, *args))
 
     async def save(self, snapshot: Snapshot, state: StateJson) -> tuple[Snapshot, bool]:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -94,8 +100,8 @@ class PostgresSnapshotStore:
             # statement, so under READ COMMITTED it sees the winner's row.
             row = await conn.fetchrow(
                 "INSERT INTO snapshotter.snapshots (snapshot_id, fund_id, version, position, "
-                "event_time, fold_version, trigger, events_since_previous, state) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb) "
+                "event_time, fold_version, trigger, events_since_previous, state, tenant) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) "
                 "ON CONFLICT (fund_id, version, fold_version) DO NOTHING "
                 f"RETURNING {_COLUMNS}",
                 snapshot.snapshot_id,
@@ -107,6 +113,7 @@ class PostgresSnapshotStore:
                 snapshot.trigger.value,
                 snapshot.events_since_previous,
                 json.dumps(state, separators=(",", ":")),
+                snapshot.tenant,
             )
             created = row is not None
             if row is None:
@@ -121,8 +128,10 @@ class PostgresSnapshotStore:
             # last snapshot" can never disagree with the snapshots table.
             await conn.execute(
                 "INSERT INTO snapshotter.fund_progress AS p "
-                "(fund_id, last_snapshot_version, last_snapshot_fold_version) VALUES ($1, $2, $3) "
+                "(fund_id, last_snapshot_version, last_snapshot_fold_version, tenant) "
+                "VALUES ($1, $2, $3, $4) "
                 "ON CONFLICT (fund_id) DO UPDATE SET "
+                "tenant = coalesce(p.tenant, excluded.tenant), "
                 "last_snapshot_version = CASE "
                 "WHEN p.last_snapshot_fold_version = excluded.last_snapshot_fold_version "
                 "THEN greatest(p.last_snapshot_version, excluded.last_snapshot_version) "
@@ -132,6 +141,7 @@ class PostgresSnapshotStore:
                 snapshot.fund_id,
                 snapshot.version,
                 snapshot.fold_version,
+                snapshot.tenant,
             )
         if row is None:  # a conflict means a row exists; only a concurrent delete gets here
             raise RuntimeError(f"snapshot {snapshot.fund_id} v{snapshot.version} vanished")
@@ -154,13 +164,14 @@ class PostgresSnapshotStore:
         """Newest first, by (version, fold_version) — the unique key, so the
         keyset cursor `before` neither skips nor repeats a row."""
         version, fold = before if before is not None else (None, None)
-        rows = await self._pool.fetch(
+        query, args = scoped(
             f"SELECT {_COLUMNS} FROM snapshotter.snapshots WHERE fund_id = $1 "
             "AND ($2::bigint IS NULL OR (version, fold_version) < ($2::bigint, $3::integer)) "
-            "ORDER BY version DESC, fold_version DESC LIMIT $4",
+            "AND {tenant} ORDER BY version DESC, fold_version DESC LIMIT $4",
             fund_id,
             version,
             fold,
             limit,
         )
+        rows = await self._pool.fetch(query, *args)
         return [_snapshot(row) for row in rows]

@@ -35,6 +35,8 @@ class Snapshot:
     events_since_previous: int
     # None until the row is written.
     created_at: datetime | None = None
+    # The fund's tenant as the event store recorded it (None: none).
+    tenant: str | None = None
 
 
 @dataclass(frozen=True)
@@ -54,8 +56,12 @@ class Progress:
     version: int
     position: int
     event_time: datetime
+    # The fund's tenant as the event store recorded it (None: none).
+    tenant: str | None = None
 
     @classmethod
     def of(cls, event: LoggedEvent) -> Progress:
         """The progress a fund's event (from the bus or the catch-up) stands for."""
-        return cls(event.stream_id, event.version, event.position, event.recorded_at)
+        return cls(
+            event.stream_id, event.version, event.position, event.recorded_at, event.tenant or None
+        )

@@ -25,6 +25,8 @@ class Replay:
     events_replayed: int
     # Position of the event at state.version (0 before any event).
     position: int
+    # The fund's tenant as recorded on the snapshot or the events folded (None: none seen).
+    tenant: str | None = None
 
     def extended(self, events: Sequence[LoggedEvent]) -> Replay:
         """This replay with `events` folded on top; FundLogError unless they continue it."""
@@ -35,4 +37,5 @@ class Replay:
             self.base,
             self.events_replayed + len(events),
             events[-1].position,
+            self.tenant or next((e.tenant for e in events if e.tenant), None),
         )

@@ -17,10 +17,11 @@ from fundledger_platform.stream_ids import check_fund_id
 
 from snapshotter.entrypoints import mappers as m
 from snapshotter.entrypoints import requests as r
+from snapshotter.service_layer.access import FundAccess
 from snapshotter.service_layer.listing import snapshot_page
 from snapshotter.service_layer.ports import EventLog, SnapshotStore
 from snapshotter.service_layer.snapshots import SnapshotMaker, create_manual
-from snapshotter.service_layer.time_travel import TimeTravel
+from snapshotter.service_layer.time_travel import TimeTravel, check_at_version
 from snapshotter.service_layer.timeline import timeline_page
 
 Context = grpc.aio.ServicerContext[Any, Any]
@@ -33,17 +34,20 @@ class SnapshotterServicer(snapshotter_pb2_grpc.SnapshotterServiceServicer):
         snapshots: SnapshotStore,
         maker: SnapshotMaker,
         time_travel: TimeTravel,
+        access: FundAccess,
     ) -> None:
         self._events = events
         self._snapshots = snapshots
         self._maker = maker
         self._time_travel = time_travel
+        self._access = access
 
     async def CreateSnapshot(
         self, request: pb.CreateSnapshotRequest, context: Context
     ) -> pb.CreateSnapshotResponse:
         fund_id = check_fund_id(request.fund_id)
         at_version = request.at_version if request.HasField("at_version") else None
+        await self._access.require(fund_id)
         snapshot = await create_manual(self._events, self._maker, fund_id, at_version)
         return pb.CreateSnapshotResponse(snapshot=m.snapshot(snapshot))
 
@@ -52,16 +56,21 @@ class SnapshotterServicer(snapshotter_pb2_grpc.SnapshotterServiceServicer):
     ) -> pb.GetFundStateAtResponse:
         fund_id = check_fund_id(request.fund_id)
         target = request.WhichOneof("target")
-        if target == "at_time":
-            replay = await self._time_travel.at_time(fund_id, r.time_of(request.at_time, "at_time"))
-        elif target == "at_version":
-            replay = await self._time_travel.at_version(fund_id, request.at_version)
-        else:
+        if target not in ("at_time", "at_version"):
             raise InvalidArgument(
                 "one of at_time or at_version is required",
                 reason=Reason.TARGET_REQUIRED,
                 field="target",
             )
+        at_time = r.time_of(request.at_time, "at_time") if target == "at_time" else None
+        if at_time is None:
+            check_at_version(request.at_version)
+        # After the request's own checks: another tenant's fund must answer as a missing one.
+        await self._access.require(fund_id)
+        if at_time is not None:
+            replay = await self._time_travel.at_time(fund_id, at_time)
+        else:
+            replay = await self._time_travel.at_version(fund_id, request.at_version)
         return m.state_response(replay)
 
     async def ListSnapshots(
@@ -70,6 +79,7 @@ class SnapshotterServicer(snapshotter_pb2_grpc.SnapshotterServiceServicer):
         fund_id = check_fund_id(request.fund_id)
         size = page_size(request.page_size)
         before = r.snapshots_after(request.page_token, fund_id)
+        await self._access.require(fund_id)
         page = await snapshot_page(self._snapshots, self._events, fund_id, before, size)
         response = pb.ListSnapshotsResponse(snapshots=[m.snapshot(s) for s in page.snapshots])
         if page.continues_after is not None:
@@ -86,6 +96,7 @@ class SnapshotterServicer(snapshotter_pb2_grpc.SnapshotterServiceServicer):
             r.time_of(request.end_time, "end_time") if request.HasField("end_time") else None,
         )
         from_version = r.timeline_from(request.page_token, fund_id)
+        await self._access.require(fund_id)
         page = await timeline_page(self._events, fund_id, start, end, size, from_version)
         response = pb.GetTimelineResponse(entries=[m.timeline_entry(e) for e in page.events])
         if page.next_version is not None:

@@ -89,7 +89,7 @@ class History:
                 )
             else:
                 if state.version == snapshot.version and state.fund_id == fund_id:
-                    return Replay(state, snapshot, 0, snapshot.position)
+                    return Replay(state, snapshot, 0, snapshot.position, snapshot.tenant)
                 log.warning(
                     "snapshot %s does not match its row; folding from scratch", snapshot.snapshot_id
                 )

@@ -46,6 +46,8 @@ class EventLog(Protocol):
 
 
 class SnapshotStore(Protocol):
+    """Every read made for a caller is narrowed to their tenant (tenant_scope())."""
+
     async def get(self, fund_id: str, version: int, fold_version: int) -> Snapshot | None: ...
 
     async def latest_by_version(
@@ -72,6 +74,11 @@ class SnapshotStore(Protocol):
 
 class ProgressStore(Protocol):
     async def seen_version(self, fund_id: str) -> int: ...
+
+    async def tenant_of(self, fund_id: str) -> str | None:
+        """The fund's tenant as recorded from its events; None when none is recorded (a fund
+        not seen yet, or without a tenant)."""
+        ...
 
     async def advance(self, progress: Progress) -> None: ...
 

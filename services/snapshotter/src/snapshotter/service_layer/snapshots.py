@@ -51,6 +51,7 @@ class SnapshotMaker:
             fold_version=FOLD_VERSION,
             trigger=trigger,
             events_since_previous=replay.events_replayed,
+            tenant=replay.tenant,
         )
         saved, created = await self._snapshots.save(snapshot, state_to_json(replay.state))
         if created:

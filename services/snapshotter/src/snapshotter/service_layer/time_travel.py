@@ -47,12 +47,7 @@ class TimeTravel:
         exist later). The fund's current version is asked for only when the
         log ends before `version`; a log that cannot be folded is DATA_LOSS.
         """
-        if version <= 0:
-            raise InvalidArgument(
-                "at_version must be at least 1 (the first event is version 1)",
-                reason=Reason.VERSION_INVALID,
-                field="at_version",
-            )
+        check_at_version(version)
         try:
             replay = await self._history.at_version(fund_id, version)
         except FundLogError as err:
@@ -65,6 +60,16 @@ class TimeTravel:
         if info is None or info.version == 0:
             raise fund_not_found(fund_id)
         return info
+
+
+def check_at_version(version: int) -> None:
+    """INVALID_ARGUMENT for a version no fund ever has (0 or less)."""
+    if version <= 0:
+        raise InvalidArgument(
+            "at_version must be at least 1 (the first event is version 1)",
+            reason=Reason.VERSION_INVALID,
+            field="at_version",
+        )
 
 
 def _before_first(fund_id: str, at: datetime, first: datetime | None) -> NotFound:
