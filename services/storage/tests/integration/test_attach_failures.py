@@ -12,6 +12,7 @@ from dataclasses import replace
 import grpc
 import pytest
 from fundledger.storage.v1 import storage_pb2 as pb
+from fundledger_platform.auth.forwarding import forwarding
 from fundledger_platform.errors import error_info
 from fundledger_platform.eventstore_errors import eventstore_error
 from storage.domain.events import EntityEvent, attach_event, detach_event
@@ -63,15 +64,18 @@ async def test_the_append_is_idempotent_by_file_id(stack: Stack) -> None:
     assert record is not None
 
     # Re-running the append step for the same file (a retry after a lost
-    # answer, a second attempt after a failed commit) writes nothing new.
-    assert await stack.storage.events.append(attach_event(record)) is True
-    assert await stack.storage.events.append(attach_event(record)) is True
+    # answer, a second attempt after a failed commit) writes nothing new. It runs
+    # inside the person's call, so it is made for them: as alice, the uploader.
+    with forwarding(stack.secure.token()):
+        assert await stack.storage.events.append(attach_event(record)) is True
+        assert await stack.storage.events.append(attach_event(record)) is True
     events = await stream_events(stack, f"fund-{meta.entity_id}")
     assert [e.event_type for e in events] == ["FILE_ATTACHED"]
 
     await stack.api.DeleteFile(pb.DeleteFileRequest(file_id=uploaded.file_id))
     # The same FILE_DETACHED again: it names the caller of the delete (alice, the fixture's admin).
-    assert await stack.storage.events.append(detach_event(record, "alice")) is True
+    with forwarding(stack.secure.token()):
+        assert await stack.storage.events.append(detach_event(record, "alice")) is True
     events = await stream_events(stack, f"fund-{meta.entity_id}")
     assert [e.event_type for e in events] == ["FILE_ATTACHED", "FILE_DETACHED"]
 

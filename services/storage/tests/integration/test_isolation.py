@@ -269,3 +269,20 @@ async def test_no_token_is_unauthenticated(stack: Stack) -> None:
     err = await refused(upload_as(anonymous, meta, b"who are you?"))
     assert err.code() == grpc.StatusCode.UNAUTHENTICATED
     await assert_nothing_stored(stack, meta.owner_user_id, f"fund-{meta.entity_id}")
+
+
+async def test_a_file_cannot_be_attached_to_another_tenants_fund(stack: Stack) -> None:
+    bob = stack.api_as("bob")
+    meta = metadata(owner_user_id="")
+    await upload_as(bob, meta, b"creates fund stream in tenant dev")
+    events = await stream_events(stack, f"fund-{meta.entity_id}")
+    assert [(e.user_id, e.tenant, e.actor) for e in events] == [("bob", "dev", events[0].actor)]
+    assert events[0].actor  # the storage service, acting for bob
+
+    erin = stack.api_as("erin", roles=("admin",), tenant=OTHER_TENANT)
+    intruding = metadata(owner_user_id="", entity_id=meta.entity_id)
+    err = await refused(upload_as(erin, intruding, b"into tenant dev's fund"))
+    # To erin, tenant dev's fund stream does not exist: refused, nothing written or compensated.
+    assert (err.code(), reason_of(err)) == (grpc.StatusCode.NOT_FOUND, "STREAM_NOT_FOUND")
+    await assert_nothing_stored(stack, "erin", None)
+    assert len(await stream_events(stack, f"fund-{meta.entity_id}")) == 1
