@@ -93,13 +93,25 @@ class StackSecurity:
         issue_server_cert(security.tls_dir, stem="server")
         security.issuer.write_issuers_file()
         security.renew_service_tokens()
+        security._marker.write_text("TLS, authentication and authorization on\n")
         return security
+
+    @property
+    def _marker(self) -> Path:
+        # Present while the stack of this directory runs secure: clients go by it, not by the
+        # certificates, which stay on disk when the stack is restarted in plaintext.
+        return self.stack_dir / "secure"
+
+    @classmethod
+    def deactivate(cls, stack_dir: Path) -> None:
+        """The stack of ``stack_dir`` runs in plaintext now (keys and CA are kept)."""
+        (stack_dir / "secure").unlink(missing_ok=True)
 
     @classmethod
     def load(cls, stack_dir: Path) -> StackSecurity | None:
         """The material of a stack made secure by ``ensure``; None for a plaintext stack."""
         security = cls(stack_dir.absolute(), DEFAULT_POLICY_FILE)
-        if not (security.ca_file.is_file() and security.issuer.issuers_path.is_file()):
+        if not (security._marker.is_file() and security.ca_file.is_file()):
             return None
         return security
 
