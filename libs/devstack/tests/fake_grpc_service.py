@@ -1,9 +1,11 @@
 """A stand-in FundLedger service for testing the stack runner (not a mock of a server).
 
 It honours the same contract as a real service: `python -m fake_grpc_service migrate`
-applies its "migration" to FUNDLEDGER_DATABASE_URL and exits 0; without arguments it
-serves the standard gRPC health service on FUNDLEDGER_GRPC_HOST:FUNDLEDGER_GRPC_PORT,
-says SERVING only once its migration is visible, and drains on SIGTERM.
+applies its "migration" (its own schema, `fake`) to FUNDLEDGER_DATABASE_URL and exits 0;
+without arguments it serves the standard gRPC health service on
+FUNDLEDGER_GRPC_HOST:FUNDLEDGER_GRPC_PORT, says SERVING only once its migration is visible,
+and drains on SIGTERM. Like any service the stack does not know, it gets a database role of
+its own and no NATS user or S3 keys (fundledger_devstack.access).
 
 FAKE_SERVICE_FAIL=migrate|start makes that step fail, for the runner's error paths.
 """
@@ -24,10 +26,6 @@ REQUIRED = (
     "FUNDLEDGER_GRPC_PORT",
     "FUNDLEDGER_METRICS_PORT",
     "FUNDLEDGER_DATABASE_URL",
-    "FUNDLEDGER_NATS_URL",
-    "FUNDLEDGER_S3_ENDPOINT",
-    "FUNDLEDGER_S3_ACCESS_KEY",
-    "FUNDLEDGER_S3_SECRET_KEY",
 )
 
 
@@ -36,7 +34,9 @@ async def migrate() -> None:
         raise SystemExit("fake migration failure")
     conn = await asyncpg.connect(os.environ["FUNDLEDGER_DATABASE_URL"])
     try:
-        await conn.execute("CREATE TABLE IF NOT EXISTS fake_service_migrated (id int)")
+        await conn.execute(
+            "CREATE SCHEMA IF NOT EXISTS fake; CREATE TABLE IF NOT EXISTS fake.migrated (id int)"
+        )
     finally:
         await conn.close()
     print("migrated", flush=True)
@@ -50,7 +50,7 @@ async def serve() -> None:
         raise SystemExit("fake start failure")
     conn = await asyncpg.connect(os.environ["FUNDLEDGER_DATABASE_URL"])
     try:
-        await conn.execute("SELECT 1 FROM fake_service_migrated")  # fails if not migrated
+        await conn.execute("SELECT 1 FROM fake.migrated")  # fails if not migrated
     finally:
         await conn.close()
 

@@ -31,6 +31,8 @@ def stack_env(stack_dir: Path, **extra: str) -> dict[str, str]:
     env["FUNDLEDGER_STACK_DIR"] = str(stack_dir)
     for name in ("PG", "NATS", "NATS_MONITOR", "S3"):
         env[f"FUNDLEDGER_STACK_{name}_PORT"] = "0"
+    # The fake service serves plaintext gRPC without authentication.
+    env["FUNDLEDGER_STACK_SECURE"] = "false"
     env.update(extra)
     return env
 

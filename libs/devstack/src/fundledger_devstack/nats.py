@@ -32,7 +32,13 @@ class NatsServer(LocalServer):
     """
 
     def __init__(
-        self, store_dir: Path, port: int, monitor_port: int, host: str = LOCALHOST
+        self,
+        store_dir: Path,
+        port: int,
+        monitor_port: int,
+        host: str = LOCALHOST,
+        *,
+        config_file: Path | None = None,
     ) -> None:
         self.store_dir = store_dir.absolute()
         self.port = port
@@ -40,6 +46,9 @@ class NatsServer(LocalServer):
         self.host = host
         self.log_path = self.store_dir.parent / f"{self.store_dir.name}.log"
         argv = [find_nats_server(), "-js", "-a", host, "-p", str(port)]
+        if config_file is not None:
+            # Users and permissions (nats_auth.py); the flags here win over the file.
+            argv += ["-c", str(config_file)]
         # -m binds the monitoring endpoint on the -a address too (loopback only).
         argv += ["-m", str(monitor_port), "-sd", str(self.store_dir)]
         self._process = ManagedProcess("nats-server", argv, self.log_path)

@@ -24,6 +24,13 @@ _SERVER_OS_USER = "postgres"
 _CONF_NAME = "fundledger.conf"
 _INCLUDE_LINE = f"include '{_CONF_NAME}'"
 _DB_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+# password_auth: the superuser through the unix socket (in the 0700 data dir) only, every
+# TCP connection with a SCRAM password. Rewritten at every start.
+_PASSWORD_HBA = """# Written by fundledger_devstack at every start; edits are overwritten.
+local all postgres trust
+host all all 127.0.0.1/32 scram-sha-256
+host all all ::1/128 scram-sha-256
+"""
 # sockaddr_un.sun_path is 108 bytes including the terminating NUL.
 _MAX_SOCKET_PATH = 107
 
@@ -36,10 +43,16 @@ class PostgresServer(LocalServer):
     (its runner was killed) and is stopped before this one starts.
     """
 
-    def __init__(self, data_dir: Path, port: int, host: str = LOCALHOST) -> None:
+    def __init__(
+        self, data_dir: Path, port: int, host: str = LOCALHOST, *, password_auth: bool = False
+    ) -> None:
         self.data_dir = data_dir.absolute()
         self.port = port
         self.host = host
+        # True (the local stack): every TCP connection needs a password (SCRAM); the
+        # superuser has none and connects only through the unix socket in the data dir,
+        # which only this OS user can reach. False (test fixtures): trust, as initdb made it.
+        self.password_auth = password_auth
         # Beside the data directory, not in it: wiping the data keeps the log.
         self.log_path = self.data_dir.parent / f"{self.data_dir.name}.log"
         self.install = PgInstall.find()
@@ -141,10 +154,19 @@ class PostgresServer(LocalServer):
 
     def psql(self, sql: str, database: str = "postgres") -> str:
         """Run one SQL command as the superuser; return its unaligned, tuples-only output."""
+        return self._psql(["-c", sql], None, database)
+
+    def psql_script(self, sql: str, database: str = "postgres") -> str:
+        """Run a script as the superuser, one transaction, fed on stdin (not in argv, where
+        every local user could read it in the process list)."""
+        return self._psql(["-1", "-f", "-"], sql, database)
+
+    def _psql(self, args: list[str], stdin: str | None, database: str) -> str:
+        host = str(self.data_dir) if self.password_auth else self.host
         argv = [self.install.tool("psql"), "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1"]
-        argv += ["-h", self.host, "-p", str(self.port), "-U", SUPERUSER, "-d", database]
+        argv += ["-h", host, "-p", str(self.port), "-U", SUPERUSER, "-d", database]
         result = subprocess.run(
-            [*argv, "-c", sql], capture_output=True, text=True, timeout=60, env=_pg_env()
+            [*argv, *args], input=stdin, capture_output=True, text=True, timeout=60, env=_pg_env()
         )
         if result.returncode != 0:
             raise DevstackError(f"psql on {self.host}:{self.port} failed: {result.stderr.strip()}")
@@ -253,9 +275,15 @@ class PostgresServer(LocalServer):
         if _INCLUDE_LINE not in text.splitlines():
             # Last in the file, so our values win over initdb's defaults.
             main_conf.write_text(text.rstrip("\n") + f"\n\n{_INCLUDE_LINE}\n")
+        written = [conf]
+        if self.password_auth:
+            hba = self.data_dir / "pg_hba.conf"
+            hba.write_text(_PASSWORD_HBA)
+            written.append(hba)
         if os.geteuid() == 0:
             owner = pwd.getpwnam(_SERVER_OS_USER)
-            os.chown(conf, owner.pw_uid, owner.pw_gid)
+            for path in written:
+                os.chown(path, owner.pw_uid, owner.pw_gid)
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout

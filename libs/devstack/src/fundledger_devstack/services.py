@@ -49,15 +49,20 @@ SERVICES: tuple[ServiceSpec, ...] = (
 
 @dataclass(frozen=True)
 class Backends:
-    """Where the servers every service depends on can be reached."""
+    """What one service may reach behind its API, and with which credentials. None = nothing:
+    the setting is removed from the service's environment (see access.py)."""
 
-    database_url: str
-    nats_url: str
-    s3_endpoint: str
-    s3_access_key: str
-    s3_secret_key: str
+    database_url: str | None = None
+    nats_url: str | None = None
+    s3_endpoint: str | None = None
+    s3_access_key: str | None = None
+    s3_secret_key: str | None = None
     # host:port of the event store, which every other service reads or appends through.
     eventstore_address: str = "127.0.0.1:50051"
+    # Where its NATS replies arrive (FUNDLEDGER_NATS_INBOX_PREFIX): only its user may read it.
+    nats_inbox_prefix: str | None = None
+    # The schema owner's URL the migrations run with (default: database_url).
+    migration_database_url: str | None = None
 
 
 def service_environment(
@@ -76,14 +81,23 @@ def service_environment(
             "FUNDLEDGER_GRPC_HOST": host,
             "FUNDLEDGER_GRPC_PORT": str(grpc_port),
             "FUNDLEDGER_METRICS_PORT": str(metrics_port),
-            "FUNDLEDGER_DATABASE_URL": backends.database_url,
-            "FUNDLEDGER_NATS_URL": backends.nats_url,
-            "FUNDLEDGER_S3_ENDPOINT": backends.s3_endpoint,
-            "FUNDLEDGER_S3_ACCESS_KEY": backends.s3_access_key,
-            "FUNDLEDGER_S3_SECRET_KEY": backends.s3_secret_key,
             "FUNDLEDGER_EVENTSTORE_ADDRESS": backends.eventstore_address,
         }
     )
+    granted = {
+        "FUNDLEDGER_DATABASE_URL": backends.database_url,
+        "FUNDLEDGER_NATS_URL": backends.nats_url,
+        "FUNDLEDGER_NATS_INBOX_PREFIX": backends.nats_inbox_prefix,
+        "FUNDLEDGER_S3_ENDPOINT": backends.s3_endpoint,
+        "FUNDLEDGER_S3_ACCESS_KEY": backends.s3_access_key,
+        "FUNDLEDGER_S3_SECRET_KEY": backends.s3_secret_key,
+    }
+    for var, value in granted.items():
+        if value is None:
+            # Not even from the caller's shell: a service holds only what it was given.
+            env.pop(var, None)
+        else:
+            env[var] = value
     return env
 
 
@@ -108,6 +122,9 @@ class ServiceProcess:
         self.env = service_environment(backends, grpc_port, metrics_port, host)
         if security is not None:
             self.env.update(security.service_env(spec.name))
+        self.migrate_env = dict(self.env)
+        if backends.migration_database_url is not None:
+            self.migrate_env["FUNDLEDGER_DATABASE_URL"] = backends.migration_database_url
         self.log_path = log_dir / f"{spec.name}.log"
         self.migrate_log_path = log_dir / f"{spec.name}.migrate.log"
         argv = [sys.executable, "-m", spec.module]
@@ -139,7 +156,7 @@ class ServiceProcess:
                     stdin=subprocess.DEVNULL,
                     stdout=log,
                     stderr=subprocess.STDOUT,
-                    env=self.env,
+                    env=self.migrate_env,
                     timeout=timeout,
                     start_new_session=True,
                     check=False,

@@ -17,7 +17,8 @@ from fundledger_devstack.ports import LOCALHOST
 from fundledger_devstack.postgres import PostgresServer
 from fundledger_devstack.s3 import S3Server
 from fundledger_devstack.security import StackSecurity
-from fundledger_devstack.services import Backends, ServiceProcess
+from fundledger_devstack.services import ServiceProcess
+from fundledger_devstack.stack_access import StackAccess
 from fundledger_devstack.stack_config import StackConfig
 
 
@@ -33,9 +34,17 @@ class Stack:
         self.config = config
         self.out = out if out is not None else sys.stdout
         root, host = config.stack_dir, config.host
-        self.postgres = PostgresServer(root / "postgres", config.pg_port, host)
+        # One PostgreSQL role, NATS user and S3 key set per service, only what each needs.
+        self.access = StackAccess(root)
+        self.postgres = PostgresServer(root / "postgres", config.pg_port, host, password_auth=True)
         self.s3 = S3Server(root / "s3", config.s3_port, host=host)
-        self.nats = NatsServer(root / "nats", config.nats_port, config.nats_monitor_port, host)
+        self.nats = NatsServer(
+            root / "nats",
+            config.nats_port,
+            config.nats_monitor_port,
+            host,
+            config_file=self.access.nats_config_path,
+        )
         self.services: list[ServiceProcess] = []
         # TLS, tokens and policy of a secure stack (made in start()); None = plaintext.
         self.security: StackSecurity | None = None
@@ -71,26 +80,26 @@ class Stack:
         config.stack_dir.mkdir(parents=True, exist_ok=True)
         self._lock_stack_dir()
         config.check_ports()
+        self._step("credentials (NATS users, S3 keys)", self._prepare_credentials)
         # S3 before NATS only so that the reverse order stops NATS first, as documented.
         self._start_server("PostgreSQL", self.postgres.dsn, self.postgres.start, self.postgres.stop)
         self._start_server("S3", self.s3.endpoint, self.s3.start, self.s3.stop)
         self._start_server("NATS", self.nats.url, self.nats.start, self.nats.stop)
+        self._step(
+            "granting    a PostgreSQL role per service",
+            lambda: self.access.make_database_roles(self.postgres, config.services),
+        )
         if config.secure:
             self._step("securing    (CA, certificates, dev issuer, tokens)", self._secure)
-        backends = Backends(
-            database_url=self.postgres.dsn,
-            nats_url=self.nats.url,
-            s3_endpoint=self.s3.endpoint,
-            s3_access_key=self.s3.access_key,
-            s3_secret_key=self.s3.secret_key,
-            eventstore_address=_eventstore_address(config),
-        )
+        else:
+            StackSecurity.deactivate(config.stack_dir)
+        eventstore = _eventstore_address(config)
         self.services = [
             ServiceProcess(
                 spec,
                 config.grpc_port(spec),
                 config.metrics_port(spec),
-                backends,
+                self.access.backends(spec, self.postgres, self.nats, self.s3, eventstore),
                 config.stack_dir,
                 config.host,
                 self.security,
@@ -110,6 +119,10 @@ class Stack:
             self._step(f"starting    {svc.spec.name} on {svc.address}", svc.wait_ready)
         write_endpoints(self.config.stack_dir, self.endpoints())
         self.ready = True
+
+    def _prepare_credentials(self) -> None:
+        self.s3.access_key, self.s3.secret_key = self.access.s3_keys()
+        self.access.write_nats_config()
 
     def _secure(self) -> None:
         self.security = StackSecurity.ensure(self.config.stack_dir)
@@ -173,10 +186,13 @@ class Stack:
         for svc in self.services:
             metrics = f"metrics http://{svc.host}:{svc.metrics_port}/metrics"
             rows.append([svc.spec.name, svc.address, metrics, _rel(svc.log_path)])
-        rows.append(["postgres", self.postgres.dsn, "", _rel(self.postgres.log_path)])
-        monitor = f"monitor {self.nats.monitor_url}"
+        # Never a password or key here: where they are kept, and who holds them.
+        kept = _rel(self.access.credentials.dir)
+        roles = f"a role per service; superuser by socket only; passwords in {kept}/"
+        rows.append(["postgres", self.postgres.dsn, roles, _rel(self.postgres.log_path)])
+        monitor = f"monitor {self.nats.monitor_url}; a user per service"
         rows.append(["nats", self.nats.url, monitor, _rel(self.nats.log_path)])
-        keys = f"keys {self.s3.access_key} / {self.s3.secret_key}"
+        keys = f"keys of the storage service only (user {self.s3.access_key})"
         rows.append(["s3", self.s3.endpoint, keys, _rel(self.s3.log_path)])
         return format_table(rows)
 
