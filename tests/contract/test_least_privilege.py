@@ -19,6 +19,7 @@ import nats
 import nats.errors
 import pytest
 from fundledger.eventstore.v1 import events_pb2, eventstore_pb2, eventstore_pb2_grpc
+from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
 from fundledger_cli.bus_tail import TailOptions, bus_user, tail
 from fundledger_devstack.access import ACCESS, BUS_STREAM, BUS_SUBJECT_PREFIX, TOOL_USERS
 from fundledger_devstack.credentials import StackCredentials
@@ -417,3 +418,36 @@ async def test_the_cli_tool_user_tails_but_cannot_publish_or_take_a_consumer(
             timeout=10,
         )
         assert "error" in json.loads(reply.data), (config, reply.data)
+
+
+async def test_runtime_ddl_works_and_every_table_stays_with_its_schema_owner(
+    full_stack: FullStack,
+) -> None:
+    """The projector's rebuild swaps its table and the event store made its day partitions at
+    start: both act as their schema's owner, so whatever they created belongs to the owner (and
+    the next migration, run as the owner, can still alter it)."""
+    await _append_fund(full_stack)
+    channel = full_stack.secure.channel(full_stack.address("projector"))
+    try:
+        rebuilt = await projector_pb2_grpc.ProjectorServiceStub(channel).RebuildProjection(
+            projector_pb2.RebuildProjectionRequest(), timeout=120
+        )
+    finally:
+        await channel.close(None)
+    assert rebuilt.fund_count >= 1
+
+    admin = await asyncpg.connect(admin_dsn(full_stack.stack_dir, full_stack.endpoints["postgres"]))
+    try:
+        partitions = await admin.fetchval(
+            "SELECT count(*) FROM pg_inherits WHERE inhparent = 'eventstore.events'::regclass"
+        )
+        assert partitions > 1  # the default one and the days the event store made
+        strays = await admin.fetch(
+            "SELECT n.nspname, c.relname, pg_get_userbyid(c.relowner) AS owner FROM pg_class c "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = ANY($1::text[]) "
+            "AND pg_get_userbyid(c.relowner) <> n.nspname || '_owner'",
+            list(SCHEMAS.values()),
+        )
+        assert [dict(row) for row in strays] == []
+    finally:
+        await admin.close()
