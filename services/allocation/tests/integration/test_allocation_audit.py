@@ -7,6 +7,7 @@ import pytest
 from allocation_stack import Stack
 from allocation_support import Company, new_fund, proposals, read_from, reason_of, seed_fund
 from fundledger.allocation.v1 import allocation_pb2 as pb
+from fundledger.allocation.v1 import allocation_pb2_grpc
 
 PORTFOLIO = [Company("a", "Alpha", planned=100), Company("b", "Bravo", planned=200)]
 
@@ -14,15 +15,18 @@ PORTFOLIO = [Company("a", "Alpha", planned=100), Company("b", "Bravo", planned=2
 async def _commit(
     stack: Stack, fund: str, version: int, company: str, amount: int, who: str
 ) -> int:
-    response = await stack.api.CommitReallocation(
-        pb.CommitReallocationRequest(
-            fund_id=fund,
-            expected_version=version,
-            proposals=proposals((company, amount)),
-            reason=f"{company} to {amount}",
-            user_id=who,
+    """Commits as the person ``who`` (a fund manager of tenant "dev"), naming themselves."""
+    token = stack.secure.token(who, roles=("fund-manager",))
+    async with stack.secure.channel(stack.allocation.server.address, token) as channel:
+        response = await allocation_pb2_grpc.AllocationServiceStub(channel).CommitReallocation(
+            pb.CommitReallocationRequest(
+                fund_id=fund,
+                expected_version=version,
+                proposals=proposals((company, amount)),
+                reason=f"{company} to {amount}",
+                user_id=who,
+            )
         )
-    )
     return int(response.new_version)
 
 

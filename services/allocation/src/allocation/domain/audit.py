@@ -22,10 +22,16 @@ class AuditRecord:
     totals: Totals
     reason: str
     user_id: str
+    # The fund's tenant (None: none): an entry is listed only to callers who may see it.
+    tenant: str | None = None
 
 
 def audit_record(
-    data: ev.ReallocationCommitted, version: int, event_id: str, recorded_at: datetime
+    data: ev.ReallocationCommitted,
+    version: int,
+    event_id: str,
+    recorded_at: datetime,
+    tenant: str | None = None,
 ) -> AuditRecord:
     """The entry for one REALLOCATION_COMMITTED payload.
 
@@ -42,4 +48,5 @@ def audit_record(
         totals=Totals(data.total_before_cents, data.total_after_cents),
         reason=data.reason,
         user_id=data.user_id,
+        tenant=tenant,
     )

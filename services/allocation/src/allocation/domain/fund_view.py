@@ -1,7 +1,8 @@
 """A fund as allocation sees it: the folded state plus its audit trail, at one version.
 
 Both are computed from the same events in one pass, so the audit trail and the state always
-describe the same version of the fund.
+describe the same version of the fund. The view also carries the fund's tenant, as the event
+store recorded it on the fund's events: callers of another tenant must not be shown it.
 """
 
 from __future__ import annotations
@@ -23,6 +24,10 @@ class FundView:
     state: FundState
     # Committed reallocations, oldest first (ascending version).
     audits: tuple[AuditRecord, ...] = ()
+    # The fund's tenant (None: none recorded). Set by the first event that names one: a
+    # stream's events all carry its tenant, except the ones this service built from its own
+    # append (commit_events.as_logged), which leave it as it was.
+    tenant: str | None = None
 
     @property
     def fund_id(self) -> str:
@@ -54,13 +59,16 @@ def advance(view: FundView, events: Sequence[LoggedEvent]) -> FundView:
     never had.
     """
     decoded = fold_inputs(view.version, events)
+    tenant = view.tenant or next((e.tenant for e in events if e.tenant), None)
     state = view.state
     audits: list[AuditRecord] = []
     for logged, event in zip(events, decoded, strict=True):
         state = evolve(state, event)
         if isinstance(event.data, ev.ReallocationCommitted):
             recorded_at = event.recorded_at.astimezone(UTC)
-            audits.append(audit_record(event.data, event.version, logged.event_id, recorded_at))
+            audits.append(
+                audit_record(event.data, event.version, logged.event_id, recorded_at, tenant)
+            )
     if not audits:
-        return FundView(state, view.audits)
-    return FundView(state, (*view.audits, *audits))
+        return FundView(state, view.audits, tenant)
+    return FundView(state, (*view.audits, *audits), tenant)

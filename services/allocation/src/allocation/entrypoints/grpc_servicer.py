@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 from fundledger.allocation.v1 import allocation_pb2 as pb
 from fundledger.allocation.v1 import allocation_pb2_grpc
+from fundledger_platform.auth.tenancy import calling_user, require_self_or_act_for
 from fundledger_platform.stream_ids import check_fund_id
 
 from allocation.domain.thresholds import Thresholds
@@ -45,15 +46,21 @@ class AllocationServicer(allocation_pb2_grpc.AllocationServiceServicer):
     async def CommitReallocation(
         self, request: pb.CommitReallocationRequest, context: Context
     ) -> pb.CommitReallocationResponse:
+        named = r.check_user_id(request.user_id)
         command = CommitCommand(
             fund_id=check_fund_id(request.fund_id),
             proposal=r.proposal_of(
                 request.expected_version, request.proposals, self._max_proposals
             ),
             reason=r.check_reason(request.reason),
-            user_id=r.check_user_id(request.user_id),
+            # The audit trail names the verified person, never the request field, which must
+            # name them too unless they may act for others (PERMISSION_DENIED before anything
+            # is read or written). Without a person (authentication off) the field is all
+            # there is.
+            user_id=calling_user() or named,
             idempotency_key=r.check_idempotency_key(request.idempotency_key),
         )
+        require_self_or_act_for(named)
         result = await commit(self._views, self._events, self._thresholds, command)
         return m.commit_response(result)
 

@@ -9,6 +9,13 @@ A log that cannot be folded (a gap, an unreadable payload) is DATA_LOSS for the 
 policy of every service (fundledger_platform.recorded.fund_log_data_loss); other funds are not
 affected.
 
+Tenancy: the cache is shared by callers of every tenant, and a fund of another tenant must look
+like a fund with no events. Every view handed out is checked against the caller first
+(`visible(view.tenant)`, fundledger_platform.auth.tenancy): NOT_FOUND FUND_NOT_FOUND otherwise,
+the answer for a missing fund. (The reads of the log made while handling a person's call act
+for that person, so the event store narrows them too; the check does not rely on it — a view
+cached from another caller's read would otherwise be served.)
+
 Concurrency: several requests may catch the same fund up at once; each folds onto the cached view
 it started from and the cache keeps whichever result has the highest version. Views are immutable,
 so a request keeps a consistent view even if the cache moves on under it. Correctness of a commit
@@ -22,6 +29,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from fundledger_kernel.fund.fold_input import FundLogError, LogGapError, LoggedEvent
+from fundledger_platform.auth.tenancy import visible
 from fundledger_platform.recorded import fund_log_data_loss
 
 from allocation.domain.fund_view import FundView, advance, empty_view
@@ -38,11 +46,12 @@ class FundViews:
         self._views: OrderedDict[str, FundView] = OrderedDict()
 
     async def current(self, fund_id: str) -> FundView:
-        """The fund at its current version; NOT_FOUND when it has no events."""
+        """The fund at its current version; NOT_FOUND when it has no events or the caller may
+        not see it."""
         cached = self._views.get(fund_id)
         base = cached if cached is not None else empty_view(fund_id)
         view = await self._read_onto(base, base.version + 1, 0)
-        if view.version == 0:
+        if view.version == 0 or not visible(view.tenant):
             raise fund_not_found(fund_id)
         self._remember(view)
         return view
@@ -55,7 +64,9 @@ class FundViews:
         something else proves it, as the expected-version check of an append does.
         """
         cached = self._views.get(fund_id)
-        return cached if cached is not None and cached.version == version else None
+        if cached is None or cached.version != version or not visible(cached.tenant):
+            return None
+        return cached
 
     def advance_with(self, view: FundView, events: Sequence[LoggedEvent]) -> None:
         """Cache `view` moved past events we know the log holds (our own append).
@@ -77,11 +88,13 @@ class FundViews:
         made at; not cached, because it is not the current version.
         """
         cached = self._views.get(fund_id)
-        if cached is not None and cached.version == version:
+        if cached is not None and cached.version == version and visible(cached.tenant):
             return cached
         if version <= 0:
             return empty_view(fund_id)
         view = await self._read_onto(empty_view(fund_id), 1, version)
+        if not visible(view.tenant):
+            raise fund_not_found(fund_id)
         if view.version != version:
             # Only called below the current version, so the log ends too early: a gap at its end.
             missing = view.version + 1
