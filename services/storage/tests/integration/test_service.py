@@ -52,7 +52,21 @@ async def test_migrations_are_idempotent_and_reversible(stack: Stack) -> None:
                 "SELECT indexname FROM pg_indexes WHERE schemaname = 'storage'"
             )
         }
-        assert {"files_by_owner", "files_by_entity", "files_by_owner_id"} <= indexes
+        assert {
+            "files_by_owner",
+            "files_by_entity",
+            "files_by_owner_id",
+            "files_by_tenant_id",
+        } <= indexes
+        columns = {
+            r["column_name"]: r["is_nullable"]
+            for r in await conn.fetch(
+                "SELECT column_name, is_nullable FROM information_schema.columns "
+                "WHERE table_schema = 'storage' AND table_name = 'files'"
+            )
+        }
+        # Files stored without authentication have neither.
+        assert (columns["tenant"], columns["created_by"]) == ("YES", "YES")
         await stack.storage.server.stop(0.5)
         await migrate(stack.dsn, down_to=0)
         assert await conn.fetchval("SELECT to_regclass('storage.files')") is None
