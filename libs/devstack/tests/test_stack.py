@@ -143,9 +143,15 @@ def test_exit_after_ready_prints_the_endpoints_and_stops(
     for entry in ("fake", "postgresql://", "nats://", "http://127.0.0.1:"):
         assert entry in out
     assert "Stack stopped." in out
-    # A second run reuses the state kept in the stack dir.
+    # The summary says where the passwords are, never what they are.
+    kept = sorted((stack.stack_dir / "credentials").iterdir())
+    assert kept
+    assert not any(path.read_text().strip() in out for path in kept)
+    # A second run reuses the state kept in the stack dir, passwords included.
+    before = {path.name: path.read_text() for path in kept}
     again = start_stack("once", "run", "--exit-after-ready", *FAKE)
     assert again.finish() == 0, again.text()
+    assert {path.name: path.read_text() for path in kept} == before
 
 
 @pytest.mark.parametrize("step", ["migrate", "start"])
