@@ -112,7 +112,7 @@ async def stored_row(dsn: str, fund_id: str) -> dict[str, Any] | None:
     conn = await asyncpg.connect(dsn)
     try:
         record = await conn.fetchrow(
-            "SELECT version, position, fold_version, state::text AS state, updated_at "
+            "SELECT version, position, fold_version, state::text AS state, updated_at, tenant "
             "FROM projector.fund_state WHERE fund_id = $1",
             fund_id,
         )
