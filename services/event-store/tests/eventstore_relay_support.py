@@ -17,9 +17,10 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import asyncpg
-import grpc
+import eventstore_support
 import nats
 from eventstore.bootstrap import EventStore, build, migrate
+from eventstore_support import open_channel
 from fundledger.eventstore.v1 import events_pb2, eventstore_pb2_grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from nats.aio.client import Client as NATS
@@ -27,6 +28,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tests.support.event_store import eventstore_settings
+from tests.support.server_settings import loopback_server_settings
 from tests.support.waiting import wait_until as wait_until
 
 if TYPE_CHECKING:
@@ -189,7 +191,7 @@ def assert_exactly_once_in_order(messages: list[BusMessage], head: int, prefix: 
 
 @asynccontextmanager
 async def open_stub(store: EventStore) -> AsyncIterator[EventStoreServiceAsyncStub]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{store.server.port}") as channel:
+    async with open_channel(store) as channel:
         yield eventstore_pb2_grpc.EventStoreServiceStub(channel)
 
 
@@ -220,12 +222,16 @@ async def append_events(
 async def store_factory_on(
     dsn: str, nats_url: str
 ) -> AsyncIterator[Callable[..., Awaitable[EventStore]]]:
-    """Like the `store_factory` fixture, but on the NATS server at `nats_url` (e.g. a
-    `fresh_nats` the test kills): `store_factory` cannot take `nats_url` as an override."""
+    """Like the `store_factory` fixture (secure like it), but on the NATS server at `nats_url`
+    (e.g. a `fresh_nats` the test kills): `store_factory` cannot take `nats_url` as an
+    override."""
     started: list[EventStore] = []
     await migrate(dsn)
+    assert eventstore_support.SECURE is not None, "conftest sets the secure environment"
+    secure = eventstore_support.SECURE.server_settings(loopback_server_settings("event-store"))
 
     async def start(**overrides: Any) -> EventStore:
+        overrides.setdefault("server", secure)
         store = await build(eventstore_settings(dsn, nats_url, **overrides))
         await store.server.start()
         started.append(store)

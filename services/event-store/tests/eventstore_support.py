@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import grpc
+from eventstore.domain.model import Identity
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_devstack.security import DEV_TENANT
@@ -13,6 +15,21 @@ from fundledger_devstack.security import DEV_TENANT
 from tests.support.event_rows import insert_raw_event as _insert_raw_event
 from tests.support.rpc_errors import metadata_of as metadata_of
 from tests.support.rpc_errors import reason_of as reason_of
+
+if TYPE_CHECKING:
+    from eventstore.bootstrap import EventStore
+
+    from tests.support.secure import SecureEnv
+
+# The session's TLS and dev issuer (set by conftest for every test).
+SECURE: SecureEnv | None = None
+
+
+def open_channel(store: EventStore, token: str | None = "") -> grpc.aio.Channel:
+    """A TLS channel to ``store`` whose calls carry ``token`` (default: admin "alice" of tenant
+    "dev"; None: no token)."""
+    assert SECURE is not None, "conftest sets the secure environment"
+    return SECURE.channel(f"127.0.0.1:{store.server.port}", token)
 
 
 async def insert_raw_event(
@@ -28,6 +45,11 @@ async def insert_raw_event(
         "UPDATE eventstore.streams SET tenant = $2 WHERE stream_id = $1", stream_id, tenant
     )
     return position
+
+
+# What the default test caller (admin "alice" of tenant "dev") appends as: for commands written
+# straight to the database that the tests then read through the API.
+TEST_IDENTITY = Identity(user_id="alice", actor=None, tenant=DEV_TENANT)
 
 
 def new_stream(category: str = "fund") -> str:

@@ -16,7 +16,15 @@ from eventstore.bootstrap import EventStore
 from eventstore.domain.append_request import Limits, RawEvent, validate_append
 from eventstore.domain.model import Expected, ExpectedKind
 from eventstore_storage_support import rollup_like_service
-from eventstore_support import append, event, new_stream, read_versions, reason_of
+from eventstore_support import (
+    TEST_IDENTITY,
+    append,
+    event,
+    new_stream,
+    open_channel,
+    read_versions,
+    reason_of,
+)
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
@@ -25,7 +33,7 @@ async def two_stubs(
     store_factory: Callable[..., Any],
 ) -> tuple[list[Any], list[grpc.aio.Channel], EventStore]:
     stores = [await store_factory(relay_enabled=False), await store_factory(relay_enabled=False)]
-    channels = [grpc.aio.insecure_channel(f"127.0.0.1:{s.server.port}") for s in stores]
+    channels = [open_channel(s) for s in stores]
     return [eventstore_pb2_grpc.EventStoreServiceStub(c) for c in channels], channels, stores[0]
 
 
@@ -184,6 +192,8 @@ async def test_recorded_at_never_decreases_with_version(
         [RawEvent(event_id="", event_type="SLOW", schema_version=1, data=b"{}")],
         "",
         Limits(),
+        # As the stubs' caller would, so they find the stream in their tenant.
+        TEST_IDENTITY,
     )
 
     async def hold_open() -> None:

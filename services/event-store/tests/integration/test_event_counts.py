@@ -18,16 +18,14 @@ from google.protobuf.timestamp_pb2 import Timestamp
 # -- CountEvents -------------------------------------------------------------------------
 
 
-async def test_count_events_filters(stub: Any) -> None:
+async def test_count_events_filters(stub: Any, put: Any) -> None:
     user, other = new_user(), new_user()
     cat = new_category()
     x, y = new_type(), new_type()
     s, t = new_stream(cat), new_stream()
-    r1 = await stub.AppendToStream(
-        append(s, event(x, user_id=user), event(y, user_id=user), event(x, user_id=other))
-    )
-    r2 = await stub.AppendToStream(append(t, event(x, user_id=user), event(x)))
-    r3 = await stub.AppendToStream(append(s, event(y, user_id=other), event(y)))
+    r1 = await put(s, event(x, user_id=user), event(y, user_id=user), event(x, user_id=other))
+    r2 = await put(t, event(x, user_id=user), event(x))
+    r3 = await put(s, event(y, user_id=other), event(y))
 
     async def count(**fields: Any) -> int:
         response = await stub.CountEvents(pb.CountEventsRequest(**fields))
@@ -78,21 +76,21 @@ def day_rows(response: Any) -> list[tuple[str, str, str, int]]:
     return [(c.day, c.user_id, c.event_type, c.count) for c in response.counts]
 
 
-async def test_daily_counts_match_appends_today(stub: Any) -> None:
+async def test_daily_counts_match_appends_today(stub: Any, put: Any) -> None:
     u, v = new_user(), new_user()
     x, y = new_type(), new_type()
     expected: Counter[tuple[str, str, str]] = Counter()
 
-    async def put(stream_id: str, *events: Any) -> None:
-        response = await stub.AppendToStream(append(stream_id, *events))
+    async def record(stream_id: str, *events: Any) -> None:
+        response = await put(stream_id, *events)
         day = when(response.recorded_at).date().isoformat()
         for e in events:
             expected[(day, e.user_id, e.event_type)] += 1
 
     s, t = new_stream(), new_stream()
-    await put(s, event(x, user_id=u), event(x, user_id=u), event(y, user_id=u))
-    await put(t, event(x, user_id=v), event(y), event(y))
-    await put(s, event(x, user_id=u), event(y, user_id=v))
+    await record(s, event(x, user_id=u), event(x, user_id=u), event(y, user_id=u))
+    await record(t, event(x, user_id=v), event(y), event(y))
+    await record(s, event(x, user_id=u), event(y, user_id=v))
 
     want = sorted((d, user, typ, n) for (d, user, typ), n in expected.items())
     response = await stub.GetDailyCounts(pb.GetDailyCountsRequest(event_types=[x, y]))
@@ -127,20 +125,24 @@ async def test_daily_counts_match_appends_today(stub: Any) -> None:
             assert counted.count == n
 
 
-async def test_daily_counts_ignore_replays_and_rejected_appends(stub: Any) -> None:
+async def test_daily_counts_ignore_replays_and_rejected_appends(
+    stub: Any, put: Any, as_caller: Any
+) -> None:
     user, kind = new_user(), new_type()
     s = new_stream()
-    request = append(s, event(kind, user_id=user), event(kind, user_id=user), idempotency_key="k")
-    first = await stub.AppendToStream(request)
-    replay = await stub.AppendToStream(request)
-    assert replay.replayed
+    request = append(s, event(kind), event(kind), idempotency_key="k")
+    first = await as_caller(user).AppendToStream(request)
+    # The same user's retry is a replay (another caller's would not be: the key's request
+    # includes who made it).
+    assert (await as_caller(user).AppendToStream(request)).replayed
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.AppendToStream(append(s, event(kind, user_id=user), expected_version=0))
+        await stub.AppendToStream(request)  # alice's: not a retry of user's request
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await put(s, event(kind, user_id=user), expected_version=0)
     assert caught.value.code() == grpc.StatusCode.ABORTED
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        await stub.AppendToStream(
-            append(s, event(kind, user_id=user), event("bad type!", user_id=user))
-        )
+        await put(s, event(kind, user_id=user), event("bad type!", user_id=user))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
 
     response = await stub.GetDailyCounts(pb.GetDailyCountsRequest(user_id=user))

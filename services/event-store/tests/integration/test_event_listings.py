@@ -18,6 +18,7 @@ from eventstore_support import (
     metadata_of,
     new_stream,
     new_type,
+    open_channel,
     reason_of,
 )
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
@@ -43,12 +44,12 @@ async def all_pages(call: Any, request: Any) -> list[list[Any]]:
 # -- ListUserEvents ----------------------------------------------------------------------
 
 
-async def test_list_user_events_newest_first(stub: Any) -> None:
+async def test_list_user_events_newest_first(stub: Any, put: Any) -> None:
     user, other = new_user(), new_user()
     a, b = new_stream(), new_stream()
-    await stub.AppendToStream(append(a, event(user_id=user), event(user_id=other)))
-    await stub.AppendToStream(append(b, event(user_id=user), event()))
-    await stub.AppendToStream(append(a, event(user_id=user)))
+    await put(a, event(user_id=user), event(user_id=other))
+    await put(b, event(user_id=user), event())
+    await put(a, event(user_id=user))
 
     response = await stub.ListUserEvents(pb.ListUserEventsRequest(user_id=user))
     assert keys(response.events) == [(a, 3), (b, 1), (a, 1)]
@@ -62,12 +63,12 @@ async def test_list_user_events_newest_first(stub: Any) -> None:
     assert nobody.next_page_token == ""
 
 
-async def test_list_user_events_time_window(stub: Any) -> None:
+async def test_list_user_events_time_window(stub: Any, put: Any) -> None:
     user = new_user()
     s = new_stream()
     stamps = []
     for _ in range(4):
-        response = await stub.AppendToStream(append(s, event(user_id=user)))
+        response = await put(s, event(user_id=user))
         stamps.append(response.recorded_at)
     assert [when(t) for t in stamps] == sorted({when(t) for t in stamps})
 
@@ -98,14 +99,14 @@ async def test_list_user_events_time_window(stub: Any) -> None:
     assert reason_of(err) == "TIME_RANGE_INVALID"
 
 
-async def test_list_user_events_last_days(stub: Any, store: EventStore) -> None:
+async def test_list_user_events_last_days(stub: Any, store: EventStore, put: Any) -> None:
     user = new_user()
     s = new_stream()
     now = datetime.now(UTC)
     async with store.pool.acquire() as conn:
         await insert_raw_event(conn, s, 1, now - timedelta(days=10), user_id=user)
         await insert_raw_event(conn, s, 2, now - timedelta(days=3), user_id=user)
-    await stub.AppendToStream(append(s, event(user_id=user), expected_version=2))
+    await put(s, event(user_id=user), expected_version=2)
 
     assert keys((await stub.ListUserEvents(pb.ListUserEventsRequest(user_id=user))).events) == [
         (s, 3),
@@ -132,14 +133,12 @@ async def test_list_user_events_last_days(stub: Any, store: EventStore) -> None:
     assert (reason_of(err), metadata_of(err)["field"]) == ("FIELD_NEGATIVE", "last_days")
 
 
-async def test_list_user_events_event_types(stub: Any) -> None:
+async def test_list_user_events_event_types(stub: Any, put: Any) -> None:
     user = new_user()
     x, y, z = new_type(), new_type(), new_type()
     s = new_stream()
-    await stub.AppendToStream(
-        append(s, event(x, user_id=user), event(y, user_id=user), event(z, user_id=user))
-    )
-    await stub.AppendToStream(append(s, event(x, user_id=user)))
+    await put(s, event(x, user_id=user), event(y, user_id=user), event(z, user_id=user))
+    await put(s, event(x, user_id=user))
     only_x = await stub.ListUserEvents(pb.ListUserEventsRequest(user_id=user, event_types=[x]))
     assert keys(only_x.events) == [(s, 4), (s, 1)]
     x_or_z = await stub.ListUserEvents(pb.ListUserEventsRequest(user_id=user, event_types=[x, z]))
@@ -150,18 +149,14 @@ async def test_list_user_events_event_types(stub: Any) -> None:
     assert list(none.events) == []
 
 
-async def test_list_user_events_pages(stub: Any) -> None:
+async def test_list_user_events_pages(stub: Any, put: Any) -> None:
     # (events, page size): pages that do not divide evenly, that do, of one, and one page.
     for total, size in [(25, 7), (21, 7), (5, 1), (3, 100)]:
         user = new_user()
         streams = [new_stream() for _ in range(3)]
         for i in range(total):
             # Some events of other users in between, which must not show up.
-            await stub.AppendToStream(
-                append(
-                    streams[i % 3], event(user_id=user, data={"i": i}), event(user_id=new_user())
-                )
-            )
+            await put(streams[i % 3], event(user_id=user, data={"i": i}), event(user_id=new_user()))
         full = await stub.ListUserEvents(pb.ListUserEventsRequest(user_id=user, page_size=1000))
         assert len(full.events) == total
 
@@ -175,12 +170,12 @@ async def test_list_user_events_pages(stub: Any) -> None:
         assert len({e.event_id for e in walked}) == total
 
 
-async def test_list_user_events_pages_with_filters(stub: Any) -> None:
+async def test_list_user_events_pages_with_filters(stub: Any, put: Any) -> None:
     user = new_user()
     x, y = new_type(), new_type()
     s = new_stream()
     for i in range(12):
-        await stub.AppendToStream(append(s, event(x if i % 3 else y, user_id=user)))
+        await put(s, event(x if i % 3 else y, user_id=user))
     request = pb.ListUserEventsRequest(user_id=user, event_types=[x], page_size=3, last_days=1)
     pages = await all_pages(stub.ListUserEvents, request)
     assert [len(p) for p in pages] == [3, 3, 2]
@@ -189,22 +184,21 @@ async def test_list_user_events_pages_with_filters(stub: Any) -> None:
 
 
 async def test_list_user_events_default_and_maximum_page_size(
-    store_factory: Callable[..., Any],
+    store_factory: Callable[..., Any], secure_env: Any
 ) -> None:
     # 1100 events: a store without the relay, which would only slow this down.
     quiet: EventStore = await store_factory(relay_enabled=False)
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{quiet.server.port}") as channel:
-        stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
-        await check_default_and_maximum_page_size(stub)
-
-
-async def check_default_and_maximum_page_size(stub: Any) -> None:
     user = new_user()
+    async with open_channel(quiet, secure_env.token(user)) as channel:
+        stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
+        await check_default_and_maximum_page_size(stub, user)
+
+
+async def check_default_and_maximum_page_size(stub: Any, user: str) -> None:
+    """``stub`` calls as ``user``: their own events, listed by themselves."""
     s = new_stream()
     for _ in range(11):
-        await stub.AppendToStream(
-            append(s, *[event(user_id=user) for _ in range(100)])
-        )  # 1100 events
+        await stub.AppendToStream(append(s, *[event() for _ in range(100)]))  # 1100 events
     default = await stub.ListUserEvents(pb.ListUserEventsRequest(user_id=user))
     assert len(default.events) == 100
     assert default.next_page_token
@@ -249,12 +243,12 @@ async def test_list_user_events_requires_user_and_valid_page_size(stub: Any) -> 
     assert reason_of(err) == "PAGE_SIZE_INVALID"
 
 
-async def test_a_page_token_pages_only_the_query_that_issued_it(stub: Any) -> None:
+async def test_a_page_token_pages_only_the_query_that_issued_it(stub: Any, put: Any) -> None:
     user = new_user()
     correlation = f"corr-{uuid.uuid4()}"
     s = new_stream()
     for _ in range(3):
-        await stub.AppendToStream(append(s, event(user_id=user, correlation_id=correlation)))
+        await put(s, event(user_id=user, correlation_id=correlation))
     mine = pb.ListUserEventsRequest(user_id=user, page_size=1)
     token = (await stub.ListUserEvents(mine)).next_page_token
     # The same query with another page size continues where the token points.

@@ -11,10 +11,9 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import grpc
 import pytest
 from eventstore.bootstrap import MIGRATIONS, EventStore, migrate
-from eventstore_support import append, event, new_stream, read_versions
+from eventstore_support import append, event, new_stream, open_channel, read_versions
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger_platform.migrations import (
     MigrationError,
@@ -44,7 +43,7 @@ SERVICE_TABLES = {
 
 @contextlib.asynccontextmanager
 async def stub_for(store: EventStore) -> AsyncIterator[Any]:
-    async with grpc.aio.insecure_channel(f"127.0.0.1:{store.server.port}") as channel:
+    async with open_channel(store) as channel:
         yield eventstore_pb2_grpc.EventStoreServiceStub(channel)
 
 

@@ -38,7 +38,7 @@ from eventstore_relay_support import (
     wait_relay_caught_up,
     wait_until,
 )
-from eventstore_support import append, event, new_stream
+from eventstore_support import TEST_IDENTITY, append, event, new_stream
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_platform.db import IDLE_IN_TRANSACTION_TIMEOUT_MS
@@ -138,6 +138,7 @@ async def test_late_commit_is_published_before_later_positions(
         ],
         "",
         Limits(),
+        TEST_IDENTITY,  # the subscriber (the default test caller) sees its tenant's streams
     )
     conn = await asyncpg.connect(fresh_dsn)
     watcher = await asyncpg.connect(fresh_dsn)

@@ -13,7 +13,7 @@ import pytest
 from eventstore.adapters.partitions import NATIVE, ensure_partitions, maintain, partition_name
 from eventstore.bootstrap import EventStore
 from eventstore_storage_support import SKIP_ON_TIMESCALE, partition_of, partitions, today, versions
-from eventstore_support import append, event, new_stream, reason_of
+from eventstore_support import append, event, new_stream, open_channel, reason_of
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
@@ -28,8 +28,8 @@ async def test_no_duplicate_versions_under_concurrency(
     replica = await store_factory(relay_enabled=False)
     s = new_stream()
     async with (
-        grpc.aio.insecure_channel(f"127.0.0.1:{store.server.port}") as one,
-        grpc.aio.insecure_channel(f"127.0.0.1:{replica.server.port}") as two,
+        open_channel(store) as one,
+        open_channel(replica) as two,
     ):
         stubs = [
             eventstore_pb2_grpc.EventStoreServiceStub(one),
@@ -165,7 +165,9 @@ async def wait_until_blocked(store: EventStore, *, pid: int = 0, query_like: str
             await asyncio.sleep(0.01)
 
 
-async def test_late_partition_with_an_append_in_flight(stub: Any, store: EventStore) -> None:
+async def test_late_partition_with_an_append_in_flight(
+    stub: Any, as_caller: Any, store: EventStore
+) -> None:
     # Today's partition is missing (say, the upkeep failed), so appends land in the
     # default partition. While one such append is still in flight, the upkeep
     # creates today's partition: the creation must succeed and move the event, or
@@ -179,8 +181,8 @@ async def test_late_partition_with_an_append_in_flight(stub: Any, store: EventSt
 
     s, user, kind = new_stream(), f"user-{uuid.uuid4()}", f"T_{uuid.uuid4().hex[:12]}"
     await store.pool.execute(
-        "INSERT INTO eventstore.daily_counts (day, user_id, event_type, count) "
-        "VALUES ($1, $2, $3, 0)",
+        "INSERT INTO eventstore.daily_counts (day, tenant, user_id, event_type, count) "
+        "VALUES ($1, 'dev', $2, $3, 0)",
         day,
         user,
         kind,
@@ -197,7 +199,7 @@ async def test_late_partition_with_an_append_in_flight(stub: Any, store: EventSt
                 "SELECT 1 FROM eventstore.daily_counts WHERE user_id = $1 FOR UPDATE", user
             )
             appending = asyncio.ensure_future(
-                stub.AppendToStream(append(s, event(kind, user_id=user)))
+                as_caller(user).AppendToStream(append(s, event(kind)))
             )
             pending.append(appending)
             await wait_until_blocked(store, query_like="%daily_counts%")

@@ -11,7 +11,7 @@ import grpc
 import pytest
 from eventstore.bootstrap import EventStore
 from eventstore_read_support import fill, read
-from eventstore_support import append, event, new_category, new_stream, new_type
+from eventstore_support import append, event, new_category, new_stream, new_type, open_channel
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
@@ -199,7 +199,7 @@ async def test_subscribe_large_catch_up_then_concurrent_live_appends(
         assert all(p.position < q.position for p, q in itertools.pairwise(caught))
         assert head >= caught[-1].position
 
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{replica.server.port}") as channel:
+        async with open_channel(replica) as channel:
             stubs = [stub, eventstore_pb2_grpc.EventStoreServiceStub(channel)]
             responses = await asyncio.gather(
                 *(
