@@ -67,7 +67,10 @@ class EventData(_message.Message):
     correlation_id: _builtins.str
     """Correlation id shared by every event of one business operation."""
     user_id: _builtins.str
-    """User on whose behalf the event is written."""
+    """User on whose behalf the event is written. With authentication on the server ignores
+    it and records the verified caller instead (see RecordedEvent.user_id); it is kept only
+    when authentication is off.
+    """
     source: _builtins.str
     """Service or tool that wrote the event."""
     @_builtins.property
@@ -156,7 +159,10 @@ class RecordedEvent(_message.Message):
     correlation_id: _builtins.str
     """Correlation id, empty when none."""
     user_id: _builtins.str
-    """User id, empty when none."""
+    """The person the event was written for, as the server established it from the verified
+    token (the caller, or the person a service acted for), never from the request. Empty when
+    a service appended for itself. Without authentication: the request's user_id.
+    """
     source: _builtins.str
     """Source, empty when none."""
     category: _builtins.str
@@ -167,9 +173,9 @@ class RecordedEvent(_message.Message):
     Empty for streams created without authentication or by a service acting for itself.
     """
     actor: _builtins.str
-    """The service that appended this event on behalf of `user_id` (its token's subject), set by
-    the server; empty when the person called the event store directly, or without
-    authentication.
+    """The service whose token appended this event (its token's subject), set by the server:
+    on behalf of `user_id` when that is set, for itself when it is empty. Empty when the
+    person called the event store directly, or without authentication.
     """
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:

@@ -27,6 +27,11 @@ if _version_not_supported:
 
 class EventStoreServiceStub:
     """EventStoreService is FundLedger's append-only event log.
+
+    With authentication on, every call is narrowed to its caller's tenant (a person's, also when
+    a service calls on their behalf with `x-fundledger-subject-token`): another tenant's stream
+    is NOT_FOUND (STREAM_NOT_FOUND, as for a stream that does not exist), and no listing,
+    subscription or count includes its events. A service acting for itself sees every tenant.
     """
 
     def __init__(self, channel):
@@ -84,11 +89,18 @@ class EventStoreServiceStub:
 
 class EventStoreServiceServicer:
     """EventStoreService is FundLedger's append-only event log.
+
+    With authentication on, every call is narrowed to its caller's tenant (a person's, also when
+    a service calls on their behalf with `x-fundledger-subject-token`): another tenant's stream
+    is NOT_FOUND (STREAM_NOT_FOUND, as for a stream that does not exist), and no listing,
+    subscription or count includes its events. A service acting for itself sees every tenant.
     """
 
     def AppendToStream(self, request, context):
         """Appends 1..N events to one stream atomically, with optimistic versioning.
-        The caller needs events.append:<the stream's category>.
+        The caller needs events.append:<the stream's category>. The server writes who appends
+        into every event (user_id, actor) and the stream's tenant, whatever the request says; a
+        stream this append creates belongs to the caller's tenant.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -104,6 +116,8 @@ class EventStoreServiceServicer:
 
     def ReadAll(self, request, context):
         """Reads every stream in position order, optionally filtered.
+        The caller needs events.read:<category> for each category asked for; without a
+        category filter, events.read:* (every category).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -111,6 +125,8 @@ class EventStoreServiceServicer:
 
     def Subscribe(self, request, context):
         """Catches up from a position, then streams live events until cancelled.
+        The caller needs events.subscribe:<category> for each category asked for; without a
+        category filter, events.subscribe:*.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -118,6 +134,7 @@ class EventStoreServiceServicer:
 
     def GetStreamInfo(self, request, context):
         """Returns the version and time span of one stream.
+        The caller needs events.read:<the stream's category>.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -132,7 +149,9 @@ class EventStoreServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListCorrelatedEvents(self, request, context):
-        """Lists every event of one correlation id in position order, paginated.
+        """Lists every event of one correlation id in position order, paginated. Only events
+        of categories the caller may read (events.read:<category>) are returned, so a page
+        may hold fewer events than asked for.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -212,6 +231,11 @@ def add_EventStoreServiceServicer_to_server(servicer, server):
  # This class is part of an EXPERIMENTAL API.
 class EventStoreService:
     """EventStoreService is FundLedger's append-only event log.
+
+    With authentication on, every call is narrowed to its caller's tenant (a person's, also when
+    a service calls on their behalf with `x-fundledger-subject-token`): another tenant's stream
+    is NOT_FOUND (STREAM_NOT_FOUND, as for a stream that does not exist), and no listing,
+    subscription or count includes its events. A service acting for itself sees every tenant.
     """
 
     @staticmethod

@@ -27,7 +27,13 @@ GRPC_GENERATED_VERSION: str
 GRPC_VERSION: str
 
 class EventStoreServiceStub:
-    """EventStoreService is FundLedger's append-only event log."""
+    """EventStoreService is FundLedger's append-only event log.
+
+    With authentication on, every call is narrowed to its caller's tenant (a person's, also when
+    a service calls on their behalf with `x-fundledger-subject-token`): another tenant's stream
+    is NOT_FOUND (STREAM_NOT_FOUND, as for a stream that does not exist), and no listing,
+    subscription or count includes its events. A service acting for itself sees every tenant.
+    """
 
     @_typing.overload
     def __new__(cls, channel: _grpc.Channel) -> _Self: ...
@@ -35,24 +41,37 @@ class EventStoreServiceStub:
     def __new__(cls, channel: _aio.Channel) -> EventStoreServiceAsyncStub: ...
     AppendToStream: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.AppendToStreamRequest, _eventstore_pb2.AppendToStreamResponse]
     """Appends 1..N events to one stream atomically, with optimistic versioning.
-    The caller needs events.append:<the stream's category>.
+    The caller needs events.append:<the stream's category>. The server writes who appends
+    into every event (user_id, actor) and the stream's tenant, whatever the request says; a
+    stream this append creates belongs to the caller's tenant.
     """
     ReadStream: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.ReadStreamRequest, _eventstore_pb2.ReadStreamResponse]
     """Reads one stream forwards or backwards.
     The caller needs events.read:<the stream's category>.
     """
     ReadAll: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.ReadAllRequest, _eventstore_pb2.ReadAllResponse]
-    """Reads every stream in position order, optionally filtered."""
+    """Reads every stream in position order, optionally filtered.
+    The caller needs events.read:<category> for each category asked for; without a
+    category filter, events.read:* (every category).
+    """
     Subscribe: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.SubscribeRequest, _eventstore_pb2.SubscribeResponse]
-    """Catches up from a position, then streams live events until cancelled."""
+    """Catches up from a position, then streams live events until cancelled.
+    The caller needs events.subscribe:<category> for each category asked for; without a
+    category filter, events.subscribe:*.
+    """
     GetStreamInfo: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.GetStreamInfoRequest, _eventstore_pb2.GetStreamInfoResponse]
-    """Returns the version and time span of one stream."""
+    """Returns the version and time span of one stream.
+    The caller needs events.read:<the stream's category>.
+    """
     ListUserEvents: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.ListUserEventsRequest, _eventstore_pb2.ListUserEventsResponse]
     """Lists one user's events, newest first, paginated. Another user's events
     need analytics.read as well.
     """
     ListCorrelatedEvents: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.ListCorrelatedEventsRequest, _eventstore_pb2.ListCorrelatedEventsResponse]
-    """Lists every event of one correlation id in position order, paginated."""
+    """Lists every event of one correlation id in position order, paginated. Only events
+    of categories the caller may read (events.read:<category>) are returned, so a page
+    may hold fewer events than asked for.
+    """
     CountEvents: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.CountEventsRequest, _eventstore_pb2.CountEventsResponse]
     """Counts events matching filters. Counting another user's (or every user's)
     events needs analytics.read as well.
@@ -64,29 +83,48 @@ class EventStoreServiceStub:
 
 @_typing.type_check_only
 class EventStoreServiceAsyncStub(EventStoreServiceStub):
-    """EventStoreService is FundLedger's append-only event log."""
+    """EventStoreService is FundLedger's append-only event log.
+
+    With authentication on, every call is narrowed to its caller's tenant (a person's, also when
+    a service calls on their behalf with `x-fundledger-subject-token`): another tenant's stream
+    is NOT_FOUND (STREAM_NOT_FOUND, as for a stream that does not exist), and no listing,
+    subscription or count includes its events. A service acting for itself sees every tenant.
+    """
 
     def __init__(self, channel: _aio.Channel) -> None: ...
     AppendToStream: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.AppendToStreamRequest, _eventstore_pb2.AppendToStreamResponse]  # type: ignore[assignment]
     """Appends 1..N events to one stream atomically, with optimistic versioning.
-    The caller needs events.append:<the stream's category>.
+    The caller needs events.append:<the stream's category>. The server writes who appends
+    into every event (user_id, actor) and the stream's tenant, whatever the request says; a
+    stream this append creates belongs to the caller's tenant.
     """
     ReadStream: _aio.UnaryStreamMultiCallable[_eventstore_pb2.ReadStreamRequest, _eventstore_pb2.ReadStreamResponse]  # type: ignore[assignment]
     """Reads one stream forwards or backwards.
     The caller needs events.read:<the stream's category>.
     """
     ReadAll: _aio.UnaryStreamMultiCallable[_eventstore_pb2.ReadAllRequest, _eventstore_pb2.ReadAllResponse]  # type: ignore[assignment]
-    """Reads every stream in position order, optionally filtered."""
+    """Reads every stream in position order, optionally filtered.
+    The caller needs events.read:<category> for each category asked for; without a
+    category filter, events.read:* (every category).
+    """
     Subscribe: _aio.UnaryStreamMultiCallable[_eventstore_pb2.SubscribeRequest, _eventstore_pb2.SubscribeResponse]  # type: ignore[assignment]
-    """Catches up from a position, then streams live events until cancelled."""
+    """Catches up from a position, then streams live events until cancelled.
+    The caller needs events.subscribe:<category> for each category asked for; without a
+    category filter, events.subscribe:*.
+    """
     GetStreamInfo: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.GetStreamInfoRequest, _eventstore_pb2.GetStreamInfoResponse]  # type: ignore[assignment]
-    """Returns the version and time span of one stream."""
+    """Returns the version and time span of one stream.
+    The caller needs events.read:<the stream's category>.
+    """
     ListUserEvents: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.ListUserEventsRequest, _eventstore_pb2.ListUserEventsResponse]  # type: ignore[assignment]
     """Lists one user's events, newest first, paginated. Another user's events
     need analytics.read as well.
     """
     ListCorrelatedEvents: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.ListCorrelatedEventsRequest, _eventstore_pb2.ListCorrelatedEventsResponse]  # type: ignore[assignment]
-    """Lists every event of one correlation id in position order, paginated."""
+    """Lists every event of one correlation id in position order, paginated. Only events
+    of categories the caller may read (events.read:<category>) are returned, so a page
+    may hold fewer events than asked for.
+    """
     CountEvents: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.CountEventsRequest, _eventstore_pb2.CountEventsResponse]  # type: ignore[assignment]
     """Counts events matching filters. Counting another user's (or every user's)
     events needs analytics.read as well.
@@ -97,7 +135,13 @@ class EventStoreServiceAsyncStub(EventStoreServiceStub):
     """
 
 class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
-    """EventStoreService is FundLedger's append-only event log."""
+    """EventStoreService is FundLedger's append-only event log.
+
+    With authentication on, every call is narrowed to its caller's tenant (a person's, also when
+    a service calls on their behalf with `x-fundledger-subject-token`): another tenant's stream
+    is NOT_FOUND (STREAM_NOT_FOUND, as for a stream that does not exist), and no listing,
+    subscription or count includes its events. A service acting for itself sees every tenant.
+    """
 
     @_abc_1.abstractmethod
     def AppendToStream(
@@ -106,7 +150,9 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_eventstore_pb2.AppendToStreamResponse, _abc.Awaitable[_eventstore_pb2.AppendToStreamResponse]]:
         """Appends 1..N events to one stream atomically, with optimistic versioning.
-        The caller needs events.append:<the stream's category>.
+        The caller needs events.append:<the stream's category>. The server writes who appends
+        into every event (user_id, actor) and the stream's tenant, whatever the request says; a
+        stream this append creates belongs to the caller's tenant.
         """
 
     @_abc_1.abstractmethod
@@ -125,7 +171,10 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.ReadAllRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_eventstore_pb2.ReadAllResponse], _abc.AsyncIterator[_eventstore_pb2.ReadAllResponse]]:
-        """Reads every stream in position order, optionally filtered."""
+        """Reads every stream in position order, optionally filtered.
+        The caller needs events.read:<category> for each category asked for; without a
+        category filter, events.read:* (every category).
+        """
 
     @_abc_1.abstractmethod
     def Subscribe(
@@ -133,7 +182,10 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.SubscribeRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_eventstore_pb2.SubscribeResponse], _abc.AsyncIterator[_eventstore_pb2.SubscribeResponse]]:
-        """Catches up from a position, then streams live events until cancelled."""
+        """Catches up from a position, then streams live events until cancelled.
+        The caller needs events.subscribe:<category> for each category asked for; without a
+        category filter, events.subscribe:*.
+        """
 
     @_abc_1.abstractmethod
     def GetStreamInfo(
@@ -141,7 +193,9 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.GetStreamInfoRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_eventstore_pb2.GetStreamInfoResponse, _abc.Awaitable[_eventstore_pb2.GetStreamInfoResponse]]:
-        """Returns the version and time span of one stream."""
+        """Returns the version and time span of one stream.
+        The caller needs events.read:<the stream's category>.
+        """
 
     @_abc_1.abstractmethod
     def ListUserEvents(
@@ -159,7 +213,10 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _eventstore_pb2.ListCorrelatedEventsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_eventstore_pb2.ListCorrelatedEventsResponse, _abc.Awaitable[_eventstore_pb2.ListCorrelatedEventsResponse]]:
-        """Lists every event of one correlation id in position order, paginated."""
+        """Lists every event of one correlation id in position order, paginated. Only events
+        of categories the caller may read (events.read:<category>) are returned, so a page
+        may hold fewer events than asked for.
+        """
 
     @_abc_1.abstractmethod
     def CountEvents(
