@@ -327,13 +327,15 @@ REGISTRY: dict[Reason, ReasonDoc] = {
     ),
     Reason.TOKEN_EXPIRED: ReasonDoc(
         _C.UNAUTHENTICATED,
-        "the bearer token has expired (also ends a stream that outlives its token)",
+        "the bearer token (or, with `check=subject_token`, the person's subject token) has"
+        " expired (also ends a stream that outlives its token)",
         "get a fresh token and call again (a stream resumes from its last position)",
     ),
     Reason.TOKEN_INVALID: ReasonDoc(
         _C.UNAUTHENTICATED,
         "the bearer token was refused; `check` says why: issuer, algorithm, key, signature,"
-        " audience, not_before or claims",
+        " audience, not_before or claims; `subject_token` when the `x-fundledger-subject-token`"
+        " was refused (sent by a person, not a person's, or failing the check in `cause`)",
         "get a token from a trusted issuer for this service's audience; retrying it fails",
     ),
     Reason.PERMISSION_MISSING: ReasonDoc(
