@@ -1,4 +1,5 @@
--- The continuous aggregate of 0002, without tenants.
+-- The continuous aggregate of 0002, without tenants (its policy keeps refreshing from the
+-- beginning, so the history made by 0005 stays materialized).
 DROP VIEW IF EXISTS eventstore.daily_counts;
 DROP MATERIALIZED VIEW IF EXISTS eventstore.daily_counts_cagg;
 
