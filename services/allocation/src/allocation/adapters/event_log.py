@@ -24,7 +24,6 @@ from fundledger_platform.eventstore_client import EventStoreClient
 from fundledger_platform.eventstore_errors import (
     actual_version,
     eventstore_error,
-    eventstore_unavailable,
 )
 from fundledger_platform.recorded import logged_event
 from fundledger_platform.timestamps import from_timestamp
@@ -45,8 +44,9 @@ class GrpcEventLog:
                 fund_id, from_version=from_version, max_count=max_count
             )
         except grpc.aio.AioRpcError as err:
-            # The fund id was checked before the read; a failure here is the store's.
-            raise eventstore_unavailable(err) from None
+            # The fund id was checked before the read, so a failure is the store's — or a
+            # definite refusal of the person this call acts for, forwarded as such.
+            raise eventstore_error(err) from None
         return [logged_event(event) for event in events]
 
     async def append(

@@ -29,7 +29,7 @@ from collections import OrderedDict
 from collections.abc import Sequence
 
 from fundledger_kernel.fund.fold_input import FundLogError, LogGapError, LoggedEvent
-from fundledger_platform.auth.tenancy import visible
+from fundledger_platform.auth.tenancy import tenant_scope, visible
 from fundledger_platform.recorded import fund_log_data_loss
 
 from allocation.domain.fund_view import FundView, advance, empty_view
@@ -48,6 +48,7 @@ class FundViews:
     async def current(self, fund_id: str) -> FundView:
         """The fund at its current version; NOT_FOUND when it has no events or the caller may
         not see it."""
+        tenant_scope()  # a person without a tenant is refused before the log is read
         cached = self._views.get(fund_id)
         base = cached if cached is not None else empty_view(fund_id)
         view = await self._read_onto(base, base.version + 1, 0)
@@ -63,6 +64,7 @@ class FundViews:
         is still the *current* version is not known here; a caller may only rely on it when
         something else proves it, as the expected-version check of an append does.
         """
+        tenant_scope()
         cached = self._views.get(fund_id)
         if cached is None or cached.version != version or not visible(cached.tenant):
             return None
