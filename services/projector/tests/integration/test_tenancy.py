@@ -124,6 +124,10 @@ async def test_permissions_and_a_person_without_a_tenant(stack: Stack) -> None:
     await append(stack.client, fund, fund_created("Dev"))
 
     viewer = stack.stub(projector, secure.token("amy", roles=("fund-viewer",), tenant="dev"))
+    # A viewer reads the projection's status (its reads of the log are the projector's own
+    # job, not the viewer's: a viewer may not subscribe to the log) but may not rebuild.
+    status = await viewer.GetProjectionStatus(pb.GetProjectionStatusRequest(), timeout=15)
+    assert (status.lag_events, status.fund_count) == (1, 0)  # nothing applied yet
     code, reason, _ = await _refused(
         viewer.RebuildProjection(pb.RebuildProjectionRequest(), timeout=10)
     )

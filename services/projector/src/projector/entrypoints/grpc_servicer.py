@@ -11,6 +11,7 @@ from typing import Any
 import grpc
 from fundledger.projector.v1 import projector_pb2 as pb
 from fundledger.projector.v1 import projector_pb2_grpc
+from fundledger_platform.auth.forwarding import as_service
 from fundledger_platform.auth.tenancy import tenant_scope
 from fundledger_platform.pagination import page_size
 from fundledger_platform.stream_ids import check_fund_id
@@ -62,7 +63,12 @@ class ProjectorServicer(projector_pb2_grpc.ProjectorServiceServicer):
     async def GetProjectionStatus(
         self, request: pb.GetProjectionStatusRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> pb.GetProjectionStatusResponse:
-        return m.status_response(await self._status())
+        # The lag is read from the log as the projector's own job (it follows the whole log),
+        # not as the caller: a viewer may read the status but not subscribe to the log. Only
+        # figures leave; the fund count is still the caller's tenant's (rows.count()).
+        with as_service():
+            status = await self._status()
+        return m.status_response(status)
 
     async def RebuildProjection(
         self, request: pb.RebuildProjectionRequest, context: grpc.aio.ServicerContext[Any, Any]
