@@ -25,6 +25,7 @@ from typing import Any
 import grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
+from fundledger_kernel.streams import category_of
 from fundledger_platform.auth.authorization import permitted, require
 from fundledger_platform.auth.tenancy import calling_user
 from fundledger_platform.errors import NotFound
@@ -270,9 +271,14 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
 
 
 def _require_categories(permission: str, categories: list[str]) -> None:
-    """``permission`` for each category asked for; for every category when none is."""
-    for category in categories or ["*"]:
-        require(f"{permission}:{category}")
+    """``permission`` for each category asked for; for every category when none is. A filter
+    value no stream category can be matches nothing, so it needs nothing (and is not refused
+    as a malformed permission)."""
+    if not categories:
+        require(f"{permission}:*")
+    for category in categories:
+        if category_of(f"{category}-0") == category:
+            require(f"{permission}:{category}")
 
 
 def _require_activity_of(user_id: str) -> None:
