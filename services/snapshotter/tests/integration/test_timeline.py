@@ -19,6 +19,7 @@ from snapshotter_support import (
     midway,
     new_fund,
     reason_of,
+    rewrite_stored_event,
 )
 
 
@@ -45,10 +46,14 @@ async def test_timeline_newest_first_with_typed_payloads(stack: Stack) -> None:
         [
             fund_created(),
             company_added("c1"),
-            investment("c1", 9_007_199_254_740_993),  # above 2**53: must stay exact
+            investment("c1", 1),
             ev("NOTE_ADDED", text="not a fund event type"),
         ],
     )
+    # Above 2**53, which an append now refuses (the kernel's MAX_AMOUNT_CENTS) but a stored
+    # event may hold: it must stay exact.
+    big = {"company_id": "c1", "amount_cents": 9_007_199_254_740_993}
+    await rewrite_stored_event(stack.dsn, fund_id, 3, big)
     response = await stack.api.GetTimeline(request(fund_id))
     assert [e.event.version for e in response.entries] == [4, 3, 2, 1]
     assert not response.next_page_token
