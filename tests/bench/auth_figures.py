@@ -16,12 +16,11 @@ CONCURRENCIES = (1, 16)
 TARGET_RATIO = 0.95
 # What each figure kind calls, and which instance serves it in each configuration.
 KINDS = {"authstate": "GetFundState", "authappend": "append 1 event, own stream"}
-SERVER_OF = {
-    ("authstate", "on"): "projector-on",
-    ("authstate", "off"): "projector-off",
-    ("authappend", "on"): "event-store-on",
-    ("authappend", "off"): "event-store-off",
-}
+# off: plaintext, no authentication; tls: TLS only (the token is sent but not checked);
+# on: TLS + authentication + authorization, as users run it.
+CONFIGS = ("off", "tls", "on")
+SERVICE_OF = {"authstate": "projector", "authappend": "event-store"}
+SERVER_OF = {(kind, config): f"{SERVICE_OF[kind]}-{config}" for kind in KINDS for config in CONFIGS}
 
 
 def auth_key(kind: str, config: str, concurrency: int, round_: int) -> str:
@@ -29,7 +28,7 @@ def auth_key(kind: str, config: str, concurrency: int, round_: int) -> str:
 
 
 def parse_key(key: str) -> tuple[str, str, int, int] | None:
-    """(kind, on|off, concurrency, round) of an auth figure's key; None for any other."""
+    """(kind, config, concurrency, round) of an auth figure's key; None for any other."""
     parts = key.split(".")
     if len(parts) != 4 or parts[0] not in KINDS:
         return None
@@ -47,9 +46,12 @@ class Comparison:
     concurrency: int
     off: list[float]  # calls/s per round
     on: list[float]
+    tls: list[float]
     ratios: list[float]  # on / off per round
+    tls_ratios: list[float]  # tls / off per round
     off_cpu_ms: list[float]  # the serving process's CPU per call, per round
     on_cpu_ms: list[float]
+    tls_cpu_ms: list[float]
 
     @property
     def ratio(self) -> float:
@@ -68,10 +70,11 @@ def comparisons(figures: Mapping[str, Figure]) -> list[Comparison]:
     rounds = sorted({p[3] for k in figures if (p := parse_key(k)) is not None})
     for kind in KINDS:
         for c in CONCURRENCIES:
-            comparison = Comparison(kind, c, [], [], [], [], [])
+            comparison = Comparison(kind, c, [], [], [], [], [], [], [], [])
             for r in rounds:
                 on = figures.get(auth_key(kind, "on", c, r))
                 off = figures.get(auth_key(kind, "off", c, r))
+                tls = figures.get(auth_key(kind, "tls", c, r))
                 if on is None or off is None or off.value <= 0:
                     continue
                 comparison.on.append(on.value)
@@ -79,27 +82,36 @@ def comparisons(figures: Mapping[str, Figure]) -> list[Comparison]:
                 comparison.ratios.append(on.value / off.value)
                 comparison.on_cpu_ms.append(cpu_ms_per_call(on, SERVER_OF[(kind, "on")]))
                 comparison.off_cpu_ms.append(cpu_ms_per_call(off, SERVER_OF[(kind, "off")]))
+                if tls is not None:
+                    comparison.tls.append(tls.value)
+                    comparison.tls_ratios.append(tls.value / off.value)
+                    comparison.tls_cpu_ms.append(cpu_ms_per_call(tls, SERVER_OF[(kind, "tls")]))
             if comparison.ratios:
                 found[(kind, c)] = comparison
     return list(found.values())
 
 
+def _median(values: Sequence[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
 def render(found: Sequence[Comparison]) -> list[str]:
     head = (
-        f"{'auth: on / off':<30}{'off calls/s':>12}{'on calls/s':>12}{'on/off':>8}"
-        f"{'  rounds (on/off)':<28}{'cpu ms/call off':>16}{'on':>6}"
+        f"{'auth (calls/s)':<32}{'off':>7}{'tls':>7}{'on':>7}{'on/off':>8}{'tls/off':>8}"
+        f"  {'on/off by round':<18}{'cpu ms/call: off':>17}{'tls':>7}{'on':>7}"
     )
     lines = [head, "-" * len(head)]
     for c in found:
         rounds = " ".join(f"{r:.2f}" for r in c.ratios)
         lines.append(
-            f"{KINDS[c.kind] + f', c{c.concurrency}':<30}"
-            f"{statistics.median(c.off):>12,.0f}{statistics.median(c.on):>12,.0f}"
-            f"{c.ratio:>8.3f}  {rounds:<26}"
-            f"{statistics.median(c.off_cpu_ms):>16.3f}{statistics.median(c.on_cpu_ms):>6.3f}"
+            f"{KINDS[c.kind] + f', c{c.concurrency}':<32}"
+            f"{_median(c.off):>7,.0f}{_median(c.tls):>7,.0f}{_median(c.on):>7,.0f}"
+            f"{c.ratio:>8.3f}{_median(c.tls_ratios):>8.3f}  {rounds:<18}"
+            f"{_median(c.off_cpu_ms):>17.3f}{_median(c.tls_cpu_ms):>7.3f}"
+            f"{_median(c.on_cpu_ms):>7.3f}"
         )
     lines.append(
-        "medians over the rounds; on/off is the median of each round's ratio; cpu: the serving"
+        "medians over the rounds; ratios are medians of each round's ratio; cpu: the serving"
         " process only (PostgreSQL apart)."
     )
     return lines

@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 from fundledger_devstack.health import wait_serving
 from fundledger_devstack.ports import LOCALHOST, free_port
 
-from tests.bench.auth_figures import CONCURRENCIES, auth_key, comparisons, render
+from tests.bench.auth_figures import CONCURRENCIES, CONFIGS, auth_key, comparisons, render
 from tests.bench.fund_seed import NotReadyError, fund_ids, seed_funds, wait_projected
 from tests.bench.services import Instance, ServiceError, running_services
 from tests.bench.stack import eventstore_process, health_credentials
@@ -34,6 +34,8 @@ if TYPE_CHECKING:
 FUNDS = 20
 READY_SECONDS = 120.0
 START_SECONDS = 90.0
+# TLS without authentication or authorization: what TLS alone costs.
+TLS_ONLY = {"FUNDLEDGER_AUTH_ENABLED": "false", "FUNDLEDGER_AUTH_POLICY_FILE": ""}
 READ_ONLY = {
     "FUNDLEDGER_PROJECTOR_CONSUMER_ENABLED": "false",
     "FUNDLEDGER_PROJECTOR_CATCHUP_ENABLED": "false",
@@ -51,14 +53,20 @@ async def authentication_cost(p: Phases) -> None:
     try:
         async with _event_stores(p) as stores:
             extra = [
-                Instance("projector-on", "projector", True, stores["on"], READ_ONLY),
-                Instance("projector-off", "projector", False, stores["off"], READ_ONLY),
+                Instance(
+                    f"projector-{config}",
+                    "projector",
+                    config != "off",
+                    stores[config],
+                    {**READ_ONLY, **(TLS_ONLY if config == "tls" else {})},
+                )
+                for config in CONFIGS
             ]
             async with running_services(stack, ("projector",), p.log, extra) as addr:
                 funds = fund_ids(f"{p.tag}auth", FUNDS)
                 await seed_funds(stack.eventstore, funds)
                 await wait_projected(addr["projector"], funds, READY_SECONDS)
-                projectors = {"on": addr["projector-on"], "off": addr["projector-off"]}
+                projectors = {config: addr[f"projector-{config}"] for config in CONFIGS}
                 await _rounds(p, funds, projectors, stores)
     except (ServiceError, NotReadyError) as err:
         p.log(f"phase auth stopped: {err}")
@@ -84,7 +92,7 @@ async def _rounds(
     p: Phases, funds: tuple[str, ...], projectors: dict[str, str], stores: dict[str, str]
 ) -> None:
     for r in range(1, p.settings.auth_rounds + 1):
-        order = ("off", "on") if r % 2 else ("on", "off")
+        order = CONFIGS if r % 2 else tuple(reversed(CONFIGS))
         p.log(f"  round {r}: {' then '.join(order)} for each figure")
         for c in CONCURRENCIES:
             for config in order:
@@ -102,15 +110,15 @@ async def _rounds(
 
 @contextlib.asynccontextmanager
 async def _event_stores(p: Phases) -> AsyncIterator[dict[str, str]]:
-    """A secure and a plaintext event store on the run's database, without relays."""
+    """An event store per configuration on the run's database, without relays."""
     stack = p.stack
     assert stack.tmp is not None
     assert stack.nats_url is not None
     addresses: dict[str, str] = {}
     with contextlib.ExitStack() as started:
-        for config in ("on", "off"):
+        for config in CONFIGS:
             name = f"event-store-{config}"
-            security = stack.security if config == "on" else None
+            security = stack.security if config != "off" else None
             port = free_port()
             profile = None
             if stack.profile_dir is not None:
@@ -126,6 +134,7 @@ async def _event_stores(p: Phases) -> AsyncIterator[dict[str, str]]:
                 security=security,
                 name=name,
                 relay=False,
+                env=TLS_ONLY if config == "tls" else {},
             )
             started.callback(stack.pids.pop, name, None)
             started.callback(process.stop, 30.0)

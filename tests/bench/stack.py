@@ -15,7 +15,7 @@ import os
 import shutil
 import sys
 import tempfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,9 +186,11 @@ def eventstore_process(
     security: StackSecurity | None,
     name: str = "event-store",
     relay: bool = True,
+    env: Mapping[str, str] | None = None,
 ) -> ManagedProcess:
     """An event store process; ``security`` None: plaintext, no authentication. A second
     instance on the same database (the auth phase's) runs without the relay: one publishes."""
+    overrides = env
     env = dict(os.environ)
     env.update(
         {
@@ -202,6 +204,7 @@ def eventstore_process(
             "FUNDLEDGER_EVENTSTORE_RELAY_ENABLED": "true" if relay else "false",
             **bus_env(),
             **(security.service_env("event-store") if security is not None else {}),
+            **(overrides or {}),
         }
     )
     argv = [sys.executable, "-m", "eventstore"]

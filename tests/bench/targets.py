@@ -30,7 +30,7 @@ def baseline_of(key: str) -> str | None:
     auth = parse_key(key)
     if auth is not None:  # the secure instance's figure against the plaintext one's, same round
         kind_, config, c, r = auth
-        return auth_key(kind_, "off", c, r) if config == "on" else None
+        return auth_key(kind_, "off", c, r) if config != "off" else None
     kind, _, rest = key.partition(".")
     conc = key.rsplit(".c", 1)[-1] if ".c" in key else ""
     if kind in ("append", "shared8"):
