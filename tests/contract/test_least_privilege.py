@@ -427,7 +427,10 @@ async def test_runtime_ddl_works_and_every_table_stays_with_its_schema_owner(
     start: both act as their schema's owner, so whatever they created belongs to the owner (and
     the next migration, run as the owner, can still alter it)."""
     await _append_fund(full_stack)
-    channel = full_stack.secure.channel(full_stack.address("projector"))
+    # An operator bound to no tenant: the rebuild that swaps the whole table (a tenant's admin
+    # only refolds their tenant's funds in place).
+    secure = full_stack.secure
+    channel = secure.channel(full_stack.address("projector"), secure.operator_token())
     try:
         rebuilt = await projector_pb2_grpc.ProjectorServiceStub(channel).RebuildProjection(
             projector_pb2.RebuildProjectionRequest(), timeout=120

@@ -65,6 +65,10 @@ class SecureEnv:
             subject, roles=roles, tenant=tenant, ttl_seconds=ttl_seconds
         )
 
+    def operator_token(self) -> str:
+        """An administrator bound to no tenant (a service identity with role admin)."""
+        return self.security.mint_operator()
+
     def service_token(self, service: str) -> TokenSource:
         """The token ``service`` sends when it calls the event store."""
         return TokenSource.from_file(self.security.token_file(service))

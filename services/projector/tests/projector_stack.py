@@ -16,7 +16,6 @@ from typing import Any
 import grpc
 from eventstore.bootstrap import EventStore
 from fundledger.projector.v1 import projector_pb2_grpc
-from fundledger_devstack.security import audience_of
 from fundledger_platform.auth.client import TokenSource
 from fundledger_platform.eventstore_client import EventStoreClient
 from projector.bootstrap import Projector, build, migrate
@@ -93,9 +92,7 @@ class Stack:
     def operator_token(self) -> str:
         """An administrator bound to no tenant (a service identity with role admin): the
         caller whose RebuildProjection rebuilds the whole table."""
-        return self.secure.security.issuer.mint(
-            "fundledger-operator", audience_of("projector"), roles=["admin"], kind="service"
-        )
+        return self.secure.operator_token()
 
     async def close(self) -> None:
         for channel in self.channels:

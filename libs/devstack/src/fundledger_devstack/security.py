@@ -163,6 +163,13 @@ class StackSecurity:
             subject, list(audiences), roles=roles, tenant=tenant, ttl_seconds=ttl_seconds
         )
 
+    def mint_operator(self, subject: str = "fundledger-operator", ttl_seconds: float = 600) -> str:
+        """An operator's token: a service identity with role admin, bound to no tenant (whole
+        table rebuilds, cross-tenant maintenance). Dev and tests only."""
+        return self.issuer.mint(
+            subject, list(AUDIENCES), roles=["admin"], kind="service", ttl_seconds=ttl_seconds
+        )
+
     def channel_credentials(self, token: str | None = None) -> grpc.ChannelCredentials:
         """TLS trusting the stack's CA, plus ``token`` on every call when given (works for sync
         and grpc.aio channels alike)."""
