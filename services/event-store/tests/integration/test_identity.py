@@ -175,3 +175,21 @@ async def test_the_bus_carries_tenant_and_actor(
         messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
     [published] = [m.event for m in messages if m.event.stream_id == s]
     assert (published.user_id, published.tenant, published.actor) == ("bob", "acme", "")
+
+
+async def test_a_service_retrying_for_itself_what_it_sent_for_a_person_gets_a_replay(
+    store: EventStore, secure_env: SecureEnv
+) -> None:
+    """Storage attaches a file for bob; its later retry (background work, acting for itself)
+    is the same request: answered with the first result, bob still the recorded user."""
+    service = secure_env.service_token("storage").token()
+    bob = secure_env.token("bob", roles=("fund-manager",), tenant="acme")
+    s = new_stream()
+    request = append(s, event("FILE_NOTED"), idempotency_key="attach-1")
+    async with open_channel(store, service) as channel:
+        stub = eventstore_pb2_grpc.EventStoreServiceStub(channel)
+        first = await stub.AppendToStream(request, metadata=acting(bob))
+        again = await stub.AppendToStream(request)
+    assert again.replayed
+    assert list(again.event_ids) == list(first.event_ids)
+    assert await recorded(store, s) == [("bob", STORAGE, "acme")]

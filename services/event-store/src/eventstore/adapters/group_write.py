@@ -110,15 +110,14 @@ async def write_group(
             slot = (cmd.stream_id, cmd.idempotency_key)
             if slot in keys:
                 # The same key twice in one group: the later one is a retry of
-                # the earlier (or a misuse of the key). The hash covers the caller's
-                # identity, so a retry is the same caller's.
+                # the earlier (or a misuse of the key).
                 first = commands[keys[slot]]
-                if first.request_hash == cmd.request_hash:
-                    outcome.aliases[i] = keys[slot]
-                elif first.tenant != cmd.tenant:
+                if first.tenant != cmd.tenant:
                     # Two tenants' appends to one stream: at most one of them owns it, and
-                    # which one must not show through a key-reuse answer.
+                    # which one must not show through a replay or a key-reuse answer.
                     outcome.results[i] = _stream_not_found(cmd)
+                elif first.request_hash == cmd.request_hash:
+                    outcome.aliases[i] = keys[slot]
                 else:
                     outcome.results[i] = _key_reused(cmd)
                 continue

@@ -150,7 +150,7 @@ def _event(
         "metadata": dict(raw.metadata),
         "causation_id": raw.causation_id,
         "correlation_id": raw.correlation_id,
-        "user_id": raw.user_id if identity is None else (user_id or ""),
+        "user_id": raw.user_id,
         "source": raw.source,
     }
     return event, fingerprint
@@ -168,8 +168,7 @@ def validate_append(
     first field that is wrong.
 
     ``identity`` (None: authentication is off) is written into every event whatever the request
-    says: its user (a request's ``user_id`` is ignored), its actor, and its tenant rule. It is
-    part of the idempotency hash, so an idempotency key replays only for the same caller."""
+    says: its user (a request's ``user_id`` is ignored), its actor, and its tenant rule."""
     category = check_stream_id(stream_id)
     if expected.kind is ExpectedKind.EXACT and expected.version < 0:
         raise _invalid("expected_version", "must not be negative", Reason.EXPECTED_VERSION_INVALID)
@@ -195,11 +194,10 @@ def validate_append(
     ids = [e.event_id for e, _ in built]
     if len(set(ids)) != len(ids):
         raise _invalid("events", "event ids repeat within one append", Reason.DUPLICATE_EVENT_ID)
-    hashed: list[object] = [stream_id, expected.describe(), [fp for _, fp in built]]
-    if identity is not None:
-        # Without authentication the hash stays what it always was (keys stored before match).
-        hashed.append([identity.user_id or "", identity.actor or "", identity.tenant or ""])
-    digest = request_hash(hashed)
+    # The request as sent, not who sent it: a service retrying, for itself, an append it first
+    # made for a person (an upload's FILE_ATTACHED) is answered with the first one's result.
+    # Another tenant never gets that answer: the store checks the stream's tenant first.
+    digest = request_hash([stream_id, expected.describe(), [fp for _, fp in built]])
     return AppendCommand(
         stream_id=stream_id,
         category=category,
