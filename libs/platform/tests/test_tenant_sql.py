@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from fundledger_platform.auth.principal import Principal, PrincipalKind, acting_as
 from fundledger_platform.errors import PermissionDenied
-from fundledger_platform.tenant_sql import scoped
+from fundledger_platform.tenant_sql import narrowed, scoped
 
 LATER = datetime.now(UTC) + timedelta(hours=1)
 QUERY = "SELECT 1 FROM t WHERE fund_id > $1 AND {tenant} LIMIT $2"
@@ -39,3 +39,13 @@ def test_a_person_without_a_tenant_and_a_query_without_the_marker_are_refused() 
         scoped(QUERY, "f", 10)
     with pytest.raises(ValueError, match="marker"):
         scoped("SELECT 1 FROM t")
+
+
+def test_a_where_clause_built_piece_by_piece_is_narrowed_the_same_way() -> None:
+    params: list[object] = ["f"]
+    assert narrowed("fund_id = $1", params) == "(fund_id = $1) AND TRUE"
+    assert params == ["f"]
+    person = Principal("https://idp", "alice", PrincipalKind.PERSON, LATER, tenant="acme")
+    with acting_as(person):
+        assert narrowed("fund_id = $1", params) == "(fund_id = $1) AND tenant = $2"
+    assert params == ["f", "acme"]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from fundledger_platform.auth.tenancy import tenant_scope
 
-__all__ = ["TENANT", "scoped"]
+__all__ = ["TENANT", "narrowed", "scoped"]
 
 TENANT = "{tenant}"
 
@@ -26,7 +26,20 @@ def scoped(query: str, *args: object) -> tuple[str, list[object]]:
     token names no tenant."""
     if TENANT not in query:
         raise ValueError("a tenant-scoped query without the {tenant} marker")
+    params = list(args)
+    return query.replace(TENANT, _predicate(params)), params
+
+
+def narrowed(where: str, params: list[object]) -> str:
+    """A WHERE clause built piece by piece, narrowed the same way: ``where`` AND the tenant
+    predicate, the tenant appended to ``params`` (for queries whose parameters are numbered as
+    they are added)."""
+    return f"({where}) AND {_predicate(params)}"
+
+
+def _predicate(params: list[object]) -> str:
     scope = tenant_scope()
     if scope is None:
-        return query.replace(TENANT, "TRUE"), list(args)
-    return query.replace(TENANT, f"tenant = ${len(args) + 1}"), [*args, scope]
+        return "TRUE"
+    params.append(scope)
+    return f"tenant = ${len(params)}"

@@ -5,7 +5,7 @@ recorded_at), so PostgreSQL prunes every day-partition the stream never wrote
 to; without it a read would probe each partition's index.
 
 Every query of the log goes through ``_fetch``/``_fetchrow``/``_fetchval``, which add the
-caller's tenant predicate (adapters/tenant_filter.py): a caller bound to a tenant never reads
+caller's tenant predicate (fundledger_platform.tenant_sql): a caller bound to a tenant never reads
 another tenant's stream head, event or count, whichever RPC asks. Only the log's head (a
 position, no tenant's data) is read without it.
 """
@@ -17,8 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
-
-from eventstore.adapters.tenant_filter import scoped
+from fundledger_platform.tenant_sql import scoped
 
 _COLUMNS = """position, stream_id, category, version, event_id, event_type, schema_version,
 data, metadata, causation_id, correlation_id, user_id, source, tenant, actor, recorded_at"""

@@ -1,7 +1,7 @@
 """File records in PostgreSQL (schema `storage`).
 
-Tenancy is enforced here, in SQL: every read and the delete go through `_in_tenant`, which
-adds the caller's tenant (fundledger_platform.auth.tenancy.tenant_scope) to the WHERE clause,
+Tenancy is enforced here, in SQL: every read and the delete go through
+`fundledger_platform.tenant_sql.narrowed`, which adds the caller's tenant to the WHERE clause,
 so a file of another tenant is simply not found, in single look-ups and in listings alike.
 """
 
@@ -15,7 +15,7 @@ from uuid import UUID
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
-from fundledger_platform.auth.tenancy import tenant_scope
+from fundledger_platform.tenant_sql import narrowed
 
 from storage.domain.model import FileRecord, ListScope
 
@@ -25,17 +25,6 @@ _COLUMNS = (
     "file_id, object_key, size, content_type, sha256, owner_user_id, entity_type, "
     "entity_id, file_name, created_at, tenant, created_by"
 )
-
-
-def _in_tenant(where: str, params: list[object]) -> str:
-    """`where` narrowed to the caller's tenant (appending its parameter to `params`);
-    unchanged for a caller who sees every tenant. A person without a tenant is refused
-    (PERMISSION_DENIED TENANT_MISSING) before any query runs."""
-    scope = tenant_scope()
-    if scope is None:
-        return where
-    params.append(scope)
-    return f"({where}) AND tenant = ${len(params)}"
 
 
 def _record(row: asyncpg.Record) -> FileRecord:
@@ -91,7 +80,7 @@ class PostgresFileTransaction:
         if owner_user_id is not None:
             params.append(owner_user_id)
             where += f" AND owner_user_id = ${len(params)}"
-        where = _in_tenant(where, params)
+        where = narrowed(where, params)
         row = await self._conn.fetchrow(
             f"UPDATE storage.files SET deleted_at = now() WHERE {where} RETURNING {_COLUMNS}",
             *params,
@@ -110,7 +99,7 @@ class PostgresFiles:
 
     async def get(self, file_id: UUID) -> FileRecord | None:
         params: list[object] = [file_id]
-        where = _in_tenant("file_id = $1 AND deleted_at IS NULL", params)
+        where = narrowed("file_id = $1 AND deleted_at IS NULL", params)
         row = await self._pool.fetchrow(
             f"SELECT {_COLUMNS} FROM storage.files WHERE {where}", *params
         )
@@ -129,7 +118,7 @@ class PostgresFiles:
         if scope.entity_type is not None:
             params += [scope.entity_type, scope.entity_id]
             clauses.append(f"entity_type = ${len(params) - 1} AND entity_id = ${len(params)}")
-        where = _in_tenant(" AND ".join(clauses), params)
+        where = narrowed(" AND ".join(clauses), params)
         if before is not None:
             params += [before[0], before[1]]
             n = len(params)
@@ -182,4 +171,4 @@ def _verify_scope(owner_user_id: str | None, created_by: datetime) -> tuple[str,
     if owner_user_id is not None:
         params.append(owner_user_id)
         where += f" AND owner_user_id = ${len(params)}"
-    return _in_tenant(where, params), params
+    return narrowed(where, params), params
