@@ -32,6 +32,8 @@ EGRESS: dict[str, set[tuple[str, int]]] = {
     "storage": {("event-store", 50051), ("timescaledb", 5432), IDP},
     "timescaledb": set(),
     "nats": set(),
+    # The Job creating the database roles (timescaledb-roles.yaml)
+    "timescaledb-roles": {("timescaledb", 5432)},
 }
 # ... and who may reach the in-namespace workloads (clients come from outside).
 INGRESS_FROM: dict[str, set[str]] = {
@@ -40,10 +42,12 @@ INGRESS_FROM: dict[str, set[str]] = {
     "snapshotter": {"client"},
     "allocation": {"client"},
     "storage": {"client"},
-    "timescaledb": {"event-store", "projector", "snapshotter", "storage"},
+    "timescaledb": {"event-store", "projector", "snapshotter", "storage", "timescaledb-roles"},
     "nats": {"event-store", "projector", "snapshotter"},
+    "timescaledb-roles": set(),
 }
-SECRET_SETTINGS = {"DATABASE_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY"}
+# Settings holding credentials: from each service's own Secrets (test_manifest_least_privilege)
+SECRET_SETTINGS = {"DATABASE_URL", "NATS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY"}
 MIN_TERMINATION_GRACE = 30
 
 
@@ -246,7 +250,7 @@ def test_no_credentials_are_committed_and_secrets_are_documented(
     docs = DOCS.read_text()
     referenced = set()
     for resource in manifests:
-        if resource["kind"] in ("Deployment", "StatefulSet"):
+        if resource["kind"] in ("Deployment", "StatefulSet", "Job"):
             for container in containers(resource):
                 for env in container.get("env", []):
                     ref = env.get("valueFrom", {}).get("secretKeyRef")
@@ -341,7 +345,11 @@ def test_default_deny_and_dns(manifests: tuple[Resource, ...]) -> None:
 
 def test_network_policies_follow_the_data_flow(manifests: tuple[Resource, ...]) -> None:
     policies = [p for p in of_kind(manifests, "NetworkPolicy").values() if p["spec"]["podSelector"]]
-    workloads = {**of_kind(manifests, "Deployment"), **of_kind(manifests, "StatefulSet")}
+    workloads = {
+        **of_kind(manifests, "Deployment"),
+        **of_kind(manifests, "StatefulSet"),
+        **of_kind(manifests, "Job"),
+    }
     assert set(workloads) == set(EGRESS)
     for name, workload in workloads.items():
         mine = [p for p in policies if selects(p["spec"]["podSelector"], pod_labels(workload))]
