@@ -14,6 +14,8 @@ from fundledger_platform.errors import (
     Aborted,
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
+    PermissionDenied,
     Reason,
     to_status,
 )
@@ -56,9 +58,28 @@ def test_a_conflict_keeps_aborted_and_the_actual_version() -> None:
     assert actual_version(_rpc_error(grpc.StatusCode.ABORTED, "no details")) is None
 
 
+def test_refusals_of_the_person_a_service_acts_for_are_theirs() -> None:
+    missing = NotFound("no such stream", reason=Reason.STREAM_NOT_FOUND)
+    err = eventstore_error(_rpc_error(grpc.StatusCode.NOT_FOUND, "no such stream", missing))
+    assert (err.code, err.reason) == (grpc.StatusCode.NOT_FOUND, "STREAM_NOT_FOUND")
+    denied = PermissionDenied(
+        "permission events.append:file required",
+        reason=Reason.PERMISSION_MISSING,
+        metadata={"permission": "events.append:file"},
+    )
+    err = eventstore_error(_rpc_error(grpc.StatusCode.PERMISSION_DENIED, denied.message, denied))
+    assert (err.code, err.reason) == (grpc.StatusCode.PERMISSION_DENIED, "PERMISSION_MISSING")
+    assert err.metadata["permission"] == "events.append:file"
+
+
 @pytest.mark.parametrize(
     "code",
-    [grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.INTERNAL, grpc.StatusCode.DEADLINE_EXCEEDED],
+    [
+        grpc.StatusCode.UNAUTHENTICATED,
+        grpc.StatusCode.UNAVAILABLE,
+        grpc.StatusCode.INTERNAL,
+        grpc.StatusCode.DEADLINE_EXCEEDED,
+    ],
 )
 def test_anything_else_is_our_dependency_failing(code: grpc.StatusCode) -> None:
     for err in (

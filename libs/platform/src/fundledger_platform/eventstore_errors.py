@@ -1,9 +1,11 @@
 """What a failed event-store call means to the service that made it, decided once.
 
 - A definite refusal (INVALID_ARGUMENT, FAILED_PRECONDITION, ALREADY_EXISTS, OUT_OF_RANGE,
-  ABORTED) is forwarded with the store's code and registered reason: "refused" means nothing
-  was written. A use case that knows what version it expected may handle ABORTED itself first
-  (`actual_version`).
+  ABORTED, NOT_FOUND, PERMISSION_DENIED) is forwarded with the store's code and registered
+  reason: "refused" means nothing was written. NOT_FOUND and PERMISSION_DENIED are the store's
+  answers to the person a service acts for (another tenant's stream does not exist for them; their
+  roles lack the category), so they are theirs to see. A use case that knows what version it
+  expected may handle ABORTED itself first (`actual_version`).
 - Anything else is our dependency failing: UNAVAILABLE with EVENT_STORE_UNAVAILABLE and the
   store's code in the details — retryable, never the INTERNAL an escaping RpcError would become.
 """
@@ -18,7 +20,9 @@ from fundledger_platform.errors import (
     DomainError,
     FailedPrecondition,
     InvalidArgument,
+    NotFound,
     OutOfRange,
+    PermissionDenied,
     Unavailable,
     error_info,
 )
@@ -30,6 +34,8 @@ _REFUSALS: dict[grpc.StatusCode, type[DomainError]] = {
     grpc.StatusCode.ALREADY_EXISTS: AlreadyExists,
     grpc.StatusCode.OUT_OF_RANGE: OutOfRange,
     grpc.StatusCode.ABORTED: Aborted,
+    grpc.StatusCode.NOT_FOUND: NotFound,
+    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
 }
 
 # After these the call may or may not have taken effect.

@@ -9,11 +9,10 @@ platform's one mapping (fundledger_platform.eventstore_errors):
 - anything else, also after the client's last attempt -> UNAVAILABLE (EVENT_STORE_UNAVAILABLE):
   the outcome is unknown, retryable for the caller.
 
-Two more answers are definite refusals here, because the append runs as the calling person (the
-platform's client forwards their token): NOT_FOUND (the entity's stream belongs to another
-tenant, so to this person it does not exist) and PERMISSION_DENIED (the person may not append
-to that category). They are passed on as they are, with the store's reason; nothing was
-written, so nothing is compensated.
+The append runs as the calling person (the platform's client forwards their token), so the
+store's NOT_FOUND (the entity's stream belongs to another tenant) and PERMISSION_DENIED (the
+person may not append to that category) are refusals too: nothing was written, nothing is
+compensated.
 """
 
 from __future__ import annotations
@@ -22,16 +21,9 @@ import grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.eventstore.v1.events_pb2 import EventData
 from fundledger_kernel import canonical_json
-from fundledger_platform.errors import (
-    DomainError,
-    NotFound,
-    PermissionDenied,
-    Unavailable,
-    error_info,
-)
+from fundledger_platform.errors import Unavailable
 from fundledger_platform.eventstore_client import EventStoreClient
 from fundledger_platform.eventstore_errors import eventstore_error
-from fundledger_platform.reasons import Reason
 
 from storage.domain.events import SOURCE, EntityEvent
 from storage.service_layer.errors import AppendRejected
@@ -53,27 +45,6 @@ def append_request(event: EntityEvent) -> es.AppendToStreamRequest:
     )
 
 
-_PERSON_REFUSALS: dict[grpc.StatusCode, type[DomainError]] = {
-    grpc.StatusCode.NOT_FOUND: NotFound,
-    grpc.StatusCode.PERMISSION_DENIED: PermissionDenied,
-}
-
-
-def _refusal(err: grpc.aio.AioRpcError) -> DomainError:
-    refusal = _PERSON_REFUSALS.get(err.code())
-    if refusal is None:
-        return eventstore_error(err)
-    info = error_info(err)
-    reason = Reason.EVENT_STORE_REJECTED
-    if info is not None and info.reason in Reason.__members__:
-        reason = Reason(info.reason)
-    metadata = dict(info.metadata) if info is not None else {}
-    metadata.setdefault("eventstore_code", err.code().name)
-    return refusal(
-        f"the event store refused the call: {err.details()}", reason=reason, metadata=metadata
-    )
-
-
 class GrpcEventLog:
     def __init__(self, client: EventStoreClient) -> None:
         self._client = client
@@ -82,7 +53,7 @@ class GrpcEventLog:
         try:
             response = await self._client.append(append_request(event))
         except grpc.aio.AioRpcError as err:
-            error = _refusal(err)
+            error = eventstore_error(err)
             if isinstance(error, Unavailable):
                 raise error from None
             raise AppendRejected(error, f"{event.event_type} on {event.stream_id}") from None
