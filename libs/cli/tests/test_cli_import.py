@@ -80,6 +80,8 @@ def test_import_assigns_versions_per_stream(
     assert events_a[3].metadata["occurred_at"] == "2016-06-30T10:00:00Z"
     # The importer's identity, not the file's user_id: the event store records the caller.
     assert events_a[0].user_id == "dev"
+    # The file's author survives as what the file said, in metadata.
+    assert events_a[0].metadata["imported_user_id"] == "migration"
     # Ids are the plan's deterministic ids.
     planned = parse_input(input_file.read_bytes().splitlines()).streams[a]
     assert [e.event_id for e in events_a] == [p.event.event_id for p in planned]

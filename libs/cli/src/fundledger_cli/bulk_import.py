@@ -1,7 +1,10 @@
 """Bulk import planning: JSONL history -> per-stream versions -> batches. Pure, no I/O.
 
 Each input line is one event with its `stream_id` (plus optional `occurred_at`, the time
-it happened in the older system, kept as metadata). Versions are assigned per stream in
+it happened in the older system, kept as metadata). A line's `user_id` is kept as metadata
+`imported_user_id` too: with authentication on, the event store records the verified importer
+as the event's user, never a request field, so the older system's author survives only as
+what the import file said. Versions are assigned per stream in
 file order, starting at 1: the import fills streams that do not exist yet.
 
 Why re-running is safe (idempotent) even without the state file: every event id is a
@@ -93,6 +96,10 @@ def _occurred_at(value: object, where: str) -> str:
     return parsed.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
+# Metadata key keeping the author a history line names (the event's user is the importer).
+IMPORTED_USER_KEY = "imported_user_id"
+
+
 def event_id_for(stream_id: str, version: int, content: Mapping[str, object]) -> str:
     """Deterministic: the same line at the same place of the same stream, the same id."""
     digest = hashlib.sha256(canonical_json(content)).hexdigest()
@@ -115,6 +122,10 @@ def import_event(
         if OCCURRED_AT_KEY in metadata:
             raise InputError(where, OCCURRED_AT_KEY, "given both as a field and in metadata")
         metadata[OCCURRED_AT_KEY] = _occurred_at(obj[OCCURRED_AT_KEY], where)
+    if event.user_id:
+        if IMPORTED_USER_KEY in metadata:
+            raise InputError(where, IMPORTED_USER_KEY, "given both as user_id and in metadata")
+        metadata[IMPORTED_USER_KEY] = event.user_id
     return ImportEvent(
         line=number,
         stream_id=stream_id,
