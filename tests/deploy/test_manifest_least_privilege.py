@@ -250,12 +250,14 @@ def test_the_nats_users_are_the_dev_stacks(manifests: tuple[Resource, ...]) -> N
         }
 
 
-def test_nats_server_accepts_the_users_and_needs_every_password(tmp_path: Path) -> None:
-    """The real nats-server parses auth.conf, substituting the passwords from its environment,
-    and refuses to start when one is missing."""
-    (tmp_path / "auth.conf").write_text(nats_auth_conf())
+def test_nats_server_accepts_the_config_and_needs_every_password(
+    manifests: tuple[Resource, ...], tmp_path: Path
+) -> None:
+    """The real nats-server parses the ConfigMap's nats.conf and the auth.conf it includes,
+    substituting the passwords from its environment, and refuses it when one is missing."""
+    for name, text in of_kind(manifests, "ConfigMap")["nats-config"]["data"].items():
+        (tmp_path / name).write_text(text)
     conf = tmp_path / "nats.conf"
-    conf.write_text("port: 4222\ninclude ./auth.conf\n")
     passwords = {nats_password_env(g.user): f"pw-{g.user}" for g in bus_services().values()}
 
     def check(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
