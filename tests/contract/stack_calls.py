@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import asyncpg
 import grpc
@@ -52,7 +53,7 @@ async def serving(channel: grpc.aio.Channel, service: str) -> int:
             health_pb2.HealthCheckRequest(service=service), timeout=CALL_SECONDS
         )
     except grpc.aio.AioRpcError:
-        return health_pb2.HealthCheckResponse.UNKNOWN
+        return int(health_pb2.HealthCheckResponse.UNKNOWN)
     return int(response.status)
 
 
@@ -83,11 +84,15 @@ async def call(
     md = tuple(metadata)
     try:
         if method.server_streaming:
-            factory = channel.stream_stream if method.client_streaming else channel.unary_stream
-            request = _one(message) if method.client_streaming else message
-            stream = factory(rpc.path, _identity, _identity)(
-                request, timeout=CALL_SECONDS, metadata=md
-            )
+            stream: Any
+            if method.client_streaming:
+                stream = channel.stream_stream(rpc.path, _identity, _identity)(
+                    _one(message), timeout=CALL_SECONDS, metadata=md
+                )
+            else:
+                stream = channel.unary_stream(rpc.path, _identity, _identity)(
+                    message, timeout=CALL_SECONDS, metadata=md
+                )
             try:
                 await asyncio.wait_for(stream.read(), FIRST_MESSAGE_SECONDS)
             except TimeoutError:

@@ -33,7 +33,8 @@ class _Servicer:
     async def unary(self, request: Any, context: Any) -> bytes:
         if request.service == "overflow":
             raise StateRangeError("committed_cents = 9223372036854775808 does not fit in int64")
-        return request.service.encode()
+        service: str = request.service
+        return service.encode()
 
     async def server_stream(self, request: Any, context: Any) -> AsyncIterator[bytes]:
         yield request.service.encode()
