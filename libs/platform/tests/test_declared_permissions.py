@@ -81,7 +81,9 @@ def test_the_default_roles_do_their_jobs_and_no_more() -> None:
     assert not policy.allows({"fund-viewer"}, "events.append:fund")
     assert not policy.allows({"fund-viewer"}, "reallocation.commit")
     assert policy.allows({"fund-manager"}, "events.append:fund")
-    assert not policy.allows({"fund-manager"}, "events.append:file")
+    # Storage appends FILE_ATTACHED to file- streams with the uploading person's permissions.
+    assert policy.allows({"fund-manager"}, "events.append:file")
+    assert not policy.allows({"fund-manager"}, "events.append:user")
     assert not policy.allows({"fund-manager"}, "analytics.read")
     assert policy.allows({"analyst"}, "analytics.read")
     for service in ("svc-projector", "svc-snapshotter"):
