@@ -191,9 +191,13 @@ def build_server(
         # Inside error mapping (its Unauthenticated becomes the status) and so inside metrics
         # and tracing (refused calls are counted and traced); none while auth is off.
         *authentication_interceptors(settings, policy=policy),
-        # Inside authentication: it reads the Principal that one established. Without
-        # authentication there is no principal, so every declared permission is refused.
-        *([authorization_interceptor(policy)] if policy is not None else []),
+        # With authentication on, its guard also checks each RPC's permission. Without it
+        # there is no principal, so this interceptor refuses every declared permission.
+        *(
+            [authorization_interceptor(policy)]
+            if policy is not None and settings.auth is None
+            else []
+        ),
         # Innermost: a request grpc could not decode (invalid UTF-8 in a string) becomes
         # INVALID_ARGUMENT here, after authentication and authorization have decided.
         RequestDecodingInterceptor(),

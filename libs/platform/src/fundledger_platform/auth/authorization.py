@@ -45,7 +45,9 @@ __all__ = [
     "OPEN_SERVICES",
     "AuthorizationInterceptor",
     "AuthorizationSettings",
+    "Rule",
     "authorization_interceptor",
+    "authorize",
     "declared_permission",
     "permitted",
     "require",
@@ -64,7 +66,7 @@ OPEN_SERVICES: frozenset[str] = frozenset(
 
 # The rule of the current call (its method and the policy in force); None where no
 # authorization interceptor ran (authorization switched off, or code running outside a call).
-_in_force: ContextVar[_Rule | None] = ContextVar("fundledger_authorization", default=None)
+_in_force: ContextVar[Rule | None] = ContextVar("fundledger_authorization", default=None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,16 +156,46 @@ class AuthorizationInterceptor(WrappingInterceptor):
         service, _ = split_method(full_method)
         if service in self._open:
             return handler
-        rule = _Rule(full_method, declared_permission(full_method), self._policy)
+        rule = Rule(full_method, declared_permission(full_method), self._policy)
         guard: CallGuard = lambda context: _Authorize(context, rule)  # noqa: E731
         return wrap_handler(handler, guard)
 
 
 @dataclass(frozen=True, slots=True)
-class _Rule:
+class Rule:
+    """What one RPC needs: its declared permission under the policy in force."""
+
     method: str
     permission: str | None  # None: the RPC declares none, nobody may call it
     policy: PolicySource
+
+    @classmethod
+    def of(cls, full_method: str, policy: PolicySource) -> Rule | None:
+        """The rule of ``full_method``; None for the open services (health, reflection)."""
+        service, _ = split_method(full_method)
+        if service in OPEN_SERVICES:
+            return None
+        return cls(full_method, declared_permission(full_method), policy)
+
+
+def authorize(rule: Rule, principal: Principal | None) -> PermissionDenied | None:
+    """The refusal (counted and logged) when ``principal`` may not call the rule's RPC."""
+    if (
+        rule.permission is None
+        or principal is None
+        or not rule.policy.current().allows(principal.roles, rule.permission)
+    ):
+        return _denied(rule.permission, rule.method, principal)
+    return None
+
+
+def enter_rule(rule: Rule) -> Token[Rule | None]:
+    """Puts ``rule``'s policy in force for require()/permitted() until :func:`leave_rule`."""
+    return _in_force.set(rule)
+
+
+def leave_rule(token: Token[Rule | None]) -> None:
+    _in_force.reset(token)
 
 
 class _Authorize:
@@ -171,20 +203,15 @@ class _Authorize:
 
     __slots__ = ("_context", "_rule", "_token")
 
-    def __init__(self, context: Any, rule: _Rule) -> None:
+    def __init__(self, context: Any, rule: Rule) -> None:
         self._context = context
         self._rule = rule
-        self._token: Token[_Rule | None] | None = None
+        self._token: Token[Rule | None] | None = None
 
     async def __aenter__(self) -> None:
         rule = self._rule
-        principal = current_principal()
-        if (
-            rule.permission is None
-            or principal is None
-            or not rule.policy.current().allows(principal.roles, rule.permission)
-        ):
-            err = _denied(rule.permission, rule.method, principal)
+        err = authorize(rule, current_principal())
+        if err is not None:
             record_rpc_status(err.code, err.message, {"fundledger.error.reason": err.reason})
             # Aborting here (not raising) refuses the call whatever the interceptor order:
             # the handler never starts, so nothing is read or written.

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 
 __all__ = ["SUBJECT_TOKEN_HEADER", "as_service", "forwarding", "person_token"]
 
@@ -37,6 +37,15 @@ _person_token: ContextVar[str | None] = ContextVar("fundledger_person_token", de
 def person_token() -> str | None:
     """The token of the person whose call is being handled, to forward; None when none is."""
     return _person_token.get()
+
+
+def enter_person_token(token: str | None) -> Token[str | None]:
+    """Sets the person's token until :func:`leave_person_token` (the interceptor's fast path)."""
+    return _person_token.set(token)
+
+
+def leave_person_token(reset: Token[str | None]) -> None:
+    _person_token.reset(reset)
 
 
 @contextmanager

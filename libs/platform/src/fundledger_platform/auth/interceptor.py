@@ -34,11 +34,11 @@ and writes one warning line (``fundledger_platform.auth.denials``).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import AbstractContextManager, aclosing
+from contextlib import aclosing
+from contextvars import Token
 from dataclasses import replace
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
@@ -50,15 +50,22 @@ from fundledger_platform._wrapping import (
     WrappingInterceptor,
     wrap_handler,
 )
+from fundledger_platform.auth.authorization import Rule, authorize, enter_rule, leave_rule
 from fundledger_platform.auth.denials import record_denial
-from fundledger_platform.auth.forwarding import SUBJECT_TOKEN_HEADER, forwarding
+from fundledger_platform.auth.forwarding import (
+    SUBJECT_TOKEN_HEADER,
+    enter_person_token,
+    leave_person_token,
+)
+from fundledger_platform.auth.policy import PolicyFile, PolicySource
 from fundledger_platform.auth.principal import (
     Principal,
     PrincipalKind,
-    acting_as,
     current_principal,
+    enter_principal,
+    leave_principal,
 )
-from fundledger_platform.auth.verifier import ClaimsMapperSource, TokenVerifier
+from fundledger_platform.auth.verifier import TokenVerifier
 from fundledger_platform.errors import Unauthenticated
 from fundledger_platform.reasons import Reason
 
@@ -82,14 +89,40 @@ _SCHEME = "bearer "
 
 
 def authentication_interceptors(
-    settings: ServerSettings, *, policy: ClaimsMapperSource | None = None
+    settings: ServerSettings, *, policy: PolicyFile | None = None
 ) -> list[ServerInterceptorBase]:
     """The interceptor for ``build_server``: none while authentication is off. ``policy`` (the
-    authorization policy, when one is configured) maps verified claims to roles and tenant."""
+    authorization policy, when one is configured) maps verified claims to roles and tenant, and
+    the same guard then checks each RPC's declared permission (one layer per call, not two)."""
     if settings.auth is None:
         return []
     verifier = TokenVerifier(settings.auth, policy=policy)
-    return [AuthenticationInterceptor(verifier, reflection_open=settings.reflection)]
+    return [
+        AuthenticationInterceptor(
+            verifier, reflection_open=settings.reflection, authorization=policy
+        )
+    ]
+
+
+def call_tokens(metadata: Any) -> tuple[str, bool]:
+    """The bearer token of a call's metadata and whether a subject token came too, in one pass
+    (the common call has one entry to find); Unauthenticated when the bearer token is missing
+    or malformed."""
+    bearer: str | None = None
+    bearers = subjects = 0
+    for key, value in metadata or ():
+        if key == "authorization":
+            bearers += 1
+            bearer = value
+        elif key == SUBJECT_TOKEN_HEADER:
+            subjects += 1
+    if bearers != 1 or not isinstance(bearer, str):
+        bearer = bearer_token(metadata)  # the precise refusal
+    elif bearer[: len(_SCHEME)].lower() != _SCHEME:
+        bearer = bearer_token(metadata)
+    else:
+        bearer = bearer[len(_SCHEME) :].strip()
+    return bearer, subjects > 0
 
 
 def bearer_token(metadata: Any) -> str:
@@ -157,9 +190,19 @@ async def acting_for(verifier: TokenVerifier, caller: Principal, token: str) -> 
 
 
 class AuthenticationInterceptor(WrappingInterceptor):
-    def __init__(self, verifier: TokenVerifier, *, reflection_open: bool = True) -> None:
+    """Verifies the caller's token and, with ``authorization`` (the policy), checks the RPC's
+    declared permission in the same guard, before the handler runs."""
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        reflection_open: bool = True,
+        authorization: PolicySource | None = None,
+    ) -> None:
         self.verifier = verifier
         self._reflection_open = reflection_open
+        self._authorization = authorization
         super().__init__()
 
     def is_open(self, method: str) -> bool:
@@ -175,27 +218,34 @@ class AuthenticationInterceptor(WrappingInterceptor):
         inner = handler
         if handler.response_streaming:
             inner = _expiring(wrap_handler(handler, _no_guard), verifier.leeway_seconds, method)
-        return wrap_handler(inner, lambda context: _Authenticate(context, verifier, method))
+        rule = None if self._authorization is None else Rule.of(method, self._authorization)
+        return wrap_handler(inner, lambda context: _Authenticate(context, verifier, method, rule))
 
 
 class _Authenticate:
-    """The guard: verify the call's token, then run the handler as its principal."""
+    """The guard: verify the call's token, check the RPC's permission, then run the handler as
+    the principal (with the policy in force for require()). Context variables are set and reset
+    directly: this runs on every call of every RPC."""
 
-    __slots__ = ("_acting", "_context", "_forwarding", "_method", "_verifier")
+    __slots__ = ("_acting", "_context", "_forwarding", "_in_force", "_method", "_rule", "_verifier")
 
-    def __init__(self, context: Any, verifier: TokenVerifier, method: str) -> None:
+    def __init__(
+        self, context: Any, verifier: TokenVerifier, method: str, rule: Rule | None
+    ) -> None:
         self._context = context
         self._verifier = verifier
         self._method = method
-        self._acting: AbstractContextManager[None] | None = None
-        self._forwarding: AbstractContextManager[None] | None = None
+        self._rule = rule
+        self._acting: Token[Principal | None] | None = None
+        self._forwarding: Token[str | None] | None = None
+        self._in_force: Token[Rule | None] | None = None
 
     async def __aenter__(self) -> None:
         try:
             metadata = self._context.invocation_metadata()
-            token = bearer_token(metadata)
+            token, has_subject = call_tokens(metadata)
             principal = await self._verifier.verify(token)
-            subject = subject_token(metadata)
+            subject = subject_token(metadata) if has_subject else None
             if subject is not None:
                 principal = await acting_for(self._verifier, principal, subject)
                 person: str | None = subject
@@ -212,12 +262,14 @@ class _Authenticate:
                 fields={"grpc_method": self._method, "check": err.metadata.get("check", "")},
             )
             raise
-        acting = acting_as(principal)
-        acting.__enter__()
-        self._acting = acting
-        forwarded = forwarding(person)
-        forwarded.__enter__()
-        self._forwarding = forwarded
+        rule = self._rule
+        if rule is not None:
+            refused = authorize(rule, principal)
+            if refused is not None:
+                raise refused
+            self._in_force = enter_rule(rule)
+        self._acting = enter_principal(principal)
+        self._forwarding = enter_person_token(person)
 
     async def __aexit__(
         self,
@@ -227,12 +279,15 @@ class _Authenticate:
     ) -> None:
         # A stream closed from another context (the loop's generator finalizer) cannot reset
         # the variables, and has nothing to reset there.
-        if self._forwarding is not None:
-            with contextlib.suppress(ValueError):
-                self._forwarding.__exit__(None, None, None)
-        if self._acting is not None:
-            with contextlib.suppress(ValueError):
-                self._acting.__exit__(None, None, None)
+        try:
+            if self._forwarding is not None:
+                leave_person_token(self._forwarding)
+            if self._acting is not None:
+                leave_principal(self._acting)
+            if self._in_force is not None:
+                leave_rule(self._in_force)
+        except ValueError:
+            pass
 
 
 class _NoGuard:

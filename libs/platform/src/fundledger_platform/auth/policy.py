@@ -60,6 +60,10 @@ _RULE_KEYS = frozenset({"issuer", "subject", "claim", "contains", "roles"})
 _DEFAULT_TENANT_CLAIM = "tenant"
 
 
+# Remembered answers of Policy.allows (role sets x permissions; a handful in practice).
+_MAX_ANSWERS = 4096
+
+
 class PolicyError(ValueError):
     """The policy file is unreadable or not a valid policy (the message says where)."""
 
@@ -158,6 +162,7 @@ class Policy:
             if unknown:
                 raise PolicyError(f"bindings[{index}]: unknown roles {unknown}")
         self.tenant_claim = tenant_claim
+        self._answers: dict[tuple[frozenset[str], str], bool] = {}
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> Policy:
@@ -222,7 +227,22 @@ class Policy:
 
     def allows(self, roles: Iterable[str], permission: str) -> bool:
         """Whether any of ``roles`` covers ``permission``; a malformed permission or an unknown
-        role covers nothing (deny by default)."""
+        role covers nothing (deny by default).
+
+        Asked on every call (the RPC's permission, then the request's): answers for a principal's
+        role set (a frozenset) are remembered, bounded, for the life of this parsed policy."""
+        if isinstance(roles, frozenset):
+            key = (roles, permission)
+            known = self._answers.get(key)
+            if known is None:
+                known = self._allows(roles, permission)
+                if len(self._answers) >= _MAX_ANSWERS:
+                    self._answers.clear()
+                self._answers[key] = known
+            return known
+        return self._allows(roles, permission)
+
+    def _allows(self, roles: Iterable[str], permission: str) -> bool:
         match = _PERMISSION.fullmatch(permission)
         if match is None:
             return False

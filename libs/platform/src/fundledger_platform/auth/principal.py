@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from contextvars import ContextVar
+from contextvars import ContextVar, Token
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -44,6 +44,16 @@ _current: ContextVar[Principal | None] = ContextVar("fundledger_principal", defa
 def current_principal() -> Principal | None:
     """The calling principal; None where no authentication ran (auth switched off)."""
     return _current.get()
+
+
+def enter_principal(principal: Principal | None) -> Token[Principal | None]:
+    """Sets the caller until :func:`leave_principal` (the interceptor's per-call fast path; code
+    elsewhere uses :func:`acting_as`)."""
+    return _current.set(principal)
+
+
+def leave_principal(token: Token[Principal | None]) -> None:
+    _current.reset(token)
 
 
 @contextmanager
