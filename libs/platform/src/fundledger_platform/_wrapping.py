@@ -72,6 +72,31 @@ def _unary(behavior: Behavior, guard: CallGuard) -> Callable[[Any, Any], Any]:
     return unary
 
 
+class _NoGuard:
+    """A guard that does nothing: turns any streaming behavior into an async generator."""
+
+    __slots__ = ()
+
+    async def __aenter__(self) -> None:
+        return None
+
+    async def __aexit__(self, *exc: object) -> None:
+        return None
+
+
+_NO_GUARD = _NoGuard()
+
+
+def no_guard(context: Any) -> AbstractAsyncContextManager[None]:
+    return _NO_GUARD
+
+
+def as_async_generator(behavior: Behavior) -> Callable[[Any, Any], AsyncIterator[Any]]:
+    """A streaming behavior of any style (async generator, writer coroutine, iterable) as an
+    async generator, for interceptors that transform what goes in rather than guard it."""
+    return _streaming(behavior, no_guard)
+
+
 def _streaming(behavior: Behavior, guard: CallGuard) -> Callable[[Any, Any], AsyncIterator[Any]]:
     async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
         async with guard(context):

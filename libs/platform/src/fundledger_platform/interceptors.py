@@ -18,7 +18,6 @@ import inspect
 import logging
 import time
 from collections.abc import AsyncIterator
-from contextlib import aclosing
 from types import TracebackType
 from typing import Any
 
@@ -31,6 +30,7 @@ from fundledger_platform._wrapping import (
     Continuation,
     ServerInterceptorBase,
     WrappingInterceptor,
+    as_async_generator,
     wrap_handler,
     writer_style,
 )
@@ -314,24 +314,10 @@ def _checked(h: Any, method: str) -> Any:
     if h.response_streaming:
         inner = h.stream_stream if h.request_streaming else h.unary_stream
 
-        async def streaming(request: Any, context: Any) -> AsyncIterator[Any]:
-            result = inner(_checked_request(request, h.request_streaming, method), context)
-            if inspect.isawaitable(result):  # writer style: responses went out via context.write
-                result = await result
-            if result is None:
-                return
-            if inspect.isasyncgen(result):
-                async with aclosing(result) as responses:
-                    async for response in responses:
-                        yield response
-            elif hasattr(result, "__aiter__"):
-                async for response in result:
-                    yield response
-            else:
-                for response in result:
-                    yield response
+        def streaming(request: Any, context: Any) -> Any:
+            return inner(_checked_request(request, h.request_streaming, method), context)
 
-        return streaming
+        return as_async_generator(streaming)
     inner = h.stream_unary if h.request_streaming else h.unary_unary
 
     async def unary(request: Any, context: Any) -> Any:

@@ -48,6 +48,7 @@ import grpc
 from fundledger_platform._wrapping import (
     ServerInterceptorBase,
     WrappingInterceptor,
+    no_guard,
     wrap_handler,
 )
 from fundledger_platform.auth.authorization import Rule, authorize, enter_rule, leave_rule
@@ -217,7 +218,7 @@ class AuthenticationInterceptor(WrappingInterceptor):
         verifier = self.verifier
         inner = handler
         if handler.response_streaming:
-            inner = _expiring(wrap_handler(handler, _no_guard), verifier.leeway_seconds, method)
+            inner = _expiring(wrap_handler(handler, no_guard), verifier.leeway_seconds, method)
         rule = None if self._authorization is None else Rule.of(method, self._authorization)
         return wrap_handler(inner, lambda context: _Authenticate(context, verifier, method, rule))
 
@@ -288,25 +289,6 @@ class _Authenticate:
                 leave_rule(self._in_force)
         except ValueError:
             pass
-
-
-class _NoGuard:
-    """Lets ``wrap_handler`` turn any streaming handler into an async generator."""
-
-    __slots__ = ()
-
-    async def __aenter__(self) -> None:
-        return None
-
-    async def __aexit__(self, *exc: object) -> None:
-        return None
-
-
-_NO_GUARD = _NoGuard()
-
-
-def _no_guard(context: Any) -> _NoGuard:
-    return _NO_GUARD
 
 
 def _expiring(handler: Any, leeway_seconds: int, method: str) -> Any:
