@@ -87,9 +87,16 @@ def test_every_bad_line_is_reported_with_its_field() -> None:
 def test_occurred_at_is_kept_in_metadata_in_utc() -> None:
     parsed = parse_input([line("fund-a", occurred_at="2015-03-01T00:00:00+01:00", user_id="m")])
     event = parsed.streams["fund-a"][0].event
-    assert event.metadata == {"occurred_at": "2015-02-28T23:00:00Z"}
+    # The file's author is kept too: the event store records the verified importer as the user.
+    assert event.metadata == {"occurred_at": "2015-02-28T23:00:00Z", "imported_user_id": "m"}
     assert event.user_id == "m"
     assert IMPORT_SOURCE
+
+
+def test_a_line_naming_its_author_twice_is_refused() -> None:
+    parsed = parse_input([line("fund-a", user_id="m", metadata={"imported_user_id": "n"})])
+    assert [(e.where, e.field) for e in parsed.errors] == [("line 1", "imported_user_id")]
+    assert parsed.streams == {}
 
 
 def test_batches_resume_after_done_and_keys_are_deterministic() -> None:
