@@ -16,6 +16,7 @@ from fundledger_platform.auth.tenancy import (
 )
 from fundledger_platform.errors import PermissionDenied
 from fundledger_platform.reasons import Reason
+from prometheus_client import REGISTRY
 
 LATER = datetime.now(UTC) + timedelta(hours=1)
 
@@ -58,10 +59,17 @@ def test_a_person_acting_through_a_service_keeps_their_tenant() -> None:
         assert not visible("globex")
 
 
-def test_a_person_without_a_tenant_is_refused() -> None:
+def _tenant_missing_denials() -> float:
+    labels = {"service": "unknown", "method": "unknown", "reason": "TENANT_MISSING"}
+    return REGISTRY.get_sample_value("fundledger_auth_denied_total", labels) or 0.0
+
+
+def test_a_person_without_a_tenant_is_refused_and_counted() -> None:
+    before = _tenant_missing_denials()
     with acting_as(person(tenant=None)), pytest.raises(PermissionDenied) as refused:
         tenant_scope()
     assert refused.value.reason is Reason.TENANT_MISSING
+    assert _tenant_missing_denials() == before + 1
     with acting_as(person(tenant="")), pytest.raises(PermissionDenied):
         visible("acme")
 

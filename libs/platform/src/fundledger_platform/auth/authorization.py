@@ -189,6 +189,12 @@ def authorize(rule: Rule, principal: Principal | None) -> PermissionDenied | Non
     return None
 
 
+def current_method() -> str | None:
+    """The RPC (``/pkg.Service/Method``) whose rule is in force; None outside an authorized call."""
+    rule = _in_force.get()
+    return None if rule is None else rule.method
+
+
 def enter_rule(rule: Rule) -> Token[Rule | None]:
     """Puts ``rule``'s policy in force for require()/permitted() until :func:`leave_rule`."""
     return _in_force.set(rule)

@@ -20,7 +20,10 @@ rows with :func:`visible`; services never compare tenants themselves.
 
 from __future__ import annotations
 
-from fundledger_platform.auth.authorization import permitted, require
+import logging
+
+from fundledger_platform.auth.authorization import current_method, permitted, require
+from fundledger_platform.auth.denials import record_denial
 from fundledger_platform.auth.principal import Principal, PrincipalKind, current_principal
 from fundledger_platform.errors import PermissionDenied
 from fundledger_platform.reasons import Reason
@@ -34,6 +37,8 @@ __all__ = [
     "tenant_scope",
     "visible",
 ]
+
+logger = logging.getLogger(__name__)
 
 # The permission to name another user in a request field (admins, support tooling).
 ACT_FOR_OTHERS = "users.act_for"
@@ -52,6 +57,14 @@ def tenant_scope() -> str | None:
         return None
     assert principal is not None
     if not principal.tenant:
+        # Counted and logged like every other refusal of a caller (fundledger_auth_denied_total).
+        record_denial(
+            logger,
+            "call refused: TENANT_MISSING",
+            current_method() or "/unknown/unknown",
+            Reason.TENANT_MISSING,
+            principal=principal,
+        )
         raise PermissionDenied("the caller's token names no tenant", reason=Reason.TENANT_MISSING)
     return principal.tenant
 
