@@ -1,5 +1,5 @@
 """The least-privilege table and the files the stack writes from it (no servers needed; the
-real refusals are in tests/contract/test_least_privilege.py)."""
+real refusals are in tests/contract/test_least_privilege_*.py)."""
 
 from __future__ import annotations
 
