@@ -6,18 +6,20 @@ per message, the baseline of a stream read). By default they run in the
 platform's server shape (the same interceptors, health and reflection as every
 FundLedger service), so the difference between an event-store call and a
 baseline call is the event store's own work. `--bare` serves them from a plain
-grpc.aio server, to show what the platform's interceptors cost.
+grpc.aio server, to show what the platform's interceptors cost. Either way on the
+services' event loop (FUNDLEDGER_EVENT_LOOP), so the baseline's loop is theirs.
 """
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
+from fundledger_platform.event_loop import run_on_event_loop
 from fundledger_platform.server import build_server, serve_until_signal
+from fundledger_platform.settings import event_loop_from_env
 
 from tests.support.echo import ECHO_SERVICE, register_echo
 from tests.support.server_settings import loopback_server_settings
@@ -74,7 +76,7 @@ def main(argv: list[str]) -> int:
         print("usage: python -m tests.bench.echo_server PORT [--bare]", file=sys.stderr)
         return 2
     serve = _serve_bare if argv[1:] == ["--bare"] else _serve_platform
-    asyncio.run(serve(int(argv[0])))
+    run_on_event_loop(serve(int(argv[0])), event_loop_from_env())
     return 0
 
 

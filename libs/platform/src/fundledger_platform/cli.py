@@ -3,11 +3,11 @@
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Any, Protocol, TypeVar
 
+from fundledger_platform.event_loop import run_on_event_loop
 from fundledger_platform.logs import configure_logging
 from fundledger_platform.server import ServiceServer, serve_until_signal
 from fundledger_platform.settings import ServerSettings
@@ -34,13 +34,13 @@ def service_main(
             print(usage, file=sys.stderr)
             return 2
         if migrate is not None:  # a service without a database has nothing to do
-            asyncio.run(migrate(down_to))
+            run_on_event_loop(migrate(down_to), server.event_loop)
         return 0
     if argv:
         print(usage, file=sys.stderr)
         return 2
     setup_telemetry(server.service_name, server.otlp_endpoint)
-    asyncio.run(serve())
+    run_on_event_loop(serve(), server.event_loop)
     return 0
 
 

@@ -206,6 +206,25 @@ class TlsSettings:
 
 _LOG_LEVELS = ("CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG")
 
+# The event loops a service can run on (fundledger_platform.event_loop); uvloop by default.
+UVLOOP = "uvloop"
+ASYNCIO_LOOP = "asyncio"
+EVENT_LOOPS = (UVLOOP, ASYNCIO_LOOP)
+
+
+def event_loop_from_env() -> str:
+    """``FUNDLEDGER_EVENT_LOOP``: uvloop (the default) or asyncio; ValueError naming it otherwise.
+
+    Its own function so a process without ServerSettings (the bench's echo server)
+    picks the same loop as the services it is compared with.
+    """
+    var, value = _raw("EVENT_LOOP")
+    if value is None:
+        return UVLOOP
+    if value.lower() not in EVENT_LOOPS:
+        raise ValueError(f"{var}={value!r} is not one of {', '.join(EVENT_LOOPS)}")
+    return value.lower()
+
 
 @dataclass(frozen=True)
 class ServerSettings:
@@ -228,6 +247,8 @@ class ServerSettings:
     # Authorization: the policy file each RPC's declared permission is checked against
     # (fundledger_platform.auth.authorization); None = off, the default.
     authorization: AuthorizationSettings | None = None
+    # The event loop the service runs on (fundledger_platform.event_loop).
+    event_loop: str = UVLOOP
 
     @classmethod
     def from_env(
@@ -252,6 +273,7 @@ class ServerSettings:
             reflection=env_bool("REFLECTION", True),
             auth=_auth_from_env(service_name),
             authorization=_authorization_from_env(),
+            event_loop=event_loop_from_env(),
         )
 
 
