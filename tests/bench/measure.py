@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from tests.bench.driver import Share
 from tests.bench.group_stats import GroupSnapshot, GroupStats, group_stats, scrape
+from tests.bench.pg_work import PgProbe, PgWork, describe, pg_work
 from tests.bench.probes import CpuProbe, CpuSnapshot, cpu_percent
 from tests.bench.stats import Measurement, merge
 from tests.bench.workers import ClientPool
@@ -28,6 +29,7 @@ class Figure:
     result: Measurement
     cpu: dict[str, float]  # percent of one core per process group, and the machine
     groups: GroupStats | None
+    pg: PgWork | None = None  # PostgreSQL's work per event, for the figures that count it
 
     @property
     def value(self) -> float:
@@ -44,8 +46,10 @@ class Meter:
         warmup: float,
         seconds: float,
         log: Callable[[str], None],
+        pg: PgProbe | None = None,
     ) -> None:
         self._pool = pool
+        self._pg = pg
         self._probe = probe
         self._metrics = metrics
         self._warmup = warmup
@@ -76,6 +80,7 @@ class Meter:
         unit: str = "calls/s",
         events_per_call: int = 1,
         seconds: float | None = None,  # the measured window, when not the run's
+        pg_counted_by: str | None = None,  # count PostgreSQL's work per event (pg_work.py)
     ) -> Figure:
         window = self._seconds if seconds is None else seconds
         procs = min(self._pool.size, concurrency)
@@ -86,10 +91,18 @@ class Meter:
         ]
         self._pool.send(shares)
         window_from = start_at + self._warmup
+        pg = self._pg if pg_counted_by is not None else None
+        if pg is not None:
+            await pg.open()  # before the window: a backend's start-up is not the figure's
         await _sleep_until(window_from)
+        # The statistics query outside the CPU window: before it at the start, after at the end.
+        pg_before = await pg.snapshot() if pg is not None else None
         cpu_before, groups_before = await self._snapshot()
         await _sleep_until(window_from + window)
         cpu_after, groups_after = await self._snapshot()
+        pg_after = await pg.snapshot() if pg is not None else None
+        if pg is not None:
+            await pg.close()
         timeout = LEAD_SECONDS + self._warmup + window + CALL_TIMEOUT + 30
         result = merge(await asyncio.to_thread(self._pool.receive, procs, timeout))
         cpu = cpu_percent(cpu_before, cpu_after, window)
@@ -99,7 +112,18 @@ class Meter:
         groups = None
         if groups_before is not None and groups_after is not None and work.kind == "append":
             groups = group_stats(groups_before, groups_after, window)
-        figure = Figure(key, label, unit, concurrency, events_per_call, result, cpu, groups)
+        work_done = None
+        if pg_counted_by is not None and pg_before is not None and pg_after is not None:
+            work_done = pg_work(
+                pg_before,
+                pg_after,
+                events=result.calls * events_per_call,
+                counted_by=pg_counted_by,
+                cpu_seconds=cpu.get("postgres", 0.0) * window / 100,
+            )
+        figure = Figure(
+            key, label, unit, concurrency, events_per_call, result, cpu, groups, work_done
+        )
         self.figures.append(figure)
         self._log(_summary(figure))
         return figure
@@ -128,6 +152,8 @@ def _summary(f: Figure) -> str:
             f" | group mean {g.mean_group:.1f}, {g.commits_per_second:,.0f}/s, "
             f"relay lag {g.relay_lag_end:,.0f}"
         )
+    if f.pg is not None:
+        line += "\n    " + describe(f.pg)
     if r.calls == 0:
         line += "\n    no call ended in the measured window"
     if r.errors:

@@ -22,6 +22,7 @@ from tests.bench.layout import Layout
 from tests.bench.loader import LoadError, load
 from tests.bench.measure import Meter
 from tests.bench.payloads import RAW_TABLE_DDL
+from tests.bench.pg_work import APPENDED, RAW_INSERTED
 from tests.bench.phase_allocation import allocation
 from tests.bench.phase_auth import authentication_cost
 from tests.bench.phase_batched import batched_reads
@@ -162,7 +163,8 @@ class Phases:
 
     async def appends(self) -> None:
         """Each append figure right after its raw-insert baseline at the same concurrency,
-        so that a change in this shared machine's load hits both alike."""
+        so that a change in this shared machine's load hits both alike. Every figure here
+        also counts PostgreSQL's work per event (pg_work.py)."""
         self._log("AppendToStream (expected version ANY), each after its raw-insert baseline")
         conn = await asyncpg.connect(self._stack.database_url)
         try:
@@ -172,13 +174,14 @@ class Phases:
         for c in (1, 8, 32):
             work = self.work("insert", tag=self._tag)
             label = f"raw asyncpg BEGIN; INSERT one event-shaped row; COMMIT, c{c}"
-            await self._m.measure(f"insert.c{c}", label, work, c)
+            await self._m.measure(f"insert.c{c}", label, work, c, pg_counted_by=RAW_INSERTED)
             work = self.work("append", tag=f"{self._tag}own{c}")
-            await self._m.measure(f"append.own.c{c}", f"append 1 event, own stream, c{c}", work, c)
+            label = f"append 1 event, own stream, c{c}"
+            await self._m.measure(f"append.own.c{c}", label, work, c, pg_counted_by=APPENDED)
             if c > 1:
                 work = self.work("append", tag=f"{self._tag}sh{c}", shared_streams=8)
                 label = f"append 1 event, 8 shared streams, c{c}"
-                await self._m.measure(f"shared8.c{c}", label, work, c)
+                await self._m.measure(f"shared8.c{c}", label, work, c, pg_counted_by=APPENDED)
         for c in (1, 4):
             work = self.work("append", tag=f"{self._tag}b{c}", events=100)
             await self._m.measure(
@@ -188,6 +191,7 @@ class Phases:
                 c,
                 unit="events/s",
                 events_per_call=100,
+                pg_counted_by=APPENDED,
             )
 
     async def prime(self, work: Workload) -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.bench.auth_figures import server_of
 from tests.bench.measure import Figure
+from tests.bench.pg_work import PgWork, cpu_ratio, describe
 from tests.bench.targets import Check, baseline_of
 
 
@@ -54,6 +55,10 @@ def _server_cpu(f: Figure) -> float | None:
     return f.cpu.get(SERVERS.get(kind, "event-store"))
 
 
+def _pg_of(figure: Figure | None) -> PgWork | None:
+    return None if figure is None else figure.pg
+
+
 def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:.0f}%"
 
@@ -80,12 +85,20 @@ def render(figures: Sequence[Figure], checks: Sequence[Check]) -> str:
             f"{_pct(f.cpu.get('client')):>7}{_pct(f.cpu.get('machine')):>6}"
             + (f"  ({f.result.errors} errors)" if f.result.errors else "")
         )
+        if f.pg is not None:
+            lines.append("    " + describe(f.pg, _pg_of(by_key.get(base or "")), base or ""))
     lines += [
         "",
         "×calls, ×p50: the figure's calls/s and p50 over its baseline's (same run).",
         "cpu: percent of one core during the measured window; 'all' is the whole machine;",
         "server: the process serving the call (projector, snapshotter, allocation, event store).",
     ]
+    if any(f.pg is not None for f in figures):
+        lines += [
+            "pg per event: PostgreSQL's transactions, WAL bytes, tuples read (returned + fetched),",
+            "UPDATEs of eventstore.streams and CPU per appended (inserted) event in the window;",
+            "(N× insert.cX's): its CPU per event over the raw insert's.",
+        ]
     for issue in sorted({c.issue for c in checks}):
         lines += ["", f"targets (issue {issue}, 2-core machine):"]
         for c in checks:
@@ -112,6 +125,7 @@ def write_json(
             baseline=base,
             ratio_calls=r[0] if r else None,
             ratio_p50=r[1] if r else None,
+            pg_cpu_ratio=cpu_ratio(f.pg, _pg_of(by_key.get(base or ""))),
         )
         rows.append(row)
     document = {**extra, "figures": rows, "targets": [dataclasses.asdict(c) for c in checks]}

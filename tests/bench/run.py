@@ -10,6 +10,7 @@ from typing import Any
 
 from tests.bench.machine import describe
 from tests.bench.measure import Meter
+from tests.bench.pg_work import PgProbe
 from tests.bench.phases import Phases
 from tests.bench.probes import CpuProbe
 from tests.bench.profile import summarize
@@ -44,6 +45,7 @@ async def _measure_all(settings: BenchSettings) -> int:
                 settings.warmup_seconds,
                 settings.seconds,
                 log,
+                PgProbe(stack.database_url),
             )
             phases = Phases(meter, stack, settings, log)
             for name in settings.phases:

@@ -14,6 +14,7 @@ from tests.bench.auth_figures import (
     parse_key,
 )
 from tests.bench.measure import Figure
+from tests.bench.pg_work import cpu_ratio
 
 
 @dataclass(frozen=True)
@@ -143,4 +144,21 @@ def check_targets(figures: Mapping[str, Figure]) -> list[Check]:
                     issue,
                 )
             )
+    issue = 11
+    for conc in (8, 32):  # c8: the issue's own measurement; c32: the headline append figure
+        checks.append(pg_cpu_check(figures, f"append.own.c{conc}", f"insert.c{conc}", 3.0, issue))
     return checks
+
+
+def pg_cpu_check(
+    figures: Mapping[str, Figure], key: str, base: str, target: float, issue: int
+) -> Check:
+    """PostgreSQL CPU per event of a figure at most `target` times its baseline's."""
+    f, b = figures.get(key), figures.get(base)
+    ratio = cpu_ratio(f.pg if f else None, b.pg if b else None)
+    return Check(
+        f"PostgreSQL CPU per appended event ({key}) ≤ {target:g}× {base}'s",
+        "not measured" if ratio is None else f"{ratio:.2f}×",
+        None if ratio is None else ratio <= target,
+        issue,
+    )
