@@ -27,6 +27,7 @@ from tests.bench.phase_allocation import allocation
 from tests.bench.phase_auth import authentication_cost
 from tests.bench.phase_batched import batched_reads
 from tests.bench.phase_funds import fund_services
+from tests.bench.phase_peer import eventsourcing_peer
 from tests.bench.settings import BenchSettings
 from tests.bench.stack import Stack
 from tests.bench.workloads import Workload
@@ -97,6 +98,7 @@ class Phases:
             "funds": (lambda: fund_services(self),),
             "allocation": (lambda: allocation(self),),
             "appends": (self.appends,),
+            "peer": (lambda: eventsourcing_peer(self),),
             "auth": (lambda: authentication_cost(self),),
         }
         try:

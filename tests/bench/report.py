@@ -11,6 +11,8 @@ from typing import Any
 
 from tests.bench.auth_figures import server_of
 from tests.bench.measure import Figure
+from tests.bench.peer_figures import is_peer
+from tests.bench.peer_threads import PEER
 from tests.bench.pg_work import PgWork, cpu_ratio, describe
 from tests.bench.targets import Check, baseline_of
 
@@ -45,6 +47,8 @@ def _server_cpu(f: Figure) -> float | None:
     kind = f.key.split(".", 1)[0]
     if kind == "insert":
         return None
+    if is_peer(f.key):  # the library runs in the benchmark's own process: caller and store
+        return f.cpu.get(PEER)
     auth_server = server_of(f.key)  # the auth phase's secure and plaintext instances
     if auth_server is not None:
         return f.cpu.get(auth_server)
@@ -91,7 +95,8 @@ def render(figures: Sequence[Figure], checks: Sequence[Check]) -> str:
         "",
         "×calls, ×p50: the figure's calls/s and p50 over its baseline's (same run).",
         "cpu: percent of one core during the measured window; 'all' is the whole machine;",
-        "server: the process serving the call (projector, snapshotter, allocation, event store).",
+        "server: the process serving the call (projector, snapshotter, allocation, event store;",
+        "peer-*: the benchmark's own process, where the eventsourcing library runs).",
     ]
     if any(f.pg is not None for f in figures):
         lines += [

@@ -8,7 +8,7 @@ from pathlib import Path
 from fundledger_platform.settings import env_bool, env_float, env_int, env_str
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PHASES = ("echo", "reads", "batched", "scale", "funds", "allocation", "appends", "auth")
+PHASES = ("echo", "reads", "batched", "scale", "funds", "allocation", "appends", "peer", "auth")
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,8 @@ from tests.bench.auth_figures import (
     parse_key,
 )
 from tests.bench.measure import Figure
+from tests.bench.peer_figures import COMPARISONS
+from tests.bench.peer_figures import TARGET_RATIO as PEER_RATIO
 from tests.bench.pg_work import cpu_ratio
 
 
@@ -147,6 +149,8 @@ def check_targets(figures: Mapping[str, Figure]) -> list[Check]:
     issue = 11
     for conc in (8, 32):  # c8: the issue's own measurement; c32: the headline append figure
         checks.append(pg_cpu_check(figures, f"append.own.c{conc}", f"insert.c{conc}", 3.0, issue))
+    for peer in COMPARISONS:  # phase peer: the eventsourcing library, in process, same run
+        ratio_at_least(peer.ours, peer.theirs, PEER_RATIO, f"{peer.what}, calls/s")
     return checks
 
 
