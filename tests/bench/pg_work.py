@@ -8,7 +8,9 @@ Why two event counts: the statistics are flushed by each backend at most once a 
 (PostgreSQL 15+), so they trail the wall clock by up to a second. Dividing them by the
 events the same backends reported (rows inserted into a table holding one row per event,
 counted in the same flushes) keeps the ratio exact; the WAL position and the CPU are read
-live, so they are divided by the events the clients saw end in the window.
+live, so they are divided by the events the clients saw end in the window. A backend left
+idle after a window flushes its last second of statistics within ten seconds, so a figure
+right after another may carry a little of the previous one's (in its statistics only).
 
 The monitor reads the counters through pg_stat_get_* functions rather than the views, so
 that its own reads (catalog scans) add next to nothing to the tuples it measures.
