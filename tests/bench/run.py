@@ -33,7 +33,7 @@ async def _measure_all(settings: BenchSettings) -> int:
         log(
             f"commit {extra['machine']['commit']}; "
             f"{extra['machine']['nproc']} cores ({extra['machine']['cpu_model']}), "
-            f"{settings.client_procs} client processes, "
+            f"{settings.client_procs} client processes, servers on {settings.event_loop}, "
             f"{settings.warmup_seconds:g} s warm-up + {settings.seconds:g} s per figure"
         )
         pool = ClientPool(settings.client_procs)

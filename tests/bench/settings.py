@@ -5,7 +5,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from fundledger_platform.settings import env_bool, env_float, env_int, env_str
+from fundledger_platform.settings import (
+    env_bool,
+    env_float,
+    env_int,
+    env_str,
+    event_loop_from_env,
+)
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 PHASES = ("echo", "reads", "batched", "scale", "funds", "allocation", "appends", "peer", "auth")
@@ -38,6 +44,9 @@ class BenchSettings:
     secure: bool
     # Rounds of the auth phase (on/off pairs of each figure, interleaved).
     auth_rounds: int
+    # The servers' event loop (FUNDLEDGER_EVENT_LOOP, which every server process inherits):
+    # recorded with the figures, which move with it.
+    event_loop: str
     # Which groups of measurements to run, a subset of PHASES (in PHASES order).
     phases: tuple[str, ...]
     out_dir: Path
@@ -72,6 +81,7 @@ class BenchSettings:
             visible_rate=env_float("BENCH_VISIBLE_RATE", 0.0, min_value=0.0),
             secure=env_bool("BENCH_SECURE", env_bool("STACK_SECURE", True)),
             auth_rounds=env_int("BENCH_AUTH_ROUNDS", 3, min_value=1, max_value=20),
+            event_loop=event_loop_from_env(),
             phases=tuple(p for p in PHASES if p in phases),
             out_dir=REPO_ROOT / ".bench",
         )
