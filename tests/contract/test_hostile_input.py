@@ -28,7 +28,7 @@ import pytest
 from fundledger_platform.errors import error_info
 from fundledger_platform.reasons import Reason
 from google.protobuf.message import Message
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1 import health_pb2
 
 from tests.contract.hostile_cases import (
     Case,
@@ -46,6 +46,7 @@ from tests.contract.hostile_probe import (
     member_messages,
     message_class,
 )
+from tests.contract.stack_calls import endpoint_of, grpc_endpoints, serving
 from tests.support.full_stack import FullStack
 
 # A server stream is read this far, then cancelled; after its first message (the answer) a pause
@@ -216,17 +217,6 @@ async def hostile_calls(rpc: Rpc, probe: Probe) -> list[str]:
 # -- the stack ----------------------------------------------------------------------------------
 
 
-async def _serving(channel: grpc.aio.Channel, service: str) -> int:
-    health = health_pb2_grpc.HealthStub(channel)
-    try:
-        response = await health.Check(health_pb2.HealthCheckRequest(service=service), timeout=5)
-    except grpc.aio.AioRpcError as err:
-        if err.code() is grpc.StatusCode.NOT_FOUND:
-            return int(health_pb2.HealthCheckResponse.SERVICE_UNKNOWN)
-        raise
-    return int(response.status)
-
-
 @dataclass
 class Stack:
     channels: dict[str, grpc.aio.Channel]
@@ -236,25 +226,17 @@ class Stack:
 
 @pytest.fixture(scope="module")
 async def stack(full_stack: FullStack) -> AsyncIterator[Stack]:
-    grpc_endpoints = {
-        name: address for name, address in full_stack.endpoints.items() if "://" not in address
-    }
     # An admin of tenant "dev": allowed every RPC, so no refusal is a missing permission.
     channels = {
-        name: full_stack.secure.channel(address) for name, address in grpc_endpoints.items()
+        name: full_stack.secure.channel(address)
+        for name, address in grpc_endpoints(full_stack).items()
     }
     try:
         # Which endpoint serves which service: the one whose health knows it.
-        endpoint_of = {}
-        for service in SERVICES:
-            for name, channel in channels.items():
-                if await _serving(channel, service) == health_pb2.HealthCheckResponse.SERVING:
-                    endpoint_of[service] = name
-        missing = sorted(set(SERVICES) - set(endpoint_of))
-        assert not missing, f"no endpoint of the stack serves {missing}"
-        probe = Probe(channels, endpoint_of)
+        endpoints = await endpoint_of(channels)
+        probe = Probe(channels, endpoints)
         await probe.create_fund()
-        yield Stack(channels, endpoint_of, probe)
+        yield Stack(channels, endpoints, probe)
     finally:
         for channel in channels.values():
             await channel.close(None)
@@ -268,7 +250,7 @@ async def test_hostile_values_are_refused_never_internal(stack: Stack, service: 
     not_serving = [
         f"{name} ({endpoint})"
         for name, endpoint in stack.endpoint_of.items()
-        if await _serving(stack.channels[endpoint], name) != health_pb2.HealthCheckResponse.SERVING
+        if await serving(stack.channels[endpoint], name) != health_pb2.HealthCheckResponse.SERVING
     ]
     assert not failures, f"{len(failures)} hostile calls failed:\n" + "\n".join(failures)
     assert not not_serving, f"not SERVING after the hostile calls: {not_serving}"
