@@ -6,7 +6,8 @@ per message, the baseline of a stream read). By default they run in the
 platform's server shape (the same interceptors, health and reflection as every
 FundLedger service), so the difference between an event-store call and a
 baseline call is the event store's own work. `--bare` serves them from a plain
-grpc.aio server, to show what the platform's interceptors cost. Either way on the
+grpc.aio server, to show what the platform's interceptors cost. On a secure run both
+serve TLS (FUNDLEDGER_TLS_*), and the platform echo verifies the clients' token. Either way on the
 services' event loop (FUNDLEDGER_EVENT_LOOP), so the baseline's loop is theirs.
 """
 
@@ -14,12 +15,14 @@ from __future__ import annotations
 
 import sys
 from collections.abc import AsyncIterator
+from dataclasses import replace
 from typing import Any
 
 import grpc
+from fundledger_platform.auth.settings import AuthSettings
 from fundledger_platform.event_loop import run_on_event_loop
 from fundledger_platform.server import build_server, serve_until_signal
-from fundledger_platform.settings import event_loop_from_env
+from fundledger_platform.settings import TlsSettings, event_loop_from_env
 
 from tests.support.echo import ECHO_SERVICE, register_echo
 from tests.support.server_settings import loopback_server_settings
@@ -55,7 +58,13 @@ def register_baselines(server: grpc.aio.Server) -> None:
 
 
 async def _serve_platform(port: int) -> None:
-    settings = loopback_server_settings("bench-echo", grpc_port=port, shutdown_grace_seconds=1.0)
+    # TLS and token verification from the environment when the run is secure (tests/bench/
+    # stack.py sets them), like the services it is the baseline of.
+    settings = replace(
+        loopback_server_settings("bench-echo", grpc_port=port, shutdown_grace_seconds=1.0),
+        tls=TlsSettings.from_env(),
+        auth=AuthSettings.from_env("fundledger-event-store"),
+    )
     server = build_server(
         settings, register=register_baselines, service_names=[ECHO_SERVICE, REPEAT_SERVICE]
     )
@@ -65,7 +74,12 @@ async def _serve_platform(port: int) -> None:
 async def _serve_bare(port: int) -> None:
     server = grpc.aio.server()
     register_baselines(server)
-    server.add_insecure_port(f"127.0.0.1:{port}")
+    tls = TlsSettings.from_env()
+    if tls.cert_file is not None and tls.key_file is not None:
+        pair = (tls.key_file.read_bytes(), tls.cert_file.read_bytes())
+        server.add_secure_port(f"127.0.0.1:{port}", grpc.ssl_server_credentials([pair]))
+    else:
+        server.add_insecure_port(f"127.0.0.1:{port}")
     await server.start()
     # Ends on SIGTERM (the default action); nothing to drain for an echo.
     await server.wait_for_termination()

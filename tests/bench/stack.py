@@ -28,7 +28,7 @@ from fundledger_devstack.process import ManagedProcess
 from fundledger_devstack.security import AUDIENCES, StackSecurity
 
 from tests.bench.settings import REPO_ROOT, BenchSettings
-from tests.bench.transport import CA_VAR, TOKEN_VAR
+from tests.bench.transport import CA_VAR, ECHO_SECURE_VAR, TOKEN_VAR
 
 # The clients' token: one service identity with every permission, valid for the whole run.
 # A service acting for itself sees every tenant, so the seeded data needs no tenant.
@@ -82,8 +82,12 @@ def running_stack(settings: BenchSettings, log: Callable[[str], None]) -> Iterat
 
     with contextlib.ExitStack() as stack:
         stack.callback(remove_tmp)  # last: after every server has stopped
-        echo = stack.enter_context(_echo(tmp, bare=False))
-        echo_bare = stack.enter_context(_echo(tmp, bare=True))
+        # Made first: the echo baselines serve the same transport as the services measured
+        # against them (TLS + the token checked, when the run is secure).
+        local_secure = settings.secure and settings.target is None
+        security = _secure_clients(tmp, stack) if local_secure else None
+        echo = stack.enter_context(_echo(tmp, bare=False, security=security))
+        echo_bare = stack.enter_context(_echo(tmp, bare=True, security=security))
         pids = {"echo": echo[1], "echo-bare": echo_bare[1]}
         if settings.target is not None:
             assert settings.target_database_url is not None
@@ -106,7 +110,6 @@ def running_stack(settings: BenchSettings, log: Callable[[str], None]) -> Iterat
         stack.callback(nats.stop)
         nats.start()
         log(f"throwaway PostgreSQL :{pg.port} and NATS :{nats.port} in {tmp}")
-        security = _secure_clients(tmp, stack) if settings.secure else None
         log(
             "servers with TLS, authentication and authorization; clients send a token"
             if security is not None
@@ -156,7 +159,11 @@ def _secure_clients(tmp: Path, stack: contextlib.ExitStack) -> StackSecurity:
     token_file = tmp / "security" / "bench-client.jwt"
     token_file.write_text(token + "\n")
     token_file.chmod(0o600)
-    for var, value in ((CA_VAR, str(security.ca_file)), (TOKEN_VAR, str(token_file))):
+    for var, value in (
+        (CA_VAR, str(security.ca_file)),
+        (TOKEN_VAR, str(token_file)),
+        (ECHO_SECURE_VAR, "true"),
+    ):
         previous = os.environ.get(var)
         os.environ[var] = value
         stack.callback(_restore_env, var, previous)
@@ -215,12 +222,24 @@ def eventstore_process(
 
 
 @contextlib.contextmanager
-def _echo(tmp: Path, *, bare: bool) -> Iterator[tuple[str, int]]:
+def _echo(tmp: Path, *, bare: bool, security: StackSecurity | None) -> Iterator[tuple[str, int]]:
     port = free_port()
     argv = [sys.executable, "-m", "tests.bench.echo_server", str(port)]
     name = "echo-bare" if bare else "echo"
+    env = None
+    if security is not None:
+        # TLS with the run's certificate; the platform echo also verifies the clients' token
+        # (no policy: the echo declares no permission). The bare echo is TLS alone.
+        env = {
+            **os.environ,
+            "FUNDLEDGER_TLS_CERT_FILE": str(security.server.cert),
+            "FUNDLEDGER_TLS_KEY_FILE": str(security.server.key),
+            "FUNDLEDGER_AUTH_ENABLED": "true",
+            "FUNDLEDGER_AUTH_ISSUERS_FILE": str(security.issuer.issuers_path),
+            "FUNDLEDGER_AUTH_AUDIENCE": "fundledger-event-store",
+        }
     process = ManagedProcess(
-        name, [*argv, "--bare"] if bare else argv, tmp / f"{name}.log", cwd=REPO_ROOT
+        name, [*argv, "--bare"] if bare else argv, tmp / f"{name}.log", env=env, cwd=REPO_ROOT
     )
     process.start()
     try:

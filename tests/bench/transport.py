@@ -20,6 +20,13 @@ from tests.bench.workload_spec import CHANNEL_OPTIONS
 
 CA_VAR = "FUNDLEDGER_BENCH_CA_FILE"
 TOKEN_VAR = "FUNDLEDGER_BENCH_TOKEN_FILE"
+# Set by the orchestrator when its echo baselines serve TLS (a secure local run): they are then
+# called like the services, so a ratio to them compares the same transport.
+ECHO_SECURE_VAR = "FUNDLEDGER_BENCH_ECHO_SECURE"
+
+
+def echo_secure() -> bool:
+    return os.environ.get(ECHO_SECURE_VAR) == "true" and secure_clients()
 
 
 @cache

@@ -24,7 +24,7 @@ from tests.bench.echo_server import REPEAT_METHOD, repeat_request
 from tests.bench.fund_workloads import FUND_KINDS, open_fund_workload
 from tests.bench.layout import stream_id
 from tests.bench.payloads import EVENT_TYPE, RAW_INSERT, append_request, event_data
-from tests.bench.transport import open_channel
+from tests.bench.transport import echo_secure, open_channel
 from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload
 from tests.support.echo import ECHO_METHOD
 
@@ -45,8 +45,9 @@ async def open_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator
         async with open_allocation_workload(work, clients) as call:
             yield call
         return
-    # The echo baselines are plaintext servers: they measure gRPC itself.
-    plaintext = work.plaintext or work.kind in ("echo", "stream")
+    # The echo baselines serve what the services serve (TLS + token on a secure local run;
+    # plaintext against a target, whose transport the local echo cannot copy).
+    plaintext = work.plaintext or (work.kind in ("echo", "stream") and not echo_secure())
     async with open_channel(work.endpoint, plaintext=plaintext) as channel:
         if work.kind == "echo":
             yield _echo(channel, work.payload_bytes)
