@@ -15,6 +15,7 @@ from functools import cache
 from pathlib import Path
 
 import grpc
+from fundledger_devstack.health import tls_credentials
 
 from tests.bench.workload_spec import CHANNEL_OPTIONS
 
@@ -34,7 +35,7 @@ def _credentials() -> grpc.ChannelCredentials | None:
     ca_file, token_file = os.environ.get(CA_VAR), os.environ.get(TOKEN_VAR)
     if not ca_file or not token_file:
         return None
-    tls = grpc.ssl_channel_credentials(Path(ca_file).read_bytes())
+    tls = tls_credentials(Path(ca_file))
     token = Path(token_file).read_text().strip()
     return grpc.composite_channel_credentials(tls, grpc.access_token_call_credentials(token))
 

@@ -22,11 +22,13 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import grpc
 
 from fundledger_devstack.dev_issuer import DevIssuer
+from fundledger_devstack.health import tls_credentials
 from fundledger_devstack.local_ca import CertFiles, ensure_ca, issue_server_cert
 
 __all__ = [
@@ -71,8 +73,9 @@ class StackSecurity:
     def server(self) -> CertFiles:
         return CertFiles(self.tls_dir / "server.crt", self.tls_dir / "server.key", 0)
 
-    @property
+    @cached_property
     def issuer(self) -> DevIssuer:
+        # Once per StackSecurity: a DevIssuer looks at (and may create) its key directory.
         return DevIssuer(self.stack_dir / "auth")
 
     @property
@@ -173,7 +176,7 @@ class StackSecurity:
     def channel_credentials(self, token: str | None = None) -> grpc.ChannelCredentials:
         """TLS trusting the stack's CA, plus ``token`` on every call when given (works for sync
         and grpc.aio channels alike)."""
-        tls = grpc.ssl_channel_credentials(self.ca_file.read_bytes())
+        tls = tls_credentials(self.ca_file)
         if token is None:
             return tls
         return grpc.composite_channel_credentials(tls, grpc.access_token_call_credentials(token))
