@@ -322,7 +322,10 @@ def _is_live_postgres(pid: int) -> bool:
     proc = Path(f"/proc/{pid}")
     if Path("/proc/self").exists():
         try:
-            return b"postgres" in (proc / "cmdline").read_bytes()
+            # The program, not any word of the command line: a stale postmaster.pid may name
+            # a process that merely mentions "postgres" (a test runner given test_postgres.py).
+            program = (proc / "cmdline").read_bytes().split(b"\0", 1)[0]
+            return os.path.basename(program) == b"postgres"
         except OSError:
             return False
     # No /proc (not Linux): settle for "some process has that pid".
