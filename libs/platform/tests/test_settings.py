@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from fundledger_platform.settings import ServerSettings, env_bool, env_float, env_int, env_str
+from fundledger_platform.settings import (
+    ServerSettings,
+    WorkerSettings,
+    env_bool,
+    env_float,
+    env_int,
+    env_str,
+    usable_cores,
+)
 
 
 def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -14,6 +22,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         "LOG_LEVEL",
         "OTLP_ENDPOINT",
         "SHUTDOWN_GRACE_SECONDS",
+        "WORKERS",
+        "WORKER_INDEX",
     ):
         monkeypatch.delenv(f"FUNDLEDGER_{name}", raising=False)
     settings = ServerSettings.from_env("allocation", 50054, 9104)
@@ -25,6 +35,8 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
         log_level="INFO",
         otlp_endpoint=None,
         shutdown_grace_seconds=10.0,
+        # One worker per usable core, none of them this process (it is not supervised).
+        worker=WorkerSettings(count=usable_cores()),
     )
 
 

@@ -1,5 +1,10 @@
 """The command line every service shares: `python -m <service>` serves,
-`python -m <service> migrate [up | down N]` migrates and exits."""
+`python -m <service> migrate [up | down N]` migrates and exits.
+
+Serving with FUNDLEDGER_WORKERS > 1 (the default on a machine or pod with more than one
+core) migrates once, then supervises that many worker processes on the one port
+(fundledger_platform.workers); each worker is `python -m <service>` again, told its index.
+With one worker the service serves in this process, as it always has."""
 
 from __future__ import annotations
 
@@ -12,6 +17,8 @@ from fundledger_platform.logs import configure_logging
 from fundledger_platform.server import ServiceServer, serve_until_signal
 from fundledger_platform.settings import ServerSettings
 from fundledger_platform.telemetry import setup_telemetry
+from fundledger_platform.worker_process import become_worker, tag_log_records
+from fundledger_platform.workers import supervise
 
 
 def service_main(
@@ -39,6 +46,13 @@ def service_main(
     if argv:
         print(usage, file=sys.stderr)
         return 2
+    worker = server.worker
+    if worker.count > 1 and not worker.supervised:
+        tag_log_records("supervisor")
+        if migrate is not None:  # once, before any worker serves (they skip it)
+            run_on_event_loop(migrate(None), server.event_loop)
+        return run_on_event_loop(supervise(module, server), server.event_loop)
+    become_worker(worker)
     setup_telemetry(server.service_name, server.otlp_endpoint)
     run_on_event_loop(serve(), server.event_loop)
     return 0
@@ -67,10 +81,12 @@ def database_service_main(
     migrate: Callable[[str, int | None], Coroutine[Any, Any, object]],
     build: Callable[[S], Coroutine[Any, Any, BuiltService]],
 ) -> int:
-    """service_main for a service with its own schema: serving migrates up first."""
+    """service_main for a service with its own schema: serving migrates up first (a worker
+    does not: its supervisor did, once for all of them)."""
 
     async def serve() -> None:
-        await migrate(settings.database_url, None)
+        if not settings.server.worker.supervised:
+            await migrate(settings.database_url, None)
         service = await build(settings)
         await serve_until_signal(service.server)
 

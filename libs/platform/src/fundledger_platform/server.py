@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import signal
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
@@ -35,6 +36,7 @@ from fundledger_platform.metrics import start_metrics_server, stop_metrics_serve
 from fundledger_platform.settings import ServerSettings
 from fundledger_platform.telemetry import server_interceptors, setup_telemetry, shutdown_telemetry
 from fundledger_platform.tls import ServerCertificates, server_certificates
+from fundledger_platform.worker_process import announce_ready
 
 __all__ = ["ReadinessCheck", "ServiceServer", "build_server", "cancelling", "serve_until_signal"]
 
@@ -119,12 +121,18 @@ class ServiceServer:
         await self.health.refresh()
         await self.server.start()
         self.health.start()
+        announce_ready(self.settings.worker)
         logger.info(
             "%s serving gRPC on %s (%s)",
             self.settings.service_name,
             self.address,
             _transport(self.settings),
-            extra={"grpc_port": self._port, "metrics_port": self._metrics_port},
+            extra={
+                "grpc_port": self._port,
+                "metrics_port": self._metrics_port,
+                "leader": self.settings.worker.leader,
+                "pid": os.getpid(),
+            },
         )
 
     async def stop(self, grace: float | None = None) -> None:
@@ -209,8 +217,9 @@ def build_server(
             ("grpc.max_receive_message_length", max_message_bytes),
             # gRPC binds with SO_REUSEPORT by default: a second instance (a
             # stale `make run`) would silently share the port and get half the
-            # calls. Fail to start instead.
-            ("grpc.so_reuseport", 0),
+            # calls. Fail to start instead. Workers of one supervisor share it on
+            # purpose; the supervisor's claim (port_claim.py) keeps strangers out.
+            ("grpc.so_reuseport", 1 if settings.worker.supervised else 0),
         ],
     )
     register(server)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -115,6 +116,14 @@ def _check_range(var: str, value: float, min_value: float | None, max_value: flo
         raise ValueError(f"{var}={value} is below the minimum {min_value}")
     if max_value is not None and value > max_value:
         raise ValueError(f"{var}={value} is above the maximum {max_value}")
+
+
+def child_environment(overrides: Mapping[str, str]) -> dict[str, str]:
+    """This process's environment with ``overrides``: what a worker process is started with
+    (fundledger_platform.workers), so every setting the supervisor was given reaches it."""
+    env = dict(os.environ)
+    env.update(overrides)
+    return env
 
 
 def env_path(name: str) -> Path | None:
@@ -226,6 +235,62 @@ def event_loop_from_env() -> str:
     return value.lower()
 
 
+def usable_cores(cgroup_root: Path = Path("/sys/fs/cgroup")) -> int:
+    """The cores this process may use: its CPU affinity, capped by a cgroup v2 quota.
+
+    ``cpu.max`` reads ``"<quota> <period>"`` (or ``"max <period>"``: no quota); a pod limited
+    to 1.5 CPUs gets 2 (rounded up: the half core is still worth a worker). At least 1.
+    """
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    try:
+        quota, period = (cgroup_root / "cpu.max").read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass  # no cgroup v2 (or an unreadable one): the affinity alone
+    return max(1, cores)
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """How many worker processes serve one port, and which one this process is.
+
+    ``count`` > 1: ``python -m <service>`` becomes a supervisor (fundledger_platform.workers)
+    that starts ``count`` workers on one port (SO_REUSEPORT). ``index`` is set (by the
+    supervisor, never by hand) only in a worker; worker 0 is the one that runs the service's
+    background roles (relay, bus consumers, catch-up, schedulers). A process that is not a
+    worker (index None: a single-process service, a test calling build()) runs them too.
+    """
+
+    count: int = 1
+    index: int | None = None
+    # The supervisor's directory: a worker writes ready/<index> (its pid) there once serving.
+    run_dir: Path | None = None
+    # The supervisor's pid: a worker stops when its supervisor is gone.
+    supervisor_pid: int | None = None
+
+    @property
+    def supervised(self) -> bool:
+        return self.index is not None
+
+    @property
+    def leader(self) -> bool:
+        """Whether this process runs the background roles (worker 0, or no workers at all)."""
+        return self.index is None or self.index == 0
+
+    @classmethod
+    def from_env(cls) -> WorkerSettings:
+        _, raw_index = _raw("WORKER_INDEX")
+        _, raw_pid = _raw("SUPERVISOR_PID")
+        return cls(
+            count=env_int("WORKERS", usable_cores(), min_value=1, max_value=256),
+            index=None if raw_index is None else env_int("WORKER_INDEX", 0, min_value=0),
+            run_dir=env_path("WORKER_RUN_DIR"),
+            supervisor_pid=None if raw_pid is None else env_int("SUPERVISOR_PID", 0, min_value=1),
+        )
+
+
 @dataclass(frozen=True)
 class ServerSettings:
     """What every FundLedger gRPC server needs, whatever its service."""
@@ -249,6 +314,9 @@ class ServerSettings:
     authorization: AuthorizationSettings | None = None
     # The event loop the service runs on (fundledger_platform.event_loop).
     event_loop: str = UVLOOP
+    # Worker processes per pod (FUNDLEDGER_WORKERS; default: the usable cores) and this
+    # process's place among them. The default here (one, unsupervised) is what tests build.
+    worker: WorkerSettings = WorkerSettings()
 
     @classmethod
     def from_env(
@@ -274,6 +342,7 @@ class ServerSettings:
             auth=_auth_from_env(service_name),
             authorization=_authorization_from_env(),
             event_loop=event_loop_from_env(),
+            worker=WorkerSettings.from_env(),
         )
 
 

@@ -26,4 +26,6 @@ EVENTS_FOLDED = Counter(
 CACHED_FUNDS = Gauge(
     "fundledger_allocation_cached_funds",
     "Funds whose folded state is held in memory.",
+    # Each worker of a pod keeps its own cache: the pod holds their sum.
+    multiprocess_mode="livesum",
 )

@@ -152,12 +152,20 @@ async def build(settings: Settings) -> EventStore:
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_seconds,
     )
-    if settings.relay_enabled:
+    # The background roles run in one worker of a pod (WorkerSettings.leader); the relay is
+    # single-leader across pods too (its advisory lock). Every worker appends, reads and
+    # serves subscriptions (each with its own notifier).
+    leader = settings.server.worker.leader
+    if settings.relay_enabled and leader:
         relay.start()
-    tasks = [
-        asyncio.create_task(_upkeep(pool, settings, mode), name="upkeep"),
-        asyncio.create_task(_watch_transactions(pool), name="xact-watch"),
-    ]
+    tasks = (
+        [
+            asyncio.create_task(_upkeep(pool, settings, mode), name="upkeep"),
+            asyncio.create_task(_watch_transactions(pool), name="xact-watch"),
+        ]
+        if leader
+        else []
+    )
     servicer = EventStoreServicer(
         appender, Reader(pool), notifier, settings.limits, settings.subscribe_poll_seconds
     )

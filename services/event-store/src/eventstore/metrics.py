@@ -31,11 +31,17 @@ RELAY_PUBLISHED = Counter(
 RELAY_LAG_EVENTS = Gauge(
     "fundledger_eventstore_relay_lag_events",
     "Committed events not yet published by the relay (log head minus checkpoint).",
+    # Multi-worker pods (fundledger_platform.workers): only worker 0 runs the relay and the
+    # transaction watch; its live value is the pod's.
+    multiprocess_mode="livemax",
 )
 RELAY_IS_LEADER = Gauge(
-    "fundledger_eventstore_relay_leader", "1 while this replica holds the relay leadership."
+    "fundledger_eventstore_relay_leader",
+    "1 while this replica holds the relay leadership.",
+    multiprocess_mode="livemax",
 )
 OLDEST_TRANSACTION_SECONDS = Gauge(
     "fundledger_eventstore_oldest_transaction_seconds",
     "Age of the oldest open transaction in the database; a stuck one holds back readers.",
+    multiprocess_mode="livemax",
 )

@@ -122,10 +122,13 @@ async def build(settings: Settings, *, eventstore_token: TokenSource | None = No
         bus_handler.handle,
     )
     rebuilder = Rebuilder(rebuild_lock, source, waiters, page_size=settings.catchup_page_size)
-    if settings.consumer_enabled:
+    # The consumer and the catch-up run in one worker of a pod (WorkerSettings.leader): the
+    # others serve reads, polling the rows for the versions callers wait for.
+    leader = settings.server.worker.leader
+    if settings.consumer_enabled and leader:
         consumer.start()
     tasks: list[asyncio.Task[None]] = []
-    if settings.catchup_enabled:
+    if settings.catchup_enabled and leader:
         tasks.append(asyncio.create_task(catchup.run_forever(), name="catch-up"))
     states = FundStateReader(
         heads, waiters, source, mappers.fund_state_response, poll_seconds=settings.wait_poll_seconds

@@ -53,8 +53,9 @@ class Settings:
 
     @classmethod
     def from_env(cls) -> Settings:
+        server = ServerSettings.from_env("projector", 50052, 9102)
         return cls(
-            server=ServerSettings.from_env("projector", 50052, 9102),
+            server=server,
             database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL),
             nats_url=env_str("NATS_URL", DEFAULT_NATS_URL),
             eventstore_address=env_str("EVENTSTORE_ADDRESS", DEFAULT_EVENTSTORE_ADDRESS),
@@ -73,7 +74,13 @@ class Settings:
             catchup_seconds=env_float("PROJECTOR_CATCHUP_SECONDS", 30.0, min_value=0.1),
             catchup_page_size=env_int("PROJECTOR_CATCHUP_PAGE_SIZE", 500, min_value=1),
             apply_concurrency=env_int("PROJECTOR_APPLY_CONCURRENCY", 8, min_value=1),
-            wait_poll_seconds=env_float("PROJECTOR_WAIT_POLL_SECONDS", 0.5, min_value=0.01),
+            # A worker that runs no consumer is never woken by its own commits: it only sees
+            # the versions callers wait for by reading the row again, so it reads more often.
+            wait_poll_seconds=env_float(
+                "PROJECTOR_WAIT_POLL_SECONDS",
+                0.5 if server.worker.leader else 0.05,
+                min_value=0.01,
+            ),
             max_wait_seconds=env_float("PROJECTOR_MAX_WAIT_SECONDS", 30.0, min_value=0.0),
             status_max_scan=env_int("PROJECTOR_STATUS_MAX_SCAN", 10_000, min_value=1),
         )

@@ -25,10 +25,13 @@ REFOLDS = Counter(
 LAG_EVENTS = Gauge(
     "fundledger_projector_lag_events",
     "Fund events in the log not yet applied (bounded scan; capped at the scan size).",
+    # Set by whichever worker computed the status last (the catch-up's, or a status call's).
+    multiprocess_mode="livemostrecent",
 )
 LAG_SECONDS = Gauge(
     "fundledger_projector_lag_seconds",
     "Age of the oldest fund event not yet applied, in seconds (0 when caught up).",
+    multiprocess_mode="livemostrecent",
 )
 REBUILDS = Counter(
     "fundledger_projector_rebuilds_total", "Projection rebuilds completed (table swapped)."

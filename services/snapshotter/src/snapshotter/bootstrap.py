@@ -99,11 +99,15 @@ async def build(
         ),
         fund_batch_handler(tracker),
     )
-    consumer.start()
-    tasks = [
-        asyncio.create_task(catchup.run(settings.catchup_seconds), name="catchup"),
-        asyncio.create_task(daily.run(), name="daily-snapshots"),
-    ]
+    # The consumer, the catch-up and the daily schedule run in one worker of a pod
+    # (WorkerSettings.leader); every worker serves the API.
+    tasks: list[asyncio.Task[None]] = []
+    if settings.server.worker.leader:
+        consumer.start()
+        tasks += [
+            asyncio.create_task(catchup.run(settings.catchup_seconds), name="catchup"),
+            asyncio.create_task(daily.run(), name="daily-snapshots"),
+        ]
     servicer = SnapshotterServicer(
         events, snapshots, maker, TimeTravel(events, history), FundAccess(progress, events)
     )
