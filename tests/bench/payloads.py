@@ -67,3 +67,12 @@ INSERT INTO bench.raw_events (stream_id, category, version, event_id, event_type
     schema_version, data, metadata, payload_hash, correlation_id, user_id, source)
 VALUES ($1, 'fund', $2, $3, $4, 1, $5, '{"client": "bench"}', $6, $7, $8, 'bench')
 """
+
+# The same rows, `n` per statement: one INSERT ... SELECT FROM unnest of arrays (what a bulk
+# writer does; the baseline of 100-event batch appends).
+RAW_UNNEST = """
+INSERT INTO bench.raw_events (stream_id, category, version, event_id, event_type,
+    schema_version, data, metadata, payload_hash, correlation_id, user_id, source)
+SELECT $1, 'fund', v, e, $2, 1, d::jsonb, '{"client": "bench"}', h, c, $3, 'bench'
+FROM unnest($4::bigint[], $5::uuid[], $6::text[], $7::bytea[], $8::text[]) AS u(v, e, d, h, c)
+"""

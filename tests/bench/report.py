@@ -9,11 +9,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.bench.auth_figures import server_of
 from tests.bench.measure import Figure
-from tests.bench.peer_figures import is_peer
-from tests.bench.peer_threads import PEER
 from tests.bench.pg_work import PgWork, cpu_ratio, describe
+from tests.bench.server_cpu import cpu_us_per_call, server_cpu_pct
 from tests.bench.targets import Check, baseline_of
 
 
@@ -29,36 +27,6 @@ def ratios(figure: Figure, base: Figure | None) -> tuple[float, float] | None:
     )
 
 
-# The process serving each figure kind that the event store does not serve.
-SERVERS = {
-    "fundstate": "projector",
-    "visible": "projector",
-    "visible-lag": "projector",
-    "visible-idle": "projector",
-    "stateat": "snapshotter",
-    "snapshot": "snapshotter",
-    "preview": "allocation",
-    "commit": "allocation",
-}
-
-
-def _server_cpu(f: Figure) -> float | None:
-    """The CPU of the process that served the figure's calls (PostgreSQL's is shown apart)."""
-    kind = f.key.split(".", 1)[0]
-    if kind == "insert":
-        return None
-    if is_peer(f.key):  # the library runs in the benchmark's own process: caller and store
-        return f.cpu.get(PEER)
-    auth_server = server_of(f.key)  # the auth phase's secure and plaintext instances
-    if auth_server is not None:
-        return f.cpu.get(auth_server)
-    if kind in ("echo-bare", "stream50-bare"):
-        return f.cpu.get("echo-bare")
-    if kind.startswith(("echo", "stream")):
-        return f.cpu.get("echo")
-    return f.cpu.get(SERVERS.get(kind, "event-store"))
-
-
 def _pg_of(figure: Figure | None) -> PgWork | None:
     return None if figure is None else figure.pg
 
@@ -67,12 +35,16 @@ def _pct(value: float | None) -> str:
     return "" if value is None else f"{value:.0f}%"
 
 
+def _us(value: float | None) -> str:
+    return "" if value is None else f"{value:,.0f}"
+
+
 def render(figures: Sequence[Figure], checks: Sequence[Check]) -> str:
     by_key = {f.key: f for f in figures}
     head = (
         f"{'figure':<24}{'value':>10} {'unit':<9}{'p50 ms':>8}{'p99 ms':>8}  "
-        f"{'baseline':<20}{'×calls':>7}{'×p50':>7}  {'cpu: server':>11}{'pg':>6}"
-        f"{'client':>7}{'all':>6}"
+        f"{'baseline':<20}{'×calls':>7}{'×p50':>7}  {'µs/call':>8}{'cpu: server':>12}"
+        f"{'pg':>6}{'client':>7}{'all':>6}"
     )
     lines = [head, "-" * len(head)]
     for f in figures:
@@ -85,7 +57,8 @@ def render(figures: Sequence[Figure], checks: Sequence[Check]) -> str:
         lines.append(
             f"{f.key:<24}{f.value:>10,.0f} {f.unit:<9}{p50_ms:>8}"
             f"{p99_ms:>8}  {base or '':<20}{calls:>7}{p50:>7}  "
-            f"{_pct(_server_cpu(f)):>11}{_pct(f.cpu.get('postgres')):>6}"
+            f"{_us(cpu_us_per_call(f)):>8}{_pct(server_cpu_pct(f)):>12}"
+            f"{_pct(f.cpu.get('postgres')):>6}"
             f"{_pct(f.cpu.get('client')):>7}{_pct(f.cpu.get('machine')):>6}"
             + (f"  ({f.result.errors} errors)" if f.result.errors else "")
         )
@@ -94,6 +67,8 @@ def render(figures: Sequence[Figure], checks: Sequence[Check]) -> str:
     lines += [
         "",
         "×calls, ×p50: the figure's calls/s and p50 over its baseline's (same run).",
+        "µs/call: the server's CPU per call (its CPU seconds in the window ÷ calls; a batch",
+        "is one call), the figure the machine's noise moves least.",
         "cpu: percent of one core during the measured window; 'all' is the whole machine;",
         "server: the process serving the call (projector, snapshotter, allocation, event store;",
         "peer-*: the benchmark's own process, where the eventsourcing library runs).",
@@ -130,6 +105,8 @@ def write_json(
             baseline=base,
             ratio_calls=r[0] if r else None,
             ratio_p50=r[1] if r else None,
+            server_cpu_pct=server_cpu_pct(f),
+            server_cpu_us_per_call=cpu_us_per_call(f),
             pg_cpu_ratio=cpu_ratio(f.pg, _pg_of(by_key.get(base or ""))),
         )
         rows.append(row)

@@ -40,7 +40,7 @@ def test_the_targets_compare_fundledger_with_the_library_of_the_same_run() -> No
     figures = [
         _figure("append.own.c8", 900.0, {"event-store": 95.0}),
         _figure(save_key(8), 400.0, {PEER: 80.0, "postgres": 40.0}),
-        _figure("read50.c1", 500.0, {"event-store": 60.0}),
+        _figure(COMPARISONS[1].ours, 500.0, {"event-store": 60.0}),
         _figure(get_key(50), 500.0, {PEER: 70.0}),
     ]
     found = _peer_checks(figures)
@@ -52,7 +52,9 @@ def test_the_targets_compare_fundledger_with_the_library_of_the_same_run() -> No
 
 
 def test_the_targets_say_not_measured_without_the_peer_phase() -> None:
-    found = _peer_checks([_figure("append.own.c8", 900.0, {}), _figure("read50.c1", 500.0, {})])
+    found = _peer_checks(
+        [_figure("append.own.c8", 900.0, {}), _figure(COMPARISONS[1].ours, 500.0, {})]
+    )
     assert sorted(found.values()) == [("not measured", None)] * 2
 
 

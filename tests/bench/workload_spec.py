@@ -12,6 +12,7 @@ Kind = Literal[
     "echo",
     "stream",
     "insert",
+    "unnest",
     "append",
     "read",
     "fundstate",
@@ -30,7 +31,7 @@ CHANNEL_OPTIONS = [("grpc.enable_http_proxy", 0)]
 @dataclass(frozen=True)
 class Workload:
     kind: Kind
-    endpoint: str  # host:port, or a DSN for "insert"
+    endpoint: str  # host:port, or a DSN for "insert" and "unnest"
     # append: events per call; clients share `shared_streams` streams (0: one stream each,
     # named from `tag`).
     events: int = 1
@@ -40,8 +41,10 @@ class Workload:
     # stream: `events` messages of `payload_bytes` each.
     streams: int = 0
     payload_bytes: int = 200  # echo, stream
-    # read: > 0 asks for pages of up to this many events per message.
+    # read: > 0 asks for pages of up to this many events per message (0: the server's
+    # default, see read_pages.py); one_per_message asks for one event per message.
     batch_size: int = 0
+    one_per_message: bool = False
     # Fund workloads: the seeded funds, and the event store for those that also append.
     funds: tuple[str, ...] = ()
     store: str = ""

@@ -16,14 +16,14 @@ from collections.abc import AsyncIterator, Sequence
 
 import asyncpg
 import grpc
-from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
 from tests.bench.allocation_workloads import ALLOCATION_KINDS, open_allocation_workload
 from tests.bench.echo_server import REPEAT_METHOD, repeat_request
 from tests.bench.fund_workloads import FUND_KINDS, open_fund_workload
 from tests.bench.layout import stream_id
-from tests.bench.payloads import EVENT_TYPE, RAW_INSERT, append_request, event_data
+from tests.bench.payloads import EVENT_TYPE, RAW_INSERT, RAW_UNNEST, append_request, event_data
+from tests.bench.read_pages import events_in, read_request
 from tests.bench.transport import echo_secure, open_channel
 from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload
 from tests.support.echo import ECHO_METHOD
@@ -33,7 +33,7 @@ __all__ = ["CALL_TIMEOUT", "Call", "Workload", "open_workload"]
 
 @contextlib.asynccontextmanager
 async def open_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]:
-    if work.kind == "insert":
+    if work.kind in ("insert", "unnest"):
         async with _insert(work, clients) as call:
             yield call
         return
@@ -108,14 +108,15 @@ def _read(channel: grpc.aio.Channel, work: Workload) -> Call:
     rng = random.Random()
 
     async def call(client: int) -> None:
-        request = pb.ReadStreamRequest(
-            stream_id=stream_id(work.tag, rng.randrange(work.streams)),
-            max_count=work.events,
+        request = read_request(
+            stream_id(work.tag, rng.randrange(work.streams)),
+            work.events,
             batch_size=work.batch_size,
+            one_per_message=work.one_per_message,
         )
         got = 0
         async for response in stub.ReadStream(request, timeout=CALL_TIMEOUT):
-            got += len(response.events) if work.batch_size else 1
+            got += events_in(response)
         if got != work.events:
             raise RuntimeError(f"read {got} events, expected {work.events}")
 
@@ -124,7 +125,8 @@ def _read(channel: grpc.aio.Channel, work: Workload) -> Call:
 
 @contextlib.asynccontextmanager
 async def _insert(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]:
-    """BEGIN; INSERT one event-shaped row; COMMIT — one connection per client."""
+    """BEGIN; INSERT one event-shaped row; COMMIT — one connection per client. "unnest":
+    BEGIN; INSERT `events` rows in one INSERT ... SELECT FROM unnest(...); COMMIT."""
     conns: dict[int, asyncpg.Connection] = {}
     try:
         for client in clients:
@@ -133,8 +135,24 @@ async def _insert(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]
 
         async def call(client: int) -> None:
             conn = conns[client]
-            versions[client] += 1
             data = event_data(client)
+            if work.kind == "unnest":
+                first = versions[client] + 1
+                versions[client] += work.events
+                async with conn.transaction():
+                    await conn.execute(
+                        RAW_UNNEST,
+                        f"fund-{work.tag}-{client}",
+                        EVENT_TYPE,
+                        f"user-{client % 1000}",
+                        list(range(first, first + work.events)),
+                        [uuid.uuid4() for _ in range(work.events)],
+                        [data.decode()] * work.events,
+                        [hashlib.sha256(data).digest()] * work.events,
+                        [str(uuid.uuid4()) for _ in range(work.events)],
+                    )
+                return
+            versions[client] += 1
             async with conn.transaction():
                 await conn.execute(
                     RAW_INSERT,
