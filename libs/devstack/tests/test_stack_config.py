@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from fundledger_devstack.errors import DevstackError
-from fundledger_devstack.services import SERVICES, ServiceSpec
+from fundledger_devstack.services import SERVICES, Backends, ServiceSpec, service_environment
 from fundledger_devstack.stack_config import StackConfig
 
 
@@ -57,3 +57,25 @@ def test_refuses_a_taken_port_naming_its_variable(tmp_path: Path) -> None:
 def test_rejects_a_bad_port_value(value: str) -> None:
     with pytest.raises(DevstackError, match="FUNDLEDGER_STACK_S3_PORT"):
         StackConfig.from_env({"FUNDLEDGER_STACK_S3_PORT": value})
+
+
+def test_workers_default_to_the_services_own_and_test_stacks_pin_one(tmp_path: Path) -> None:
+    # `make run`: unset, so each service runs its default (one worker per usable core).
+    assert StackConfig.from_env({}).workers is None
+    assert StackConfig.from_env({"FUNDLEDGER_STACK_WORKERS": "3"}).workers == 3
+    assert StackConfig.on_free_ports(tmp_path).workers == 1
+    assert StackConfig.on_free_ports(tmp_path, workers=None).workers is None
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_rejects_a_bad_worker_count(value: str) -> None:
+    with pytest.raises(DevstackError, match="FUNDLEDGER_STACK_WORKERS"):
+        StackConfig.from_env({"FUNDLEDGER_STACK_WORKERS": value})
+
+
+def test_the_worker_count_reaches_the_service_environment() -> None:
+    pinned = service_environment(Backends(), 1, 2, base={"FUNDLEDGER_WORKERS": "4"}, workers=1)
+    assert pinned["FUNDLEDGER_WORKERS"] == "1"
+    inherited = service_environment(Backends(), 1, 2, base={"FUNDLEDGER_WORKERS": "4"})
+    assert inherited["FUNDLEDGER_WORKERS"] == "4"
+    assert "FUNDLEDGER_WORKERS" not in service_environment(Backends(), 1, 2, base={})

@@ -71,8 +71,10 @@ def service_environment(
     metrics_port: int,
     host: str = LOCALHOST,
     base: Mapping[str, str] | None = None,
+    workers: int | None = None,
 ) -> dict[str, str]:
-    """The inherited environment plus the FUNDLEDGER_* settings of one service."""
+    """The inherited environment plus the FUNDLEDGER_* settings of one service
+    (``workers`` None: the service's own default, or FUNDLEDGER_WORKERS if inherited)."""
     env = dict(os.environ if base is None else base)
     # Logs land in files; without this a crash loses the last buffered lines.
     env.setdefault("PYTHONUNBUFFERED", "1")
@@ -84,6 +86,8 @@ def service_environment(
             "FUNDLEDGER_EVENTSTORE_ADDRESS": backends.eventstore_address,
         }
     )
+    if workers is not None:
+        env["FUNDLEDGER_WORKERS"] = str(workers)
     granted = {
         "FUNDLEDGER_DATABASE_URL": backends.database_url,
         "FUNDLEDGER_NATS_URL": backends.nats_url,
@@ -113,13 +117,14 @@ class ServiceProcess:
         log_dir: Path,
         host: str = LOCALHOST,
         security: StackSecurity | None = None,
+        workers: int | None = None,
     ) -> None:
         self.spec = spec
         self.security = security
         self.grpc_port = grpc_port
         self.metrics_port = metrics_port
         self.host = host
-        self.env = service_environment(backends, grpc_port, metrics_port, host)
+        self.env = service_environment(backends, grpc_port, metrics_port, host, workers=workers)
         if security is not None:
             self.env.update(security.service_env(spec.name))
         self.migrate_env = dict(self.env)

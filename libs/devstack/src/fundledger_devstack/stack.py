@@ -103,6 +103,7 @@ class Stack:
                 config.stack_dir,
                 config.host,
                 self.security,
+                config.workers,
             )
             for spec in config.services
         ]

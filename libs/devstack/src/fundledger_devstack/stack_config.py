@@ -20,6 +20,9 @@ S3_PORT_VAR = "FUNDLEDGER_STACK_S3_PORT"
 # FUNDLEDGER_STACK_SECURE=false runs a stack in plaintext without authentication (the
 # baseline `make bench` compares against); anything else, or unset, is the secure default.
 SECURE_VAR = "FUNDLEDGER_STACK_SECURE"
+# Worker processes per service (FUNDLEDGER_WORKERS of each); unset = the services' default,
+# one per usable core (fundledger_platform.workers).
+WORKERS_VAR = "FUNDLEDGER_STACK_WORKERS"
 
 _SERVER_DEFAULTS = {
     PG_PORT_VAR: 55432,
@@ -47,6 +50,15 @@ def secure_from_env(environ: Mapping[str, str] | None = None) -> bool:
     return value not in ("0", "false", "no", "off")
 
 
+def workers_from_env(environ: Mapping[str, str] | None = None) -> int | None:
+    raw = (os.environ if environ is None else environ).get(WORKERS_VAR, "").strip()
+    if not raw:
+        return None
+    if not raw.isdigit() or int(raw) < 1:
+        raise DevstackError(f"{WORKERS_VAR}={raw!r} is not a positive number of workers")
+    return int(raw)
+
+
 def _read_port(environ: Mapping[str, str], var: str, default: int) -> int:
     raw = environ.get(var, "").strip()
     if not raw:
@@ -72,6 +84,8 @@ class StackConfig:
     host: str = LOCALHOST
     # TLS, authentication and authorization on (FUNDLEDGER_STACK_SECURE, default on).
     secure: bool = True
+    # Worker processes per service; None = each service's default (its usable cores).
+    workers: int | None = None
 
     @classmethod
     def from_env(
@@ -89,7 +103,13 @@ class StackConfig:
         # Fixed ports first, so a "pick any" port can never be one of them.
         reserve_ports(wanted.values())
         ports = {var: port or free_port() for var, port in wanted.items()}
-        return cls(default_stack_dir(environ), ports, services, secure=secure_from_env(environ))
+        return cls(
+            default_stack_dir(environ),
+            ports,
+            services,
+            secure=secure_from_env(environ),
+            workers=workers_from_env(environ),
+        )
 
     @classmethod
     def on_free_ports(
@@ -98,9 +118,15 @@ class StackConfig:
         services: tuple[ServiceSpec, ...] = SERVICES,
         *,
         secure: bool = True,
+        workers: int | None = 1,
     ) -> StackConfig:
-        """Every server and service on a port picked free (tests, load runs beside `make run`)."""
+        """Every server and service on a port picked free (tests, load runs beside `make run`).
+
+        One worker per service by default: test stacks start many times and ten processes
+        would start slower than five (the multi-worker path has its own tests)."""
         environ = {STACK_DIR_VAR: str(stack_dir), SECURE_VAR: str(secure).lower()}
+        if workers is not None:
+            environ[WORKERS_VAR] = str(workers)
         environ.update((var, "0") for var in _SERVER_DEFAULTS)
         for spec in services:
             environ[grpc_port_var(spec)] = "0"
