@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import textwrap
@@ -11,10 +12,14 @@ from typing import Any
 
 import grpc
 import pytest
+from fundledger_platform import telemetry
 from fundledger_platform.telemetry import (
+    TraceSampling,
     client_interceptors,
     extract_context,
     inject_headers,
+    sample_ratio_from_env,
+    set_trace_sample_ratio,
     setup_telemetry,
     tracer,
 )
@@ -33,8 +38,19 @@ def spans() -> Iterator[InMemorySpanExporter]:
     assert isinstance(provider, TracerProvider)
     exporter = InMemorySpanExporter()
     provider.add_span_processor(SimpleSpanProcessor(exporter))
+    # These tests look at the spans themselves: every trace is recorded (without an endpoint
+    # the default records none that start here).
+    set_trace_sample_ratio(1.0)
     yield exporter
+    set_trace_sample_ratio(sample_ratio_from_env(None))
     exporter.shutdown()
+
+
+@pytest.fixture
+def sampled_at(spans: InMemorySpanExporter) -> Iterator[Any]:
+    """Sets the ratio for one test (the spans fixture's 1.0 again afterwards)."""
+    yield set_trace_sample_ratio
+    set_trace_sample_ratio(1.0)
 
 
 def test_setup_is_idempotent(spans: InMemorySpanExporter) -> None:
@@ -107,6 +123,91 @@ async def test_domain_error_marks_the_server_span(
     # A caller's mistake is not a server fault (OpenTelemetry RPC conventions).
     assert invalid.status.status_code == trace.StatusCode.UNSET
     assert boom.status.status_code == trace.StatusCode.ERROR
+
+
+def _traceparent(flags: str) -> tuple[str, str]:
+    return ("traceparent", f"00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-{flags}")
+
+
+async def _server_spans(spans: InMemorySpanExporter, before: int) -> list[Any]:
+    # SimpleSpanProcessor exports as the span ends, which is after the client has its answer.
+    for _ in range(20):
+        await asyncio.sleep(0.02)
+        if len(spans.get_finished_spans()) > before:
+            break
+    return [s for s in spans.get_finished_spans()[before:] if s.kind == trace.SpanKind.SERVER]
+
+
+async def test_unsampled_calls_keep_their_trace_ids(
+    spans: InMemorySpanExporter, sampled_at: Any, make_server: MakeServer
+) -> None:
+    server, _ = await make_server()
+    sampled_at(0.0)
+    before = len(spans.get_finished_spans())
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        call = bytes_method(channel, "unary_unary", "Unary")
+        # No trace context from the caller: a new trace, not recorded, but its ids exist
+        # (logs and traceparent headers carry them).
+        root = (await call(b"trace-id")).decode()
+        # A caller that did not sample its trace: the server joins it and does not record.
+        unsampled = (await call(b"trace-id", metadata=(_traceparent("00"),))).decode()
+        # A caller that sampled it: recorded whatever the ratio (parent-based).
+        sampled = (await call(b"trace-id", metadata=(_traceparent("01"),))).decode()
+    assert int(root, 16) != 0
+    assert unsampled == sampled == "0af7651916cd43dd8448eb211c80319c"
+    [recorded] = await _server_spans(spans, before)
+    assert format(recorded.context.trace_id, "032x") == sampled
+    assert recorded.parent is not None
+    assert recorded.parent.span_id == 0xB7AD6B7169203331
+
+
+async def test_the_ratio_decides_for_new_traces(
+    spans: InMemorySpanExporter, sampled_at: Any, make_server: MakeServer
+) -> None:
+    server, _ = await make_server()
+    sampled_at(0.5)
+    before = len(spans.get_finished_spans())
+    async with grpc.aio.insecure_channel(server.address) as channel:
+        call = bytes_method(channel, "unary_unary", "Unary")
+        trace_ids = [int((await call(b"trace-id")).decode(), 16) for _ in range(40)]
+    recorded = {s.context.trace_id for s in await _server_spans(spans, before)}
+    # The SDK's ratio rule (the trace id's low 64 bits under the bound) picks which ones.
+    bound = round(0.5 * 2**64)
+    assert recorded == {t for t in trace_ids if t & (2**64 - 1) < bound}
+    assert 0 < len(recorded) < len(trace_ids)
+
+
+def test_sample_ratio_default_and_bounds(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("FUNDLEDGER_TRACE_SAMPLE_RATIO", raising=False)
+    assert sample_ratio_from_env(None) == 0.0  # nothing exported: nothing recorded
+    assert sample_ratio_from_env("collector:4317") == 1.0  # exported: every trace
+    monkeypatch.setenv("FUNDLEDGER_TRACE_SAMPLE_RATIO", "0.25")
+    assert sample_ratio_from_env("collector:4317") == 0.25
+    monkeypatch.setenv("FUNDLEDGER_TRACE_SAMPLE_RATIO", "1.5")
+    with pytest.raises(ValueError, match="FUNDLEDGER_TRACE_SAMPLE_RATIO"):
+        sample_ratio_from_env(None)
+    with pytest.raises(ValueError, match="FUNDLEDGER_TRACE_SAMPLE_RATIO"):
+        TraceSampling(-0.1)
+
+
+def test_the_provider_samples_with_the_ratio_set_at_start() -> None:
+    script = textwrap.dedent(
+        """
+        from opentelemetry import trace
+        from fundledger_platform.telemetry import TraceSampling, setup_telemetry, tracer
+        setup_telemetry("sampled", None)
+        sampler = trace.get_tracer_provider().sampler
+        assert isinstance(sampler, TraceSampling) and sampler.ratio == 0.25, sampler
+        """
+    )
+    env = {**os.environ, "FUNDLEDGER_TRACE_SAMPLE_RATIO": "0.25"}
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=30, env=env)
+
+
+def test_set_ratio_before_set_up_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telemetry, "_sampling", None)
+    with pytest.raises(RuntimeError, match="not set up"):
+        set_trace_sample_ratio(0.5)
 
 
 class _Collector(trace_service_pb2_grpc.TraceServiceServicer):
