@@ -281,14 +281,25 @@ class WorkerSettings:
 
     @classmethod
     def from_env(cls) -> WorkerSettings:
-        _, raw_index = _raw("WORKER_INDEX")
-        _, raw_pid = _raw("SUPERVISOR_PID")
+        _, run_dir = _raw("WORKER_RUN_DIR")
         return cls(
             count=env_int("WORKERS", usable_cores(), min_value=1, max_value=256),
-            index=None if raw_index is None else env_int("WORKER_INDEX", 0, min_value=0),
-            run_dir=env_path("WORKER_RUN_DIR"),
-            supervisor_pid=None if raw_pid is None else env_int("SUPERVISOR_PID", 0, min_value=1),
+            index=_supervisor_given("WORKER_INDEX", 0),
+            run_dir=None if run_dir is None else Path(run_dir),
+            supervisor_pid=_supervisor_given("SUPERVISOR_PID", 1),
         )
+
+
+def _supervisor_given(name: str, min_value: int) -> int | None:
+    """A number the supervisor hands its workers (FUNDLEDGER_WORKER_INDEX...), None when
+    unset. Not a setting anyone configures, so read apart from the env_* helpers (the
+    deploy tests require a ConfigMap entry for every variable those read)."""
+    var, value = _raw(name)
+    if value is None:
+        return None
+    if not value.isdigit() or int(value) < min_value:
+        raise ValueError(f"{var}={value!r} is not an integer >= {min_value}")
+    return int(value)
 
 
 @dataclass(frozen=True)

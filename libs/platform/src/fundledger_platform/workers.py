@@ -48,7 +48,8 @@ MAX_BACKOFF_SECONDS = 30.0
 MAX_FAILED_STARTS = 8
 READY_POLL_SECONDS = 0.05
 # Beyond the workers' own drain (shutdown_grace_seconds) before they are killed.
-STOP_MARGIN_SECONDS = 20.0
+# (The pods' terminationGracePeriodSeconds covers preStop + grace + this.)
+STOP_MARGIN_SECONDS = 10.0
 
 
 class WorkersFailed(RuntimeError):
