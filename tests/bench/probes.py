@@ -1,7 +1,9 @@
 """Where the CPU goes during a measurement: per-process CPU time from /proc.
 
 PostgreSQL counts as the postmaster plus all its children (one backend per
-connection, the WAL writer, the checkpointer...). Percentages are of one core:
+connection, the WAL writer, the checkpointer...). A service counts the same way: a
+service run as several workers is a supervisor plus its worker processes
+(fundledger_platform.workers), and all of them are its CPU. Percentages are of one core:
 this machine's total is 100 x nproc.
 """
 
@@ -43,6 +45,23 @@ def _children(parent: int) -> list[int]:
     return found
 
 
+def _cmdline(pid: int) -> bytes | None:
+    try:
+        return (_PROC / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return None
+
+
+def _workers(parent: int) -> list[int]:
+    """A service's worker processes: its children that run its own command (the supervisor
+    starts each as `python -m <service>` again). Other children (the bench process's own
+    servers, when the bench itself is probed) are not counted."""
+    command = _cmdline(parent)
+    if not command:
+        return []
+    return [pid for pid in _children(parent) if _cmdline(pid) == command]
+
+
 def _machine() -> tuple[float, float]:
     values = [int(v) for v in (_PROC / "stat").read_text().split("\n", 1)[0].split()[1:]]
     idle = values[3] + values[4]  # idle + iowait
@@ -56,7 +75,7 @@ class CpuProbe:
 
     def snapshot(self) -> CpuSnapshot:
         processes: dict[str, dict[int, float]] = {}
-        groups = {name: [pid] for name, pid in self._pids.items()}
+        groups = {name: [pid, *_workers(pid)] for name, pid in self._pids.items()}
         if self._postmaster is not None:
             groups["postgres"] = [self._postmaster, *_children(self._postmaster)]
         for name, members in groups.items():
