@@ -202,7 +202,8 @@ async def test_late_partition_with_an_append_in_flight(
                 as_caller(user).AppendToStream(append(s, event(kind)))
             )
             pending.append(appending)
-            await wait_until_blocked(store, query_like="%daily_counts%")
+            # The append's one statement (eventstore.commit_group) waits at its rollup bump.
+            await wait_until_blocked(store, query_like="%commit_group%")
             in_default = await upkeep.fetchval(
                 "SELECT count(*) FROM eventstore.events_default WHERE stream_id = $1", s
             )

@@ -43,6 +43,7 @@ class FakeWriter:
         self.groups: list[list[str]] = []
         self.interrupt: dict[str, int] = {}
         self.gate: asyncio.Event | None = None
+        self.closed = 0
         self._decide = decide or (lambda i, c: result(len(self.groups) * 100 + i))
 
     async def write(self, commands: Sequence[AppendCommand]) -> GroupOutcome:
@@ -59,6 +60,9 @@ class FakeWriter:
         for i, c in enumerate(commands):
             outcome.results[i] = self._decide(i, c)
         return outcome
+
+    async def close(self) -> None:
+        self.closed += 1
 
 
 async def writing(writer: FakeWriter) -> None:
@@ -89,6 +93,7 @@ async def test_appends_queued_behind_a_commit_go_in_one_group() -> None:
     assert writer.groups == [["s-0"], ["s-1", "s-2", "s-3"]]
     assert [r.first_position for r in results] == [100, 200, 201, 202]
     await appender.stop()
+    assert writer.closed == 1  # the writer gives back its connection once writing is over
 
 
 async def test_group_limits_split_the_queue() -> None:

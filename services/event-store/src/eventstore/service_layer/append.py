@@ -61,7 +61,8 @@ class Appender:
             self._task = asyncio.create_task(self._run(), name="appender")
 
     async def stop(self) -> None:
-        """Finishes every queued append, then stops the writer."""
+        """Finishes every queued append, then stops the writer (and lets it give back its
+        connection, which the pool waits for when it closes)."""
         if self._task is None:
             return
         await self._queue.join()
@@ -69,6 +70,7 @@ class Appender:
         with contextlib.suppress(asyncio.CancelledError):
             await self._task
         self._task = None
+        await self._writer.close()
 
     async def append(self, command: AppendCommand) -> AppendResult:
         if self._task is None:

@@ -35,3 +35,7 @@ class GroupWriter(Protocol):
         """The outcome of every append once the transaction has committed; raises
         GroupWriteInterrupted when nothing was committed but a retry may succeed."""
         ...
+
+    async def close(self) -> None:
+        """Gives back what the writer holds (its connection); called once writing is over."""
+        ...
