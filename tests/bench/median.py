@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.bench.checks import passes
+from tests.bench.server_cpu import server_group
 from tests.bench.settings import REPO_ROOT
 
 ISSUE = 11
@@ -137,6 +138,12 @@ MEASURES: tuple[tuple[str, Callable[[Row], float | None], str], ...] = (
 )
 
 
+def _always(label: str, key: str) -> bool:
+    """Server CPU per call is shown for every figure a server of ours serves, a dash where
+    the run could not measure it (so that a gap shows)."""
+    return label == MEASURES[2][0] and server_group(key) is not None
+
+
 def _cell(value: float | None, fmt: str) -> str:
     return "–" if value is None else fmt.format(value)
 
@@ -158,7 +165,7 @@ def figure_lines(runs: Sequence[Run], key: str) -> list[list[str]]:
     lines = []
     for label, read, fmt in ((unit or "value", _value, "{:,.0f}"), *MEASURES):
         values = [read(r) if r else None for r in rows]
-        if all(v is None for v in values):
+        if all(v is None for v in values) and not _always(label, key):
             continue  # e.g. no PostgreSQL counts, or no server of ours (a raw baseline)
         median = median_of(values)
         lines.append([key, label, *(_cell(v, fmt) for v in values), _cell(median, fmt)])
@@ -220,7 +227,11 @@ def run_bench(count: int, log: Callable[[str], None]) -> list[Path]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.median", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="python -m tests.bench.median",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("results", nargs="*", type=Path, help="results-*.json of full runs")
     parser.add_argument(
         "--runs",

@@ -77,6 +77,15 @@ def test_a_figure_missing_from_a_run_is_a_dash_and_the_others_make_the_median(
     runs = [load_run(p) for p in [*three_runs[:2], partial]]
     text = render(runs)
     assert "| append.own.c32 | calls/s | 500 | 700 | – | 600 |" in text.splitlines()
+    assert "| append.own.c32 | server CPU µs/call | 1,600 | 1,143 | – | 1,371 |" in text
+
+
+def test_server_cpu_per_call_shows_a_dash_where_a_run_could_not_measure_it(
+    tmp_path: Path,
+) -> None:
+    unseen = _run(tmp_path, "e", 500.0, 0.0)  # the probe saw none of the server's CPU
+    text = render([load_run(unseen)])
+    assert "| append.own.c32 | server CPU µs/call | – | – |" in text.splitlines()
     assert median_of([None, None]) is None
     assert median_of([3.0, None, 1.0]) == 2.0
 
