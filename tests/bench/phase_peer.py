@@ -6,7 +6,8 @@ event store's statistics stay apart; a schema of its own where the run's role ma
 databases). Measured like every figure (warm-up, then the window): saving one event to an
 aggregate of the thread's own on 1 and on 8 threads, and getting (reconstructing) an aggregate
 of 50 and of 1,000 events on one thread. The issue-11 targets (targets.py) compare FundLedger's
-append c8 and ReadStream 50 c1 of the same run with them.
+append c8 and ReadStream 50 c1 (in pages, as every client now reads: read50b.c1) of the same
+run with them.
 """
 
 from __future__ import annotations
