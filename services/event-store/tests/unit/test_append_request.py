@@ -6,6 +6,7 @@ field it names (the servicer passes these errors through unchanged).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import uuid
 from typing import Any
@@ -19,8 +20,8 @@ from eventstore.domain.append_request import (
     RawEvent,
     validate_append,
 )
-from eventstore.domain.model import AppendCommand, Expected, ExpectedKind
-from fundledger_kernel.canonical import payload_hash
+from eventstore.domain.model import AppendCommand, Expected, ExpectedKind, NewEvent
+from fundledger_kernel.canonical import payload_hash, request_hash
 from fundledger_platform.errors import InvalidArgument
 from fundledger_platform.reasons import Reason
 
@@ -270,6 +271,55 @@ def test_the_request_hash_covers_what_the_caller_chose() -> None:
     # Schema version 0 means 1, so the two are the same request.
     assert validate(raw(schema_version=0)).request_hash == base.request_hash
     assert validate(raw(schema_version=0)).events[0].schema_version == 1
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["", "plain", 'quote " and \\ backslash', "tab\there\nline", "ünïcødé ✓ 𝄞", "</script>\u2028"],
+)
+def test_the_request_hash_is_the_canonical_json_of_what_the_caller_chose(text: str) -> None:
+    # Stored hashes decide whether a retry is the same request: the bytes hashed must stay
+    # those of the kernel's request_hash over the fingerprint objects, whatever the strings.
+    event_id = str(uuid.uuid4()).upper()
+    metadata = {"z": text, "a": "1", text or "k": "v", "ключ": text}
+    data = {"b": [1, {"c": text}], "a": 1, "é": None}
+    printable = text.replace("\t", " ").replace("\n", " ")  # ids refuse control characters
+    events = [
+        raw(data, metadata=metadata, causation_id=printable, correlation_id="c", source=printable),
+        raw(event_id=event_id, user_id="u", schema_version=0),
+    ]
+    expected = Expected(ExpectedKind.EXACT, 7)
+    command = validate(*events, stream_id="note-abc", expected=expected)
+    fingerprints = [
+        {
+            "event_id": e.event_id.lower(),
+            "event_type": e.event_type,
+            "schema_version": e.schema_version or 1,
+            "data": json.loads(e.data),
+            "metadata": dict(e.metadata),
+            "causation_id": e.causation_id,
+            "correlation_id": e.correlation_id,
+            "user_id": e.user_id,
+            "source": e.source,
+        }
+        for e in events
+    ]
+    assert command.request_hash == request_hash(["note-abc", "7", fingerprints])
+
+
+def test_tracing_keeps_every_other_field_of_the_events() -> None:
+    command = validate(raw(user_id="u", causation_id="c", correlation_id="r", source="s"))
+    command = dataclasses.replace(
+        command,
+        events=(dataclasses.replace(command.events[0], actor="svc"),),
+        idempotency_key="key",
+        tenant="t",
+    )
+    traced = command.with_traceparent("00-abc-def-01")
+    for name in (f.name for f in dataclasses.fields(AppendCommand) if f.name != "events"):
+        assert getattr(traced, name) == getattr(command, name), name
+    for name in (f.name for f in dataclasses.fields(NewEvent) if f.name != "metadata"):
+        assert getattr(traced.events[0], name) == getattr(command.events[0], name), name
 
 
 def test_the_trace_context_joins_the_metadata_outside_the_hash() -> None:

@@ -8,18 +8,14 @@ the way to an error, never for an event that passes.
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from json.encoder import encode_basestring
 
-from fundledger_kernel.canonical import (
-    PayloadError,
-    canonical_json,
-    parse_json_object,
-    payload_hash,
-    request_hash,
-)
+from fundledger_kernel.canonical import PayloadError, canonical_json, parse_json_object
 from fundledger_kernel.catalog import is_fund_event
 from fundledger_kernel.validation import validate_new_fund_payload
 from fundledger_platform.errors import InvalidArgument
@@ -94,7 +90,7 @@ def _check_metadata(metadata: Mapping[str, str], prefix: str) -> None:
 
 def _event(
     raw: RawEvent, index: int, limits: Limits, identity: Identity | None
-) -> tuple[NewEvent, dict[str, object]]:
+) -> tuple[NewEvent, str]:
     prefix = f"events[{index}]"
     if not _EVENT_TYPE.match(raw.event_type):
         raise _bad_event_type(raw.event_type, f"{prefix}.event_type")
@@ -126,13 +122,17 @@ def _event(
     user_id = _optional_text(raw.user_id, f"{prefix}.user_id")
     if identity is not None:
         user_id = identity.user_id
+    # One canonical dump of the data serves the stored text, its hash (the kernel's
+    # payload_hash is the SHA-256 of exactly these bytes) and the request's fingerprint.
+    canonical = canonical_json(data)
+    data_text = canonical.decode()
     event = NewEvent(
         event_id=event_id,
         client_event_id=bool(raw.event_id),
         event_type=raw.event_type,
         schema_version=raw.schema_version or 1,
-        data=canonical_json(data).decode(),
-        payload_hash=payload_hash(data),
+        data=data_text,
+        payload_hash=hashlib.sha256(canonical).digest(),
         metadata=dict(raw.metadata),
         causation_id=_optional_text(raw.causation_id, f"{prefix}.causation_id"),
         correlation_id=_optional_text(raw.correlation_id, f"{prefix}.correlation_id"),
@@ -140,20 +140,42 @@ def _event(
         source=_optional_text(raw.source, f"{prefix}.source"),
         actor=identity.actor if identity is not None else None,
     )
-    # What identifies the request for idempotency: everything the caller chose.
-    # Server-generated event ids are left out, so a retry hashes the same.
-    fingerprint: dict[str, object] = {
-        "event_id": raw.event_id.lower(),
-        "event_type": raw.event_type,
-        "schema_version": event.schema_version,
-        "data": data,
-        "metadata": dict(raw.metadata),
-        "causation_id": raw.causation_id,
-        "correlation_id": raw.correlation_id,
-        "user_id": raw.user_id,
-        "source": raw.source,
-    }
-    return event, fingerprint
+    return event, _fingerprint(raw, event.schema_version, data_text)
+
+
+def _fingerprint(raw: RawEvent, schema_version: int, data_text: str) -> str:
+    """What identifies the event for idempotency, everything the caller chose, as canonical
+    JSON: exactly ``canonical_json`` of the object ``{"event_id": …, "event_type": …,
+    "schema_version": …, "data": <the data>, "metadata": {…}, "causation_id": …,
+    "correlation_id": …, "user_id": …, "source": …}`` (keys sorted, no whitespace, UTF-8 kept),
+    written out here so the data's canonical text is reused rather than dumped again. Stored
+    request hashes depend on these bytes: they must not change (a test pins them to the dict).
+    Server-generated event ids are left out, so a retry hashes the same."""
+    metadata = ",".join(
+        f"{encode_basestring(key)}:{encode_basestring(raw.metadata[key])}"
+        for key in sorted(raw.metadata)
+    )
+    return (
+        f'{{"causation_id":{encode_basestring(raw.causation_id)}'
+        f',"correlation_id":{encode_basestring(raw.correlation_id)}'
+        f',"data":{data_text}'
+        f',"event_id":{encode_basestring(raw.event_id.lower())}'
+        f',"event_type":{encode_basestring(raw.event_type)}'
+        f',"metadata":{{{metadata}}}'
+        f',"schema_version":{int(schema_version)}'
+        f',"source":{encode_basestring(raw.source)}'
+        f',"user_id":{encode_basestring(raw.user_id)}}}'
+    )
+
+
+def _request_hash(stream_id: str, expected: Expected, fingerprints: Sequence[str]) -> bytes:
+    """``request_hash([stream_id, expected.describe(), [fingerprint, …]])`` of the kernel, from
+    the fingerprints' canonical JSON."""
+    text = (
+        f"[{encode_basestring(stream_id)},{encode_basestring(expected.describe())},"
+        f"[{','.join(fingerprints)}]]"
+    )
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def validate_append(
@@ -197,7 +219,7 @@ def validate_append(
     # The request as sent, not who sent it: a service retrying, for itself, an append it first
     # made for a person (an upload's FILE_ATTACHED) is answered with the first one's result.
     # Another tenant never gets that answer: the store checks the stream's tenant first.
-    digest = request_hash([stream_id, expected.describe(), [fp for _, fp in built]])
+    digest = _request_hash(stream_id, expected, [fp for _, fp in built])
     return AppendCommand(
         stream_id=stream_id,
         category=category,
