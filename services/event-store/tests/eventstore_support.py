@@ -69,7 +69,7 @@ def append(
 
 async def read_versions(stub: Any, stream_id: str) -> list[int]:
     return [
-        r.event.version async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=stream_id))
+        e.version for e in await collect(stub.ReadStream(pb.ReadStreamRequest(stream_id=stream_id)))
     ]
 
 
@@ -86,6 +86,21 @@ def new_type() -> str:
     return f"T_{uuid.uuid4().hex[:12]}"
 
 
+def events_of(response: Any) -> list[Any]:
+    """The events of one ReadStream or ReadAll response: its page (the default), or its one
+    event (one_per_message)."""
+    return [response.event] if response.HasField("event") else list(response.events)
+
+
+def subscribed_events(message: pb.SubscribeResponse) -> list[events_pb2.RecordedEvent]:
+    """The events of one Subscribe message: its page (the default), its one event
+    (one_per_message), none for the caught-up marker."""
+    which = message.WhichOneof("content")
+    if which == "page":
+        return list(message.page.events)
+    return [message.event] if which == "event" else []
+
+
 async def collect(call: Any) -> list[Any]:
-    """Every `.event` of a server-streaming read (ReadStream or ReadAll)."""
-    return [r.event async for r in call]
+    """Every event of a server-streaming read (ReadStream or ReadAll), pages or not."""
+    return [e async for r in call for e in events_of(r)]

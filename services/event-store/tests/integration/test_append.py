@@ -9,7 +9,15 @@ from typing import Any
 import grpc
 import pytest
 from eventstore.bootstrap import EventStore
-from eventstore_support import append, event, metadata_of, new_stream, read_versions, reason_of
+from eventstore_support import (
+    append,
+    collect,
+    event,
+    metadata_of,
+    new_stream,
+    read_versions,
+    reason_of,
+)
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_platform.errors import bad_request
 
@@ -151,7 +159,7 @@ async def test_other_event_types_accept_any_json_object(stub: Any) -> None:
     s = new_stream("note")
     data = {"nested": {"list": [1, 2.5, None, True]}, "text": "héllo"}
     await stub.AppendToStream(append(s, event("SOMETHING_ELSE", data)))
-    got = [r.event async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s))]
+    got = await collect(stub.ReadStream(pb.ReadStreamRequest(stream_id=s)))
     assert json.loads(got[0].data) == data
 
 

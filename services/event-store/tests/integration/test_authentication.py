@@ -14,7 +14,7 @@ from typing import Any
 import grpc
 import pytest
 from eventstore.bootstrap import EventStore
-from eventstore_support import append, event, new_stream
+from eventstore_support import append, event, events_of, new_stream
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger_devstack.dev_issuer import DevIssuer
@@ -142,8 +142,9 @@ async def test_a_valid_token_appends_and_reads(
     token = bearer(writer(issuer))
     await stub.AppendToStream(append(stream, event(), event()), metadata=token)
     versions = [
-        r.event.version
+        e.version
         async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=stream), metadata=token)
+        for e in events_of(r)
     ]
     assert versions == [1, 2]
 

@@ -15,7 +15,15 @@ import grpc
 import pytest
 from eventstore.bootstrap import EventStore
 from eventstore_relay_support import bus_client, bus_overrides, read_bus, wait_relay_caught_up
-from eventstore_support import append, event, metadata_of, new_stream, open_channel, reason_of
+from eventstore_support import (
+    append,
+    collect,
+    event,
+    metadata_of,
+    new_stream,
+    open_channel,
+    reason_of,
+)
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger_platform.auth.client import TokenSource
@@ -49,7 +57,7 @@ async def test_a_person_is_recorded_as_the_user_whatever_the_request_says(
     s = new_stream()
     await bob.AppendToStream(append(s, event(user_id="mallory"), event()))
     assert await recorded(store, s) == [("bob", "", "acme")] * 2
-    [first, _] = [r.event async for r in bob.ReadStream(pb.ReadStreamRequest(stream_id=s))]
+    [first, _] = await collect(bob.ReadStream(pb.ReadStreamRequest(stream_id=s)))
     assert (first.user_id, first.actor, first.tenant) == ("bob", "", "acme")
 
 

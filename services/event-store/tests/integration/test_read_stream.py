@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
+from collections.abc import Callable
 from datetime import UTC
 from typing import Any
 
 import grpc
 import pytest
+from eventstore.domain.append_request import Limits
 from eventstore_read_support import fill, read, read_all, read_error
 from eventstore_support import (
     append,
@@ -18,9 +20,12 @@ from eventstore_support import (
     metadata_of,
     new_category,
     new_stream,
+    open_channel,
     reason_of,
 )
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
+from fundledger_platform.errors import bad_request
 
 
 def numbers(events: list[Any]) -> list[int]:
@@ -205,6 +210,10 @@ async def test_read_stream_pages_past_500_events(quiet_stub: Any) -> None:
     forwards = await read(stub, stream_id=s)
     assert [e.version for e in forwards] == every
     assert numbers(forwards) == every
+    pages = [r async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s))]
+    assert [len(p.events) for p in pages] == [1000, 201]  # the default page: 1000 events
+    # One per message pages its queries too (500 rows each).
+    assert await read(stub, stream_id=s, one_per_message=True) == forwards
 
     backwards = await read(stub, stream_id=s, direction=pb.READ_DIRECTION_BACKWARDS)
     assert [e.version for e in backwards] == every[::-1]
@@ -255,17 +264,49 @@ async def test_get_stream_info_errors(stub: Any) -> None:
     assert reason_of(caught.value) == "STREAM_ID_INVALID"
 
 
-# -- batch_size --------------------------------------------------------------------------
+# -- pages and batch_size ---------------------------------------------------------------
 
 
-async def test_batched_reads_return_the_same_events_in_pages(stub: Any) -> None:
-    """batch_size > 0: the same events as the one-per-message form, in pages."""
+async def test_reads_return_pages_by_default(stub: Any) -> None:
+    """No field set: every response is a page in `events`, `event` unset; the same events as
+    one_per_message, which sends each in `event` alone."""
+    category = new_category()
+    s = new_stream(category)
+    for chunk in range(3):
+        await stub.AppendToStream(
+            append(s, *[event(data={"i": chunk * 50 + i}) for i in range(50)])
+        )
+    default = [r async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s))]
+    assert [len(p.events) for p in default] == [150]
+    assert not any(p.HasField("event") for p in default)
+    single = [
+        r async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, one_per_message=True))
+    ]
+    assert len(single) == 150
+    assert all(r.HasField("event") and not r.events for r in single)
+    assert [r.event for r in single] == list(default[0].events)
+    assert numbers([r.event for r in single]) == list(range(150))
+
+    everything = [r async for r in stub.ReadAll(pb.ReadAllRequest(categories=[category]))]
+    assert [len(p.events) for p in everything] == [150]
+    assert not any(p.HasField("event") for p in everything)
+    assert list(everything[0].events) == list(default[0].events)
+    single_all = [
+        r
+        async for r in stub.ReadAll(pb.ReadAllRequest(categories=[category], one_per_message=True))
+    ]
+    assert [r.event for r in single_all] == list(default[0].events)
+
+
+async def test_batch_size_bounds_each_page(stub: Any) -> None:
+    """batch_size > 0: at most that many events per page, the same events in the same order;
+    above the maximum (1000) it is capped, as a list's page size."""
     s = new_stream()
     for chunk in range(3):
         await stub.AppendToStream(
             append(s, *[event(data={"i": chunk * 50 + i}) for i in range(50)])
         )
-    single = [r.event async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s))]
+    single = await read(stub, stream_id=s, one_per_message=True)
     pages = [r async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, batch_size=64))]
     assert [len(p.events) for p in pages] == [64, 64, 22]
     assert [e for p in pages for e in p.events] == single
@@ -279,8 +320,12 @@ async def test_batched_reads_return_the_same_events_in_pages(stub: Any) -> None:
         for e in p.events
     ]
     assert backwards == list(range(150, 30, -1))
+    capped = [r async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, batch_size=5000))]
+    assert [len(p.events) for p in capped] == [150]
     all_pages = [r async for r in stub.ReadAll(pb.ReadAllRequest(from_position=1, batch_size=1000))]
     assert [e.position for p in all_pages for e in p.events] == list(range(1, 151))
+    some_pages = [r async for r in stub.ReadAll(pb.ReadAllRequest(from_position=1, batch_size=7))]
+    assert [len(p.events) for p in some_pages] == [7] * 21 + [3]
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         async for _ in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, batch_size=-1)):
             pass
@@ -289,3 +334,58 @@ async def test_batched_reads_return_the_same_events_in_pages(stub: Any) -> None:
         "FIELD_NEGATIVE",
         "batch_size",
     )
+
+
+# Big events: three fit in a page (~0.9 MB), the fourth takes it past 1 MiB and ends it.
+BIG = "x" * 300_000
+
+
+async def test_a_page_ends_once_its_bytes_reach_a_mebibyte(
+    store_factory: Callable[..., Any],
+) -> None:
+    """The byte bound: whatever the batch size, a page ends with the event that takes it to
+    1 MiB, so it stays far below a client's 4 MiB receive limit; small events fill pages."""
+    big_events = Limits(max_events=10, max_event_bytes=512 * 1024, max_append_bytes=1024 * 1024)
+    store = await store_factory(relay_enabled=False, limits=big_events)
+    async with open_channel(store) as channel:
+        await _read_big_events(eventstore_pb2_grpc.EventStoreServiceStub(channel))
+
+
+async def _read_big_events(stub: Any) -> None:
+    category = new_category()
+    s = new_stream(category)
+    for i in range(9):
+        await stub.AppendToStream(append(s, event(data={"i": i, "pad": BIG})))
+    for fields in ({}, {"batch_size": 1000}, {"batch_size": 5}):
+        pages = [r async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, **fields))]
+        assert [len(p.events) for p in pages] == [4, 4, 1], fields
+        assert numbers([e for p in pages for e in p.events]) == list(range(9))
+        assert all(1024 * 1024 <= p.ByteSize() < 2 * 1024 * 1024 for p in pages[:-1])
+    small = [r async for r in stub.ReadStream(pb.ReadStreamRequest(stream_id=s, batch_size=3))]
+    assert [len(p.events) for p in small] == [3, 3, 3]
+    via_all = [r async for r in stub.ReadAll(pb.ReadAllRequest(categories=[category]))]
+    assert [len(p.events) for p in via_all] == [4, 4, 1]
+
+
+async def test_batch_size_with_one_per_message_is_refused(stub: Any) -> None:
+    """A page size and one event per message contradict each other: INVALID_ARGUMENT naming
+    batch_size, before anything is read (ReadStream, ReadAll and Subscribe alike)."""
+    s = new_stream()
+    await stub.AppendToStream(append(s, event()))
+    calls = [
+        stub.ReadStream(pb.ReadStreamRequest(stream_id=s, batch_size=10, one_per_message=True)),
+        stub.ReadAll(pb.ReadAllRequest(batch_size=1, one_per_message=True)),
+        stub.Subscribe(pb.SubscribeRequest(from_position=0, batch_size=2, one_per_message=True)),
+    ]
+    for call in calls:
+        err = await read_error(call)
+        assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+        assert (reason_of(err), metadata_of(err)["field"]) == ("FIELD_MALFORMED", "batch_size")
+        violations = bad_request(err)
+        assert violations is not None
+        [violation] = violations.field_violations
+        assert violation.field == "batch_size"
+        assert "one_per_message" in violation.description
+    # Nothing changed: the stream reads as before, in pages and one by one.
+    assert [e.version for e in await read(stub, stream_id=s)] == [1]
+    assert [e.version for e in await read(stub, stream_id=s, one_per_message=True)] == [1]

@@ -38,7 +38,14 @@ from eventstore_relay_support import (
     wait_relay_caught_up,
     wait_until,
 )
-from eventstore_support import TEST_IDENTITY, append, event, new_stream
+from eventstore_support import (
+    TEST_IDENTITY,
+    append,
+    collect,
+    event,
+    new_stream,
+    subscribed_events,
+)
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_platform.db import IDLE_IN_TRANSACTION_TIMEOUT_MS
@@ -89,7 +96,7 @@ async def test_every_event_is_published_once_in_position_order_with_its_headers(
             metadata=(("traceparent", _traceparent(grpc_trace_id)),),
         )
         appended += [*traced.event_ids, *via_call.event_ids]
-        stored = [r.event async for r in stub.ReadAll(pb.ReadAllRequest(from_position=0))]
+        stored = await collect(stub.ReadAll(pb.ReadAllRequest(from_position=0)))
 
     conn = await asyncpg.connect(fresh_dsn)
     try:
@@ -172,9 +179,7 @@ async def test_late_commit_is_published_before_later_positions(
 
             live: list[events_pb2.RecordedEvent] = []
             while len(live) < 2:
-                msg = await _next_message(subscription)
-                if msg.WhichOneof("content") == "event":
-                    live.append(msg.event)
+                live += subscribed_events(await _next_message(subscription))
         assert [e.stream_id for e in live] == [stream_a, stream_b]
 
         head = await wait_relay_caught_up(conn)
@@ -233,15 +238,14 @@ async def test_subscribe_keeps_delivering_after_the_listening_connection_is_kill
             subscription = stub.Subscribe(pb.SubscribeRequest())
             first = await _next_message(subscription)
             assert first.WhichOneof("content") == "caught_up"
-            received: list[pb.SubscribeResponse] = []
+            received: list[events_pb2.RecordedEvent] = []
 
             async def next_events(n: int) -> list[str]:
                 got: list[str] = []
                 while len(got) < n:
-                    msg = await _next_message(subscription)
-                    if msg.WhichOneof("content") == "event":
-                        received.append(msg)
-                        got.append(msg.event.event_id)
+                    events = subscribed_events(await _next_message(subscription))
+                    received.extend(events)
+                    got += [e.event_id for e in events]
                 return got
 
             ids = list((await stub.AppendToStream(append(stream, event()))).event_ids)
@@ -270,9 +274,9 @@ async def test_subscribe_keeps_delivering_after_the_listening_connection_is_kill
             ids += later
     finally:
         await admin.close()
-    positions = [m.event.position for m in received]
+    positions = [e.position for e in received]
     assert positions == sorted(set(positions))
-    assert [m.event.event_id for m in received] == ids
+    assert [e.event_id for e in received] == ids
 
 
 async def test_idle_transaction_is_reported_and_pool_sessions_are_time_limited(

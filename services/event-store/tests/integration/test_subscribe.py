@@ -11,7 +11,15 @@ import grpc
 import pytest
 from eventstore.bootstrap import EventStore
 from eventstore_read_support import fill, read
-from eventstore_support import append, event, new_category, new_stream, new_type, open_channel
+from eventstore_support import (
+    append,
+    event,
+    new_category,
+    new_stream,
+    new_type,
+    open_channel,
+    subscribed_events,
+)
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
@@ -37,15 +45,17 @@ async def until_caught_up(call: Any) -> tuple[list[Any], int]:
         message = await next_message(call)
         if message.HasField("caught_up"):
             return events, message.caught_up.position
-        events.append(message.event)
+        events += subscribed_events(message)
 
 
 async def next_events(call: Any, count: int) -> list[Any]:
+    """The next `count` events (pages or single events); fails on more or on a marker."""
     events: list[Any] = []
     while len(events) < count:
         message = await next_message(call)
-        assert message.HasField("event"), f"unexpected {message}"
-        events.append(message.event)
+        assert message.WhichOneof("content") in ("page", "event"), f"unexpected {message}"
+        events += subscribed_events(message)
+    assert len(events) == count, f"{len(events)} events, expected {count}"
     return events
 
 
@@ -216,6 +226,90 @@ async def test_subscribe_large_catch_up_then_concurrent_live_appends(
             assert [e.version for e in live if e.stream_id == s] == list(range(151, 181))
     finally:
         call.cancel()
+
+
+async def test_subscribe_one_per_message_sends_each_event_alone(stub: Any) -> None:
+    """one_per_message: catch-up and live events each in `event`, CaughtUp between, as before
+    pages became the default."""
+    category = new_category()
+    a = new_stream(category)
+    first = await stub.AppendToStream(append(a, event(), event(), event()))
+    call = stub.Subscribe(
+        pb.SubscribeRequest(from_position=0, categories=[category], one_per_message=True)
+    )
+    try:
+        kinds = []
+        while not kinds or kinds[-1] != "caught_up":
+            kinds.append((await next_message(call)).WhichOneof("content"))
+        assert kinds == ["event"] * 3 + ["caught_up"]
+        live = await stub.AppendToStream(append(a, event(), event()))
+        messages = [await next_message(call) for _ in range(2)]
+        assert [m.WhichOneof("content") for m in messages] == ["event", "event"]
+        assert [m.event.position for m in messages] == [live.first_position, live.last_position]
+        assert first.last_position < live.first_position
+    finally:
+        call.cancel()
+
+
+async def test_subscribe_pages_catch_up_then_live_under_concurrent_appends(
+    quiet_stub: Any, store_factory: Callable[..., Any]
+) -> None:
+    """Pages (the default): catch-up sends full pages, then CaughtUp, then live pages. Two
+    replicas append all along — before, during and after the catch-up — and every event
+    arrives exactly once, in position order, split by the marker at its position."""
+    stub = quiet_stub
+    replica = await store_factory(relay_enabled=False)
+    category = new_category()
+    streams = [new_stream(category) for _ in range(4)]
+    for s in streams:
+        await fill(stub, s, 60)
+    async with open_channel(replica) as channel:
+        stubs = [stub, eventstore_pb2_grpc.EventStoreServiceStub(channel)]
+        appended: list[Any] = []
+
+        async def writer(w: int) -> None:
+            for i in range(25):
+                request = append(streams[(w + i) % 4], *[event() for _ in range(1 + i % 3)])
+                appended.append(await stubs[w % 2].AppendToStream(request))
+
+        writers = asyncio.gather(*(writer(w) for w in range(4)))
+        call = stub.Subscribe(
+            pb.SubscribeRequest(from_position=0, categories=[category], batch_size=50)
+        )
+        try:
+            messages: list[pb.SubscribeResponse] = []
+            async with asyncio.timeout(WAIT * 3):
+                while not (message := await call.read()).HasField("caught_up"):
+                    messages.append(message)
+                marker = message
+                await writers
+                total = 240 + sum(r.last_position - r.first_position + 1 for r in appended)
+                delivered = sum(len(m.page.events) for m in messages)
+                live: list[pb.SubscribeResponse] = []
+                while delivered + sum(len(m.page.events) for m in live) < total:
+                    live.append(await next_message(call))
+        finally:
+            call.cancel()
+    assert all(m.WhichOneof("content") == "page" for m in messages + live)
+    caught = [e for m in messages for e in m.page.events]
+    later = [e for m in live for e in m.page.events]
+    # Catch-up pages are full but for the last; the marker splits the log at its position.
+    assert all(len(m.page.events) == 50 for m in messages[:-1])
+    # The log's first 240 events of the category are the fill, before any writer ran.
+    assert [(e.stream_id, e.version) for e in caught[:240]] == [
+        (s, v) for s in streams for v in range(1, 61)
+    ]
+    assert all(e.position <= marker.caught_up.position for e in caught)
+    assert all(e.position > marker.caught_up.position for e in later)
+    expected = sorted(
+        [p for r in appended for p in range(r.first_position, r.last_position + 1)]
+        + [e.position for e in caught[:240]]
+    )
+    got = [e.position for e in caught + later]
+    assert got == expected  # no gap, no repeat, position order
+    for s in streams:
+        versions = [e.version for e in caught + later if e.stream_id == s]
+        assert versions == list(range(1, len(versions) + 1))
 
 
 async def test_subscribe_negative_position_is_invalid(stub: Any) -> None:

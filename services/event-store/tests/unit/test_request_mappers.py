@@ -61,11 +61,15 @@ def test_window_checks_its_order_and_last_days() -> None:
     assert refusal(lambda: m.window(None, None, -1, NOW)) == (Reason.FIELD_NEGATIVE, "last_days")
 
 
-def test_batch_size_is_capped_and_never_negative() -> None:
-    assert m.batch_size(0) == 0
-    assert m.batch_size(7) == 7
-    assert m.batch_size(5000) == m.MAX_BATCH_SIZE
-    assert refusal(lambda: m.batch_size(-1)) == (Reason.FIELD_NEGATIVE, "batch_size")
+def test_batch_size_pages_by_default_is_capped_and_never_negative() -> None:
+    # Pages are the default (0 = the largest page); one per message (0) only when asked for.
+    assert m.batch_size(0, False) == m.MAX_BATCH_SIZE
+    assert m.batch_size(7, False) == 7
+    assert m.batch_size(5000, False) == m.MAX_BATCH_SIZE
+    assert m.batch_size(0, True) == 0
+    assert refusal(lambda: m.batch_size(-1, False)) == (Reason.FIELD_NEGATIVE, "batch_size")
+    assert refusal(lambda: m.batch_size(-1, True)) == (Reason.FIELD_NEGATIVE, "batch_size")
+    assert refusal(lambda: m.batch_size(3, True)) == (Reason.FIELD_MALFORMED, "batch_size")
 
 
 def test_page_tokens_round_trip_within_their_listing_and_query() -> None:

@@ -1,4 +1,5 @@
-"""Read queries of the log. Rows go straight to the gRPC mappers (no copies).
+"""Read queries of the log. Rows go straight to the gRPC mappers (no copies), a query's rows
+at a time: the servicer fills its pages from each list without an await per event.
 
 Stream reads carry a time bound taken from the stream head (first/last
 recorded_at), so PostgreSQL prunes every day-partition the stream never wrote
@@ -19,9 +20,9 @@ from datetime import datetime
 import asyncpg
 from fundledger_platform.tenant_sql import scoped
 
-_COLUMNS = """position, stream_id, category, version, event_id, event_type, schema_version,
-data, metadata, causation_id, correlation_id, user_id, source, tenant, actor, recorded_at"""
+from eventstore.adapters.records import COLUMNS as _COLUMNS
 
+# Rows per query when the caller names no other number (one event per message).
 PAGE = 500
 
 
@@ -81,7 +82,9 @@ class Reader:
         backwards: bool,
         max_count: int,
         max_recorded_at: datetime | None,
-    ) -> AsyncIterator[asyncpg.Record]:
+        chunk: int = PAGE,
+    ) -> AsyncIterator[list[asyncpg.Record]]:
+        """The stream's rows in read order, at most ``chunk`` per query (never an empty list)."""
         if head.first_recorded_at is None or head.last_recorded_at is None:
             return
         upper = head.last_recorded_at
@@ -103,12 +106,12 @@ class Reader:
             )
         remaining = max_count if max_count > 0 else None
         while remaining is None or remaining > 0:
-            limit = PAGE if remaining is None else min(PAGE, remaining)
+            limit = chunk if remaining is None else min(chunk, remaining)
             rows = await self._fetch(
                 query, head.stream_id, cursor, head.first_recorded_at, upper, limit
             )
-            for row in rows:
-                yield row
+            if rows:
+                yield rows
             if len(rows) < limit:
                 return
             if remaining is not None:
@@ -122,15 +125,16 @@ class Reader:
         max_count: int,
         categories: Sequence[str],
         event_types: Sequence[str],
-        page: int = PAGE,
-    ) -> AsyncIterator[asyncpg.Record]:
+        chunk: int = PAGE,
+    ) -> AsyncIterator[list[asyncpg.Record]]:
+        """The log's rows in position order, at most ``chunk`` per query (never an empty list)."""
         cursor = max(from_position, 1)
         remaining = max_count if max_count > 0 else None
         while remaining is None or remaining > 0:
-            limit = page if remaining is None else min(page, remaining)
+            limit = chunk if remaining is None else min(chunk, remaining)
             rows = await self.read_page(cursor, limit, categories, event_types)
-            for row in rows:
-                yield row
+            if rows:
+                yield rows
             if len(rows) < limit:
                 return
             if remaining is not None:

@@ -37,7 +37,7 @@ from fundledger_platform.telemetry import inject_headers
 
 from eventstore.adapters.notifier import Notifier
 from eventstore.adapters.reader import PAGE, Reader, StreamHead
-from eventstore.adapters.records import to_recorded_event
+from eventstore.adapters.records import RowConverter
 from eventstore.domain.append_request import Limits, validate_append
 from eventstore.entrypoints import mappers as m
 from eventstore.entrypoints.identity import caller_identity
@@ -88,7 +88,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         max_count = non_negative(request.max_count, "max_count")
         backwards = m.backwards(request.direction)
         max_recorded_at = m.time_of(request, "max_recorded_at")
-        size = m.batch_size(request.batch_size)
+        size = m.batch_size(request.batch_size, request.one_per_message)
         head = await self._head(request.stream_id)
         rows = self._reader.read_stream(
             head,
@@ -96,32 +96,38 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             backwards=backwards,
             max_count=max_count,
             max_recorded_at=max_recorded_at,
+            chunk=size or PAGE,
         )
         if size == 0:
-            async for row in rows:
-                yield pb.ReadStreamResponse(event=to_recorded_event(row))
+            converter = RowConverter()
+            async for chunk in rows:
+                for event in m.one_by_one(chunk, converter):
+                    yield pb.ReadStreamResponse(event=event)
             return
-        async for page in m.pages(rows, size):
-            yield pb.ReadStreamResponse(events=page)
+        async for page in m.paged(rows, m.Pages(m.stream_page, size)):
+            yield page
 
     async def ReadAll(
         self, request: pb.ReadAllRequest, context: grpc.aio.ServicerContext[Any, Any]
     ) -> AsyncIterator[pb.ReadAllResponse]:
         categories = m.categories(request.categories)
         _require_categories("events.read", categories)
+        size = m.batch_size(request.batch_size, request.one_per_message)
         rows = self._reader.read_all(
             from_position=non_negative(request.from_position, "from_position"),
             max_count=non_negative(request.max_count, "max_count"),
             categories=categories,
             event_types=m.event_types(request.event_types),
+            chunk=size or PAGE,
         )
-        size = m.batch_size(request.batch_size)
         if size == 0:
-            async for row in rows:
-                yield pb.ReadAllResponse(event=to_recorded_event(row))
+            converter = RowConverter()
+            async for chunk in rows:
+                for event in m.one_by_one(chunk, converter):
+                    yield pb.ReadAllResponse(event=event)
             return
-        async for page in m.pages(rows, size):
-            yield pb.ReadAllResponse(events=page)
+        async for page in m.paged(rows, m.Pages(m.all_page, size)):
+            yield page
 
     async def Subscribe(
         self, request: pb.SubscribeRequest, context: grpc.aio.ServicerContext[Any, Any]
@@ -129,10 +135,16 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         categories = m.categories(request.categories)
         _require_categories("events.subscribe", categories)
         types = m.event_types(request.event_types)
+        size = m.batch_size(request.batch_size, request.one_per_message)
         if request.HasField("from_position"):
             cursor = max(non_negative(request.from_position, "from_position"), 1)
         else:
             cursor = await self._reader.head_position() + 1
+        chunk = size or PAGE
+        # Pages (the default): catch-up sends full ones; each pass below ends by sending what
+        # it found, so a live event never waits for a page to fill.
+        pages = m.Pages(m.subscribe_page, size) if size else None
+        converter = RowConverter()
         caught_up = False
         since = None  # unknown for a catch-up from an arbitrary position
         while True:
@@ -142,10 +154,18 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             # order), so after reading it the cursor may jump past events the
             # filters skipped.
             while cursor <= head:
-                rows = await self._reader.read_page(cursor, PAGE, categories, types, head, since)
-                for row in rows:
-                    yield pb.SubscribeResponse(event=to_recorded_event(row))
-                cursor = rows[-1]["position"] + 1 if len(rows) == PAGE else head + 1
+                rows = await self._reader.read_page(cursor, chunk, categories, types, head, since)
+                if pages is None:
+                    for event in m.one_by_one(rows, converter):
+                        yield pb.SubscribeResponse(event=event)
+                else:
+                    for page in pages.fill(rows):
+                        yield page
+                cursor = rows[-1]["position"] + 1 if len(rows) == chunk else head + 1
+            if pages is not None:
+                last = pages.flush()
+                if last is not None:
+                    yield last
             # Events after `head` are recorded no earlier than it: later polls
             # only touch recent partitions.
             since = head_at
@@ -193,7 +213,8 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             m.position_of(request.page_token, m.USER_EVENTS, scope),
             size + 1,
         )
-        response = pb.ListUserEventsResponse(events=[to_recorded_event(r) for r in rows[:size]])
+        response = pb.ListUserEventsResponse()
+        m.fill_events(response.events, rows[:size])
         if len(rows) > size:
             response.next_page_token = m.position_token(
                 m.USER_EVENTS, rows[size - 1]["position"], scope
@@ -211,12 +232,10 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         rows = await self._reader.correlated(correlation_id, after, size + 1)
         # An operation's events span categories: the caller sees those it may read (a page
         # may hold fewer events than asked; its token still continues after the last one).
-        response = pb.ListCorrelatedEventsResponse(
-            events=[
-                to_recorded_event(r)
-                for r in rows[:size]
-                if permitted(f"events.read:{r['category']}")
-            ]
+        response = pb.ListCorrelatedEventsResponse()
+        m.fill_events(
+            response.events,
+            [r for r in rows[:size] if permitted(f"events.read:{r['category']}")],
         )
         if len(rows) > size:
             response.next_page_token = m.position_token(

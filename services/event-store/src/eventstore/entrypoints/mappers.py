@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
+from typing import Generic, TypeVar
 
 import asyncpg
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
@@ -21,10 +22,11 @@ from fundledger_platform.fields import (
     timestamp,
 )
 from fundledger_platform.pagination import decode_page_token, encode_page_token, integers
+from google.protobuf.internal.containers import RepeatedCompositeFieldContainer
 from google.protobuf.message import Message
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from eventstore.adapters.records import to_recorded_event
+from eventstore.adapters.records import RowConverter
 from eventstore.domain.append_request import MAX_EVENT_TYPE_LENGTH, RawEvent
 from eventstore.domain.model import AppendResult, Expected, ExpectedKind
 
@@ -112,32 +114,111 @@ def id_filter(value: str, field: str) -> str:
 
 
 MAX_BATCH_SIZE = 1000
-# A page also stops growing past this many bytes, to stay far below gRPC limits.
-MAX_BATCH_BYTES = 4 * 1024 * 1024
+# A page stops growing once its events' encoded size reaches this (it always holds at least one
+# event): far below the 4 MiB a gRPC client receives by default.
+PAGE_BYTES = 1024 * 1024
 
 
-def batch_size(value: int) -> int:
-    """Events per streamed message: 0 streams them one by one (not a page size; the
-    stream has no pages to resume)."""
-    return min(non_negative(value, "batch_size"), MAX_BATCH_SIZE)
+def batch_size(value: int, one_per_message: bool) -> int:
+    """Events per page of a read or subscription; 0 = one event per message. Pages are the
+    default (``batch_size`` 0 = the most a page holds); one per message is asked for with
+    ``one_per_message``, and then a page size makes no sense. Above the maximum is capped to it,
+    like a list's page size (AIP-158). Not a page size to resume from: the stream has no
+    tokens."""
+    size = non_negative(value, "batch_size")
+    if one_per_message:
+        if size:
+            raise malformed("batch_size", "must be 0 (unset) when one_per_message is true")
+        return 0
+    return min(size, MAX_BATCH_SIZE) or MAX_BATCH_SIZE
 
 
-async def pages(
-    rows: AsyncIterator[asyncpg.Record], size: int
-) -> AsyncIterator[list[RecordedEvent]]:
-    """Groups rows into pages of RecordedEvents: one gRPC message per page costs
-    about what one event alone costs, so pages make reads many times cheaper."""
-    page: list[RecordedEvent] = []
-    page_bytes = 0
-    async for row in rows:
-        event = to_recorded_event(row)
-        page.append(event)
-        page_bytes += len(event.data)
-        if len(page) >= size or page_bytes >= MAX_BATCH_BYTES:
+M = TypeVar("M", bound=Message)
+
+
+class Pages(Generic[M]):
+    """Fills response messages (pages) with the events of rows, in place: up to ``size``
+    events, and no more once a page's encoded size reaches PAGE_BYTES.
+
+    ``new_page`` makes an empty response and returns it with its repeated events field. One
+    gRPC message costs about what one event alone costs, so pages make reads many times
+    cheaper than one event per message.
+    """
+
+    def __init__(
+        self,
+        new_page: Callable[[], tuple[M, RepeatedCompositeFieldContainer[RecordedEvent]]],
+        size: int,
+    ) -> None:
+        self._new_page = new_page
+        self._size = size
+        self._converter = RowConverter()
+        self._page: M | None = None
+        self._events: RepeatedCompositeFieldContainer[RecordedEvent] | None = None
+        self._count = 0
+        self._bytes = 0
+
+    def fill(self, rows: Sequence[asyncpg.Record]) -> Iterator[M]:
+        """Adds the rows' events; yields each page they fill. A page not yet full is kept for
+        the next rows (``flush`` sends it)."""
+        converter = self._converter
+        for row in rows:
+            if self._events is None:
+                self._page, self._events = self._new_page()
+                self._count = self._bytes = 0
+            converter.convert(self._events.add, row)
+            self._count += 1
+            self._bytes += converter.size
+            if self._count >= self._size or self._bytes >= PAGE_BYTES:
+                assert self._page is not None
+                yield self._page
+                self._page = self._events = None
+
+    def flush(self) -> M | None:
+        """The page not yet full, if it holds any event; the next event starts a new one."""
+        page = self._page
+        self._page = self._events = None
+        return page
+
+
+async def paged(rows: AsyncIterator[Sequence[asyncpg.Record]], pages: Pages[M]) -> AsyncIterator[M]:
+    """The pages of a whole read."""
+    async for chunk in rows:
+        for page in pages.fill(chunk):
             yield page
-            page, page_bytes = [], 0
-    if page:
-        yield page
+    last = pages.flush()
+    if last is not None:
+        yield last
+
+
+def stream_page() -> tuple[pb.ReadStreamResponse, RepeatedCompositeFieldContainer[RecordedEvent]]:
+    page = pb.ReadStreamResponse()
+    return page, page.events
+
+
+def all_page() -> tuple[pb.ReadAllResponse, RepeatedCompositeFieldContainer[RecordedEvent]]:
+    page = pb.ReadAllResponse()
+    return page, page.events
+
+
+def subscribe_page() -> tuple[pb.SubscribeResponse, RepeatedCompositeFieldContainer[RecordedEvent]]:
+    page = pb.SubscribeResponse()
+    return page, page.page.events
+
+
+def fill_events(
+    events: RepeatedCompositeFieldContainer[RecordedEvent], rows: Sequence[asyncpg.Record]
+) -> None:
+    """A list response's events, filled in place."""
+    converter = RowConverter()
+    for row in rows:
+        converter.convert(events.add, row)
+
+
+def one_by_one(rows: Sequence[asyncpg.Record], converter: RowConverter) -> Iterator[RecordedEvent]:
+    """The rows' events, each a message of its own (one_per_message)."""
+    for row in rows:
+        yield converter.convert(RecordedEvent, row)
 
 
 # Page-token kinds: a token pages only the listing that issued it, and only for the

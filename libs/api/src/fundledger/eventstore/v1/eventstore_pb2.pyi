@@ -177,6 +177,7 @@ class ReadStreamRequest(_message.Message):
     MAX_COUNT_FIELD_NUMBER: _builtins.int
     MAX_RECORDED_AT_FIELD_NUMBER: _builtins.int
     BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    ONE_PER_MESSAGE_FIELD_NUMBER: _builtins.int
     stream_id: _builtins.str
     """Stream to read."""
     from_version: _builtins.int
@@ -186,8 +187,14 @@ class ReadStreamRequest(_message.Message):
     max_count: _builtins.int
     """Maximum events to return; 0 = all."""
     batch_size: _builtins.int
-    """When > 0, each response carries up to this many events in `events` (at most
-    1000; far fewer messages, much faster); 0 = one event per response in `event`.
+    """Events per response page in `events`: 0 = the server's default page (up to 1000
+    events); 1..1000 = at most that many; more is INVALID_ARGUMENT. Any page also ends once
+    its encoded size reaches about 1 MiB (it always holds at least one event), so a page
+    stays far below a client's default 4 MiB receive limit. Must be 0 with one_per_message.
+    """
+    one_per_message: _builtins.bool
+    """True: one event per response, in `event` (the old default of batch_size 0; a message
+    costs about as much as a page, so this is many times slower). False (default): pages.
     """
     @_builtins.property
     def max_recorded_at(self) -> _timestamp_pb2.Timestamp:
@@ -202,10 +209,11 @@ class ReadStreamRequest(_message.Message):
         max_count: _builtins.int = ...,
         max_recorded_at: _timestamp_pb2.Timestamp | None = ...,
         batch_size: _builtins.int = ...,
+        one_per_message: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_from_version", b"_from_version", "from_version", b"from_version", "max_recorded_at", b"max_recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_version", b"_from_version", "batch_size", b"batch_size", "direction", b"direction", "from_version", b"from_version", "max_count", b"max_count", "max_recorded_at", b"max_recorded_at", "stream_id", b"stream_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_version", b"_from_version", "batch_size", b"batch_size", "direction", b"direction", "from_version", b"from_version", "max_count", b"max_count", "max_recorded_at", b"max_recorded_at", "one_per_message", b"one_per_message", "stream_id", b"stream_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__from_version: _TypeAlias = _typing.Literal["from_version"]  # noqa: Y015
     _WhichOneofArgType__from_version: _TypeAlias = _typing.Literal["_from_version", b"_from_version"]  # noqa: Y015
@@ -215,7 +223,7 @@ Global___ReadStreamRequest: _TypeAlias = ReadStreamRequest  # noqa: Y015
 
 @_typing.final
 class ReadStreamResponse(_message.Message):
-    """ReadStreamResponse carries one event, or a page of events when batch_size was set."""
+    """ReadStreamResponse carries a page of events, or one event when one_per_message was set."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -223,11 +231,11 @@ class ReadStreamResponse(_message.Message):
     EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event(self) -> _events_pb2.RecordedEvent:
-        """The event (batch_size = 0)."""
+        """The event (one_per_message only)."""
 
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.RecordedEvent]:
-        """A page of events, in read order (batch_size > 0)."""
+        """A page of events, in read order (the default)."""
 
     def __init__(
         self,
@@ -254,14 +262,17 @@ class ReadAllRequest(_message.Message):
     CATEGORIES_FIELD_NUMBER: _builtins.int
     EVENT_TYPES_FIELD_NUMBER: _builtins.int
     BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    ONE_PER_MESSAGE_FIELD_NUMBER: _builtins.int
     from_position: _builtins.int
     """First position to return (inclusive); 0 = the beginning."""
     max_count: _builtins.int
     """Maximum events to return; 0 = all."""
     batch_size: _builtins.int
-    """When > 0, each response carries up to this many events in `events` (at most
-    1000); 0 = one event per response in `event`.
+    """Events per response page in `events`, as ReadStreamRequest.batch_size: 0 = the server's
+    default page (up to 1000 events, about 1 MiB at most); 1..1000 = at most that many.
     """
+    one_per_message: _builtins.bool
+    """True: one event per response, in `event` (batch_size must be 0). False (default): pages."""
     @_builtins.property
     def categories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Only these stream categories; empty = all."""
@@ -278,10 +289,11 @@ class ReadAllRequest(_message.Message):
         categories: _abc.Iterable[_builtins.str] | None = ...,
         event_types: _abc.Iterable[_builtins.str] | None = ...,
         batch_size: _builtins.int = ...,
+        one_per_message: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "categories", b"categories", "event_types", b"event_types", "from_position", b"from_position", "max_count", b"max_count"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["batch_size", b"batch_size", "categories", b"categories", "event_types", b"event_types", "from_position", b"from_position", "max_count", b"max_count", "one_per_message", b"one_per_message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -289,7 +301,7 @@ Global___ReadAllRequest: _TypeAlias = ReadAllRequest  # noqa: Y015
 
 @_typing.final
 class ReadAllResponse(_message.Message):
-    """ReadAllResponse carries one event, or a page of events when batch_size was set."""
+    """ReadAllResponse carries a page of events, or one event when one_per_message was set."""
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -297,11 +309,11 @@ class ReadAllResponse(_message.Message):
     EVENTS_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event(self) -> _events_pb2.RecordedEvent:
-        """The event (batch_size = 0)."""
+        """The event (one_per_message only)."""
 
     @_builtins.property
     def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.RecordedEvent]:
-        """A page of events, in position order (batch_size > 0)."""
+        """A page of events, in position order (the default)."""
 
     def __init__(
         self,
@@ -326,8 +338,17 @@ class SubscribeRequest(_message.Message):
     FROM_POSITION_FIELD_NUMBER: _builtins.int
     CATEGORIES_FIELD_NUMBER: _builtins.int
     EVENT_TYPES_FIELD_NUMBER: _builtins.int
+    BATCH_SIZE_FIELD_NUMBER: _builtins.int
+    ONE_PER_MESSAGE_FIELD_NUMBER: _builtins.int
     from_position: _builtins.int
     """First position to deliver (inclusive); unset = only events committed from now on."""
+    batch_size: _builtins.int
+    """Events per `page`, as ReadStreamRequest.batch_size: 0 = the server's default page (up to
+    1000 events, about 1 MiB at most); 1..1000 = at most that many. Catch-up sends full
+    pages; live, whatever has been committed is sent at once (a page never waits to fill).
+    """
+    one_per_message: _builtins.bool
+    """True: one event per message, in `event` (batch_size must be 0). False (default): pages."""
     @_builtins.property
     def categories(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Only these stream categories; empty = all."""
@@ -342,10 +363,12 @@ class SubscribeRequest(_message.Message):
         from_position: _builtins.int | None = ...,
         categories: _abc.Iterable[_builtins.str] | None = ...,
         event_types: _abc.Iterable[_builtins.str] | None = ...,
+        batch_size: _builtins.int = ...,
+        one_per_message: _builtins.bool = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["_from_position", b"_from_position", "from_position", b"from_position"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_position", b"_from_position", "categories", b"categories", "event_types", b"event_types", "from_position", b"from_position"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["_from_position", b"_from_position", "batch_size", b"batch_size", "categories", b"categories", "event_types", b"event_types", "from_position", b"from_position", "one_per_message", b"one_per_message"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     _WhichOneofReturnType__from_position: _TypeAlias = _typing.Literal["from_position"]  # noqa: Y015
     _WhichOneofArgType__from_position: _TypeAlias = _typing.Literal["_from_position", b"_from_position"]  # noqa: Y015
@@ -376,32 +399,66 @@ class CaughtUp(_message.Message):
 Global___CaughtUp: _TypeAlias = CaughtUp  # noqa: Y015
 
 @_typing.final
+class EventPage(_message.Message):
+    """EventPage is a page of events in position order."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    EVENTS_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[_events_pb2.RecordedEvent]:
+        """The events, at least one."""
+
+    def __init__(
+        self,
+        *,
+        events: _abc.Iterable[_events_pb2.RecordedEvent] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["events", b"events"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___EventPage: _TypeAlias = EventPage  # noqa: Y015
+
+@_typing.final
 class SubscribeResponse(_message.Message):
-    """SubscribeResponse is an event or the caught-up marker."""
+    """SubscribeResponse is a page of events (the default), one event (one_per_message), or the
+    caught-up marker; events arrive in position order, with no gaps and no repeats.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     EVENT_FIELD_NUMBER: _builtins.int
     CAUGHT_UP_FIELD_NUMBER: _builtins.int
+    PAGE_FIELD_NUMBER: _builtins.int
     @_builtins.property
     def event(self) -> _events_pb2.RecordedEvent:
-        """An event."""
+        """An event (one_per_message only)."""
 
     @_builtins.property
     def caught_up(self) -> Global___CaughtUp:
-        """Sent once, when the catch-up phase has delivered everything committed before it."""
+        """Sent once, when the catch-up phase has delivered everything committed before it:
+        every event before it is at or below its position, every event after it above.
+        """
+
+    @_builtins.property
+    def page(self) -> Global___EventPage:
+        """A page of events (the default)."""
 
     def __init__(
         self,
         *,
         event: _events_pb2.RecordedEvent | None = ...,
         caught_up: Global___CaughtUp | None = ...,
+        page: Global___EventPage | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "content", b"content", "event", b"event"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "content", b"content", "event", b"event", "page", b"page"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "content", b"content", "event", b"event"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["caught_up", b"caught_up", "content", b"content", "event", b"event", "page", b"page"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_content: _TypeAlias = _typing.Literal["event", "caught_up"]  # noqa: Y015
+    _WhichOneofReturnType_content: _TypeAlias = _typing.Literal["event", "caught_up", "page"]  # noqa: Y015
     _WhichOneofArgType_content: _TypeAlias = _typing.Literal["content", b"content"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_content) -> _WhichOneofReturnType_content | None: ...
 
