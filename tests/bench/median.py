@@ -16,10 +16,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,19 +211,42 @@ def render(runs: Sequence[Run], issue: int = ISSUE) -> str:
     return "\n".join(out) + "\n"
 
 
+RESULTS_LINE = re.compile(r"results in (\S+\.json)$")
+
+
+def results_path(lines: Iterable[str]) -> Path | None:
+    """The results file a run's output names last (run.py's closing line)."""
+    found = None
+    for line in lines:
+        match = RESULTS_LINE.search(line.rstrip())
+        if match:
+            found = Path(match.group(1))
+    return found
+
+
 def run_bench(count: int, log: Callable[[str], None]) -> list[Path]:
-    """`count` full runs of `python -m tests.bench`, one after another; their results files."""
-    out_dir = REPO_ROOT / ".bench"
+    """`count` full runs of `python -m tests.bench`, one after another, their output passed
+    through; the results files they wrote (named in their output: other runs on the machine
+    may write into .bench meanwhile)."""
     paths = []
     for n in range(count):
-        before = set(out_dir.glob("results-*.json"))
         log(f"== bench run {n + 1} of {count}")
-        code = subprocess.run([sys.executable, "-m", "tests.bench"], cwd=REPO_ROOT).returncode
-        new = sorted(set(out_dir.glob("results-*.json")) - before)
-        if code != 0 or not new:
-            log(f"== bench run {n + 1} failed (exit {code}); left out of the median")
+        lines: list[str] = []
+        with subprocess.Popen(
+            [sys.executable, "-m", "tests.bench"],
+            cwd=REPO_ROOT,
+            stdout=subprocess.PIPE,
+            text=True,
+        ) as child:
+            assert child.stdout is not None
+            for line in child.stdout:
+                log(line.rstrip("\n"))
+                lines.append(line)
+        path = results_path(lines)
+        if child.returncode != 0 or path is None or not path.exists():
+            log(f"== bench run {n + 1} failed (exit {child.returncode}); left out of the median")
             continue
-        paths.append(new[-1])
+        paths.append(path)
     return paths
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.bench.measure import Figure
-from tests.bench.median import load_run, main, median_of, render, target_rows
+from tests.bench.median import load_run, main, median_of, render, results_path, target_rows
 from tests.bench.report import write_json
 from tests.bench.stats import Measurement
 from tests.bench.targets import check_targets
@@ -110,3 +110,13 @@ def test_results_without_issue_11_values_still_load(tmp_path: Path) -> None:
     )
     [row] = target_rows([load_run(old)])
     assert (row.values, row.median, row.verdict) == ([None], None, "n/a")
+
+
+def test_a_runs_results_file_is_the_one_its_output_names() -> None:
+    output = [
+        "  echo.c1   484 calls/s\n",
+        "\n",
+        "whole run 94 s; results in /work/main/.bench/results-20261207T081428Z.json\n",
+    ]
+    assert results_path(output) == Path("/work/main/.bench/results-20261207T081428Z.json")
+    assert results_path(["bench: FUNDLEDGER_BENCH_PHASES: unknown ['x']\n"]) is None
