@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from tests.bench.read_pages import PAGED_BATCH_SIZE, PAGED_LABEL
+from tests.bench.read_pages import PAGED_LABEL
 
 if TYPE_CHECKING:
     from tests.bench.phases import Phases
@@ -24,21 +24,13 @@ PAGED_EVENT_BYTES = 283
 
 async def batched_reads(p: Phases) -> None:
     small = await p.seeded("small")
-    work = p.work(
-        "read", events=50, tag=small.tag, streams=small.streams, batch_size=PAGED_BATCH_SIZE
-    )
+    work = p.work("read", events=50, tag=small.tag, streams=small.streams)
     if "small" not in p.primed:  # phase `reads` did not run: prime as it would have
         await p.prime(work)
         p.primed.add("small")
     p.log(f"ReadStream in {PAGED_LABEL}, each after its same-bytes baseline")
     for events, layout in ((50, small), (1000, await p.seeded("long"))):
-        work = p.work(
-            "read",
-            events=events,
-            tag=layout.tag,
-            streams=layout.streams,
-            batch_size=PAGED_BATCH_SIZE,
-        )
+        work = p.work("read", events=events, tag=layout.tag, streams=layout.streams)
         page = events * PAGED_EVENT_BYTES
         for c in (1, 16):
             echo = p.work("echo", payload_bytes=page)
