@@ -66,14 +66,14 @@ class CliDriver:
 
     def events(self, stream_id: str) -> list[events_pb2.RecordedEvent]:
         """Every event of the stream, read straight from the event store."""
-        request = eventstore_pb2.ReadStreamRequest(stream_id=stream_id, batch_size=1000)
+        request = eventstore_pb2.ReadStreamRequest(stream_id=stream_id)
         try:
             responses = list(self.eventstore.ReadStream(request, timeout=30))
         except grpc.RpcError as err:
             if err.code() is grpc.StatusCode.NOT_FOUND:
                 return []
             raise
-        return [e for r in responses for e in ([r.event] if r.HasField("event") else r.events)]
+        return [e for page in responses for e in page.events]
 
     def version(self, stream_id: str) -> int:
         try:

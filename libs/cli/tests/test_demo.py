@@ -85,13 +85,14 @@ async def test_the_stream_holds_the_history_the_reallocation_and_the_file(
             eventstore_pb2.GetStreamInfoRequest(stream_id=result.fund_id), timeout=30
         )
         tail = [
-            response.event
-            async for response in store.ReadStream(
+            event
+            async for page in store.ReadStream(
                 eventstore_pb2.ReadStreamRequest(
                     stream_id=result.fund_id, from_version=generated + 1
                 ),
                 timeout=30,
             )
+            for event in page.events
         ]
     # ... and FILE_ATTACHED for the uploaded report.
     assert info.version == result.commit.new_version + 1

@@ -125,7 +125,7 @@ async def stream_version(store: Any, fund_id: str) -> int:
 
 async def read_from(store: Any, fund_id: str, from_version: int) -> list[events_pb2.RecordedEvent]:
     request = es.ReadStreamRequest(stream_id=fund_id, from_version=from_version)
-    return [r.event async for r in store.ReadStream(request)]
+    return [e async for page in store.ReadStream(request) for e in page.events]
 
 
 def proposals(*amounts: tuple[str, int]) -> list[pb.Proposal]:

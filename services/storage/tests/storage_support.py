@@ -65,8 +65,9 @@ async def download(stack: Stack, file_id: str) -> tuple[list[pb.DownloadFileResp
 async def stream_events(stack: Stack, stream_id: str) -> list[RecordedEvent]:
     try:
         return [
-            r.event
-            async for r in stack.store_stub.ReadStream(es.ReadStreamRequest(stream_id=stream_id))
+            e
+            async for page in stack.store_stub.ReadStream(es.ReadStreamRequest(stream_id=stream_id))
+            for e in page.events
         ]
     except grpc.aio.AioRpcError as err:
         if err.code() == grpc.StatusCode.NOT_FOUND:

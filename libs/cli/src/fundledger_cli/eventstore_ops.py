@@ -14,8 +14,6 @@ from fundledger_cli.event_input import ProposedEvent
 from fundledger_cli.import_runner import VersionConflict
 
 CLI_SOURCE = "fundledger-cli"
-# The server's page limit for batched reads.
-READ_BATCH = 1000
 
 _STATES = {
     "any": eventstore_pb2.STREAM_STATE_ANY,
@@ -84,16 +82,14 @@ def read_stream(
             else eventstore_pb2.READ_DIRECTION_FORWARDS
         ),
         max_count=max_count,
-        batch_size=READ_BATCH,
     )
     if from_version is not None:
         request.from_version = from_version
     if as_of is not None:
         request.max_recorded_at.FromDatetime(as_of)
-    for response in stub.ReadStream(request, timeout=timeout):
-        if response.HasField("event"):
-            yield response.event
-        yield from response.events
+    # Pages, the store's default: up to 1000 events (about 1 MiB at most) per message.
+    for page in stub.ReadStream(request, timeout=timeout):
+        yield from page.events
 
 
 def stream_version(channel: grpc.Channel, stream_id: str, timeout: float) -> int:

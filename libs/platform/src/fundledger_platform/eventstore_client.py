@@ -27,8 +27,6 @@ from fundledger_platform.settings import TlsSettings
 from fundledger_platform.telemetry import client_interceptors
 from fundledger_platform.tls import ReloadingChannel
 
-# Events per response message: paging the stream makes reads several times cheaper.
-PAGE = 500
 # Pauses before re-sending an idempotent append whose outcome is unknown.
 APPEND_RETRY_DELAYS = (0.1, 0.4, 1.0)
 
@@ -100,10 +98,11 @@ class EventStoreClient:
         backwards: bool = False,
     ) -> list[RecordedEvent]:
         """Events of one stream; [] when the stream does not exist."""
+        # The server's default page (up to 1000 events, ~1 MiB): one message per page costs
+        # about what one event alone would, so reads are several times cheaper than one by one.
         request = pb.ReadStreamRequest(
             stream_id=stream_id,
             max_count=max_count,
-            batch_size=PAGE,
             direction=pb.READ_DIRECTION_BACKWARDS if backwards else pb.READ_DIRECTION_FORWARDS,
         )
         if from_version is not None:
@@ -129,17 +128,15 @@ class EventStoreClient:
         max_count: int = 0,
     ) -> AsyncIterator[RecordedEvent]:
         request = pb.ReadAllRequest(
-            from_position=from_position,
-            categories=list(categories),
-            max_count=max_count,
-            batch_size=PAGE,
+            from_position=from_position, categories=list(categories), max_count=max_count
         )
         async for page in self.stub.ReadAll(request, timeout=self._timeout * 10):
             for event in page.events:
                 yield event
 
     async def head_position(self) -> int:
-        """The log's head position (via Subscribe's caught-up marker, without events)."""
+        """The log's head position (via Subscribe's caught-up marker: a subscription from now
+        on sends no page before it)."""
         call = self.stub.Subscribe(pb.SubscribeRequest(), timeout=self._timeout)
         try:
             async for message in call:

@@ -13,6 +13,12 @@ from snapshotter_stack import Stack, StackFactory, seen_version, wait_seen
 from snapshotter_support import append_many, list_all, new_fund
 
 
+async def fund_events(stack: Stack, fund_id: str) -> list[Any]:
+    """The fund's events, read from the store in pages (its default)."""
+    request = es.ReadStreamRequest(stream_id=fund_id)
+    return [e async for page in stack.store_stub.ReadStream(request) for e in page.events]
+
+
 async def test_snapshots_every_50_events_exactly(stack: Stack) -> None:
     fund_id = new_fund()
     await append_many(stack.store_stub, fund_id, 160)
@@ -26,9 +32,7 @@ async def test_snapshots_every_50_events_exactly(stack: Stack) -> None:
     assert [s.events_since_previous for s in snapshots] == [50, 50, 50]
 
     # Each records its version's event time and position, not the wall clock.
-    events = [
-        r.event async for r in stack.store_stub.ReadStream(es.ReadStreamRequest(stream_id=fund_id))
-    ]
+    events = await fund_events(stack, fund_id)
     by_version = {e.version: e for e in events}
     for snapshot in snapshots:
         event = by_version[snapshot.version]
@@ -52,9 +56,7 @@ async def test_redelivered_and_gap_skipped_events_neither_double_nor_miss(stack:
     assert [s.version for s in await list_all(stack.api, fund_id)] == [100, 50]
 
     tracker = stack.snapshotter.tracker
-    events = [
-        r.event async for r in stack.store_stub.ReadStream(es.ReadStreamRequest(stream_id=fund_id))
-    ]
+    events = await fund_events(stack, fund_id)
     for event in (events[49], events[99], events[119]):  # redeliveries of old events
         made = await tracker.advance(
             Progress(fund_id, event.version, event.position, event.recorded_at.ToDatetime(UTC))
@@ -70,9 +72,7 @@ async def test_gap_in_delivery_still_snapshots_the_skipped_multiple(
     stack = await stack_factory(bus_subject_prefix="nowhere.events", catchup_seconds=3600)
     fund_id = new_fund()
     await append_many(stack.store_stub, fund_id, 60)
-    events = [
-        r.event async for r in stack.store_stub.ReadStream(es.ReadStreamRequest(stream_id=fund_id))
-    ]
+    events = await fund_events(stack, fund_id)
     tracker = stack.snapshotter.tracker
 
     def at(version: int) -> Progress:
