@@ -45,21 +45,19 @@ def _children(parent: int) -> list[int]:
     return found
 
 
-def _cmdline(pid: int) -> bytes | None:
+def _is_worker(pid: int) -> bool:
     try:
-        return (_PROC / str(pid) / "cmdline").read_bytes()
+        environ = (_PROC / str(pid) / "environ").read_bytes()
     except OSError:
-        return None
+        return False
+    return any(v.startswith(b"FUNDLEDGER_WORKER_INDEX=") for v in environ.split(b"\0"))
 
 
-def _workers(parent: int) -> list[int]:
-    """A service's worker processes: its children that run its own command (the supervisor
-    starts each as `python -m <service>` again). Other children (the bench process's own
-    servers, when the bench itself is probed) are not counted."""
-    command = _cmdline(parent)
-    if not command:
-        return []
-    return [pid for pid in _children(parent) if _cmdline(pid) == command]
+def service_processes(pid: int) -> list[int]:
+    """A service's processes: ``pid`` and, when it supervises workers, its workers (children
+    the supervisor marked with FUNDLEDGER_WORKER_INDEX; fundledger_platform.workers). Other
+    children (the bench's own servers, when the bench process itself is probed) are not."""
+    return [pid, *(child for child in _children(pid) if _is_worker(child))]
 
 
 def _machine() -> tuple[float, float]:
@@ -75,7 +73,7 @@ class CpuProbe:
 
     def snapshot(self) -> CpuSnapshot:
         processes: dict[str, dict[int, float]] = {}
-        groups = {name: [pid, *_workers(pid)] for name, pid in self._pids.items()}
+        groups = {name: service_processes(pid) for name, pid in self._pids.items()}
         if self._postmaster is not None:
             groups["postgres"] = [self._postmaster, *_children(self._postmaster)]
         for name, members in groups.items():
