@@ -57,3 +57,10 @@ def test_a_bad_worker_count_names_the_variable(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("FUNDLEDGER_WORKERS", value)
     with pytest.raises(ValueError, match="FUNDLEDGER_WORKERS"):
         WorkerSettings.from_env()
+
+
+def test_a_pod_budget_is_shared_by_the_workers_only_under_a_supervisor() -> None:
+    assert WorkerSettings(count=4).share(20) == 20  # not supervised: one process, all of it
+    assert WorkerSettings(count=2, index=1).share(20) == 10
+    assert WorkerSettings(count=3, index=0).share(20) == 7  # rounded up
+    assert WorkerSettings(count=8, index=0).share(12, minimum=4) == 4

@@ -279,6 +279,15 @@ class WorkerSettings:
         """Whether this process runs the background roles (worker 0, or no workers at all)."""
         return self.index is None or self.index == 0
 
+    def share(self, pod_total: int, minimum: int = 1) -> int:
+        """This process's share of a per-pod budget (a pool's connections): the budget
+        divided over the workers, rounded up, at least ``minimum``; all of it outside a
+        supervisor. The *_DB_POOL_* settings stay per pod, so the connections a pod may open
+        (and docs/deploy.md's sum against max_connections) do not grow with the cores."""
+        if self.index is None:
+            return pod_total
+        return max(minimum, math.ceil(pod_total / self.count))
+
     @classmethod
     def from_env(cls) -> WorkerSettings:
         _, run_dir = _raw("WORKER_RUN_DIR")

@@ -102,10 +102,12 @@ async def _watch_transactions(pool: asyncpg.Pool, interval: float = 15.0) -> Non
 
 
 async def build(settings: Settings) -> EventStore:
+    worker = settings.server.worker
     pool = await create_pool(
         settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
+        # Per pod: each worker opens its share (WorkerSettings.share).
+        min_size=worker.share(settings.db_pool_min),
+        max_size=worker.share(settings.db_pool_max),
         application_name="event-store",
         # A generic plan over a table of hundreds of day partitions costs ~100 ms
         # to build (measured) and PostgreSQL builds one per connection and

@@ -68,10 +68,14 @@ class Projector:
 async def build(settings: Settings, *, eventstore_token: TokenSource | None = None) -> Projector:
     """``eventstore_token``: the projector's own identity towards the event store; by default
     FUNDLEDGER_AUTH_TOKEN_FILE (tests pass the stack's service token)."""
+    worker = settings.server.worker
+    # Per pod: each worker opens its share (WorkerSettings.share), never below what the
+    # reads keep aside plus one apply connection.
+    pool_max = worker.share(settings.db_pool_max, minimum=READ_CONNECTIONS + 1)
     pool = await create_pool(
         settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
+        min_size=min(pool_max, worker.share(settings.db_pool_min)),
+        max_size=pool_max,
         application_name="projector",
     )
     tls = settings.server.tls
@@ -90,7 +94,7 @@ async def build(settings: Settings, *, eventstore_token: TokenSource | None = No
     rows = PgProjectionRows(pool)
     heads = FundHeads(pool)
     store = LiveFundStore(
-        pool, max(1, min(settings.apply_concurrency, settings.db_pool_max - READ_CONNECTIONS))
+        pool, max(1, min(settings.apply_concurrency, pool_max - READ_CONNECTIONS))
     )
     applier = Applier(store, source, waiters)
     rebuild_lock = PgRebuildLock(settings.database_url, pool)

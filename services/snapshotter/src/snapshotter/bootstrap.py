@@ -67,10 +67,12 @@ async def build(
 ) -> Snapshotter:
     """``eventstore_token``: the snapshotter's own identity towards the event store; by default
     FUNDLEDGER_AUTH_TOKEN_FILE (tests pass the stack's service token)."""
+    worker = settings.server.worker
     pool = await create_pool(
         settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
+        # Per pod: each worker opens its share (WorkerSettings.share).
+        min_size=worker.share(settings.db_pool_min),
+        max_size=worker.share(settings.db_pool_max),
         application_name="snapshotter",
     )
     tls = settings.server.tls

@@ -74,10 +74,12 @@ async def _assemble(
     token: TokenSource | None,
     resources: AsyncExitStack,
 ) -> Storage:
+    worker = settings.server.worker
     pool = await create_pool(
         settings.database_url,
-        min_size=settings.db_pool_min,
-        max_size=settings.db_pool_max,
+        # Per pod: each worker opens its share (WorkerSettings.share).
+        min_size=worker.share(settings.db_pool_min),
+        max_size=worker.share(settings.db_pool_max),
         application_name="storage",
     )
     resources.push_async_callback(pool.close)
