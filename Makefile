@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bootstrap protos lint migrate bench fmt demo loadtest
+.PHONY: run test bootstrap protos lint migrate bench bench-median fmt demo loadtest
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -37,6 +37,11 @@ demo:
 ## Benchmarks with same-run baselines (not part of `make test`).
 bench: bootstrap
 	$(PY) -m tests.bench
+
+## Three full benchmark runs (FUNDLEDGER_BENCH_RUNS=N for another count), then the issue-11
+## targets' medians as markdown (printed, and written to .bench/median-<UTC time>.md).
+bench-median: bootstrap
+	$(PY) -m tests.bench.median --runs $${FUNDLEDGER_BENCH_RUNS:-3}
 
 ## Locust gRPC load test: 100 users for 60 s, report in .loadtest/, exit non-zero on a gate breach.
 loadtest: bootstrap
