@@ -12,6 +12,9 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from fundledger.eventstore.v1 import events_pb2, eventstore_pb2
+from fundledger_cli.render import event_json
+
 Cli = Any  # conftest.CliDriver
 
 
@@ -44,6 +47,29 @@ def test_append_single_event_and_read_it_back(cli: Cli, fund_id: str) -> None:
     assert json.loads(line)["data"]["committed_capital_cents"] == 100000
     table = cli.run("events", "read", fund_id)
     assert "FUND_CREATED" in table.stdout
+
+
+def test_read_prints_the_same_from_pages_as_from_single_events(cli: Cli) -> None:
+    """The CLI reads pages, the store's default; it prints exactly what it printed when every
+    event came in a message of its own — across page boundaries (1,050 events: two pages)."""
+    stream = f"note-{uuid.uuid4()}"
+    for start in range(0, 1050, 150):
+        events = [
+            events_pb2.EventData(event_type="NOTE_ADDED", data=json.dumps({"i": i}).encode())
+            for i in range(start, start + 150)
+        ]
+        request = eventstore_pb2.AppendToStreamRequest(stream_id=stream, events=events)
+        cli.eventstore.AppendToStream(request, timeout=30)
+    one_by_one = eventstore_pb2.ReadStreamRequest(stream_id=stream, one_per_message=True)
+    single = [r.event for r in cli.eventstore.ReadStream(one_by_one, timeout=30)]
+    assert len(single) == 1050
+
+    read = cli.run("events", "read", stream, "--json", "-n", "0")
+    assert read.stdout.splitlines() == [event_json(e) for e in single]
+    back = cli.run("events", "read", stream, "--json", "-n", "1020", "-b", "--from-version", "1040")
+    assert back.stdout.splitlines() == [event_json(e) for e in single[1039::-1][:1020]]
+    table = cli.run("events", "read", stream, "-n", "0")
+    assert f"{stream}: 1050 event(s)" in table.stdout
 
 
 def test_append_from_jsonl_in_batches(cli: Cli, fund_id: str, tmp_path: Path) -> None:
