@@ -13,6 +13,7 @@ from tests.bench.auth_figures import server_of
 from tests.bench.measure import Figure
 from tests.bench.peer_figures import is_peer
 from tests.bench.peer_threads import PEER
+from tests.bench.phase_workers import server_name as workers_server
 
 # The process group serving each figure kind that the event store does not serve. A new
 # phase whose calls another process serves adds its kinds here.
@@ -40,6 +41,9 @@ def server_group(key: str) -> str | None:
     auth_server = server_of(key)  # the auth phase's secure and plaintext instances
     if auth_server is not None:
         return auth_server
+    if kind == "workers":  # workers.<kind>.w<count>...: that count's own instance
+        _, what, count = key.split(".")[:3]
+        return workers_server(what, int(count.removeprefix("w")))
     if kind in ("echo-bare", "stream50-bare"):
         return "echo-bare"
     if kind.startswith(("echo", "stream")):

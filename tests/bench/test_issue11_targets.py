@@ -13,6 +13,7 @@ from tests.bench.measure import Figure
 from tests.bench.peer_figures import COMPARISONS, get_key, save_key
 from tests.bench.peer_threads import PEER
 from tests.bench.pg_work import RAW_INSERTED, pg_work
+from tests.bench.phase_workers import workers_key
 from tests.bench.read_pages import events_in, read_request
 from tests.bench.report import render, write_json
 from tests.bench.server_cpu import cpu_us_per_call, server_group
@@ -109,6 +110,8 @@ def test_server_cpu_per_call_is_the_serving_groups_cpu_seconds_over_its_calls() 
     assert server_group("echo-bare.c16") == "echo-bare"
     assert server_group(save_key(8)) == PEER
     assert server_group("read50b.c16") == "event-store"
+    assert server_group(workers_key("append", 2, 1)) == "event-store-w2"
+    assert server_group(workers_key("state", 1, 0)) == "projector-w1"
     # Raw PostgreSQL baselines have no server of ours; a figure without calls has no per call.
     assert cpu_us_per_call(figure("insert.c8", 1_000, cpu={"postgres": 90})) is None
     assert cpu_us_per_call(figure("unnest100.c4", 100, cpu={"postgres": 90})) is None
