@@ -28,6 +28,7 @@ from tests.bench.phase_auth import authentication_cost
 from tests.bench.phase_batched import batched_reads
 from tests.bench.phase_funds import fund_services
 from tests.bench.phase_peer import eventsourcing_peer
+from tests.bench.phase_workers import worker_scaling
 from tests.bench.settings import BenchSettings
 from tests.bench.stack import Stack
 from tests.bench.workloads import Workload
@@ -103,7 +104,7 @@ class Phases:
             "appends": (self.appends,),
             "peer": (lambda: eventsourcing_peer(self),),
             "auth": (lambda: authentication_cost(self),),
-            # ← new phases here, e.g. "workers": (lambda: <phase_workers entry>(self),),
+            "workers": (lambda: worker_scaling(self),),
         }
         try:
             for step in steps[phase]:

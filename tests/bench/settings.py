@@ -14,7 +14,18 @@ from fundledger_platform.settings import (
 )
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
-PHASES = ("echo", "reads", "batched", "scale", "funds", "allocation", "appends", "peer", "auth")
+PHASES = (
+    "echo",
+    "reads",
+    "batched",
+    "scale",
+    "funds",
+    "allocation",
+    "appends",
+    "workers",
+    "peer",
+    "auth",
+)
 
 
 @dataclass(frozen=True)
