@@ -100,6 +100,8 @@ DECLARE
     v_cur bigint;              -- the stream's version before this append (0: no stream)
     v_exists boolean;
     v_tenant text;             -- the stream's tenant
+    v_first_at timestamptz;    -- the stream's first and last recorded_at: every event of it
+    v_last_at timestamptz;     -- lies between them (what lets a read prune partitions)
     v_ok boolean;
     v_claimed integer;
     v_key_mine boolean;        -- this append claimed its key (to undo if it fails)
@@ -140,7 +142,8 @@ BEGIN
         r_result := NULL;
         v_key_mine := false;
 
-        SELECT s.version, s.tenant INTO v_cur, v_tenant
+        SELECT s.version, s.tenant, s.first_recorded_at, s.last_recorded_at
+        INTO v_cur, v_tenant, v_first_at, v_last_at
         FROM eventstore.streams s WHERE s.stream_id = p_streams[i];
         v_exists := FOUND;
         IF NOT v_exists THEN
@@ -263,13 +266,15 @@ BEGIN
                 IF v_found = v_n AND v_same AND v_lo = v_hi
                    AND (v_kind <> 'exact' OR v_lo = p_expected[i])
                    AND (v_kind <> 'no_stream' OR v_lo = 0) THEN
-                    -- A dynamic statement: planned with its values, never as a generic plan
-                    -- over every partition.
+                    -- A dynamic statement, planned with its values (never as a generic plan
+                    -- over every partition), which the stream's recorded_at bounds prune to
+                    -- the partitions it wrote.
                     EXECUTE 'SELECT min(position), max(position), max(recorded_at) '
                             'FROM eventstore.events '
-                            'WHERE stream_id = $1 AND version BETWEEN $2 AND $3'
+                            'WHERE stream_id = $1 AND version BETWEEN $2 AND $3 '
+                            'AND recorded_at BETWEEN $4 AND $5'
                     INTO r_first_position, r_last_position, r_recorded_at
-                    USING p_streams[i], v_lo + 1, v_lo + v_n;
+                    USING p_streams[i], v_lo + 1, v_lo + v_n, v_first_at, v_last_at;
                     IF r_first_position IS NOT NULL THEN
                         r_outcome := 'replayed';
                         r_first_version := v_lo + 1;

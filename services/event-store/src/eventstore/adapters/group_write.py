@@ -70,17 +70,18 @@ class PostgresGroupWriter:
             if self._conn is None:
                 self._conn = await self._pool.acquire()
             return await write_group(self._conn, commands, rollup=self._rollup)
-        except asyncpg.PostgresError as err:
-            # The statement failed and its transaction rolled back; the connection is fine.
-            if isinstance(err, _TRANSIENT):
+        except Exception as err:
+            lost = _lost(self._conn)
+            # A statement that failed on a live connection rolled back and left it usable;
+            # after anything else the next group takes a fresh connection.
+            if lost or not isinstance(err, asyncpg.PostgresError):
+                await self._drop()
+            if lost or isinstance(err, _TRANSIENT):
                 raise GroupWriteInterrupted(str(err)) from err
             raise
-        except BaseException as err:
-            # Lost, or in a state nobody knows (a cancellation mid-call): the next group
-            # takes a fresh connection.
+        except BaseException:
+            # Cancelled mid-call: the connection's state is unknown.
             await self._drop()
-            if isinstance(err, _TRANSIENT):
-                raise GroupWriteInterrupted(str(err)) from err
             raise
 
     async def close(self) -> None:
@@ -95,6 +96,15 @@ class PostgresGroupWriter:
             await self._pool.release(conn)
         except Exception as err:  # a broken connection: the pool replaces it
             log.debug("writer connection released with an error: %r", err)
+
+
+def _lost(conn: PooledConn | None) -> bool:
+    if conn is None:
+        return True
+    try:
+        return conn.is_closed()
+    except asyncpg.InterfaceError:  # the pool took it back when the server closed it
+        return True
 
 
 _KINDS = {
