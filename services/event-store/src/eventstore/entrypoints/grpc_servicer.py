@@ -89,15 +89,16 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         backwards = m.backwards(request.direction)
         max_recorded_at = m.time_of(request, "max_recorded_at")
         size = m.batch_size(request.batch_size, request.one_per_message)
-        head = await self._head(request.stream_id)
-        rows = self._reader.read_stream(
-            head,
+        rows = await self._reader.read_stream(
+            request.stream_id,
             from_version=from_version,
             backwards=backwards,
             max_count=max_count,
             max_recorded_at=max_recorded_at,
             chunk=size or PAGE,
         )
+        if rows is None:
+            raise _stream_not_found(request.stream_id)
         if size == 0:
             converter = RowConverter()
             async for chunk in rows:
@@ -281,12 +282,16 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     async def _head(self, stream_id: str) -> StreamHead:
         head = await self._reader.head(stream_id)
         if head is None:
-            raise NotFound(
-                f"stream {stream_id} does not exist",
-                reason=Reason.STREAM_NOT_FOUND,
-                metadata={"stream_id": stream_id},
-            )
+            raise _stream_not_found(stream_id)
         return head
+
+
+def _stream_not_found(stream_id: str) -> NotFound:
+    return NotFound(
+        f"stream {stream_id} does not exist",
+        reason=Reason.STREAM_NOT_FOUND,
+        metadata={"stream_id": stream_id},
+    )
 
 
 def _require_categories(permission: str, categories: list[str]) -> None:
