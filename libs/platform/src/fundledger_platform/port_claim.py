@@ -6,8 +6,9 @@ silently share the port. Workers must share it, so the supervisor claims the por
 - a *reservation*: a TCP socket bound with SO_REUSEPORT and never listening. It fixes the
   port number (port 0 picks one, handed to every worker) and keeps it while workers come and
   go. A process without SO_REUSEPORT (a stray single-process instance) cannot bind beside it.
-- a *lock*: an abstract Unix socket named after host and port. SO_REUSEPORT would let a
-  second supervisor of the same user join the port; its lock bind fails instead. Abstract
+- a *lock*: an abstract Unix socket named after the port. SO_REUSEPORT would let a second
+  supervisor of the same user join the port (on any address: one bound to 127.0.0.1 would
+  even take the loopback traffic from one bound to 0.0.0.0); its lock bind fails instead. Abstract
   sockets vanish with their process, so a killed supervisor leaves nothing stale behind.
 """
 
@@ -32,8 +33,9 @@ class PortClaim:
         self._lock.close()
 
 
-def lock_name(host: str, port: int) -> str:
-    return f"\0fundledger-grpc-port/{host}:{port}"
+def lock_name(port: int) -> str:
+    """Per port, whatever the address: see the module's docstring."""
+    return f"\0fundledger-grpc-port/{port}"
 
 
 def claim_port(host: str, port: int) -> PortClaim:
@@ -53,7 +55,7 @@ def claim_port(host: str, port: int) -> PortClaim:
     bound = int(reservation.getsockname()[1])
     lock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
-        lock.bind(lock_name(host, bound))
+        lock.bind(lock_name(bound))
     except OSError as err:
         lock.close()
         reservation.close()

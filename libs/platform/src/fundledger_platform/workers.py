@@ -29,6 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from fundledger_platform.metrics import (
+    DISABLED,
     forget_worker,
     multiprocess_registry,
     start_metrics_server,
@@ -124,12 +125,21 @@ class Supervisor:
 
     async def _supervise(self) -> int:
         try:
-            # All at once: each worker connects and warms up on its own core.
-            started = await asyncio.gather(*(self._start(slot) for slot in self._slots))
-            if not all(started):
-                if self._stopping.is_set():
-                    return 0
-                raise WorkersFailed("a worker exited before serving: see its log lines")
+            # All at once: each worker connects and warms up on its own core. The first that
+            # dies before serving fails the start (the others are stopped, not awaited).
+            starting = {asyncio.ensure_future(self._start(slot)) for slot in self._slots}
+            try:
+                while starting:
+                    done, starting = await asyncio.wait(
+                        starting, return_when=asyncio.FIRST_COMPLETED
+                    )
+                    if not all(task.result() for task in done):
+                        if self._stopping.is_set():
+                            return 0
+                        raise WorkersFailed("a worker exited before serving: see its log lines")
+            finally:
+                for pending in starting:
+                    pending.cancel()
             log.info("%s: %d workers serving", self.settings.service_name, self.count)
             watchers = [asyncio.create_task(self._watch(slot)) for slot in self._slots]
             try:
@@ -154,18 +164,19 @@ class Supervisor:
         (or a stop came)."""
         ready = ready_file(self._run_dir, slot.index)
         ready.unlink(missing_ok=True)
-        env = child_environment(
-            {
-                "FUNDLEDGER_WORKERS": str(self.count),
-                "FUNDLEDGER_WORKER_INDEX": str(slot.index),
-                "FUNDLEDGER_WORKER_RUN_DIR": str(self._run_dir),
-                "FUNDLEDGER_SUPERVISOR_PID": str(os.getpid()),
-                "FUNDLEDGER_GRPC_PORT": str(self.port),
-                # The supervisor serves the pod's one endpoint, from the workers' files.
-                "FUNDLEDGER_METRICS_PORT": "-1",
-                "PROMETHEUS_MULTIPROC_DIR": str(self._metrics_dir),
-            }
-        )
+        given = {
+            "FUNDLEDGER_WORKERS": str(self.count),
+            "FUNDLEDGER_WORKER_INDEX": str(slot.index),
+            "FUNDLEDGER_WORKER_RUN_DIR": str(self._run_dir),
+            "FUNDLEDGER_SUPERVISOR_PID": str(os.getpid()),
+            "FUNDLEDGER_GRPC_PORT": str(self.port),
+            # The supervisor serves the pod's one endpoint, from the workers' files.
+            "FUNDLEDGER_METRICS_PORT": "-1",
+        }
+        if self.settings.metrics_port != DISABLED:
+            # Only then: every metric update is a write to a mapped file in this mode.
+            given["PROMETHEUS_MULTIPROC_DIR"] = str(self._metrics_dir)
+        env = child_environment(given)
         slot.process = await asyncio.create_subprocess_exec(
             sys.executable,
             "-m",
