@@ -20,6 +20,7 @@ import grpc
 import pytest
 from fundledger.eventstore.v1 import events_pb2, eventstore_pb2_grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger_devstack.loopback_http import fetch
 from fundledger_devstack.nats import NatsServer
 from worker_processes import (
     CHANNELS,
@@ -118,6 +119,28 @@ async def test_two_workers_share_the_port_and_each_takes_calls(workers: Service)
     # 32 new connections spread by the kernel's SO_REUSEPORT hash: both workers take some.
     assert sum(per_worker.values()) == CHANNELS
     assert all(count > 0 for count in per_worker.values()), per_worker
+
+
+async def test_one_metrics_endpoint_sums_the_workers(workers: Service) -> None:
+    started = next(line for line in workers.lines if "workers" in line and "metrics_port" in line)
+    pids = children(workers.process.pid)
+    per_worker = await _connections_per_worker(workers, pids)  # 32 appends, both workers
+    assert all(count > 0 for count in per_worker.values()), per_worker
+    body = await asyncio.to_thread(_scrape, int(started["metrics_port"]))
+    assert _sample(body, "fundledger_eventstore_events_appended_total") == CHANNELS
+    # The relay runs in worker 0 only: one series, no pid label (multiprocess_mode livemax).
+    assert [ln for ln in body.splitlines() if ln.startswith("fundledger_eventstore_relay_leader")]
+    assert "fundledger_eventstore_relay_leader{" not in body
+
+
+def _scrape(port: int) -> str:
+    status, body = fetch(f"http://127.0.0.1:{port}/metrics", timeout=WAIT_SECONDS)
+    assert status == 200
+    return body.decode()
+
+
+def _sample(body: str, name: str) -> float:
+    return sum(float(ln.rsplit(" ", 1)[1]) for ln in body.splitlines() if ln.startswith(name + " "))
 
 
 async def test_only_worker_0_runs_the_relay(workers: Service, fresh_dsn: str) -> None:
