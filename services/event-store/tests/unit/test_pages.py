@@ -83,7 +83,10 @@ def test_conversion_equals_the_plain_form_whatever_repeats() -> None:
         row(3, metadata="{}", recorded_at=AT + timedelta(microseconds=1)),
         row(4, recorded_at=earlier, causation_id="x", source="s", actor="svc", tenant=None),
         row(5, metadata='{"é": "ü"}', data='{"text": "héllo"}'),
-        row(6),
+        row(6),  # a run of three sharing metadata: merged from its bytes from the second on
+        row(7),
+        row(8),
+        row(9, metadata="{}"),
     ]
     converter = RowConverter()
     assert [converter.convert(RecordedEvent, r) for r in rows] == [plain(r) for r in rows]
