@@ -217,3 +217,27 @@ async def test_sigterm_drains_every_worker_and_exits_0(workers: Service) -> None
     assert "event-store: workers stopped" in messages
     assert not _alive(pids)
     assert not sockets(workers.port, LISTEN)
+
+
+async def test_workers_that_cannot_start_end_the_supervisor_with_exit_1(tmp_path: Path) -> None:
+    # A policy file the supervisor does not read (it builds nothing) but every worker does.
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("not_a_policy_key: 1\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FUNDLEDGER_")}
+    env.update(
+        {
+            "FUNDLEDGER_WORKERS": "2",
+            "FUNDLEDGER_GRPC_PORT": "0",
+            "FUNDLEDGER_METRICS_PORT": "-1",
+            "FUNDLEDGER_EVENTSTORE_ADDRESS": "127.0.0.1:1",
+            "FUNDLEDGER_AUTH_POLICY_FILE": str(policy),
+        }
+    )
+    service = await start("allocation", env)
+    try:
+        assert await asyncio.wait_for(service.process.wait(), WAIT_SECONDS) == 1
+    finally:
+        await stop(service)
+    messages = service.messages()
+    assert "allocation: a worker exited before serving: see its log lines" in messages
+    assert not [m for m in messages if "serving gRPC" in m]
