@@ -188,9 +188,10 @@ class ReadStreamRequest(_message.Message):
     """Maximum events to return; 0 = all."""
     batch_size: _builtins.int
     """Events per response page in `events`: 0 = the server's default page (up to 1000
-    events); 1..1000 = at most that many; more is INVALID_ARGUMENT. Any page also ends once
-    its encoded size reaches about 1 MiB (it always holds at least one event), so a page
-    stays far below a client's default 4 MiB receive limit. Must be 0 with one_per_message.
+    events); 1..1000 = at most that many (more is read as 1000, negative is INVALID_ARGUMENT).
+    Any page also ends with the event that takes its encoded size to about 1 MiB (a page
+    always holds at least one event), so it stays far below a client's default 4 MiB receive
+    limit. Must be 0 with one_per_message (else INVALID_ARGUMENT).
     """
     one_per_message: _builtins.bool
     """True: one event per response, in `event` (the old default of batch_size 0; a message
