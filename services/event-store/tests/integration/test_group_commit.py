@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
+import grpc
 import pytest
 from eventstore.adapters.group_write import write_group
 from eventstore.bootstrap import EventStore
@@ -21,6 +22,8 @@ from eventstore.service_layer.ports import GroupOutcome
 from eventstore_storage_support import rollup_like_service
 from eventstore_support import TEST_IDENTITY, append, event, new_stream, open_channel
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
+
+from tests.support.secure import SecureEnv
 
 COUNTED = ("streams", "log_head", "event_ids", "idempotency_keys")
 ANY = Expected(ExpectedKind.ANY)
@@ -273,5 +276,49 @@ async def test_concurrent_groups_of_two_servers_keep_positions_and_head_stamps(
         assert h["version"] == h["n"] == h["top"]
         assert (h["first_recorded_at"], h["last_recorded_at"]) == (h["first_at"], h["last_at"])
     assert await pool.fetchval("SELECT last_position FROM eventstore.log_head") == len(rows)
+    for c in channels:
+        await c.close()
+
+
+async def test_two_tenants_racing_for_one_stream_through_two_servers(
+    store_factory: Callable[..., Any], secure_env: SecureEnv
+) -> None:
+    """Two tenants' people append to the same new stream at once, through two servers (some
+    with idempotency keys): the first group to commit makes the stream its tenant's; every
+    append of the other tenant is NOT_FOUND and writes nothing, and every event carries the
+    owner's tenant."""
+    stores = [await store_factory(relay_enabled=False) for _ in range(2)]
+    tenants = ("acme", "globex")
+    channels = [
+        open_channel(store, secure_env.token(f"user-{tenant}", tenant=tenant))
+        for store in stores
+        for tenant in tenants
+    ]
+    stubs = [eventstore_pb2_grpc.EventStoreServiceStub(c) for c in channels]
+    s = new_stream()
+    calls = []
+    for i in range(40):
+        fields = {"idempotency_key": f"k-{i}"} if i % 3 == 0 else {}
+        calls.append(stubs[i % 4].AppendToStream(append(s, event(data={"i": i}), **fields)))
+    results = await asyncio.gather(*calls, return_exceptions=True)
+    owner = await stores[0].pool.fetchval(
+        "SELECT tenant FROM eventstore.streams WHERE stream_id = $1", s
+    )
+    assert owner in tenants
+    for i, result in enumerate(results):
+        tenant = tenants[i % 2]
+        if tenant == owner:
+            assert not isinstance(result, BaseException), result
+        else:
+            assert isinstance(result, grpc.aio.AioRpcError), result
+            assert result.code() == grpc.StatusCode.NOT_FOUND
+    written = await stores[0].pool.fetch(
+        "SELECT version, tenant FROM eventstore.events WHERE stream_id = $1 ORDER BY version", s
+    )
+    assert [(r["version"], r["tenant"]) for r in written] == [(v, owner) for v in range(1, 21)]
+    keys = await stores[0].pool.fetchval(
+        "SELECT count(*) FROM eventstore.idempotency_keys WHERE stream_id = $1", s
+    )
+    assert keys == 7  # the owner's keyed appends only (of i = 0, 3, …, 39, 7 are each tenant's)
     for c in channels:
         await c.close()
