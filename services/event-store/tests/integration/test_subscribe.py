@@ -255,8 +255,9 @@ async def test_subscribe_pages_catch_up_then_live_under_concurrent_appends(
     quiet_stub: Any, store_factory: Callable[..., Any]
 ) -> None:
     """Pages (the default): catch-up sends full pages, then CaughtUp, then live pages. Two
-    replicas append all along — before, during and after the catch-up — and every event
-    arrives exactly once, in position order, split by the marker at its position."""
+    replicas append all along — before, during and after the catch-up (the subscription starts
+    once some of their appends landed; the catch-up reads pages of 50 while they go on) — and
+    every event arrives exactly once, in position order, split by the marker at its position."""
     stub = quiet_stub
     replica = await store_factory(relay_enabled=False)
     category = new_category()
@@ -266,13 +267,18 @@ async def test_subscribe_pages_catch_up_then_live_under_concurrent_appends(
     async with open_channel(replica) as channel:
         stubs = [stub, eventstore_pb2_grpc.EventStoreServiceStub(channel)]
         appended: list[Any] = []
+        some_landed = asyncio.Event()  # the subscription starts after 20 of 240 appends
 
         async def writer(w: int) -> None:
-            for i in range(25):
+            for i in range(60):
                 request = append(streams[(w + i) % 4], *[event() for _ in range(1 + i % 3)])
                 appended.append(await stubs[w % 2].AppendToStream(request))
+                if len(appended) >= 20:
+                    some_landed.set()
 
         writers = asyncio.gather(*(writer(w) for w in range(4)))
+        async with asyncio.timeout(WAIT):
+            await some_landed.wait()
         call = stub.Subscribe(
             pb.SubscribeRequest(from_position=0, categories=[category], batch_size=50)
         )
@@ -283,6 +289,8 @@ async def test_subscribe_pages_catch_up_then_live_under_concurrent_appends(
                     messages.append(message)
                 marker = message
                 await writers
+                # One more after the marker, whatever the writers' timing: live for sure.
+                appended.append(await stub.AppendToStream(append(streams[0], event())))
                 total = 240 + sum(r.last_position - r.first_position + 1 for r in appended)
                 delivered = sum(len(m.page.events) for m in messages)
                 live: list[pb.SubscribeResponse] = []
@@ -295,10 +303,13 @@ async def test_subscribe_pages_catch_up_then_live_under_concurrent_appends(
     later = [e for m in live for e in m.page.events]
     # Catch-up pages are full but for the last; the marker splits the log at its position.
     assert all(len(m.page.events) == 50 for m in messages[:-1])
-    # The log's first 240 events of the category are the fill, before any writer ran.
+    # The log's first 240 events of the category are the fill, before any writer ran; the
+    # writers' events arrive on both sides of the marker.
     assert [(e.stream_id, e.version) for e in caught[:240]] == [
         (s, v) for s in streams for v in range(1, 61)
     ]
+    assert len(caught) > 240
+    assert later[-1].position == appended[-1].last_position
     assert all(e.position <= marker.caught_up.position for e in caught)
     assert all(e.position > marker.caught_up.position for e in later)
     expected = sorted(
