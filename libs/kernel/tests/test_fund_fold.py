@@ -259,6 +259,13 @@ def test_evolve_never_mutates_its_input() -> None:
         ("ACTUAL_RECORDED", {"company_id": "c1", "metric": "m", "period": "p", "amount_cents": 2}),
         ("FILE_DETACHED", {"file_id": "f1"}),
         ("UNKNOWN", {}),
+        ("DISTRIBUTION_MADE", {"company_id": "c1", "amount_cents": 3}),
+        ("DISTRIBUTION_MADE", {"amount_cents": 3}),
+        # Its handler returns the state it was given: evolve must still not set the version on it.
+        (
+            "REALLOCATION_COMMITTED",
+            {"baseline_version": 1, "new_version": 2, "changes": [], "reason": "r"},
+        ),
     ]
     for event_type, data in changes:
         after = evolve(state, decode_event(event_type, data, 99, T0 + timedelta(days=9)))

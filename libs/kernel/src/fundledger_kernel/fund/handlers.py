@@ -22,6 +22,7 @@ from typing import TypeVar
 from fundledger.fund.v1 import events_pb2 as ev
 from google.protobuf.message import Message
 
+from fundledger_kernel.fund.frozen_map import FrozenMap
 from fundledger_kernel.fund.state import CompanyState, FundState, MetricKey
 
 M = TypeVar("M", bound=Message)
@@ -57,7 +58,12 @@ def _company(state: FundState, company_id: str) -> CompanyState:
 
 
 def _put(state: FundState, company: CompanyState) -> FundState:
-    return replace(state, companies=state.companies.with_item(company.company_id, company))
+    return replace(state, companies=_with(state, company))
+
+
+def _with(state: FundState, company: CompanyState) -> FrozenMap[str, CompanyState]:
+    """The state's companies with `company` put in (for one copy of the state per event)."""
+    return state.companies.with_item(company.company_id, company)
 
 
 @_on("FUND_CREATED", ev.FundCreated)
@@ -95,7 +101,7 @@ def investment_made(state: FundState, data: ev.InvestmentMade) -> FundState:
         ownership_bps=data.ownership_bps or company.ownership_bps,
         deployed_reserves=company.deployed_reserves + (amount if data.from_reserves else 0),
     )
-    return replace(_put(state, company), invested=state.invested + amount)
+    return replace(state, companies=_with(state, company), invested=state.invested + amount)
 
 
 @_on("VALUATION_UPDATED", ev.ValuationUpdated)
@@ -112,11 +118,12 @@ def capital_called(state: FundState, data: ev.CapitalCalled) -> FundState:
 @_on("DISTRIBUTION_MADE", ev.DistributionMade)
 def distribution_made(state: FundState, data: ev.DistributionMade) -> FundState:
     amount = data.amount_cents
-    state = replace(state, distributed=state.distributed + amount)
+    distributed = state.distributed + amount
     if not data.company_id:  # a distribution not attributed to one company
-        return state
+        return replace(state, distributed=distributed)
     company = _company(state, data.company_id)
-    return _put(state, replace(company, distributed=company.distributed + amount))
+    company = replace(company, distributed=company.distributed + amount)
+    return replace(state, distributed=distributed, companies=_with(state, company))
 
 
 @_on("RESERVE_ALLOCATED", ev.ReserveAllocated)
@@ -128,15 +135,21 @@ def reserve_allocated(state: FundState, data: ev.ReserveAllocated) -> FundState:
 @_on("FORECAST_CREATED", ev.ForecastCreated)
 def forecast_created(state: FundState, data: ev.ForecastCreated) -> FundState:
     key = MetricKey(data.company_id, data.metric, data.period)
-    state = _put(state, _company(state, data.company_id))
-    return replace(state, forecasts=state.forecasts.with_item(key, data.amount_cents))
+    return replace(
+        state,
+        companies=_with(state, _company(state, data.company_id)),
+        forecasts=state.forecasts.with_item(key, data.amount_cents),
+    )
 
 
 @_on("ACTUAL_RECORDED", ev.ActualRecorded)
 def actual_recorded(state: FundState, data: ev.ActualRecorded) -> FundState:
     key = MetricKey(data.company_id, data.metric, data.period)
-    state = _put(state, _company(state, data.company_id))
-    return replace(state, actuals=state.actuals.with_item(key, data.amount_cents))
+    return replace(
+        state,
+        companies=_with(state, _company(state, data.company_id)),
+        actuals=state.actuals.with_item(key, data.amount_cents),
+    )
 
 
 @_on("REALLOCATION_COMMITTED", ev.ReallocationCommitted)
