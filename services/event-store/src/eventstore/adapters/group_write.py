@@ -68,7 +68,7 @@ class PostgresGroupWriter:
     async def write(self, commands: Sequence[AppendCommand]) -> GroupOutcome:
         try:
             if self._conn is None:
-                self._conn = await self._pool.acquire()
+                self._conn = await self._connect()
             return await write_group(self._conn, commands, rollup=self._rollup)
         except Exception as err:
             lost = _lost(self._conn)
@@ -83,6 +83,19 @@ class PostgresGroupWriter:
             # Cancelled mid-call: the connection's state is unknown.
             await self._drop()
             raise
+
+    async def _connect(self) -> PooledConn:
+        conn: PooledConn = await self._pool.acquire()
+        try:
+            # Only COMMIT_GROUP runs here, a function scan that plans no partition: a generic
+            # plan spares re-planning it on every group, which the pool's force_custom_plan
+            # (right for reads over the partitions) would do. The pool's reset query (RESET
+            # ALL) undoes this when the connection goes back.
+            await conn.execute("SET plan_cache_mode = force_generic_plan")
+        except BaseException:
+            await self._pool.release(conn)
+            raise
+        return conn
 
     async def close(self) -> None:
         """Gives the connection back to the pool (which waits for it when it closes)."""
