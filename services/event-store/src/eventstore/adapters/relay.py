@@ -15,6 +15,19 @@ that connection dies, PostgreSQL releases the lock and another replica's relay
 takes over. LISTEN/NOTIFY only wakes the relay early; it polls regardless, so a
 lost notification or a dropped listener delays nothing by more than the poll
 interval (FM-15).
+
+PostgreSQL work per commit (issue 11): one statement, one transaction. The leader is the only
+writer of its checkpoint while it holds the lock, so it reads the checkpoint once when it
+takes over and then keeps it in memory; the checkpoint write rides on the next round's select
+(one statement: an UPDATE in a CTE, the batch select after it), or, when no commit follows,
+on a round a moment later (`save_after`) and on stop. Meanwhile the table trails what
+JetStream acknowledged, never leads it: a relay that dies there republishes a few events,
+which the duplicate window drops, as for a death between publish and checkpoint. A
+notification carries the group's last position; one at or below what is already published
+wakes nothing (the round that published it saw its commit), so no empty re-poll follows a
+commit that a round already took. Every round's select is guarded by the checkpoint it
+expects in the table (the UPDATE's WHERE, or an EXISTS): if someone else moved it (an
+operator resetting it), the round finds nothing and the checkpoint is read again.
 """
 
 from __future__ import annotations
@@ -33,20 +46,34 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
 from eventstore.adapters.group_write import NOTIFY_CHANNEL
-from eventstore.adapters.records import to_recorded_event
+from eventstore.adapters.records import COLUMNS, to_recorded_event
 from eventstore.metrics import RELAY_IS_LEADER, RELAY_LAG_EVENTS, RELAY_PUBLISHED
 
 log = logging.getLogger(__name__)
 
 RELAY_LOCK_KEY = 0x46554E444C45  # "FUNDLE": one relay leader per database
 
-_SELECT = """
-SELECT position, stream_id, category, version, event_id, event_type, schema_version,
-       data, metadata, causation_id, correlation_id, user_id, source, tenant, actor,
-       recorded_at
-FROM eventstore.events WHERE position > $1 AND recorded_at >= $2
-ORDER BY position LIMIT $3
+# The batch after position $2 ($3 bounds recorded_at, $4 the count), only while the
+# checkpoint `cp` guards holds. $1 is the relay's name.
+_SELECT = f"""
+SELECT {COLUMNS}
+FROM eventstore.events WHERE position > $2 AND recorded_at >= $3 AND EXISTS (SELECT 1 FROM cp)
+ORDER BY position LIMIT $4
 """
+# Nothing to save: the table must still hold $2.
+_CHECK_AND_SELECT = (
+    "WITH cp AS (SELECT 1 FROM eventstore.relay_checkpoints WHERE name = $1 AND position = $2)"
+    + _SELECT
+)
+# Save $2 over the $5 we wrote or read last, in the statement that selects what follows.
+_SAVE_AND_SELECT = (
+    "WITH cp AS (UPDATE eventstore.relay_checkpoints SET position = $2, updated_at = now() "
+    "WHERE name = $1 AND position = $5 RETURNING 1)" + _SELECT
+)
+_SAVE = (
+    "UPDATE eventstore.relay_checkpoints SET position = $2, updated_at = now() "
+    "WHERE name = $1 AND position = $3"
+)
 
 
 _BEGINNING = datetime.min.replace(tzinfo=UTC)
@@ -72,6 +99,7 @@ class Relay:
         subject_prefix: str = DEFAULT_BUS_SUBJECT_PREFIX,
         batch_size: int = 500,
         poll_interval: float = 1.0,
+        save_after: float = 0.05,
         stream: str | None = None,
         ensure_stream: Callable[[], Awaitable[None]] | None = None,
         connect: Callable[[str], Awaitable[asyncpg.Connection]] | None = None,
@@ -82,6 +110,10 @@ class Relay:
         self._prefix = subject_prefix
         self._batch = batch_size
         self._poll = poll_interval
+        # How long a published position may wait for the next round to save it before a
+        # round of its own does: short, so the table follows an idle relay closely; longer
+        # than the gap between commits under load, so those save it for free.
+        self._save_after = min(save_after, poll_interval)
         self._stream = stream
         self._ensure_stream = ensure_stream
         self._connect = connect or (
@@ -95,6 +127,12 @@ class Relay:
         self.is_leader = False
         self.listening = False
         self._drop_listener = False
+        # The checkpoint as the table holds it (read when leading, then as we wrote it),
+        # and the position JetStream acknowledged last (>= it; saved by a later round).
+        self._saved: int | None = None
+        self._done = 0
+        # The highest position a notification told of.
+        self._notified = 0
         # (position, its recorded_at, its event id) of the last published event.
         self._last: tuple[int, datetime, str] | None = None
 
@@ -110,6 +148,7 @@ class Relay:
             while not task.done():
                 task.cancel()
                 await asyncio.wait({task}, timeout=0.5)
+        await self._save_published()
         await self._close()
 
     async def drop_listener(self) -> None:
@@ -124,9 +163,20 @@ class Relay:
                 return
             await asyncio.sleep(0.05)
 
+    async def _save_published(self) -> None:
+        """On stop: saves what JetStream acknowledged and no round saved yet (best effort:
+        the next leader republishes it otherwise, and the duplicate window drops it)."""
+        conn, saved = self._conn, self._saved
+        if conn is None or not self.is_leader or saved is None or self._done <= saved:
+            return
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(conn.execute(_SAVE, self._name, self._done, saved), 2)
+            self._saved = self._done
+
     async def _close(self) -> None:
         self.is_leader = False
         self.listening = False
+        self._saved = None
         RELAY_IS_LEADER.set(0)
         if self._conn is not None:
             conn, self._conn = self._conn, None
@@ -135,7 +185,12 @@ class Relay:
             if not conn.is_closed():
                 conn.terminate()
 
-    def _on_notify(self, *_: object) -> None:
+    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+        try:
+            position = int(str(payload))
+        except ValueError:
+            position = self._done + 1  # not a position: look anyway
+        self._notified = max(self._notified, position)
         self._wake.set()
 
     async def _run(self) -> None:
@@ -169,32 +224,73 @@ class Relay:
             "ON CONFLICT DO NOTHING",
             self._name,
         )
+        # The checkpoint as the last leader left it (this one may have been a leader before:
+        # what it remembers is not the table's).
+        await self._read_checkpoint(conn)
         while True:
-            self._wake.clear()
             if self._drop_listener and self.listening:
                 await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                 self.listening = False
             published = await self.publish_pending(conn)
             if published < self._batch:
-                # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
-                # cancel that lands in the same step as the wake-up, and stop()
-                # would then wait forever.
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(self._poll):
-                        await self._wake.wait()
+                await self._idle()
+
+    async def _idle(self) -> None:
+        """Waits for a notification of a position not published yet, or until it is time to
+        save the checkpoint (`save_after`) or to poll."""
+        pending = self._saved is not None and self._done > self._saved
+        # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
+        # cancel that lands in the same step as the wake-up, and stop()
+        # would then wait forever.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(self._save_after if pending else self._poll):
+                while self._notified <= self._done and not (self._drop_listener and self.listening):
+                    self._wake.clear()
+                    await self._wake.wait()
+
+    async def _read_checkpoint(self, conn: asyncpg.Connection) -> int:
+        value = await conn.fetchval(
+            "SELECT position FROM eventstore.relay_checkpoints WHERE name = $1", self._name
+        )
+        if value is None:  # deleted under us: start over, as a first relay would
+            await conn.execute(
+                "INSERT INTO eventstore.relay_checkpoints (name, position) VALUES ($1, 0) "
+                "ON CONFLICT DO NOTHING",
+                self._name,
+            )
+            value = 0
+        self._saved = self._done = int(value)
+        return self._done
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
-        """Publishes one batch after the checkpoint; returns how many it published."""
-        checkpoint = int(
-            await conn.fetchval(
-                "SELECT position FROM eventstore.relay_checkpoints WHERE name = $1", self._name
-            )
-        )
+        """Publishes one batch after the checkpoint; returns how many it published.
+
+        One statement on the ordinary path: it saves the position published last (if no
+        round saved it yet) and selects the batch after it."""
+        if self._saved is None:
+            await self._read_checkpoint(conn)
+        saved, checkpoint = self._saved, self._done
+        assert saved is not None
         since, last_id = await self._last_published(conn, checkpoint)
-        rows = await conn.fetch(_SELECT, checkpoint, since, self._batch)
+        notified = self._notified
+        if checkpoint > saved:
+            rows = await conn.fetch(
+                _SAVE_AND_SELECT, self._name, checkpoint, since, self._batch, saved
+            )
+        else:
+            rows = await conn.fetch(_CHECK_AND_SELECT, self._name, checkpoint, since, self._batch)
         if not rows:
+            # Nothing new, or the table does not hold what we expected (the UPDATE or the
+            # EXISTS found no row): read it; a moved checkpoint is where we go on from.
+            if await self._read_checkpoint(conn) != checkpoint:
+                log.warning("relay checkpoint moved under us to %s", self._done)
+            elif self._notified == notified:
+                # Whatever was notified before this select is visible to it: a position
+                # beyond what it found (events deleted under us) must not keep us busy.
+                self._notified = min(notified, self._done)
             RELAY_LAG_EVENTS.set(0)
             return 0
+        self._saved = checkpoint
         # Pipelined, yet never out of order: each message carries
         # Nats-Expected-Last-Msg-Id = the previous event's id, so JetStream
         # refuses a message whose predecessor is not stored (a failed or lost
@@ -233,12 +329,8 @@ class Relay:
             if done == checkpoint:
                 await asyncio.sleep(self._poll)
         if done > checkpoint:
-            await conn.execute(
-                "UPDATE eventstore.relay_checkpoints SET position = $2, updated_at = now() "
-                "WHERE name = $1",
-                self._name,
-                done,
-            )
+            # Saved by the next round (or on stop): only ever what JetStream acknowledged.
+            self._done = done
             self._last = (done, done_at, done_id)
             RELAY_PUBLISHED.inc(done - checkpoint)
         if len(rows) < self._batch and done == rows[-1]["position"]:
