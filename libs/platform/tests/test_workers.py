@@ -41,8 +41,10 @@ from worker_processes import (
 
 
 @pytest.fixture
-async def workers(fresh_dsn: str, nats_server: NatsServer) -> AsyncIterator[Service]:
-    service = await start("eventstore", environment(fresh_dsn, nats_server.url))
+async def workers(
+    fresh_dsn: str, nats_server: NatsServer, tmp_path: Path
+) -> AsyncIterator[Service]:
+    service = await start("eventstore", environment(fresh_dsn, nats_server.url), tmp_path)
     try:
         await service.serving(2)
         yield service
@@ -186,7 +188,7 @@ async def test_a_killed_worker_is_restarted_and_the_port_keeps_serving(
 
 
 async def test_no_second_instance_joins_the_port(
-    workers: Service, fresh_dsn: str, nats_server: NatsServer
+    workers: Service, fresh_dsn: str, nats_server: NatsServer, tmp_path: Path
 ) -> None:
     port = str(workers.port)
     refusals = {"2": "another supervisor already serves", "1": "port in use"}
@@ -194,7 +196,7 @@ async def test_no_second_instance_joins_the_port(
         env = environment(
             fresh_dsn, nats_server.url, FUNDLEDGER_GRPC_PORT=port, FUNDLEDGER_WORKERS=count
         )
-        stray = await start("eventstore", env)
+        stray = await start("eventstore", env, tmp_path)
         try:
             assert await asyncio.wait_for(stray.process.wait(), WAIT_SECONDS) != 0
         finally:
@@ -210,8 +212,6 @@ async def test_sigterm_drains_every_worker_and_exits_0(workers: Service) -> None
     pids = children(workers.process.pid)
     workers.process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(workers.process.wait(), WAIT_SECONDS) == 0
-    assert workers.reader is not None
-    await workers.reader
     messages = workers.messages()
     assert messages.count("event-store stopped") == 2
     assert "event-store: workers stopped" in messages
@@ -233,7 +233,7 @@ async def test_workers_that_cannot_start_end_the_supervisor_with_exit_1(tmp_path
             "FUNDLEDGER_AUTH_POLICY_FILE": str(policy),
         }
     )
-    service = await start("allocation", env)
+    service = await start("allocation", env, tmp_path)
     try:
         assert await asyncio.wait_for(service.process.wait(), WAIT_SECONDS) == 1
     finally:
@@ -241,3 +241,15 @@ async def test_workers_that_cannot_start_end_the_supervisor_with_exit_1(tmp_path
     messages = service.messages()
     assert "allocation: a worker exited before serving: see its log lines" in messages
     assert not [m for m in messages if "serving gRPC" in m]
+
+
+async def test_workers_do_not_outlive_a_killed_supervisor(workers: Service) -> None:
+    pids = children(workers.process.pid)
+    workers.process.kill()  # no drain from it: the workers must notice on their own
+    await workers.process.wait()
+    # Each worker gets SIGTERM from the kernel (PR_SET_PDEATHSIG), drains and exits.
+    await eventually(lambda: value(not _alive(pids)), "the workers exited")
+    assert not sockets(workers.port, LISTEN)
+    assert workers.messages().count("event-store stopped") == 2, [
+        (ln.get("worker"), ln.get("message")) for ln in workers.lines[-8:]
+    ]

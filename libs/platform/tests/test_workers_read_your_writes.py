@@ -10,6 +10,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import grpc
@@ -67,11 +68,10 @@ def _valuation(cents: int) -> events_pb2.EventData:
 
 @pytest.fixture
 async def services(
-    fresh_dsn: str, nats_server: NatsServer
+    fresh_dsn: str, nats_server: NatsServer, tmp_path: Path
 ) -> AsyncIterator[tuple[Service, Service]]:
-    store = await start(
-        "eventstore", environment(fresh_dsn, nats_server.url, FUNDLEDGER_WORKERS="1")
-    )
+    one = environment(fresh_dsn, nats_server.url, FUNDLEDGER_WORKERS="1")
+    store = await start("eventstore", one, tmp_path)
     projector: Service | None = None
     try:
         await store.serving(1)
@@ -82,6 +82,7 @@ async def services(
                 nats_server.url,
                 FUNDLEDGER_EVENTSTORE_ADDRESS=f"127.0.0.1:{store.port}",
             ),
+            tmp_path,
         )
         await projector.serving(2)
         yield store, projector

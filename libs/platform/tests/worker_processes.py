@@ -8,7 +8,8 @@ import json
 import os
 import signal
 import sys
-from dataclasses import dataclass, field
+import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,19 +21,30 @@ LISTEN, ESTABLISHED = "0A", "01"
 @dataclass
 class Service:
     process: asyncio.subprocess.Process
-    lines: list[dict[str, Any]] = field(default_factory=list)
+    # Its stderr (the JSON log lines of the supervisor and every worker). A file, not a pipe:
+    # workers outlive a killed supervisor, and a pipe read through the supervisor's
+    # subprocess transport may be closed when it exits, cutting the workers' last lines.
+    log: Path
     port: int = 0
-    reader: asyncio.Task[None] | None = None
+
+    @property
+    def lines(self) -> list[dict[str, Any]]:
+        found = []
+        for raw in self.log.read_text(errors="replace").splitlines():
+            try:
+                found.append(json.loads(raw))
+            except ValueError:
+                found.append({"message": raw.rstrip()})
+        return found
 
     async def wait_for(self, predicate: Any, what: str) -> dict[str, Any]:
-        """The first log line (seen so far or next) that matches; fails if the process exits."""
-        seen = 0
+        """The first log line that matches; fails once the process has exited without it."""
         for _ in range(int(WAIT_SECONDS / 0.05)):
-            for line in self.lines[seen:]:
+            exited = self.process.returncode is not None
+            for line in self.lines:
                 if predicate(line):
                     return line
-            seen = len(self.lines)
-            if self.process.returncode is not None and self.reader and self.reader.done():
+            if exited:
                 break
             await asyncio.sleep(0.05)
         raise AssertionError(f"never logged {what}; last lines: {self.lines[-10:]}")
@@ -71,22 +83,16 @@ def environment(dsn: str, nats_url: str, **extra: str) -> dict[str, str]:
     return env
 
 
-async def start(module: str, env: dict[str, str]) -> Service:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", module, env=env, stderr=asyncio.subprocess.PIPE
-    )
-    service = Service(process)
-
-    async def read() -> None:
-        assert process.stderr is not None
-        while raw := await process.stderr.readline():
-            try:
-                service.lines.append(json.loads(raw))
-            except ValueError:
-                service.lines.append({"message": raw.decode(errors="replace").rstrip()})
-
-    service.reader = asyncio.create_task(read())
-    return service
+async def start(module: str, env: dict[str, str], logs: Path) -> Service:
+    """``python -m <module>``, its stderr in a new file under ``logs``."""
+    descriptor, name = tempfile.mkstemp(prefix=f"{module}-", suffix=".log", dir=logs)
+    try:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", module, env=env, stderr=descriptor
+        )
+    finally:
+        os.close(descriptor)  # the child has its own copy
+    return Service(process, Path(name))
 
 
 async def stop(service: Service) -> None:
@@ -98,8 +104,6 @@ async def stop(service: Service) -> None:
         except TimeoutError:
             service.process.kill()
             await service.process.wait()
-    if service.reader is not None:
-        await service.reader
 
 
 def sockets(port: int, state: str) -> set[int]:

@@ -256,10 +256,15 @@ async def serve_until_signal(server: ServiceServer) -> None:
     finally:
         for task in waiters:
             task.cancel()
-        for signum in signals:
-            loop.remove_signal_handler(signum)
-        # In finally: a cancelled caller (asyncio.run on Ctrl-C) drains too.
-        await server.stop(server.settings.shutdown_grace_seconds)
+        try:
+            # In finally: a cancelled caller (asyncio.run on Ctrl-C) drains too. The handlers
+            # stay during the drain: a repeated signal is logged, not fatal. (A worker gets
+            # one SIGTERM per thread of its dying supervisor: PR_SET_PDEATHSIG fires as each
+            # thread exits. Without its handler the second one killed the drain half-way.)
+            await server.stop(server.settings.shutdown_grace_seconds)
+        finally:
+            for signum in signals:
+                loop.remove_signal_handler(signum)
 
 
 def _transport(settings: ServerSettings) -> str:
