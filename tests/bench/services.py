@@ -74,6 +74,8 @@ def _environment(stack: Stack, instance: Instance, port: int) -> dict[str, str]:
             "FUNDLEDGER_GRPC_PORT": str(port),
             "FUNDLEDGER_METRICS_PORT": "-1",
             "FUNDLEDGER_LOG_LEVEL": "WARNING",
+            # One process unless the instance asks (phase workers): see stack.py.
+            "FUNDLEDGER_WORKERS": "1",
             **stack.bus_env,
         }
     )

@@ -208,6 +208,9 @@ def eventstore_process(
             "FUNDLEDGER_GRPC_PORT": str(port),
             "FUNDLEDGER_METRICS_PORT": str(metrics_port),
             "FUNDLEDGER_LOG_LEVEL": "WARNING",
+            # One process unless the caller asks (phase workers): the other phases' figures
+            # compare with earlier runs, and a profile sees the serving process.
+            "FUNDLEDGER_WORKERS": "1",
             "FUNDLEDGER_EVENTSTORE_RELAY_ENABLED": "true" if relay else "false",
             **bus_env(),
             **(security.service_env("event-store") if security is not None else {}),

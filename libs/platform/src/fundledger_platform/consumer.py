@@ -64,6 +64,8 @@ HALTED_STREAMS = Gauge(
     "Streams a bus consumer stopped applying because their log cannot be folded"
     " (a gap the event store cannot fill, an unreadable payload); cleared by a restart.",
     ["durable"],
+    # Several workers per pod: only worker 0 runs consumers, so the sum is its value.
+    multiprocess_mode="livesum",
 )
 HALTED_MESSAGES = Counter(
     "fundledger_consumer_halted_messages_total",

@@ -34,6 +34,8 @@ HEALTH_SERVING = Gauge(
     "1 while the gRPC health service answers SERVING for this service, 0 while NOT_SERVING"
     " (dependencies not ready, or shutting down).",
     ["service"],
+    # Several workers per pod (fundledger_platform.workers): 0 if any live worker is not serving.
+    multiprocess_mode="livemin",
 )
 
 

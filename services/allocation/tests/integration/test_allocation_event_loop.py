@@ -24,6 +24,8 @@ def _env(event_loop: str | None) -> dict[str, str]:
         "FUNDLEDGER_METRICS_PORT": "-1",
         "FUNDLEDGER_LOG_LEVEL": "INFO",
         "FUNDLEDGER_EVENTSTORE_ADDRESS": NO_EVENT_STORE,
+        # One serving process (no supervisor): the test reads that process's log lines.
+        "FUNDLEDGER_WORKERS": "1",
     }
     env.pop("FUNDLEDGER_EVENT_LOOP", None)
     if event_loop is not None:
