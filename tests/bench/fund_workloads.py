@@ -17,8 +17,8 @@ from fundledger.snapshotter.v1 import snapshotter_pb2 as spb
 from fundledger.snapshotter.v1 import snapshotter_pb2_grpc
 
 from tests.bench.fund_events import valuation
-from tests.bench.transport import open_channel
-from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload
+from tests.bench.transport import open_channel, open_channels
+from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload, spread
 
 FUND_KINDS = frozenset({"fundstate", "stateat", "snapshot", "visible", "visible-lag"})
 SNAPSHOT_EVERY = 50  # the snapshotter's default SNAPSHOT_EVERY_EVENTS
@@ -26,6 +26,12 @@ SNAPSHOT_EVERY = 50  # the snapshotter's default SNAPSHOT_EVERY_EVENTS
 
 @contextlib.asynccontextmanager
 async def open_fund_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator[Call]:
+    if work.kind == "fundstate" and work.connections > 1:
+        async with open_channels(
+            work.endpoint, work.connections, plaintext=work.plaintext
+        ) as channels:
+            yield spread([_fund_state(channel, work) for channel in channels])
+        return
     async with open_channel(work.endpoint, plaintext=work.plaintext) as channel:
         if work.kind == "fundstate":
             yield _fund_state(channel, work)

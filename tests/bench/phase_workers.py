@@ -11,10 +11,10 @@ PostgreSQL's beside it, and how the clients' connections fell on the workers.
 
 The kernel spreads *connections* over the workers (SO_REUSEPORT), not calls: a client with one
 long-lived channel always talks to one worker. The bench's client processes open one channel
-each unless the workload asks for more (``connections``; see /tmp/s5/workers-requests.md): with
-two client processes, both land on one worker half the time. The connections per worker are
-sampled during each window and reported, so a figure whose connections all went to one
-worker is seen for what it is.
+each unless the workload asks for more (``Workload.connections``, which this phase sets): with
+one connection per client process, two processes land on one worker half the time. The
+connections per worker are sampled during each window and reported, so a figure whose
+connections all went to one worker is seen for what it is.
 
 The measured instances do no background work (no relay, no consumer, no catch-up), so their
 CPU is the calls'.
@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import os
 import statistics
 from collections.abc import AsyncIterator, Mapping, Sequence
@@ -119,8 +118,7 @@ async def worker_scaling(p: Phases) -> None:
 
 def _workload(p: Phases, kind: str, address: str, funds: tuple[str, ...], tag: str) -> Workload:
     fields: dict[str, Any] = {"tag": tag} if kind == "append" else {"funds": funds}
-    if "connections" in {f.name for f in dataclasses.fields(Workload)}:
-        fields["connections"] = CONNECTIONS
+    fields["connections"] = CONNECTIONS
     return p.work("append" if kind == "append" else "fundstate", address, **fields)
 
 

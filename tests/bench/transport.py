@@ -10,7 +10,9 @@ and cache the result until it expires, so what is measured is the steady state.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import AsyncIterator
 from functools import cache
 from pathlib import Path
 
@@ -45,9 +47,29 @@ def secure_clients() -> bool:
     return _credentials() is not None
 
 
-def open_channel(endpoint: str, *, plaintext: bool = False) -> grpc.aio.Channel:
-    """A grpc.aio channel to ``endpoint``: TLS + token when configured and not ``plaintext``."""
+def open_channel(
+    endpoint: str, *, plaintext: bool = False, own_connection: bool = False
+) -> grpc.aio.Channel:
+    """A grpc.aio channel to ``endpoint``: TLS + token when configured and not ``plaintext``.
+
+    ``own_connection``: its own TCP connection (channels of one process to one address
+    otherwise share one), so the kernel may hand it to another worker of the service."""
+    options = CHANNEL_OPTIONS + ([("grpc.use_local_subchannel_pool", 1)] if own_connection else [])
     credentials = None if plaintext else _credentials()
     if credentials is None:
-        return grpc.aio.insecure_channel(endpoint, options=CHANNEL_OPTIONS)
-    return grpc.aio.secure_channel(endpoint, credentials, options=CHANNEL_OPTIONS)
+        return grpc.aio.insecure_channel(endpoint, options=options)
+    return grpc.aio.secure_channel(endpoint, credentials, options=options)
+
+
+@contextlib.asynccontextmanager
+async def open_channels(
+    endpoint: str, count: int, *, plaintext: bool = False
+) -> AsyncIterator[list[grpc.aio.Channel]]:
+    """``count`` channels to ``endpoint``, each on its own connection when more than one."""
+    async with contextlib.AsyncExitStack() as stack:
+        yield [
+            await stack.enter_async_context(
+                open_channel(endpoint, plaintext=plaintext, own_connection=count > 1)
+            )
+            for _ in range(max(1, count))
+        ]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -26,6 +26,15 @@ Kind = Literal[
 CALL_TIMEOUT = 10.0
 # gRPC, like urllib, would route even 127.0.0.1 through an http_proxy from the environment.
 CHANNEL_OPTIONS = [("grpc.enable_http_proxy", 0)]
+
+
+def spread(calls: Sequence[Call]) -> Call:
+    """One call per channel; client i calls through channel i % len(calls)."""
+
+    async def call(client: int) -> float | None:
+        return await calls[client % len(calls)](client)
+
+    return call
 
 
 @dataclass(frozen=True)
@@ -54,3 +63,7 @@ class Workload:
     clients_total: int = 0
     # Plaintext without a token even when the run is secure (the auth phase's "off" half).
     plaintext: bool = False
+    # append, fundstate: channels (TCP connections) per client process; client i calls
+    # through channel i % connections. More than one lets SO_REUSEPORT spread one client
+    # process over a service's workers (phase workers).
+    connections: int = 1

@@ -24,8 +24,8 @@ from tests.bench.fund_workloads import FUND_KINDS, open_fund_workload
 from tests.bench.layout import stream_id
 from tests.bench.payloads import EVENT_TYPE, RAW_INSERT, RAW_UNNEST, append_request, event_data
 from tests.bench.read_pages import events_in, read_request
-from tests.bench.transport import echo_secure, open_channel
-from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload
+from tests.bench.transport import echo_secure, open_channel, open_channels
+from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload, spread
 from tests.support.echo import ECHO_METHOD
 
 __all__ = ["CALL_TIMEOUT", "Call", "Workload", "open_workload"]
@@ -48,6 +48,10 @@ async def open_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator
     # The echo baselines serve what the services serve (TLS + token on a secure local run;
     # plaintext against a target, whose transport the local echo cannot copy).
     plaintext = work.plaintext or (work.kind in ("echo", "stream") and not echo_secure())
+    if work.kind == "append" and work.connections > 1:
+        async with open_channels(work.endpoint, work.connections, plaintext=plaintext) as chans:
+            yield spread([_append(channel, work, clients) for channel in chans])
+        return
     async with open_channel(work.endpoint, plaintext=plaintext) as channel:
         if work.kind == "echo":
             yield _echo(channel, work.payload_bytes)
