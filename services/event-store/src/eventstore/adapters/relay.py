@@ -14,7 +14,9 @@ connection would carry the lock back into the pool and to some other task. If
 that connection dies, PostgreSQL releases the lock and another replica's relay
 takes over. LISTEN/NOTIFY only wakes the relay early; it polls regardless, so a
 lost notification or a dropped listener delays nothing by more than the poll
-interval (FM-15).
+interval (FM-15). The wake-up is the process's Notifier when given one (one listening backend
+fewer: PostgreSQL runs a transaction per NOTIFY in every idle listener), else a LISTEN on the
+relay's own connection.
 
 PostgreSQL work per commit (issue 11): one statement, one transaction. The leader is the only
 writer of its checkpoint while it holds the lock, so it reads the checkpoint once when it
@@ -46,6 +48,7 @@ from nats.js import JetStreamContext
 from nats.js.errors import APIError, NoStreamResponseError
 
 from eventstore.adapters.group_write import NOTIFY_CHANNEL
+from eventstore.adapters.notifier import Notifier
 from eventstore.adapters.records import COLUMNS, to_recorded_event
 from eventstore.metrics import RELAY_IS_LEADER, RELAY_LAG_EVENTS, RELAY_PUBLISHED
 
@@ -103,6 +106,7 @@ class Relay:
         stream: str | None = None,
         ensure_stream: Callable[[], Awaitable[None]] | None = None,
         connect: Callable[[str], Awaitable[asyncpg.Connection]] | None = None,
+        notifier: Notifier | None = None,
     ) -> None:
         self._dsn = dsn
         self._js = js
@@ -121,6 +125,9 @@ class Relay:
                 dsn, server_settings={"application_name": "event-store-relay"}
             )
         )
+        # Woken by the process's notifier if given (one listening backend fewer: each costs
+        # PostgreSQL a transaction per commit), else by a LISTEN on the relay's connection.
+        self._notifier = notifier
         self._wake = asyncio.Event()
         self._conn: asyncpg.Connection | None = None
         self._task: asyncio.Task[None] | None = None
@@ -174,6 +181,8 @@ class Relay:
             self._saved = self._done
 
     async def _close(self) -> None:
+        if self._notifier is not None:
+            self._notifier.unfollow(self._notified_of)
         self.is_leader = False
         self.listening = False
         self._saved = None
@@ -185,11 +194,15 @@ class Relay:
             if not conn.is_closed():
                 conn.terminate()
 
-    def _on_notify(self, _conn: object, _pid: int, _channel: str, payload: object) -> None:
+    def _on_notify(self, *args: object) -> None:
+        # asyncpg's (connection, pid, channel, payload).
+        self._notified_of(str(args[3]) if len(args) > 3 else None)
+
+    def _notified_of(self, payload: str | None) -> None:
         try:
-            position = int(str(payload))
+            position = int(payload) if payload is not None else self._done + 1
         except ValueError:
-            position = self._done + 1  # not a position: look anyway
+            position = self._done + 1  # not a position (or some may be lost): look anyway
         self._notified = max(self._notified, position)
         self._wake.set()
 
@@ -217,7 +230,11 @@ class Relay:
         self.is_leader = True
         RELAY_IS_LEADER.set(1)
         log.info("relay %s is the leader", self._name)
-        await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
+        if self._notifier is not None:
+            self._notifier.unfollow(self._notified_of)
+            self._notifier.follow(self._notified_of)
+        else:
+            await conn.add_listener(NOTIFY_CHANNEL, self._on_notify)
         self.listening = True
         await conn.execute(
             "INSERT INTO eventstore.relay_checkpoints (name, position) VALUES ($1, 0) "
@@ -229,7 +246,10 @@ class Relay:
         await self._read_checkpoint(conn)
         while True:
             if self._drop_listener and self.listening:
-                await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
+                if self._notifier is not None:
+                    self._notifier.unfollow(self._notified_of)
+                else:
+                    await conn.remove_listener(NOTIFY_CHANNEL, self._on_notify)
                 self.listening = False
             published = await self.publish_pending(conn)
             if published < self._batch:

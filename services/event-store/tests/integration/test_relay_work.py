@@ -1,0 +1,246 @@
+"""The relay's PostgreSQL work per commit (issue 11), counted, never timed.
+
+The relay runs here on a connection class that records every statement it sends (each is one
+transaction: the relay never opens one). Its save and poll timers are set far beyond the test,
+so every statement the count sees was caused by a commit's notification. Real PostgreSQL and
+NATS; the bus is read back to show that the cheaper relay still publishes every event once, in
+position order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pytest
+from eventstore.adapters.notifier import Notifier
+from eventstore.adapters.relay import Relay
+from eventstore.bootstrap import EventStore
+from eventstore_relay_support import (
+    append_events,
+    assert_exactly_once_in_order,
+    bus_client,
+    bus_overrides,
+    checkpoint,
+    log_head,
+    open_stub,
+    read_bus,
+    stream_message_count,
+    wait_until,
+)
+from eventstore_support import new_stream
+from prometheus_client import REGISTRY
+
+StoreFactory = Callable[..., Awaitable[EventStore]]
+
+COMMITS = 30
+NEVER = 3600.0  # seconds: no timer of the relay fires during a test
+
+
+class CountingConnection(asyncpg.Connection):  # type: ignore[misc]
+    """Records the SQL of every statement sent through the public query methods."""
+
+    statements: list[str]
+
+    def _count(self, query: str) -> None:
+        self.statements.append(" ".join(query.split()))
+
+    async def execute(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._count(query)
+        return await super().execute(query, *args, **kwargs)
+
+    async def fetch(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._count(query)
+        return await super().fetch(query, *args, **kwargs)
+
+    async def fetchval(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._count(query)
+        return await super().fetchval(query, *args, **kwargs)
+
+    async def fetchrow(self, query: str, *args: Any, **kwargs: Any) -> Any:
+        self._count(query)
+        return await super().fetchrow(query, *args, **kwargs)
+
+
+def _counting_relay(
+    store: EventStore, dsn: str, bus: dict[str, Any], notifier: Notifier | None = None
+) -> tuple[Relay, list[str]]:
+    statements: list[str] = []
+
+    async def connect(dsn: str) -> asyncpg.Connection:
+        conn = await asyncpg.connect(dsn, connection_class=CountingConnection)
+        conn.statements = statements
+        return conn
+
+    relay = Relay(
+        dsn,
+        store.bus.jetstream(),
+        name="counted",
+        subject_prefix=bus["bus_subject_prefix"],
+        stream=bus["bus_stream"],
+        poll_interval=NEVER,
+        save_after=NEVER,
+        connect=connect,
+        notifier=notifier,
+    )
+    return relay, statements
+
+
+@pytest.mark.parametrize("wake", ["listen", "notifier"])
+async def test_the_relay_sends_postgresql_one_statement_per_single_append_commit(
+    store_factory: StoreFactory, fresh_dsn: str, nats_server: Any, wake: str
+) -> None:
+    """Single-event appends one after another, each published before the next (c1's shape,
+    the relay's worst: one round per commit). Before issue 11 each such commit cost the relay
+    4-5 statements (read the checkpoint, select, update the checkpoint, then a second round
+    that read the checkpoint and found nothing); now one: the select that also saves the
+    previous round's checkpoint. The checkpoint reaches the table on stop. Woken by the
+    process's notifier, the relay does not LISTEN itself (a listening backend costs PostgreSQL a
+    transaction per commit)."""
+    bus = bus_overrides()
+    store = await store_factory(relay_enabled=False, **bus)
+    notifier = Notifier(fresh_dsn) if wake == "notifier" else None
+    relay, statements = _counting_relay(store, fresh_dsn, bus, notifier)
+    conn = await asyncpg.connect(fresh_dsn)
+    if notifier is not None:
+        notifier.start()
+    relay.start()
+    try:
+        async with bus_client(nats_server.url) as js, open_stub(store) as stub:
+
+            async def published(n: int) -> None:
+                async def holds() -> bool:
+                    return await stream_message_count(js, bus["bus_stream"]) == n
+
+                await wait_until(holds, f"the bus to hold {n} events")
+
+            # Warm-up: leadership, the checkpoint's first read, the first publish. Once the bus
+            # holds the event, the round that published it has sent its statement, and the
+            # relay waits for the next notification (its timers never fire here).
+            await append_events(stub, [new_stream("note")], 1)
+            await published(1)
+            before = len(statements)
+            for n in range(2, COMMITS + 2):
+                await append_events(stub, [new_stream("note")], 1)
+                await published(n)
+            during = statements[before:]
+        head = await log_head(conn)
+        assert head == COMMITS + 1
+        assert len(during) <= COMMITS, (
+            f"{len(during)} relay statements for {COMMITS} commits: {sorted(set(during))}"
+        )
+        # Each of them both saved the previous position and selected what followed.
+        assert all(s.startswith("WITH cp AS (UPDATE") for s in during), sorted(set(during))
+
+        # Stop saves what the last round published: the table holds the head.
+        await relay.stop()
+        assert await checkpoint(conn, "counted") == head
+        assert len(statements) == before + len(during) + 1
+        listens = [s for s in statements if s.startswith("LISTEN")]
+        assert len(listens) == (0 if notifier is not None else 1), statements
+    finally:
+        await relay.stop()
+        if notifier is not None:
+            await notifier.stop()
+        await conn.close()
+    async with bus_client(nats_server.url) as js:
+        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
+    assert_exactly_once_in_order(messages, head, bus["bus_subject_prefix"])
+
+
+async def test_a_checkpoint_moved_under_the_leader_is_where_it_goes_on_from(
+    store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
+) -> None:
+    """The leader keeps its checkpoint in memory, but every round checks that the table still
+    holds it: an operator who puts it back to 0 while the relay runs gets every event
+    republished from there (JetStream drops the copies by Nats-Msg-Id), and the table is not
+    overwritten with the relay's stale position."""
+    bus = bus_overrides()
+    store = await store_factory(relay_enabled=False, **bus)
+    relay, _ = _counting_relay(store, fresh_dsn, bus)
+    conn = await asyncpg.connect(fresh_dsn)
+    relay.start()
+    try:
+        async with bus_client(nats_server.url) as js, open_stub(store) as stub:
+
+            async def published(n: int) -> None:
+                async def holds() -> bool:
+                    return await stream_message_count(js, bus["bus_stream"]) == n
+
+                await wait_until(holds, f"the bus to hold {n} events")
+
+            # Two rounds at least, so the relay has saved a position above 0 (its guard
+            # compares values: a rewind to the very value it holds would go unnoticed).
+            await append_events(stub, [new_stream("note")], 2)
+            await published(2)
+            for _ in range(4):
+                await append_events(stub, [new_stream("note")], 2)
+            await published(10)
+            # The relay holds 10 published and not saved (its save timer never fires); the
+            # operator rewinds the table.
+            await conn.execute(
+                "UPDATE eventstore.relay_checkpoints SET position = 0 WHERE name = 'counted'"
+            )
+            before = _published_total()
+            await append_events(stub, [new_stream("note")], 2)
+
+            async def republished() -> bool:
+                return _published_total() - before >= 12
+
+            await wait_until(republished, "the relay to publish 1..12 again")
+            await published(12)
+        await relay.stop()
+        assert await checkpoint(conn, "counted") == await log_head(conn) == 12
+    finally:
+        await relay.stop()
+        await conn.close()
+    async with bus_client(nats_server.url) as js:
+        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
+    assert_exactly_once_in_order(messages, 12, bus["bus_subject_prefix"])
+
+
+def _published_total() -> float:
+    return REGISTRY.get_sample_value("fundledger_eventstore_relay_published_total") or 0.0
+
+
+async def test_a_relay_following_the_notifier_publishes_what_committed_while_it_was_down(
+    store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
+) -> None:
+    """FM-15 with the notifier as the relay's wake-up and no poll (its timers never fire
+    here): the notifier's listening connection is terminated and events are appended while it
+    reconnects; once it listens again it wakes the relay, which publishes them."""
+    bus = bus_overrides()
+    store = await store_factory(relay_enabled=False, **bus)
+    notifier = Notifier(fresh_dsn)
+    relay, _ = _counting_relay(store, fresh_dsn, bus, notifier)
+    conn = await asyncpg.connect(fresh_dsn)
+    notifier.start()
+    relay.start()
+    try:
+        async with bus_client(nats_server.url) as js, open_stub(store) as stub:
+
+            async def published(n: int) -> None:
+                async def holds() -> bool:
+                    return await stream_message_count(js, bus["bus_stream"]) == n
+
+                await wait_until(holds, f"the bus to hold {n} events")
+
+            await append_events(stub, [new_stream("note")], 2)
+            await published(2)
+            killed = await conn.fetchval(
+                "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                "WHERE datname = current_database() AND application_name = 'event-store-notifier'"
+            )
+            assert killed >= 1
+            await append_events(stub, [new_stream("note")], 3)
+            await published(5)
+        await relay.stop()
+        assert await checkpoint(conn, "counted") == await log_head(conn) == 5
+    finally:
+        await relay.stop()
+        await notifier.stop()
+        await conn.close()
+    async with bus_client(nats_server.url) as js:
+        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
+    assert_exactly_once_in_order(messages, 5, bus["bus_subject_prefix"])
