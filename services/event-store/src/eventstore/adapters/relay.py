@@ -20,11 +20,12 @@ relay's own connection.
 
 PostgreSQL work per commit (issue 11): one statement, one transaction. The leader is the only
 writer of its checkpoint while it holds the lock, so it reads the checkpoint once when it
-takes over and then keeps it in memory; the checkpoint write rides on the next round's select
-(one statement: an UPDATE in a CTE, the batch select after it), or, when no commit follows,
-on a round a moment later (`save_after`) and on stop. Meanwhile the table trails what
-JetStream acknowledged, never leads it: a relay that dies there republishes a few events,
-which the duplicate window drops, as for a death between publish and checkpoint. A
+takes over and then keeps it in memory; the checkpoint write rides on a round's select (one
+statement: an UPDATE in a CTE, the batch select after it) at most every `save_every` under a
+steady flow, on a round of its own a moment after the flow stops (`save_after`), and on stop.
+Meanwhile the table trails what JetStream acknowledged, never leads it: a relay that dies
+there republishes up to `save_every` of events, which the duplicate window (600 s by default)
+drops, as for a death between publish and checkpoint. A
 notification carries the group's last position; one at or below what is already published
 wakes nothing (the round that published it saw its commit), so no empty re-poll follows a
 commit that a round already took. Every round's select is guarded by the checkpoint it
@@ -63,9 +64,9 @@ SELECT {COLUMNS}
 FROM eventstore.events WHERE position > $2 AND recorded_at >= $3 AND EXISTS (SELECT 1 FROM cp)
 ORDER BY position LIMIT $4
 """
-# Nothing to save: the table must still hold $2.
+# Nothing to save this round: the table must still hold the $5 we wrote or read last.
 _CHECK_AND_SELECT = (
-    "WITH cp AS (SELECT 1 FROM eventstore.relay_checkpoints WHERE name = $1 AND position = $2)"
+    "WITH cp AS (SELECT 1 FROM eventstore.relay_checkpoints WHERE name = $1 AND position = $5)"
     + _SELECT
 )
 # Save $2 over the $5 we wrote or read last, in the statement that selects what follows.
@@ -103,6 +104,7 @@ class Relay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         save_after: float = 0.05,
+        save_every: float = 0.5,
         stream: str | None = None,
         ensure_stream: Callable[[], Awaitable[None]] | None = None,
         connect: Callable[[str], Awaitable[asyncpg.Connection]] | None = None,
@@ -118,6 +120,13 @@ class Relay:
         # round of its own does: short, so the table follows an idle relay closely; longer
         # than the gap between commits under load, so those save it for free.
         self._save_after = min(save_after, poll_interval)
+        # Under a steady flow, rounds save at most this often (an UPDATE per commit is most of
+        # the relay's WAL and a good part of its CPU). What is published and not saved is
+        # republished by a relay that dies, and dropped by JetStream's duplicate window
+        # (600 s by default), so it must stay far below the window.
+        self._save_every = save_every
+        self._saved_when = 0.0  # loop time of the last save (or read)
+        self._must_save = False  # the next round saves whatever the time
         self._stream = stream
         self._ensure_stream = ensure_stream
         self._connect = connect or (
@@ -262,13 +271,20 @@ class Relay:
         # asyncio.timeout, not wait_for: on 3.11 wait_for can swallow a
         # cancel that lands in the same step as the wake-up, and stop()
         # would then wait forever.
-        with contextlib.suppress(TimeoutError):
+        try:
             async with asyncio.timeout(self._save_after if pending else self._poll):
                 while self._notified <= self._done and not (self._drop_listener and self.listening):
                     self._wake.clear()
                     await self._wake.wait()
+        except TimeoutError:
+            self._must_save = pending
 
     async def _read_checkpoint(self, conn: asyncpg.Connection) -> int:
+        self._saved = self._done = await self._table_checkpoint(conn)
+        self._saved_when = asyncio.get_running_loop().time()
+        return self._done
+
+    async def _table_checkpoint(self, conn: asyncpg.Connection) -> int:
         value = await conn.fetchval(
             "SELECT position FROM eventstore.relay_checkpoints WHERE name = $1", self._name
         )
@@ -279,38 +295,50 @@ class Relay:
                 self._name,
             )
             value = 0
-        self._saved = self._done = int(value)
-        return self._done
+        return int(value)
 
     async def publish_pending(self, conn: asyncpg.Connection) -> int:
         """Publishes one batch after the checkpoint; returns how many it published.
 
-        One statement on the ordinary path: it saves the position published last (if no
-        round saved it yet) and selects the batch after it."""
+        One statement on the ordinary path: it selects the batch after the position published
+        last and, when it is time (`save_every`, or idle for `save_after`), saves that
+        position."""
         if self._saved is None:
             await self._read_checkpoint(conn)
         saved, checkpoint = self._saved, self._done
         assert saved is not None
         since, last_id = await self._last_published(conn, checkpoint)
         notified = self._notified
-        if checkpoint > saved:
-            rows = await conn.fetch(
-                _SAVE_AND_SELECT, self._name, checkpoint, since, self._batch, saved
-            )
-        else:
-            rows = await conn.fetch(_CHECK_AND_SELECT, self._name, checkpoint, since, self._batch)
+        now = asyncio.get_running_loop().time()
+        due = self._must_save or now - self._saved_when >= self._save_every
+        save = checkpoint > saved and due
+        rows = await conn.fetch(
+            _SAVE_AND_SELECT if save else _CHECK_AND_SELECT,
+            self._name,
+            checkpoint,
+            since,
+            self._batch,
+            saved,
+        )
+        holds = checkpoint if save else saved  # what the table holds now, unless moved
         if not rows:
             # Nothing new, or the table does not hold what we expected (the UPDATE or the
             # EXISTS found no row): read it; a moved checkpoint is where we go on from.
-            if await self._read_checkpoint(conn) != checkpoint:
-                log.warning("relay checkpoint moved under us to %s", self._done)
-            elif self._notified == notified:
+            table = await self._table_checkpoint(conn)
+            if table != holds:
+                log.warning("relay checkpoint moved under us to %s", table)
+                self._saved = self._done = table
+                self._saved_when = now
+                return 0
+            if self._notified == notified:
                 # Whatever was notified before this select is visible to it: a position
                 # beyond what it found (events deleted under us) must not keep us busy.
                 self._notified = min(notified, self._done)
+        if save:
+            self._saved, self._saved_when, self._must_save = checkpoint, now, False
+        if not rows:
             RELAY_LAG_EVENTS.set(0)
             return 0
-        self._saved = checkpoint
         # Pipelined, yet never out of order: each message carries
         # Nats-Expected-Last-Msg-Id = the previous event's id, so JetStream
         # refuses a message whose predecessor is not stored (a failed or lost
