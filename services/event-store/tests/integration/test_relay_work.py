@@ -69,6 +69,7 @@ def _counting_relay(
     bus: dict[str, Any],
     notifier: Notifier | None = None,
     save_every: float = 0.5,
+    poll_interval: float = NEVER,
 ) -> tuple[Relay, list[str]]:
     statements: list[str] = []
 
@@ -83,7 +84,7 @@ def _counting_relay(
         name="counted",
         subject_prefix=bus["bus_subject_prefix"],
         stream=bus["bus_stream"],
-        poll_interval=NEVER,
+        poll_interval=poll_interval,
         save_after=NEVER,
         connect=connect,
         notifier=notifier,
@@ -250,3 +251,40 @@ async def test_a_relay_following_the_notifier_publishes_what_committed_while_it_
     async with bus_client(nats_server.url) as js:
         messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
     assert_exactly_once_in_order(messages, 5, bus["bus_subject_prefix"])
+
+
+async def test_a_relay_that_stops_following_the_notifier_publishes_by_polling(
+    store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
+) -> None:
+    """FM-15 with the notifier as the wake-up: drop_listener unfollows it; polling publishes."""
+    bus = bus_overrides()
+    store = await store_factory(relay_enabled=False, **bus)
+    notifier = Notifier(fresh_dsn)
+    relay, statements = _counting_relay(store, fresh_dsn, bus, notifier, poll_interval=0.2)
+    conn = await asyncpg.connect(fresh_dsn)
+    notifier.start()
+    relay.start()
+    try:
+
+        async def listening_leader() -> bool:
+            return relay.is_leader and relay.listening
+
+        await wait_until(listening_leader, "the relay to lead and follow the notifier")
+        await relay.drop_listener()
+        assert not relay.listening
+        async with bus_client(nats_server.url) as js, open_stub(store) as stub:
+            for _ in range(3):
+                await append_events(stub, [new_stream("note"), new_stream("note")], 3)
+
+            async def holds() -> bool:
+                return await stream_message_count(js, bus["bus_stream"]) == 18
+
+            await wait_until(holds, "the bus to hold 18 events")
+        assert not any(s.startswith("LISTEN") for s in statements)
+    finally:
+        await relay.stop()
+        await notifier.stop()
+        await conn.close()
+    async with bus_client(nats_server.url) as js:
+        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
+    assert_exactly_once_in_order(messages, 18, bus["bus_subject_prefix"])
