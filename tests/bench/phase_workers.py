@@ -24,15 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import statistics
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from fundledger_devstack.health import wait_serving
 from fundledger_devstack.ports import LOCALHOST, free_port
+from fundledger_devstack.proc_sockets import ESTABLISHED, LISTEN, owners, sockets
 
 from tests.bench.fund_seed import NotReadyError, fund_ids, seed_funds, wait_projected
 from tests.bench.measure import LEAD_SECONDS, Figure
@@ -60,7 +59,6 @@ READ_ONLY = {
     "FUNDLEDGER_PROJECTOR_CONSUMER_ENABLED": "false",
     "FUNDLEDGER_PROJECTOR_CATCHUP_ENABLED": "false",
 }
-_LISTEN, _ESTABLISHED = "0A", "01"
 
 
 def workers_key(kind: str, workers: int, round_: int) -> str:
@@ -144,41 +142,19 @@ async def _sample_later(delay: float, port: int, supervisor: int) -> dict[int, i
     return await asyncio.to_thread(connections_per_process, port, supervisor)
 
 
-def _sockets(port: int, state: str) -> set[int]:
-    """Inodes of the TCP sockets on local ``port`` in ``state``."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for row in Path(table).read_text().splitlines()[1:]:
-            cols = row.split()
-            if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == state:
-                inodes.add(int(cols[9]))
-    return inodes
-
-
-def _held(pid: int, inodes: set[int]) -> int:
-    held = 0
-    with contextlib.suppress(OSError):
-        for fd in Path(f"/proc/{pid}/fd").iterdir():
-            with contextlib.suppress(OSError, ValueError):
-                target = os.readlink(fd)
-                if target.startswith("socket:[") and int(target[8:-1]) in inodes:
-                    held += 1
-    return held
-
-
 def connections_per_process(port: int, supervisor: int) -> dict[int, int]:
     """Established connections on ``port`` held by each of the service's processes (its
     workers; the supervisor itself holds none)."""
-    inodes = _sockets(port, _ESTABLISHED)
+    inodes = sockets(port, ESTABLISHED)
     members = service_processes(supervisor)
     workers = members[1:] or members
-    return {pid: _held(pid, inodes) for pid in workers}
+    return owners(inodes, workers)
 
 
 async def _all_listening(name: str, port: int, workers: int) -> None:
     """Until every worker listens (health answers as soon as the first one does)."""
     for _ in range(int(START_SECONDS / 0.1)):
-        if len(await asyncio.to_thread(_sockets, port, _LISTEN)) >= workers:
+        if len(await asyncio.to_thread(sockets, port, LISTEN)) >= workers:
             return
         await asyncio.sleep(0.1)
     raise ServiceError(f"{name}: fewer than {workers} workers listening on {port}")

@@ -22,18 +22,15 @@ from fundledger.eventstore.v1 import events_pb2, eventstore_pb2_grpc
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_devstack.loopback_http import fetch
 from fundledger_devstack.nats import NatsServer
+from fundledger_devstack.proc_sockets import ESTABLISHED, LISTEN, owners, sockets
 from worker_processes import (
     CHANNELS,
-    ESTABLISHED,
-    LISTEN,
     WAIT_SECONDS,
     Service,
     children,
     environment,
     equals,
     eventually,
-    owners,
-    sockets,
     start,
     stop,
     value,

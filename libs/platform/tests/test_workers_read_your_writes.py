@@ -20,14 +20,12 @@ from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.projector.v1 import projector_pb2 as ppb
 from fundledger.projector.v1 import projector_pb2_grpc
 from fundledger_devstack.nats import NatsServer
+from fundledger_devstack.proc_sockets import ESTABLISHED, owners, sockets
 from worker_processes import (
-    ESTABLISHED,
     WAIT_SECONDS,
     Service,
     children,
     environment,
-    owners,
-    sockets,
     start,
     stop,
 )

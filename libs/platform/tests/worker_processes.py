@@ -15,7 +15,6 @@ from typing import Any
 
 WAIT_SECONDS = 60.0  # an upper bound for slow machines, not a timed expectation
 CHANNELS = 32
-LISTEN, ESTABLISHED = "0A", "01"
 
 
 @dataclass
@@ -104,34 +103,6 @@ async def stop(service: Service) -> None:
         except TimeoutError:
             service.process.kill()
             await service.process.wait()
-
-
-def sockets(port: int, state: str) -> set[int]:
-    """Inodes of the TCP sockets on local ``port`` in ``state``."""
-    inodes = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        for row in Path(table).read_text().splitlines()[1:]:
-            cols = row.split()
-            if int(cols[1].rsplit(":", 1)[1], 16) == port and cols[3] == state:
-                inodes.add(int(cols[9]))
-    return inodes
-
-
-def owners(inodes: set[int], pids: list[int]) -> dict[int, int]:
-    """pid -> how many of ``inodes`` it holds."""
-    counts: dict[int, int] = {}
-    for pid in pids:
-        fd_dir = Path(f"/proc/{pid}/fd")
-        held = 0
-        for fd in fd_dir.iterdir() if fd_dir.exists() else ():
-            try:
-                target = os.readlink(fd)
-            except OSError:
-                continue
-            if target.startswith("socket:[") and int(target[8:-1]) in inodes:
-                held += 1
-        counts[pid] = held
-    return counts
 
 
 def children(parent: int) -> list[int]:

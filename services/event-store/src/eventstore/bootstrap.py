@@ -153,6 +153,9 @@ async def build(settings: Settings) -> EventStore:
         ensure_stream=ensure_bus_stream,
         batch_size=settings.relay_batch_size,
         poll_interval=settings.relay_poll_seconds,
+        # Woken by the Notifier every worker runs anyway: one listening backend, not two
+        # (PostgreSQL runs a transaction per NOTIFY in each idle listener).
+        notifier=notifier,
     )
     # The background roles run in one worker of a pod (WorkerSettings.leader); the relay is
     # single-leader across pods too (its advisory lock). Every worker appends, reads and
