@@ -9,7 +9,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from eventstore.adapters import relay
+from eventstore.adapters import relay_queries
 from eventstore.adapters.records import COLUMNS, RowConverter, to_recorded_event
 from eventstore.entrypoints import mappers as m
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
@@ -70,7 +70,7 @@ def plain(values: tuple[Any, ...]) -> RecordedEvent:
 
 def test_the_relay_selects_the_columns_in_the_converters_order() -> None:
     # The converter unpacks rows by position: a query in another order would mix fields up.
-    selected = re.search(r"SELECT(.*?)FROM", relay._SELECT, re.S)
+    selected = re.search(r"SELECT(.*?)FROM", relay_queries.SELECT_AFTER, re.S)
     assert selected is not None
     assert _names(selected.group(1)) == _names(COLUMNS)
 

@@ -20,17 +20,14 @@ relay's own connection.
 
 PostgreSQL work per commit (issue 11): one statement, one transaction. The leader is the only
 writer of its checkpoint while it holds the lock, so it reads the checkpoint once when it
-takes over and then keeps it in memory; the checkpoint write rides on a round's select (one
-statement: an UPDATE in a CTE, the batch select after it) at most every `save_every` under a
-steady flow, on a round of its own a moment after the flow stops (`save_after`), and on stop.
-Meanwhile the table trails what JetStream acknowledged, never leads it: a relay that dies
-there republishes up to `save_every` of events, which the duplicate window (600 s by default)
-drops, as for a death between publish and checkpoint. A
-notification carries the group's last position; one at or below what is already published
-wakes nothing (the round that published it saw its commit), so no empty re-poll follows a
-commit that a round already took. Every round's select is guarded by the checkpoint it
-expects in the table (the UPDATE's WHERE, or an EXISTS): if someone else moved it (an
-operator resetting it), the round finds nothing and the checkpoint is read again.
+takes over and then keeps it in memory; the checkpoint write rides on a round's select
+(relay_queries.py) at most every `save_every` under a steady flow, a moment after the flow
+stops (`save_after`), and on stop. The table trails what JetStream acknowledged, never leads
+it: a relay that dies republishes up to `save_every` of events, which the duplicate window
+(600 s by default) drops. A notification carries the group's last position; one at or below
+what is already published wakes nothing, so no empty re-poll follows a commit a round already
+took. If someone else moved the checkpoint (an operator resetting it), the round's guard
+finds nothing and the checkpoint is read again.
 """
 
 from __future__ import annotations
@@ -50,35 +47,13 @@ from nats.js.errors import APIError, NoStreamResponseError
 
 from eventstore.adapters.group_write import NOTIFY_CHANNEL
 from eventstore.adapters.notifier import Notifier
-from eventstore.adapters.records import COLUMNS, to_recorded_event
+from eventstore.adapters.records import to_recorded_event
+from eventstore.adapters.relay_queries import CHECK_AND_SELECT, SAVE, SAVE_AND_SELECT
 from eventstore.metrics import RELAY_IS_LEADER, RELAY_LAG_EVENTS, RELAY_PUBLISHED
 
 log = logging.getLogger(__name__)
 
 RELAY_LOCK_KEY = 0x46554E444C45  # "FUNDLE": one relay leader per database
-
-# The batch after position $2 ($3 bounds recorded_at, $4 the count), only while the
-# checkpoint `cp` guards holds. $1 is the relay's name.
-_SELECT = f"""
-SELECT {COLUMNS}
-FROM eventstore.events WHERE position > $2 AND recorded_at >= $3 AND EXISTS (SELECT 1 FROM cp)
-ORDER BY position LIMIT $4
-"""
-# Nothing to save this round: the table must still hold the $5 we wrote or read last.
-_CHECK_AND_SELECT = (
-    "WITH cp AS (SELECT 1 FROM eventstore.relay_checkpoints WHERE name = $1 AND position = $5)"
-    + _SELECT
-)
-# Save $2 over the $5 we wrote or read last, in the statement that selects what follows.
-_SAVE_AND_SELECT = (
-    "WITH cp AS (UPDATE eventstore.relay_checkpoints SET position = $2, updated_at = now() "
-    "WHERE name = $1 AND position = $5 RETURNING 1)" + _SELECT
-)
-_SAVE = (
-    "UPDATE eventstore.relay_checkpoints SET position = $2, updated_at = now() "
-    "WHERE name = $1 AND position = $3"
-)
-
 
 _BEGINNING = datetime.min.replace(tzinfo=UTC)
 _WRONG_LAST_MSG_ID = 10070  # JetStream's error code for a failed Nats-Expected-Last-Msg-Id
@@ -186,7 +161,7 @@ class Relay:
         if conn is None or not self.is_leader or saved is None or self._done <= saved:
             return
         with contextlib.suppress(Exception):
-            await asyncio.wait_for(conn.execute(_SAVE, self._name, self._done, saved), 2)
+            await asyncio.wait_for(conn.execute(SAVE, self._name, self._done, saved), 2)
             self._saved = self._done
 
     async def _close(self) -> None:
@@ -313,7 +288,7 @@ class Relay:
         due = self._must_save or now - self._saved_when >= self._save_every
         save = checkpoint > saved and due
         rows = await conn.fetch(
-            _SAVE_AND_SELECT if save else _CHECK_AND_SELECT,
+            SAVE_AND_SELECT if save else CHECK_AND_SELECT,
             self._name,
             checkpoint,
             since,
