@@ -71,6 +71,15 @@ async def stream_message_count(js: JetStreamContext, stream: str) -> int:
     return int(info.state.messages)
 
 
+async def wait_bus_holds(js: JetStreamContext, stream: str, count: int) -> None:
+    """Until the bus stream holds exactly ``count`` messages."""
+
+    async def holds() -> bool:
+        return await stream_message_count(js, stream) == count
+
+    await wait_until(holds, f"the bus to hold {count} events")
+
+
 async def read_bus(
     js: JetStreamContext, stream: str, prefix: str, within: float = DEFAULT_WAIT
 ) -> list[BusMessage]:

@@ -27,6 +27,7 @@ from eventstore_relay_support import (
     open_stub,
     read_bus,
     stream_message_count,
+    wait_bus_holds,
     wait_until,
 )
 from eventstore_support import new_stream
@@ -114,22 +115,15 @@ async def test_the_relay_sends_postgresql_one_statement_per_single_append_commit
     relay.start()
     try:
         async with bus_client(nats_server.url) as js, open_stub(store) as stub:
-
-            async def published(n: int) -> None:
-                async def holds() -> bool:
-                    return await stream_message_count(js, bus["bus_stream"]) == n
-
-                await wait_until(holds, f"the bus to hold {n} events")
-
             # Warm-up: leadership, the checkpoint's first read, the first publish. Once the bus
             # holds the event, the round that published it has sent its statement, and the
             # relay waits for the next notification (its timers never fire here).
             await append_events(stub, [new_stream("note")], 1)
-            await published(1)
+            await wait_bus_holds(js, bus["bus_stream"], 1)
             before = len(statements)
             for n in range(2, COMMITS + 2):
                 await append_events(stub, [new_stream("note")], 1)
-                await published(n)
+                await wait_bus_holds(js, bus["bus_stream"], n)
             during = statements[before:]
         head = await log_head(conn)
         assert head == COMMITS + 1
@@ -170,20 +164,13 @@ async def test_a_checkpoint_moved_under_the_leader_is_where_it_goes_on_from(
     relay.start()
     try:
         async with bus_client(nats_server.url) as js, open_stub(store) as stub:
-
-            async def published(n: int) -> None:
-                async def holds() -> bool:
-                    return await stream_message_count(js, bus["bus_stream"]) == n
-
-                await wait_until(holds, f"the bus to hold {n} events")
-
             # Two rounds at least, so the relay has saved a position above 0 (its guard
             # compares values: a rewind to the very value it holds would go unnoticed).
             await append_events(stub, [new_stream("note")], 2)
-            await published(2)
+            await wait_bus_holds(js, bus["bus_stream"], 2)
             for _ in range(4):
                 await append_events(stub, [new_stream("note")], 2)
-            await published(10)
+            await wait_bus_holds(js, bus["bus_stream"], 10)
             # The relay holds 10 published and not saved (its save timer never fires); the
             # operator rewinds the table.
             await conn.execute(
@@ -196,7 +183,7 @@ async def test_a_checkpoint_moved_under_the_leader_is_where_it_goes_on_from(
                 return _published_total() - before >= 12
 
             await wait_until(republished, "the relay to publish 1..12 again")
-            await published(12)
+            await wait_bus_holds(js, bus["bus_stream"], 12)
         await relay.stop()
         assert await checkpoint(conn, "counted") == await log_head(conn) == 12
     finally:
@@ -226,22 +213,15 @@ async def test_a_relay_following_the_notifier_publishes_what_committed_while_it_
     relay.start()
     try:
         async with bus_client(nats_server.url) as js, open_stub(store) as stub:
-
-            async def published(n: int) -> None:
-                async def holds() -> bool:
-                    return await stream_message_count(js, bus["bus_stream"]) == n
-
-                await wait_until(holds, f"the bus to hold {n} events")
-
             await append_events(stub, [new_stream("note")], 2)
-            await published(2)
+            await wait_bus_holds(js, bus["bus_stream"], 2)
             killed = await conn.fetchval(
                 "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                 "WHERE datname = current_database() AND application_name = 'event-store-notifier'"
             )
             assert killed >= 1
             await append_events(stub, [new_stream("note")], 3)
-            await published(5)
+            await wait_bus_holds(js, bus["bus_stream"], 5)
         await relay.stop()
         assert await checkpoint(conn, "counted") == await log_head(conn) == 5
     finally:
