@@ -15,18 +15,14 @@ the log (the run's own projector does; they read the table it writes).
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-from fundledger_devstack.health import wait_serving
-from fundledger_devstack.ports import LOCALHOST, free_port
-
 from tests.bench.auth_figures import CONCURRENCIES, CONFIGS, auth_key, comparisons, render
+from tests.bench.extra_stores import start_event_store
 from tests.bench.fund_seed import NotReadyError, fund_ids, seed_funds, wait_projected
 from tests.bench.services import Instance, ServiceError, running_services
-from tests.bench.stack import eventstore_process, health_credentials
 
 if TYPE_CHECKING:
     from tests.bench.phases import Phases
@@ -117,42 +113,14 @@ async def _event_stores(p: Phases) -> AsyncIterator[dict[str, str]]:
     addresses: dict[str, str] = {}
     with contextlib.ExitStack() as started:
         for config in CONFIGS:
-            name = f"event-store-{config}"
-            security = stack.security if config != "off" else None
-            port = free_port()
-            profile = None
-            if stack.profile_dir is not None:
-                profile = stack.profile_dir / f"{name}.prof"
-                stack.service_profiles.append(profile)
-            process = eventstore_process(
-                stack.database_url,
-                stack.nats_url,
-                port,
-                -1,
-                stack.tmp,
-                profile,
-                security=security,
-                name=name,
-                relay=False,
+            address, _ = await start_event_store(
+                stack,
+                started,
+                f"event-store-{config}",
+                security=stack.security if config != "off" else None,
                 env=TLS_ONLY if config == "tls" else {},
+                start_seconds=START_SECONDS,
             )
-            started.callback(stack.pids.pop, name, None)
-            started.callback(process.stop, 30.0)
-            process.start()
-            address = f"{LOCALHOST}:{port}"
-            try:
-                await asyncio.to_thread(
-                    wait_serving,
-                    address,
-                    START_SECONDS,
-                    process.check_alive,
-                    name,
-                    health_credentials(security),
-                )
-            except Exception as err:
-                raise ServiceError(f"{name} did not start: {err}\n{process.tail()}") from None
-            assert process.pid is not None
-            stack.pids[name] = process.pid
             addresses[config] = address
         p.log(f"  started {', '.join(f'event-store-{c} {a}' for c, a in addresses.items())}")
         yield addresses

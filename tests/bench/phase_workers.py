@@ -29,15 +29,13 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from fundledger_devstack.health import wait_serving
-from fundledger_devstack.ports import LOCALHOST, free_port
 from fundledger_devstack.proc_sockets import ESTABLISHED, LISTEN, owners, sockets
 
+from tests.bench.extra_stores import start_event_store
 from tests.bench.fund_seed import NotReadyError, fund_ids, seed_funds, wait_projected
 from tests.bench.measure import LEAD_SECONDS, Figure
 from tests.bench.probes import service_processes
 from tests.bench.services import Instance, ServiceError, running_services
-from tests.bench.stack import eventstore_process, health_credentials
 from tests.bench.workload_spec import Workload
 
 if TYPE_CHECKING:
@@ -170,44 +168,17 @@ async def _event_stores(p: Phases) -> AsyncIterator[dict[int, str]]:
     with contextlib.ExitStack() as started:
         for n in WORKER_COUNTS:
             name = server_name("append", n)
-            port = free_port()
-            profile = None
-            # A profile wraps the supervisor only (the workers are processes of their own).
-            if stack.profile_dir is not None and n == 1:
-                profile = stack.profile_dir / f"{name}.prof"
-                stack.service_profiles.append(profile)
-            process = eventstore_process(
-                stack.database_url,
-                stack.nats_url,
-                port,
-                -1,
-                stack.tmp,
-                profile,
+            address, port = await start_event_store(
+                stack,
+                started,
+                name,
                 security=stack.security,
-                name=name,
-                relay=False,
                 env={"FUNDLEDGER_WORKERS": str(n)},
+                start_seconds=START_SECONDS,
+                # A profile wraps the supervisor only (the workers are processes of their own).
+                profile=n == 1,
             )
-            started.callback(stack.pids.pop, name, None)
-            started.callback(process.stop, 30.0)
-            process.start()
-            address = f"{LOCALHOST}:{port}"
-            try:
-                await asyncio.to_thread(
-                    wait_serving,
-                    address,
-                    START_SECONDS,
-                    process.check_alive,
-                    name,
-                    health_credentials(stack.security),
-                )
-                await _all_listening(name, port, n)
-            except ServiceError:
-                raise
-            except Exception as err:
-                raise ServiceError(f"{name} did not start: {err}\n{process.tail()}") from None
-            assert process.pid is not None
-            stack.pids[name] = process.pid
+            await _all_listening(name, port, n)
             addresses[n] = address
         p.log(f"  started {', '.join(f'event store w{n} {a}' for n, a in addresses.items())}")
         yield addresses
