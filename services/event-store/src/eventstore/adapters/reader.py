@@ -21,6 +21,7 @@ import asyncpg
 from fundledger_platform.tenant_sql import scoped
 
 from eventstore.adapters.conn import Conn
+from eventstore.adapters.query_rows import QueryRows
 from eventstore.adapters.records import COLUMNS as _COLUMNS
 
 # Rows per query when the caller names no other number (one event per message).
@@ -92,7 +93,8 @@ class Reader:
         chunk: int = PAGE,
     ) -> AsyncIterator[list[asyncpg.Record]] | None:
         """None when the stream does not exist (or is another tenant's); else its rows in read
-        order, at most ``chunk`` per query (never an empty list).
+        order, at most ``chunk`` per query, fewer when they are large (query_rows.py); never an
+        empty list.
 
         The head and the first rows are read on one pooled connection: most reads need no
         second query, and each loan from the pool costs ~40 µs of CPU besides asyncpg's reset
@@ -114,12 +116,15 @@ class Reader:
         event_types: Sequence[str],
         chunk: int = PAGE,
     ) -> AsyncIterator[list[asyncpg.Record]]:
-        """The log's rows in position order, at most ``chunk`` per query (never an empty list)."""
+        """The log's rows in position order, at most ``chunk`` per query, fewer when they are
+        large (query_rows.py); never an empty list."""
         cursor = max(from_position, 1)
         remaining = max_count if max_count > 0 else None
+        size = QueryRows(chunk)
         while remaining is None or remaining > 0:
-            limit = chunk if remaining is None else min(chunk, remaining)
+            limit = size.rows if remaining is None else min(size.rows, remaining)
             rows = await self.read_page(cursor, limit, categories, event_types)
+            size.saw(rows)
             if rows:
                 yield rows
             if len(rows) < limit:
@@ -266,7 +271,7 @@ class _StreamRead:
     ) -> None:
         self._head = head
         self._backwards = backwards
-        self._chunk = chunk
+        self._size = QueryRows(chunk)
         self._remaining = max_count if max_count > 0 else None
         self._upper = head.last_recorded_at
         if self._upper is not None and max_recorded_at is not None:
@@ -286,7 +291,8 @@ class _StreamRead:
 
     async def next(self, reader: Reader, on: Conn | None = None) -> list[asyncpg.Record]:
         """The next rows (``on``: a connection already held); sets ``more``."""
-        limit = self._chunk if self._remaining is None else min(self._chunk, self._remaining)
+        rows_now = self._size.rows
+        limit = rows_now if self._remaining is None else min(rows_now, self._remaining)
         rows = await reader._fetch(
             self._query,
             self._head.stream_id,
@@ -296,6 +302,7 @@ class _StreamRead:
             limit,
             on=on,
         )
+        self._size.saw(rows)
         if self._remaining is not None:
             self._remaining -= len(rows)
         self.more = len(rows) == limit and self._remaining != 0

@@ -36,6 +36,7 @@ from fundledger_platform.stream_ids import check_stream_id
 from fundledger_platform.telemetry import inject_headers
 
 from eventstore.adapters.notifier import Notifier
+from eventstore.adapters.query_rows import QueryRows
 from eventstore.adapters.reader import PAGE, Reader, StreamHead
 from eventstore.adapters.records import RowConverter
 from eventstore.domain.append_request import Limits, validate_append
@@ -141,7 +142,7 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             cursor = max(non_negative(request.from_position, "from_position"), 1)
         else:
             cursor = await self._reader.head_position() + 1
-        chunk = size or PAGE
+        query_rows = QueryRows(size or PAGE)
         # Pages (the default): catch-up sends full ones; each pass below ends by sending what
         # it found, so a live event never waits for a page to fill.
         pages = m.Pages(m.subscribe_page, size) if size else None
@@ -155,14 +156,16 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
             # order), so after reading it the cursor may jump past events the
             # filters skipped.
             while cursor <= head:
-                rows = await self._reader.read_page(cursor, chunk, categories, types, head, since)
+                limit = query_rows.rows
+                rows = await self._reader.read_page(cursor, limit, categories, types, head, since)
+                query_rows.saw(rows)
                 if pages is None:
                     for event in m.one_by_one(rows, converter):
                         yield pb.SubscribeResponse(event=event)
                 else:
                     for page in pages.fill(rows):
                         yield page
-                cursor = rows[-1]["position"] + 1 if len(rows) == chunk else head + 1
+                cursor = rows[-1]["position"] + 1 if len(rows) == limit else head + 1
             if pages is not None:
                 last = pages.flush()
                 if last is not None:
