@@ -105,6 +105,10 @@ class Reader:
                 return None
             read = _StreamRead(head, from_version, backwards, max_count, max_recorded_at, chunk)
             first = await read.next(self, conn) if read.more else []
+            if read.more and read.next_rows > len(first):
+                # The first query only measured the rows (query_rows.py): small ones go on in
+                # a full query on the same loan.
+                first += await read.next(self, conn)
         return read.chunks(self, first)
 
     async def read_all(
@@ -288,6 +292,11 @@ class _StreamRead:
             self._cursor = head.version if backwards else 1
         # An empty stream (every event dropped by retention) has no time bounds: nothing to read.
         self.more = head.first_recorded_at is not None and self._upper is not None
+
+    @property
+    def next_rows(self) -> int:
+        """The next query's row limit (before max_count)."""
+        return self._size.rows
 
     async def next(self, reader: Reader, on: Conn | None = None) -> list[asyncpg.Record]:
         """The next rows (``on``: a connection already held); sets ``more``."""
