@@ -108,8 +108,6 @@ async def _rounds(
 async def _event_stores(p: Phases) -> AsyncIterator[dict[str, str]]:
     """An event store per configuration on the run's database, without relays."""
     stack = p.stack
-    assert stack.tmp is not None
-    assert stack.nats_url is not None
     addresses: dict[str, str] = {}
     with contextlib.ExitStack() as started:
         for config in CONFIGS:

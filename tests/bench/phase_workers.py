@@ -162,8 +162,6 @@ async def _all_listening(name: str, port: int, workers: int) -> None:
 async def _event_stores(p: Phases) -> AsyncIterator[dict[int, str]]:
     """An event store per worker count on the run's database, without relays."""
     stack = p.stack
-    assert stack.tmp is not None
-    assert stack.nats_url is not None
     addresses: dict[int, str] = {}
     with contextlib.ExitStack() as started:
         for n in WORKER_COUNTS:

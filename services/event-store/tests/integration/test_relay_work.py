@@ -9,7 +9,9 @@ position order.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
@@ -26,7 +28,6 @@ from eventstore_relay_support import (
     log_head,
     open_stub,
     read_bus,
-    stream_message_count,
     wait_bus_holds,
     wait_until,
 )
@@ -69,6 +70,7 @@ def _counting_relay(
     dsn: str,
     bus: dict[str, Any],
     notifier: Notifier | None = None,
+    *,
     save_every: float = 0.5,
     poll_interval: float = NEVER,
 ) -> tuple[Relay, list[str]]:
@@ -94,6 +96,48 @@ def _counting_relay(
     return relay, statements
 
 
+@dataclass
+class _Run:
+    bus: dict[str, Any]
+    store: EventStore
+    relay: Relay
+    statements: list[str]
+    conn: asyncpg.Connection  # the test's own, for reading and poking the database
+
+
+@contextlib.asynccontextmanager
+async def _relay_run(
+    store_factory: StoreFactory,
+    dsn: str,
+    *,
+    follow_notifier: bool = False,
+    **options: float,
+) -> AsyncIterator[_Run]:
+    """An event store without a relay of its own and a counted relay beside it (following a
+    notifier of its own when asked), stopped at the end."""
+    bus = bus_overrides()
+    store = await store_factory(relay_enabled=False, **bus)
+    notifier = Notifier(dsn) if follow_notifier else None
+    relay, statements = _counting_relay(store, dsn, bus, notifier, **options)
+    conn = await asyncpg.connect(dsn)
+    if notifier is not None:
+        notifier.start()
+    relay.start()
+    try:
+        yield _Run(bus, store, relay, statements, conn)
+    finally:
+        await relay.stop()
+        if notifier is not None:
+            await notifier.stop()
+        await conn.close()
+
+
+async def _assert_bus_exactly_once(url: str, bus: dict[str, Any], head: int) -> None:
+    async with bus_client(url) as js:
+        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
+    assert_exactly_once_in_order(messages, head, bus["bus_subject_prefix"])
+
+
 @pytest.mark.parametrize("wake", ["listen", "notifier"])
 async def test_the_relay_sends_postgresql_one_statement_per_single_append_commit(
     store_factory: StoreFactory, fresh_dsn: str, nats_server: Any, wake: str
@@ -105,16 +149,9 @@ async def test_the_relay_sends_postgresql_one_statement_per_single_append_commit
     check (and now and then its save) riding on it. The checkpoint reaches the table on stop.
     Woken by the process's notifier, the relay does not LISTEN itself (a listening backend
     costs PostgreSQL a transaction per commit)."""
-    bus = bus_overrides()
-    store = await store_factory(relay_enabled=False, **bus)
-    notifier = Notifier(fresh_dsn) if wake == "notifier" else None
-    relay, statements = _counting_relay(store, fresh_dsn, bus, notifier)
-    conn = await asyncpg.connect(fresh_dsn)
-    if notifier is not None:
-        notifier.start()
-    relay.start()
-    try:
-        async with bus_client(nats_server.url) as js, open_stub(store) as stub:
+    async with _relay_run(store_factory, fresh_dsn, follow_notifier=wake == "notifier") as run:
+        bus, relay, statements, conn = run.bus, run.relay, run.statements, run.conn
+        async with bus_client(nats_server.url) as js, open_stub(run.store) as stub:
             # Warm-up: leadership, the checkpoint's first read, the first publish. Once the bus
             # holds the event, the round that published it has sent its statement, and the
             # relay waits for the next notification (its timers never fire here).
@@ -139,15 +176,8 @@ async def test_the_relay_sends_postgresql_one_statement_per_single_append_commit
         assert await checkpoint(conn, "counted") == head
         assert len(statements) == before + len(during) + 1
         listens = [s for s in statements if s.startswith("LISTEN")]
-        assert len(listens) == (0 if notifier is not None else 1), statements
-    finally:
-        await relay.stop()
-        if notifier is not None:
-            await notifier.stop()
-        await conn.close()
-    async with bus_client(nats_server.url) as js:
-        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
-    assert_exactly_once_in_order(messages, head, bus["bus_subject_prefix"])
+        assert len(listens) == (0 if wake == "notifier" else 1), statements
+    await _assert_bus_exactly_once(nats_server.url, bus, head)
 
 
 async def test_a_checkpoint_moved_under_the_leader_is_where_it_goes_on_from(
@@ -157,13 +187,10 @@ async def test_a_checkpoint_moved_under_the_leader_is_where_it_goes_on_from(
     holds it: an operator who puts it back to 0 while the relay runs gets every event
     republished from there (JetStream drops the copies by Nats-Msg-Id), and the table is not
     overwritten with the relay's stale position."""
-    bus = bus_overrides()
-    store = await store_factory(relay_enabled=False, **bus)
-    relay, _ = _counting_relay(store, fresh_dsn, bus, save_every=0.0)  # every round saves
-    conn = await asyncpg.connect(fresh_dsn)
-    relay.start()
-    try:
-        async with bus_client(nats_server.url) as js, open_stub(store) as stub:
+    # Every round saves.
+    async with _relay_run(store_factory, fresh_dsn, save_every=0.0) as run:
+        bus, relay, conn = run.bus, run.relay, run.conn
+        async with bus_client(nats_server.url) as js, open_stub(run.store) as stub:
             # Two rounds at least, so the relay has saved a position above 0 (its guard
             # compares values: a rewind to the very value it holds would go unnoticed).
             await append_events(stub, [new_stream("note")], 2)
@@ -186,12 +213,7 @@ async def test_a_checkpoint_moved_under_the_leader_is_where_it_goes_on_from(
             await wait_bus_holds(js, bus["bus_stream"], 12)
         await relay.stop()
         assert await checkpoint(conn, "counted") == await log_head(conn) == 12
-    finally:
-        await relay.stop()
-        await conn.close()
-    async with bus_client(nats_server.url) as js:
-        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
-    assert_exactly_once_in_order(messages, 12, bus["bus_subject_prefix"])
+    await _assert_bus_exactly_once(nats_server.url, bus, 12)
 
 
 def _published_total() -> float:
@@ -204,15 +226,9 @@ async def test_a_relay_following_the_notifier_publishes_what_committed_while_it_
     """FM-15 with the notifier as the relay's wake-up and no poll (its timers never fire
     here): the notifier's listening connection is terminated and events are appended while it
     reconnects; once it listens again it wakes the relay, which publishes them."""
-    bus = bus_overrides()
-    store = await store_factory(relay_enabled=False, **bus)
-    notifier = Notifier(fresh_dsn)
-    relay, _ = _counting_relay(store, fresh_dsn, bus, notifier)
-    conn = await asyncpg.connect(fresh_dsn)
-    notifier.start()
-    relay.start()
-    try:
-        async with bus_client(nats_server.url) as js, open_stub(store) as stub:
+    async with _relay_run(store_factory, fresh_dsn, follow_notifier=True) as run:
+        bus, relay, conn = run.bus, run.relay, run.conn
+        async with bus_client(nats_server.url) as js, open_stub(run.store) as stub:
             await append_events(stub, [new_stream("note")], 2)
             await wait_bus_holds(js, bus["bus_stream"], 2)
             killed = await conn.fetchval(
@@ -224,27 +240,15 @@ async def test_a_relay_following_the_notifier_publishes_what_committed_while_it_
             await wait_bus_holds(js, bus["bus_stream"], 5)
         await relay.stop()
         assert await checkpoint(conn, "counted") == await log_head(conn) == 5
-    finally:
-        await relay.stop()
-        await notifier.stop()
-        await conn.close()
-    async with bus_client(nats_server.url) as js:
-        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
-    assert_exactly_once_in_order(messages, 5, bus["bus_subject_prefix"])
+    await _assert_bus_exactly_once(nats_server.url, bus, 5)
 
 
 async def test_a_relay_that_stops_following_the_notifier_publishes_by_polling(
     store_factory: StoreFactory, fresh_dsn: str, nats_server: Any
 ) -> None:
     """FM-15 with the notifier as the wake-up: drop_listener unfollows it; polling publishes."""
-    bus = bus_overrides()
-    store = await store_factory(relay_enabled=False, **bus)
-    notifier = Notifier(fresh_dsn)
-    relay, statements = _counting_relay(store, fresh_dsn, bus, notifier, poll_interval=0.2)
-    conn = await asyncpg.connect(fresh_dsn)
-    notifier.start()
-    relay.start()
-    try:
+    async with _relay_run(store_factory, fresh_dsn, follow_notifier=True, poll_interval=0.2) as run:
+        bus, relay = run.bus, run.relay
 
         async def listening_leader() -> bool:
             return relay.is_leader and relay.listening
@@ -252,19 +256,9 @@ async def test_a_relay_that_stops_following_the_notifier_publishes_by_polling(
         await wait_until(listening_leader, "the relay to lead and follow the notifier")
         await relay.drop_listener()
         assert not relay.listening
-        async with bus_client(nats_server.url) as js, open_stub(store) as stub:
+        async with bus_client(nats_server.url) as js, open_stub(run.store) as stub:
             for _ in range(3):
                 await append_events(stub, [new_stream("note"), new_stream("note")], 3)
-
-            async def holds() -> bool:
-                return await stream_message_count(js, bus["bus_stream"]) == 18
-
-            await wait_until(holds, "the bus to hold 18 events")
-        assert not any(s.startswith("LISTEN") for s in statements)
-    finally:
-        await relay.stop()
-        await notifier.stop()
-        await conn.close()
-    async with bus_client(nats_server.url) as js:
-        messages = await read_bus(js, bus["bus_stream"], bus["bus_subject_prefix"])
-    assert_exactly_once_in_order(messages, 18, bus["bus_subject_prefix"])
+            await wait_bus_holds(js, bus["bus_stream"], 18)
+        assert not any(s.startswith("LISTEN") for s in run.statements)
+    await _assert_bus_exactly_once(nats_server.url, bus, 18)
