@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%fundledger/eventstore/v1/events.proto\x12\x18\x66undledger.eventstore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x9c\x02\n\tEventData\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x43\n\x08metadata\x18\x05 \x03(\x0b\x32\x31.fundledger.eventstore.v1.EventData.MetadataEntry\x12\x14\n\x0c\x63\x61usation_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x07 \x01(\t\x12\x0f\n\x07user_id\x18\x08 \x01(\t\x12\x0e\n\x06source\x18\t \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xbc\x03\n\rRecordedEvent\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x10\n\x08position\x18\x03 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x12\n\nevent_type\x18\x05 \x01(\t\x12\x16\n\x0eschema_version\x18\x06 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12G\n\x08metadata\x18\x08 \x03(\x0b\x32\x35.fundledger.eventstore.v1.RecordedEvent.MetadataEntry\x12\x14\n\x0c\x63\x61usation_id\x18\t \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12\x0f\n\x07user_id\x18\x0b \x01(\t\x12\x0e\n\x06source\x18\x0c \x01(\t\x12/\n\x0brecorded_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63\x61tegory\x18\x0e \x01(\t\x12\x0e\n\x06tenant\x18\x0f \x01(\t\x12\r\n\x05\x61\x63tor\x18\x10 \x01(\t\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n%fundledger/eventstore/v1/events.proto\x12\x18\x66undledger.eventstore.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\xce\x02\n\tEventData\x12\x10\n\x08\x65vent_id\x18\x01 \x01(\t\x12\x12\n\nevent_type\x18\x02 \x01(\t\x12\x16\n\x0eschema_version\x18\x03 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x04 \x01(\x0c\x12\x43\n\x08metadata\x18\x05 \x03(\x0b\x32\x31.fundledger.eventstore.v1.EventData.MetadataEntry\x12\x14\n\x0c\x63\x61usation_id\x18\x06 \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\x07 \x01(\t\x12\x0f\n\x07user_id\x18\x08 \x01(\t\x12\x0e\n\x06source\x18\t \x01(\t\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\"\xee\x03\n\rRecordedEvent\x12\x11\n\tstream_id\x18\x01 \x01(\t\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x10\n\x08position\x18\x03 \x01(\x03\x12\x10\n\x08\x65vent_id\x18\x04 \x01(\t\x12\x12\n\nevent_type\x18\x05 \x01(\t\x12\x16\n\x0eschema_version\x18\x06 \x01(\x05\x12\x0c\n\x04\x64\x61ta\x18\x07 \x01(\x0c\x12G\n\x08metadata\x18\x08 \x03(\x0b\x32\x35.fundledger.eventstore.v1.RecordedEvent.MetadataEntry\x12\x14\n\x0c\x63\x61usation_id\x18\t \x01(\t\x12\x16\n\x0e\x63orrelation_id\x18\n \x01(\t\x12\x0f\n\x07user_id\x18\x0b \x01(\t\x12\x0e\n\x06source\x18\x0c \x01(\t\x12/\n\x0brecorded_at\x18\r \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x10\n\x08\x63\x61tegory\x18\x0e \x01(\t\x12\x0e\n\x06tenant\x18\x0f \x01(\t\x12\r\n\x05\x61\x63tor\x18\x10 \x01(\t\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x11 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x1a/\n\rMetadataEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\t:\x02\x38\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -37,11 +37,11 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_RECORDEDEVENT_METADATAENTRY']._loaded_options = None
   _globals['_RECORDEDEVENT_METADATAENTRY']._serialized_options = b'8\001'
   _globals['_EVENTDATA']._serialized_start=101
-  _globals['_EVENTDATA']._serialized_end=385
-  _globals['_EVENTDATA_METADATAENTRY']._serialized_start=338
-  _globals['_EVENTDATA_METADATAENTRY']._serialized_end=385
-  _globals['_RECORDEDEVENT']._serialized_start=388
-  _globals['_RECORDEDEVENT']._serialized_end=832
-  _globals['_RECORDEDEVENT_METADATAENTRY']._serialized_start=338
-  _globals['_RECORDEDEVENT_METADATAENTRY']._serialized_end=385
+  _globals['_EVENTDATA']._serialized_end=435
+  _globals['_EVENTDATA_METADATAENTRY']._serialized_start=388
+  _globals['_EVENTDATA_METADATAENTRY']._serialized_end=435
+  _globals['_RECORDEDEVENT']._serialized_start=438
+  _globals['_RECORDEDEVENT']._serialized_end=932
+  _globals['_RECORDEDEVENT_METADATAENTRY']._serialized_start=388
+  _globals['_RECORDEDEVENT_METADATAENTRY']._serialized_end=435
 # @@protoc_insertion_point(module_scope)

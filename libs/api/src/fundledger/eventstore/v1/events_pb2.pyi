@@ -54,12 +54,16 @@ class EventData(_message.Message):
     CORRELATION_ID_FIELD_NUMBER: _builtins.int
     USER_ID_FIELD_NUMBER: _builtins.int
     SOURCE_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
     event_id: _builtins.str
     """Client-chosen UUID; the server generates one when empty. Globally unique."""
     event_type: _builtins.str
     """Event type, e.g. FUND_CREATED. Fund event types are schema-validated."""
     schema_version: _builtins.int
-    """Schema version of the payload; 0 is read as 1."""
+    """Schema version of the payload; 0 is read as 1. A fund event type accepts every version up
+    to its newest (an older one is upcast before validation and stored as given); a version
+    newer than the server knows is INVALID_ARGUMENT.
+    """
     data: _builtins.bytes
     """Payload: a UTF-8 JSON object. Money is integer cents, never a float."""
     causation_id: _builtins.str
@@ -77,6 +81,13 @@ class EventData(_message.Message):
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Free-form string metadata stored beside the event."""
 
+    @_builtins.property
+    def effective_at(self) -> _timestamp_pb2.Timestamp:
+        """Business (effective) time: when the fact happened, as opposed to when it was recorded.
+        Unset = the commit time. Any past time is allowed (backdating); a time after the commit
+        time (plus the server's configured horizon, default none) is INVALID_ARGUMENT.
+        """
+
     def __init__(
         self,
         *,
@@ -89,10 +100,11 @@ class EventData(_message.Message):
         correlation_id: _builtins.str = ...,
         user_id: _builtins.str = ...,
         source: _builtins.str = ...,
+        effective_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_at", b"effective_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "event_id", b"event_id", "event_type", b"event_type", "metadata", b"metadata", "schema_version", b"schema_version", "source", b"source", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "effective_at", b"effective_at", "event_id", b"event_id", "event_type", b"event_type", "metadata", b"metadata", "schema_version", b"schema_version", "source", b"source", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -140,6 +152,7 @@ class RecordedEvent(_message.Message):
     CATEGORY_FIELD_NUMBER: _builtins.int
     TENANT_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
     stream_id: _builtins.str
     """Stream the event belongs to, `<category>-<id>`."""
     version: _builtins.int
@@ -185,6 +198,12 @@ class RecordedEvent(_message.Message):
     def recorded_at(self) -> _timestamp_pb2.Timestamp:
         """Commit time; never decreases as the stream version grows."""
 
+    @_builtins.property
+    def effective_at(self) -> _timestamp_pb2.Timestamp:
+        """Business (effective) time of the event: as appended, or the commit time (recorded_at)
+        when the append did not set one. Always set.
+        """
+
     def __init__(
         self,
         *,
@@ -204,10 +223,11 @@ class RecordedEvent(_message.Message):
         category: _builtins.str = ...,
         tenant: _builtins.str = ...,
         actor: _builtins.str = ...,
+        effective_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["recorded_at", b"recorded_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_at", b"effective_at", "recorded_at", b"recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "category", b"category", "causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "event_id", b"event_id", "event_type", b"event_type", "metadata", b"metadata", "position", b"position", "recorded_at", b"recorded_at", "schema_version", b"schema_version", "source", b"source", "stream_id", b"stream_id", "tenant", b"tenant", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "category", b"category", "causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "effective_at", b"effective_at", "event_id", b"event_id", "event_type", b"event_type", "metadata", b"metadata", "position", b"position", "recorded_at", b"recorded_at", "schema_version", b"schema_version", "source", b"source", "stream_id", b"stream_id", "tenant", b"tenant", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

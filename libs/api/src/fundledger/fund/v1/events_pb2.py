@@ -23,9 +23,10 @@ _sym_db = _symbol_database.Default()
 
 
 from fundledger.fund.v1 import options_pb2 as fundledger_dot_fund_dot_v1_dot_options__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x66undledger/fund/v1/events.proto\x12\x12\x66undledger.fund.v1\x1a fundledger/fund/v1/options.proto\"v\n\x0b\x46undCreated\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12%\n\x17\x63ommitted_capital_cents\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x16\n\x08\x63urrency\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x0cvintage_year\x18\x04 \x01(\x05\"j\n\x0c\x43ompanyAdded\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1c\n\x14\x61llocation_cap_cents\x18\x03 \x01(\x03\x12\x0e\n\x06sector\x18\x04 \x01(\t\"\x83\x01\n\x0eInvestmentMade\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1a\n\x0c\x61mount_cents\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x15\n\rownership_bps\x18\x03 \x01(\x05\x12\r\n\x05round\x18\x04 \x01(\t\x12\x15\n\rfrom_reserves\x18\x05 \x01(\x08\"K\n\x10ValuationUpdated\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1d\n\x0fvaluation_cents\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\"@\n\rCapitalCalled\x12\x1a\n\x0c\x61mount_cents\x18\x01 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x13\n\x0b\x63\x61ll_number\x18\x02 \x01(\x05\"B\n\x10\x44istributionMade\x12\x1a\n\x0c\x61mount_cents\x18\x01 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x12\n\ncompany_id\x18\x02 \x01(\t\"R\n\x10ReserveAllocated\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12$\n\x16planned_reserves_cents\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\"s\n\x0f\x46orecastCreated\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x06metric\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x06period\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1a\n\x0c\x61mount_cents\x18\x04 \x01(\x03\x42\x04\x88\xb5\x18\x01\"r\n\x0e\x41\x63tualRecorded\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x06metric\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x06period\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1a\n\x0c\x61mount_cents\x18\x04 \x01(\x03\x42\x04\x88\xb5\x18\x01\"\x89\x01\n\x12ReallocationChange\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x18\n\nfrom_cents\x18\x03 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x16\n\x08to_cents\x18\x04 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x19\n\x0b\x64\x65lta_cents\x18\x05 \x01(\x03\x42\x04\x88\xb5\x18\x01\"\xe3\x01\n\x15ReallocationCommitted\x12\x1e\n\x10\x62\x61seline_version\x18\x01 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x19\n\x0bnew_version\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x37\n\x07\x63hanges\x18\x03 \x03(\x0b\x32&.fundledger.fund.v1.ReallocationChange\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x1a\n\x12total_before_cents\x18\x06 \x01(\x03\x12\x19\n\x11total_after_cents\x18\x07 \x01(\x03\"\x9a\x01\n\x0c\x46ileAttached\x12\x15\n\x07\x66ile_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x12\n\nobject_key\x18\x06 \x01(\t\x12\x12\n\ncompany_id\x18\x07 \x01(\t\"%\n\x0c\x46ileDetached\x12\x15\n\x07\x66ile_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01*\xf0\x03\n\rFundEventType\x12\x1f\n\x1b\x46UND_EVENT_TYPE_UNSPECIFIED\x10\x00\x12 \n\x1c\x46UND_EVENT_TYPE_FUND_CREATED\x10\x01\x12!\n\x1d\x46UND_EVENT_TYPE_COMPANY_ADDED\x10\x02\x12#\n\x1f\x46UND_EVENT_TYPE_INVESTMENT_MADE\x10\x03\x12%\n!FUND_EVENT_TYPE_VALUATION_UPDATED\x10\x04\x12\"\n\x1e\x46UND_EVENT_TYPE_CAPITAL_CALLED\x10\x05\x12%\n!FUND_EVENT_TYPE_DISTRIBUTION_MADE\x10\x06\x12%\n!FUND_EVENT_TYPE_RESERVE_ALLOCATED\x10\x07\x12$\n FUND_EVENT_TYPE_FORECAST_CREATED\x10\x08\x12#\n\x1f\x46UND_EVENT_TYPE_ACTUAL_RECORDED\x10\t\x12*\n&FUND_EVENT_TYPE_REALLOCATION_COMMITTED\x10\n\x12!\n\x1d\x46UND_EVENT_TYPE_FILE_ATTACHED\x10\x0b\x12!\n\x1d\x46UND_EVENT_TYPE_FILE_DETACHED\x10\x0c\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1f\x66undledger/fund/v1/events.proto\x12\x12\x66undledger.fund.v1\x1a fundledger/fund/v1/options.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"v\n\x0b\x46undCreated\x12\x12\n\x04name\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12%\n\x17\x63ommitted_capital_cents\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x16\n\x08\x63urrency\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x0cvintage_year\x18\x04 \x01(\x05\"j\n\x0c\x43ompanyAdded\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x12\n\x04name\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1c\n\x14\x61llocation_cap_cents\x18\x03 \x01(\x03\x12\x0e\n\x06sector\x18\x04 \x01(\t\"\xed\x01\n\x0eInvestmentMade\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1a\n\x0c\x61mount_cents\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x15\n\rownership_bps\x18\x03 \x01(\x05\x12\r\n\x05round\x18\x04 \x01(\t\x12\x15\n\rfrom_reserves\x18\x05 \x01(\x08\x12\x38\n\ninstrument\x18\x06 \x01(\x0e\x32\x1e.fundledger.fund.v1.InstrumentB\x04\x88\xb5\x18\x01\x12\x0e\n\x06shares\x18\x07 \x01(\x03\x12\x1e\n\x16price_per_share_micros\x18\x08 \x01(\x03\"\x86\x01\n\x10ValuationUpdated\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1d\n\x0fvaluation_cents\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x39\n\x06method\x18\x03 \x01(\x0e\x32#.fundledger.fund.v1.ValuationMethodB\x04\x88\xb5\x18\x01\"@\n\rCapitalCalled\x12\x1a\n\x0c\x61mount_cents\x18\x01 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x13\n\x0b\x63\x61ll_number\x18\x02 \x01(\x05\"B\n\x10\x44istributionMade\x12\x1a\n\x0c\x61mount_cents\x18\x01 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x12\n\ncompany_id\x18\x02 \x01(\t\"R\n\x10ReserveAllocated\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12$\n\x16planned_reserves_cents\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\"s\n\x0f\x46orecastCreated\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x06metric\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x06period\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1a\n\x0c\x61mount_cents\x18\x04 \x01(\x03\x42\x04\x88\xb5\x18\x01\"r\n\x0e\x41\x63tualRecorded\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x06metric\x18\x02 \x01(\tB\x04\x88\xb5\x18\x01\x12\x14\n\x06period\x18\x03 \x01(\tB\x04\x88\xb5\x18\x01\x12\x1a\n\x0c\x61mount_cents\x18\x04 \x01(\x03\x42\x04\x88\xb5\x18\x01\"\x89\x01\n\x12ReallocationChange\x12\x18\n\ncompany_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x18\n\nfrom_cents\x18\x03 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x16\n\x08to_cents\x18\x04 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x19\n\x0b\x64\x65lta_cents\x18\x05 \x01(\x03\x42\x04\x88\xb5\x18\x01\"\xd8\x02\n\x15ReallocationCommitted\x12\x1e\n\x10\x62\x61seline_version\x18\x01 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x19\n\x0bnew_version\x18\x02 \x01(\x03\x42\x04\x88\xb5\x18\x01\x12\x37\n\x07\x63hanges\x18\x03 \x03(\x0b\x32&.fundledger.fund.v1.ReallocationChange\x12\x0e\n\x06reason\x18\x04 \x01(\t\x12\x0f\n\x07user_id\x18\x05 \x01(\t\x12\x1a\n\x12total_before_cents\x18\x06 \x01(\x03\x12\x19\n\x11total_after_cents\x18\x07 \x01(\x03\x12\x39\n\x15\x62\x61seline_effective_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x38\n\x14\x62\x61seline_recorded_at\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"\x9a\x01\n\x0c\x46ileAttached\x12\x15\n\x07\x66ile_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01\x12\x11\n\tfile_name\x18\x02 \x01(\t\x12\x14\n\x0c\x63ontent_type\x18\x03 \x01(\t\x12\x12\n\nsize_bytes\x18\x04 \x01(\x03\x12\x0e\n\x06sha256\x18\x05 \x01(\t\x12\x12\n\nobject_key\x18\x06 \x01(\t\x12\x12\n\ncompany_id\x18\x07 \x01(\t\"%\n\x0c\x46ileDetached\x12\x15\n\x07\x66ile_id\x18\x01 \x01(\tB\x04\x88\xb5\x18\x01*\xf0\x03\n\rFundEventType\x12\x1f\n\x1b\x46UND_EVENT_TYPE_UNSPECIFIED\x10\x00\x12 \n\x1c\x46UND_EVENT_TYPE_FUND_CREATED\x10\x01\x12!\n\x1d\x46UND_EVENT_TYPE_COMPANY_ADDED\x10\x02\x12#\n\x1f\x46UND_EVENT_TYPE_INVESTMENT_MADE\x10\x03\x12%\n!FUND_EVENT_TYPE_VALUATION_UPDATED\x10\x04\x12\"\n\x1e\x46UND_EVENT_TYPE_CAPITAL_CALLED\x10\x05\x12%\n!FUND_EVENT_TYPE_DISTRIBUTION_MADE\x10\x06\x12%\n!FUND_EVENT_TYPE_RESERVE_ALLOCATED\x10\x07\x12$\n FUND_EVENT_TYPE_FORECAST_CREATED\x10\x08\x12#\n\x1f\x46UND_EVENT_TYPE_ACTUAL_RECORDED\x10\t\x12*\n&FUND_EVENT_TYPE_REALLOCATION_COMMITTED\x10\n\x12!\n\x1d\x46UND_EVENT_TYPE_FILE_ATTACHED\x10\x0b\x12!\n\x1d\x46UND_EVENT_TYPE_FILE_DETACHED\x10\x0c*\x8d\x01\n\nInstrument\x12\x1a\n\x16INSTRUMENT_UNSPECIFIED\x10\x00\x12\x15\n\x11INSTRUMENT_EQUITY\x10\x01\x12\x13\n\x0fINSTRUMENT_SAFE\x10\x02\x12\x1f\n\x1bINSTRUMENT_CONVERTIBLE_NOTE\x10\x03\x12\x16\n\x12INSTRUMENT_WARRANT\x10\x04*\xb4\x01\n\x0fValuationMethod\x12 \n\x1cVALUATION_METHOD_UNSPECIFIED\x10\x00\x12\x1f\n\x1bVALUATION_METHOD_LAST_ROUND\x10\x01\x12\"\n\x1eVALUATION_METHOD_MARK_TO_MODEL\x10\x02\x12\x1f\n\x1bVALUATION_METHOD_WRITE_DOWN\x10\x03\x12\x19\n\x15VALUATION_METHOD_EXIT\x10\x04\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -46,10 +47,14 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INVESTMENTMADE'].fields_by_name['company_id']._serialized_options = b'\210\265\030\001'
   _globals['_INVESTMENTMADE'].fields_by_name['amount_cents']._loaded_options = None
   _globals['_INVESTMENTMADE'].fields_by_name['amount_cents']._serialized_options = b'\210\265\030\001'
+  _globals['_INVESTMENTMADE'].fields_by_name['instrument']._loaded_options = None
+  _globals['_INVESTMENTMADE'].fields_by_name['instrument']._serialized_options = b'\210\265\030\001'
   _globals['_VALUATIONUPDATED'].fields_by_name['company_id']._loaded_options = None
   _globals['_VALUATIONUPDATED'].fields_by_name['company_id']._serialized_options = b'\210\265\030\001'
   _globals['_VALUATIONUPDATED'].fields_by_name['valuation_cents']._loaded_options = None
   _globals['_VALUATIONUPDATED'].fields_by_name['valuation_cents']._serialized_options = b'\210\265\030\001'
+  _globals['_VALUATIONUPDATED'].fields_by_name['method']._loaded_options = None
+  _globals['_VALUATIONUPDATED'].fields_by_name['method']._serialized_options = b'\210\265\030\001'
   _globals['_CAPITALCALLED'].fields_by_name['amount_cents']._loaded_options = None
   _globals['_CAPITALCALLED'].fields_by_name['amount_cents']._serialized_options = b'\210\265\030\001'
   _globals['_DISTRIBUTIONMADE'].fields_by_name['amount_cents']._loaded_options = None
@@ -90,32 +95,36 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_FILEATTACHED'].fields_by_name['file_id']._serialized_options = b'\210\265\030\001'
   _globals['_FILEDETACHED'].fields_by_name['file_id']._loaded_options = None
   _globals['_FILEDETACHED'].fields_by_name['file_id']._serialized_options = b'\210\265\030\001'
-  _globals['_FUNDEVENTTYPE']._serialized_start=1546
-  _globals['_FUNDEVENTTYPE']._serialized_end=2042
-  _globals['_FUNDCREATED']._serialized_start=89
-  _globals['_FUNDCREATED']._serialized_end=207
-  _globals['_COMPANYADDED']._serialized_start=209
-  _globals['_COMPANYADDED']._serialized_end=315
-  _globals['_INVESTMENTMADE']._serialized_start=318
-  _globals['_INVESTMENTMADE']._serialized_end=449
-  _globals['_VALUATIONUPDATED']._serialized_start=451
-  _globals['_VALUATIONUPDATED']._serialized_end=526
-  _globals['_CAPITALCALLED']._serialized_start=528
-  _globals['_CAPITALCALLED']._serialized_end=592
-  _globals['_DISTRIBUTIONMADE']._serialized_start=594
-  _globals['_DISTRIBUTIONMADE']._serialized_end=660
-  _globals['_RESERVEALLOCATED']._serialized_start=662
-  _globals['_RESERVEALLOCATED']._serialized_end=744
-  _globals['_FORECASTCREATED']._serialized_start=746
-  _globals['_FORECASTCREATED']._serialized_end=861
-  _globals['_ACTUALRECORDED']._serialized_start=863
-  _globals['_ACTUALRECORDED']._serialized_end=977
-  _globals['_REALLOCATIONCHANGE']._serialized_start=980
-  _globals['_REALLOCATIONCHANGE']._serialized_end=1117
-  _globals['_REALLOCATIONCOMMITTED']._serialized_start=1120
-  _globals['_REALLOCATIONCOMMITTED']._serialized_end=1347
-  _globals['_FILEATTACHED']._serialized_start=1350
-  _globals['_FILEATTACHED']._serialized_end=1504
-  _globals['_FILEDETACHED']._serialized_start=1506
-  _globals['_FILEDETACHED']._serialized_end=1543
+  _globals['_FUNDEVENTTYPE']._serialized_start=1862
+  _globals['_FUNDEVENTTYPE']._serialized_end=2358
+  _globals['_INSTRUMENT']._serialized_start=2361
+  _globals['_INSTRUMENT']._serialized_end=2502
+  _globals['_VALUATIONMETHOD']._serialized_start=2505
+  _globals['_VALUATIONMETHOD']._serialized_end=2685
+  _globals['_FUNDCREATED']._serialized_start=122
+  _globals['_FUNDCREATED']._serialized_end=240
+  _globals['_COMPANYADDED']._serialized_start=242
+  _globals['_COMPANYADDED']._serialized_end=348
+  _globals['_INVESTMENTMADE']._serialized_start=351
+  _globals['_INVESTMENTMADE']._serialized_end=588
+  _globals['_VALUATIONUPDATED']._serialized_start=591
+  _globals['_VALUATIONUPDATED']._serialized_end=725
+  _globals['_CAPITALCALLED']._serialized_start=727
+  _globals['_CAPITALCALLED']._serialized_end=791
+  _globals['_DISTRIBUTIONMADE']._serialized_start=793
+  _globals['_DISTRIBUTIONMADE']._serialized_end=859
+  _globals['_RESERVEALLOCATED']._serialized_start=861
+  _globals['_RESERVEALLOCATED']._serialized_end=943
+  _globals['_FORECASTCREATED']._serialized_start=945
+  _globals['_FORECASTCREATED']._serialized_end=1060
+  _globals['_ACTUALRECORDED']._serialized_start=1062
+  _globals['_ACTUALRECORDED']._serialized_end=1176
+  _globals['_REALLOCATIONCHANGE']._serialized_start=1179
+  _globals['_REALLOCATIONCHANGE']._serialized_end=1316
+  _globals['_REALLOCATIONCOMMITTED']._serialized_start=1319
+  _globals['_REALLOCATIONCOMMITTED']._serialized_end=1663
+  _globals['_FILEATTACHED']._serialized_start=1666
+  _globals['_FILEATTACHED']._serialized_end=1820
+  _globals['_FILEDETACHED']._serialized_start=1822
+  _globals['_FILEDETACHED']._serialized_end=1859
 # @@protoc_insertion_point(module_scope)

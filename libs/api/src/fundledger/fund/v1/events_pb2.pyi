@@ -6,6 +6,7 @@ isort:skip_file
 from collections import abc as _abc
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from google.protobuf.internal import containers as _containers
 from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 import builtins as _builtins
@@ -89,6 +90,70 @@ FUND_EVENT_TYPE_FILE_DETACHED: FundEventType.ValueType  # 12
 """FileDetached."""
 Global___FundEventType: _TypeAlias = FundEventType  # noqa: Y015
 
+class _Instrument:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _InstrumentEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_Instrument.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    INSTRUMENT_UNSPECIFIED: _Instrument.ValueType  # 0
+    """Not given (never valid in a schema-version-2 InvestmentMade)."""
+    INSTRUMENT_EQUITY: _Instrument.ValueType  # 1
+    """Shares (preferred or common). Schema-version-1 investments read as EQUITY."""
+    INSTRUMENT_SAFE: _Instrument.ValueType  # 2
+    """Simple agreement for future equity."""
+    INSTRUMENT_CONVERTIBLE_NOTE: _Instrument.ValueType  # 3
+    """Convertible note."""
+    INSTRUMENT_WARRANT: _Instrument.ValueType  # 4
+    """Warrant."""
+
+class Instrument(_Instrument, metaclass=_InstrumentEnumTypeWrapper):
+    """Instrument is the kind of security an investment bought."""
+
+INSTRUMENT_UNSPECIFIED: Instrument.ValueType  # 0
+"""Not given (never valid in a schema-version-2 InvestmentMade)."""
+INSTRUMENT_EQUITY: Instrument.ValueType  # 1
+"""Shares (preferred or common). Schema-version-1 investments read as EQUITY."""
+INSTRUMENT_SAFE: Instrument.ValueType  # 2
+"""Simple agreement for future equity."""
+INSTRUMENT_CONVERTIBLE_NOTE: Instrument.ValueType  # 3
+"""Convertible note."""
+INSTRUMENT_WARRANT: Instrument.ValueType  # 4
+"""Warrant."""
+Global___Instrument: _TypeAlias = Instrument  # noqa: Y015
+
+class _ValuationMethod:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _ValuationMethodEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_ValuationMethod.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    VALUATION_METHOD_UNSPECIFIED: _ValuationMethod.ValueType  # 0
+    """Not recorded: valuations of schema version 1 (never valid in a version-2 ValuationUpdated)."""
+    VALUATION_METHOD_LAST_ROUND: _ValuationMethod.ValueType  # 1
+    """The price of the company's last financing round."""
+    VALUATION_METHOD_MARK_TO_MODEL: _ValuationMethod.ValueType  # 2
+    """A model (comparables, discounted cash flow, ...)."""
+    VALUATION_METHOD_WRITE_DOWN: _ValuationMethod.ValueType  # 3
+    """A write-down (impairment)."""
+    VALUATION_METHOD_EXIT: _ValuationMethod.ValueType  # 4
+    """The exit price (sale, IPO)."""
+
+class ValuationMethod(_ValuationMethod, metaclass=_ValuationMethodEnumTypeWrapper):
+    """ValuationMethod says how a valuation was arrived at."""
+
+VALUATION_METHOD_UNSPECIFIED: ValuationMethod.ValueType  # 0
+"""Not recorded: valuations of schema version 1 (never valid in a version-2 ValuationUpdated)."""
+VALUATION_METHOD_LAST_ROUND: ValuationMethod.ValueType  # 1
+"""The price of the company's last financing round."""
+VALUATION_METHOD_MARK_TO_MODEL: ValuationMethod.ValueType  # 2
+"""A model (comparables, discounted cash flow, ...)."""
+VALUATION_METHOD_WRITE_DOWN: ValuationMethod.ValueType  # 3
+"""A write-down (impairment)."""
+VALUATION_METHOD_EXIT: ValuationMethod.ValueType  # 4
+"""The exit price (sale, IPO)."""
+Global___ValuationMethod: _TypeAlias = ValuationMethod  # noqa: Y015
+
 @_typing.final
 class FundCreated(_message.Message):
     """FundCreated opens a fund."""
@@ -159,7 +224,10 @@ Global___CompanyAdded: _TypeAlias = CompanyAdded  # noqa: Y015
 
 @_typing.final
 class InvestmentMade(_message.Message):
-    """InvestmentMade records money invested in a company."""
+    """InvestmentMade records money invested in a company.
+    Schema version 2 (the newest) adds instrument, shares and price_per_share_micros;
+    version 1 payloads are read as instrument EQUITY with no share data.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
@@ -168,6 +236,9 @@ class InvestmentMade(_message.Message):
     OWNERSHIP_BPS_FIELD_NUMBER: _builtins.int
     ROUND_FIELD_NUMBER: _builtins.int
     FROM_RESERVES_FIELD_NUMBER: _builtins.int
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    SHARES_FIELD_NUMBER: _builtins.int
+    PRICE_PER_SHARE_MICROS_FIELD_NUMBER: _builtins.int
     company_id: _builtins.str
     """Company id."""
     amount_cents: _builtins.int
@@ -178,6 +249,14 @@ class InvestmentMade(_message.Message):
     """Round name, e.g. Seed, Series A."""
     from_reserves: _builtins.bool
     """True when the money comes out of the company's planned reserves (a follow-on)."""
+    instrument: Global___Instrument.ValueType
+    """What was bought (schema version 2; required there, and not UNSPECIFIED)."""
+    shares: _builtins.int
+    """Number of shares (or units) bought; 0 = none or not given (e.g. a SAFE)."""
+    price_per_share_micros: _builtins.int
+    """Price per share in millionths of the fund's currency unit (1 USD = 1,000,000 micros);
+    0 = not given.
+    """
     def __init__(
         self,
         *,
@@ -186,10 +265,13 @@ class InvestmentMade(_message.Message):
         ownership_bps: _builtins.int = ...,
         round: _builtins.str = ...,
         from_reserves: _builtins.bool = ...,
+        instrument: Global___Instrument.ValueType = ...,
+        shares: _builtins.int = ...,
+        price_per_share_micros: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_cents", b"amount_cents", "company_id", b"company_id", "from_reserves", b"from_reserves", "ownership_bps", b"ownership_bps", "round", b"round"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["amount_cents", b"amount_cents", "company_id", b"company_id", "from_reserves", b"from_reserves", "instrument", b"instrument", "ownership_bps", b"ownership_bps", "price_per_share_micros", b"price_per_share_micros", "round", b"round", "shares", b"shares"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -197,25 +279,32 @@ Global___InvestmentMade: _TypeAlias = InvestmentMade  # noqa: Y015
 
 @_typing.final
 class ValuationUpdated(_message.Message):
-    """ValuationUpdated records the latest fair value of the fund's holding in a company."""
+    """ValuationUpdated records the fair value of the fund's holding in a company as of the event's
+    effective time; the latest effective one is the company's valuation.
+    Schema version 2 (the newest) adds the method; version 1 payloads read as UNSPECIFIED.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     COMPANY_ID_FIELD_NUMBER: _builtins.int
     VALUATION_CENTS_FIELD_NUMBER: _builtins.int
+    METHOD_FIELD_NUMBER: _builtins.int
     company_id: _builtins.str
     """Company id."""
     valuation_cents: _builtins.int
     """Fair value of the fund's holding, in cents."""
+    method: Global___ValuationMethod.ValueType
+    """How the value was arrived at (schema version 2; required there, and not UNSPECIFIED)."""
     def __init__(
         self,
         *,
         company_id: _builtins.str = ...,
         valuation_cents: _builtins.int = ...,
+        method: Global___ValuationMethod.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_id", b"company_id", "valuation_cents", b"valuation_cents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["company_id", b"company_id", "method", b"method", "valuation_cents", b"valuation_cents"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -418,6 +507,8 @@ class ReallocationCommitted(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     TOTAL_BEFORE_CENTS_FIELD_NUMBER: _builtins.int
     TOTAL_AFTER_CENTS_FIELD_NUMBER: _builtins.int
+    BASELINE_EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
+    BASELINE_RECORDED_AT_FIELD_NUMBER: _builtins.int
     baseline_version: _builtins.int
     """Fund version the reallocation was computed against."""
     new_version: _builtins.int
@@ -434,6 +525,16 @@ class ReallocationCommitted(_message.Message):
     def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___ReallocationChange]:
         """The changed companies."""
 
+    @_builtins.property
+    def baseline_effective_at(self) -> _timestamp_pb2.Timestamp:
+        """The business date of the fund state the reallocation was computed against (the latest
+        effective time folded into it); the event's own effective_at is the commit time.
+        """
+
+    @_builtins.property
+    def baseline_recorded_at(self) -> _timestamp_pb2.Timestamp:
+        """The known time of that state: recorded_at of the event at baseline_version."""
+
     def __init__(
         self,
         *,
@@ -444,10 +545,12 @@ class ReallocationCommitted(_message.Message):
         user_id: _builtins.str = ...,
         total_before_cents: _builtins.int = ...,
         total_after_cents: _builtins.int = ...,
+        baseline_effective_at: _timestamp_pb2.Timestamp | None = ...,
+        baseline_recorded_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_effective_at", b"baseline_effective_at", "baseline_recorded_at", b"baseline_recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_version", b"baseline_version", "changes", b"changes", "new_version", b"new_version", "reason", b"reason", "total_after_cents", b"total_after_cents", "total_before_cents", b"total_before_cents", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_effective_at", b"baseline_effective_at", "baseline_recorded_at", b"baseline_recorded_at", "baseline_version", b"baseline_version", "changes", b"changes", "new_version", b"new_version", "reason", b"reason", "total_after_cents", b"total_after_cents", "total_before_cents", b"total_before_cents", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -4,6 +4,7 @@ isort:skip_file
 """
 
 from collections import abc as _abc
+from fundledger.fund.v1 import events_pb2 as _events_pb2
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from google.protobuf import timestamp_pb2 as _timestamp_pb2
@@ -53,6 +54,7 @@ class FundState(_message.Message):
     SKIPPED_EVENTS_FIELD_NUMBER: _builtins.int
     FOLD_VERSION_FIELD_NUMBER: _builtins.int
     FILE_IDS_FIELD_NUMBER: _builtins.int
+    LAST_EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
     fund_id: _builtins.str
     """Stream id of the fund, `fund-<uuid>`."""
     name: _builtins.str
@@ -86,7 +88,9 @@ class FundState(_message.Message):
     total_deployed_reserves_cents: _builtins.int
     """Sum of every company's deployed reserves."""
     version: _builtins.int
-    """Version of the fund stream this state stands at."""
+    """Version of the fund stream this state stands at: the highest version folded in. (A state
+    as of an effective date leaves out later-recorded events effective after that date.)
+    """
     skipped_events: _builtins.int
     """Events of types the fold does not know, skipped (counted, never an error)."""
     fold_version: _builtins.int
@@ -109,11 +113,17 @@ class FundState(_message.Message):
 
     @_builtins.property
     def last_event_at(self) -> _timestamp_pb2.Timestamp:
-        """recorded_at of the event at that version."""
+        """recorded_at of the event at that version (the known time of this state)."""
 
     @_builtins.property
     def file_ids(self) -> _containers.RepeatedScalarFieldContainer[_builtins.str]:
         """Documents attached and not detached, by file id."""
+
+    @_builtins.property
+    def last_effective_at(self) -> _timestamp_pb2.Timestamp:
+        """The latest effective (business) time among the events folded in. Events are folded in
+        (effective_at, version) order, so "latest valuation" means latest effective.
+        """
 
     def __init__(
         self,
@@ -143,10 +153,11 @@ class FundState(_message.Message):
         skipped_events: _builtins.int = ...,
         fold_version: _builtins.int = ...,
         file_ids: _abc.Iterable[_builtins.str] | None = ...,
+        last_effective_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["last_event_at", b"last_event_at"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["last_effective_at", b"last_effective_at", "last_event_at", b"last_event_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actuals", b"actuals", "called_cents", b"called_cents", "committed_cents", b"committed_cents", "companies", b"companies", "currency", b"currency", "distributed_cents", b"distributed_cents", "dpi", b"dpi", "dpi_bps", b"dpi_bps", "file_ids", b"file_ids", "fold_version", b"fold_version", "forecasts", b"forecasts", "fund_id", b"fund_id", "invested_cents", b"invested_cents", "last_event_at", b"last_event_at", "name", b"name", "skipped_events", b"skipped_events", "total_deployed_reserves_cents", b"total_deployed_reserves_cents", "total_planned_reserves_cents", b"total_planned_reserves_cents", "total_value_cents", b"total_value_cents", "tvpi", b"tvpi", "tvpi_bps", b"tvpi_bps", "uncalled_cents", b"uncalled_cents", "variances", b"variances", "version", b"version", "vintage_year", b"vintage_year"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actuals", b"actuals", "called_cents", b"called_cents", "committed_cents", b"committed_cents", "companies", b"companies", "currency", b"currency", "distributed_cents", b"distributed_cents", "dpi", b"dpi", "dpi_bps", b"dpi_bps", "file_ids", b"file_ids", "fold_version", b"fold_version", "forecasts", b"forecasts", "fund_id", b"fund_id", "invested_cents", b"invested_cents", "last_effective_at", b"last_effective_at", "last_event_at", b"last_event_at", "name", b"name", "skipped_events", b"skipped_events", "total_deployed_reserves_cents", b"total_deployed_reserves_cents", "total_planned_reserves_cents", b"total_planned_reserves_cents", "total_value_cents", b"total_value_cents", "tvpi", b"tvpi", "tvpi_bps", b"tvpi_bps", "uncalled_cents", b"uncalled_cents", "variances", b"variances", "version", b"version", "vintage_year", b"vintage_year"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -170,6 +181,11 @@ class CompanyState(_message.Message):
     PLANNED_RESERVES_CENTS_FIELD_NUMBER: _builtins.int
     DEPLOYED_RESERVES_CENTS_FIELD_NUMBER: _builtins.int
     DISTRIBUTED_CENTS_FIELD_NUMBER: _builtins.int
+    INSTRUMENT_FIELD_NUMBER: _builtins.int
+    SHARES_FIELD_NUMBER: _builtins.int
+    PRICE_PER_SHARE_MICROS_FIELD_NUMBER: _builtins.int
+    VALUATION_METHOD_FIELD_NUMBER: _builtins.int
+    VALUATION_EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
     company_id: _builtins.str
     """Company id."""
     name: _builtins.str
@@ -194,6 +210,18 @@ class CompanyState(_message.Message):
     """Reserves deployed (follow-on investments made from reserves)."""
     distributed_cents: _builtins.int
     """Distributions attributed to this company."""
+    instrument: _events_pb2.Instrument.ValueType
+    """Instrument of the latest (effective) investment; EQUITY for schema-version-1 ones."""
+    shares: _builtins.int
+    """Shares held: the sum of the investments' shares."""
+    price_per_share_micros: _builtins.int
+    """Price per share of the latest investment that gave one, in micros of the currency unit."""
+    valuation_method: _events_pb2.ValuationMethod.ValueType
+    """Method of the latest (effective) valuation; UNSPECIFIED for schema-version-1 ones."""
+    @_builtins.property
+    def valuation_effective_at(self) -> _timestamp_pb2.Timestamp:
+        """Effective time of that valuation; unset when none."""
+
     def __init__(
         self,
         *,
@@ -209,10 +237,15 @@ class CompanyState(_message.Message):
         planned_reserves_cents: _builtins.int = ...,
         deployed_reserves_cents: _builtins.int = ...,
         distributed_cents: _builtins.int = ...,
+        instrument: _events_pb2.Instrument.ValueType = ...,
+        shares: _builtins.int = ...,
+        price_per_share_micros: _builtins.int = ...,
+        valuation_method: _events_pb2.ValuationMethod.ValueType = ...,
+        valuation_effective_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["valuation_effective_at", b"valuation_effective_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation_cap_cents", b"allocation_cap_cents", "company_id", b"company_id", "deployed_reserves_cents", b"deployed_reserves_cents", "distributed_cents", b"distributed_cents", "invested_cents", b"invested_cents", "moic", b"moic", "moic_bps", b"moic_bps", "name", b"name", "ownership_bps", b"ownership_bps", "planned_reserves_cents", b"planned_reserves_cents", "sector", b"sector", "valuation_cents", b"valuation_cents"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["allocation_cap_cents", b"allocation_cap_cents", "company_id", b"company_id", "deployed_reserves_cents", b"deployed_reserves_cents", "distributed_cents", b"distributed_cents", "instrument", b"instrument", "invested_cents", b"invested_cents", "moic", b"moic", "moic_bps", b"moic_bps", "name", b"name", "ownership_bps", b"ownership_bps", "planned_reserves_cents", b"planned_reserves_cents", "price_per_share_micros", b"price_per_share_micros", "sector", b"sector", "shares", b"shares", "valuation_cents", b"valuation_cents", "valuation_effective_at", b"valuation_effective_at", "valuation_method", b"valuation_method"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

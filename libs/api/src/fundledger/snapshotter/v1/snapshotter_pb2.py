@@ -29,7 +29,7 @@ from google.protobuf import any_pb2 as google_dot_protobuf_dot_any__pb2
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+fundledger/snapshotter/v1/snapshotter.proto\x12\x19\x66undledger.snapshotter.v1\x1a fundledger/auth/v1/options.proto\x1a%fundledger/eventstore/v1/events.proto\x1a\x1e\x66undledger/fund/v1/state.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xa6\x02\n\x08Snapshot\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66und_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x10\n\x08position\x18\x04 \x01(\x03\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x66old_version\x18\x06 \x01(\x05\x12;\n\x07trigger\x18\x07 \x01(\x0e\x32*.fundledger.snapshotter.v1.SnapshotTrigger\x12\x1d\n\x15\x65vents_since_previous\x18\x08 \x01(\x03\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x15\x43reateSnapshotRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x17\n\nat_version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\r\n\x0b_at_version\"O\n\x16\x43reateSnapshotResponse\x12\x35\n\x08snapshot\x18\x01 \x01(\x0b\x32#.fundledger.snapshotter.v1.Snapshot\"w\n\x15GetFundStateAtRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12-\n\x07\x61t_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x14\n\nat_version\x18\x03 \x01(\x03H\x00\x42\x08\n\x06target\"\x9f\x01\n\x16GetFundStateAtResponse\x12,\n\x05state\x18\x01 \x01(\x0b\x32\x1d.fundledger.fund.v1.FundState\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0bsnapshot_id\x18\x03 \x01(\t\x12\x18\n\x10snapshot_version\x18\x04 \x01(\x03\x12\x17\n\x0f\x65vents_replayed\x18\x05 \x01(\x03\"N\n\x14ListSnapshotsRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"h\n\x15ListSnapshotsResponse\x12\x36\n\tsnapshots\x18\x01 \x03(\x0b\x32#.fundledger.snapshotter.v1.Snapshot\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xaa\x01\n\x12GetTimelineRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\"n\n\rTimelineEntry\x12\x36\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12%\n\x07payload\x18\x02 \x01(\x0b\x32\x14.google.protobuf.Any\"i\n\x13GetTimelineResponse\x12\x39\n\x07\x65ntries\x18\x01 \x03(\x0b\x32(.fundledger.snapshotter.v1.TimelineEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t*\x8e\x01\n\x0fSnapshotTrigger\x12 \n\x1cSNAPSHOT_TRIGGER_UNSPECIFIED\x10\x00\x12 \n\x1cSNAPSHOT_TRIGGER_EVENT_COUNT\x10\x01\x12\x1a\n\x16SNAPSHOT_TRIGGER_DAILY\x10\x02\x12\x1b\n\x17SNAPSHOT_TRIGGER_MANUAL\x10\x03\x32\xba\x04\n\x12SnapshotterService\x12\x8b\x01\n\x0e\x43reateSnapshot\x12\x30.fundledger.snapshotter.v1.CreateSnapshotRequest\x1a\x31.fundledger.snapshotter.v1.CreateSnapshotResponse\"\x14\xa2\xbb\x18\x10snapshots.create\x12\x89\x01\n\x0eGetFundStateAt\x12\x30.fundledger.snapshotter.v1.GetFundStateAtRequest\x1a\x31.fundledger.snapshotter.v1.GetFundStateAtResponse\"\x12\xa2\xbb\x18\x0esnapshots.read\x12\x86\x01\n\rListSnapshots\x12/.fundledger.snapshotter.v1.ListSnapshotsRequest\x1a\x30.fundledger.snapshotter.v1.ListSnapshotsResponse\"\x12\xa2\xbb\x18\x0esnapshots.read\x12\x80\x01\n\x0bGetTimeline\x12-.fundledger.snapshotter.v1.GetTimelineRequest\x1a..fundledger.snapshotter.v1.GetTimelineResponse\"\x12\xa2\xbb\x18\x0esnapshots.readb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n+fundledger/snapshotter/v1/snapshotter.proto\x12\x19\x66undledger.snapshotter.v1\x1a fundledger/auth/v1/options.proto\x1a%fundledger/eventstore/v1/events.proto\x1a\x1e\x66undledger/fund/v1/state.proto\x1a\x19google/protobuf/any.proto\x1a\x1fgoogle/protobuf/timestamp.proto\"\xdd\x02\n\x08Snapshot\x12\x13\n\x0bsnapshot_id\x18\x01 \x01(\t\x12\x0f\n\x07\x66und_id\x18\x02 \x01(\t\x12\x0f\n\x07version\x18\x03 \x01(\x03\x12\x10\n\x08position\x18\x04 \x01(\x03\x12.\n\nevent_time\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x14\n\x0c\x66old_version\x18\x06 \x01(\x05\x12;\n\x07trigger\x18\x07 \x01(\x0e\x32*.fundledger.snapshotter.v1.SnapshotTrigger\x12\x1d\n\x15\x65vents_since_previous\x18\x08 \x01(\x03\x12/\n\x0b\x63reate_time\x18\t \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x35\n\x11\x65\x66\x66\x65\x63tive_through\x18\n \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"P\n\x15\x43reateSnapshotRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x17\n\nat_version\x18\x02 \x01(\x03H\x00\x88\x01\x01\x42\r\n\x0b_at_version\"O\n\x16\x43reateSnapshotResponse\x12\x35\n\x08snapshot\x18\x01 \x01(\x0b\x32#.fundledger.snapshotter.v1.Snapshot\"\xd9\x01\n\x15GetFundStateAtRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12-\n\x07\x61t_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x14\n\nat_version\x18\x03 \x01(\x03H\x00\x12.\n\x08known_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.TimestampH\x00\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.TimestampB\x08\n\x06target\"\xff\x01\n\x16GetFundStateAtResponse\x12,\n\x05state\x18\x01 \x01(\x0b\x32\x1d.fundledger.fund.v1.FundState\x12\x0f\n\x07version\x18\x02 \x01(\x03\x12\x13\n\x0bsnapshot_id\x18\x03 \x01(\t\x12\x18\n\x10snapshot_version\x18\x04 \x01(\x03\x12\x17\n\x0f\x65vents_replayed\x18\x05 \x01(\x03\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08known_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"N\n\x14ListSnapshotsRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x11\n\tpage_size\x18\x02 \x01(\x05\x12\x12\n\npage_token\x18\x03 \x01(\t\"h\n\x15ListSnapshotsResponse\x12\x36\n\tsnapshots\x18\x01 \x03(\x0b\x32#.fundledger.snapshotter.v1.Snapshot\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xe3\x01\n\x12GetTimelineRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12.\n\nstart_time\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12,\n\x08\x65nd_time\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x11\n\tpage_size\x18\x04 \x01(\x05\x12\x12\n\npage_token\x18\x05 \x01(\t\x12\x37\n\x05order\x18\x06 \x01(\x0e\x32(.fundledger.snapshotter.v1.TimelineOrder\"n\n\rTimelineEntry\x12\x36\n\x05\x65vent\x18\x01 \x01(\x0b\x32\'.fundledger.eventstore.v1.RecordedEvent\x12%\n\x07payload\x18\x02 \x01(\x0b\x32\x14.google.protobuf.Any\"i\n\x13GetTimelineResponse\x12\x39\n\x07\x65ntries\x18\x01 \x03(\x0b\x32(.fundledger.snapshotter.v1.TimelineEntry\x12\x17\n\x0fnext_page_token\x18\x02 \x01(\t\"\xc3\x01\n\x15GetRestatementRequest\x12\x0f\n\x07\x66und_id\x18\x01 \x01(\t\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x02 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fknown_at_before\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0eknown_at_after\x18\x04 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"L\n\x0c\x46igureChange\x12\x0e\n\x06\x66igure\x18\x01 \x01(\t\x12\x0e\n\x06\x62\x65\x66ore\x18\x02 \x01(\x03\x12\r\n\x05\x61\x66ter\x18\x03 \x01(\x03\x12\r\n\x05\x64\x65lta\x18\x04 \x01(\x03\"p\n\x12\x43ompanyRestatement\x12\x12\n\ncompany_id\x18\x01 \x01(\t\x12\x0c\n\x04name\x18\x02 \x01(\t\x12\x38\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\'.fundledger.snapshotter.v1.FigureChange\"\xc6\x03\n\x16GetRestatementResponse\x12-\n\x06\x62\x65\x66ore\x18\x01 \x01(\x0b\x32\x1d.fundledger.fund.v1.FundState\x12,\n\x05\x61\x66ter\x18\x02 \x01(\x0b\x32\x1d.fundledger.fund.v1.FundState\x12\x38\n\x07\x63hanges\x18\x03 \x03(\x0b\x32\'.fundledger.snapshotter.v1.FigureChange\x12@\n\tcompanies\x18\x04 \x03(\x0b\x32-.fundledger.snapshotter.v1.CompanyRestatement\x12\x38\n\x06\x65vents\x18\x05 \x03(\x0b\x32(.fundledger.snapshotter.v1.TimelineEntry\x12\x30\n\x0c\x65\x66\x66\x65\x63tive_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x33\n\x0fknown_at_before\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x32\n\x0eknown_at_after\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp*j\n\rTimelineOrder\x12\x1e\n\x1aTIMELINE_ORDER_UNSPECIFIED\x10\x00\x12\x1b\n\x17TIMELINE_ORDER_RECORDED\x10\x01\x12\x1c\n\x18TIMELINE_ORDER_EFFECTIVE\x10\x02*\x8e\x01\n\x0fSnapshotTrigger\x12 \n\x1cSNAPSHOT_TRIGGER_UNSPECIFIED\x10\x00\x12 \n\x1cSNAPSHOT_TRIGGER_EVENT_COUNT\x10\x01\x12\x1a\n\x16SNAPSHOT_TRIGGER_DAILY\x10\x02\x12\x1b\n\x17SNAPSHOT_TRIGGER_MANUAL\x10\x03\x32\xc6\x05\n\x12SnapshotterService\x12\x8b\x01\n\x0e\x43reateSnapshot\x12\x30.fundledger.snapshotter.v1.CreateSnapshotRequest\x1a\x31.fundledger.snapshotter.v1.CreateSnapshotResponse\"\x14\xa2\xbb\x18\x10snapshots.create\x12\x89\x01\n\x0eGetFundStateAt\x12\x30.fundledger.snapshotter.v1.GetFundStateAtRequest\x1a\x31.fundledger.snapshotter.v1.GetFundStateAtResponse\"\x12\xa2\xbb\x18\x0esnapshots.read\x12\x86\x01\n\rListSnapshots\x12/.fundledger.snapshotter.v1.ListSnapshotsRequest\x1a\x30.fundledger.snapshotter.v1.ListSnapshotsResponse\"\x12\xa2\xbb\x18\x0esnapshots.read\x12\x80\x01\n\x0bGetTimeline\x12-.fundledger.snapshotter.v1.GetTimelineRequest\x1a..fundledger.snapshotter.v1.GetTimelineResponse\"\x12\xa2\xbb\x18\x0esnapshots.read\x12\x89\x01\n\x0eGetRestatement\x12\x30.fundledger.snapshotter.v1.GetRestatementRequest\x1a\x31.fundledger.snapshotter.v1.GetRestatementResponse\"\x12\xa2\xbb\x18\x0esnapshots.readb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -44,28 +44,40 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_SNAPSHOTTERSERVICE'].methods_by_name['ListSnapshots']._serialized_options = b'\242\273\030\016snapshots.read'
   _globals['_SNAPSHOTTERSERVICE'].methods_by_name['GetTimeline']._loaded_options = None
   _globals['_SNAPSHOTTERSERVICE'].methods_by_name['GetTimeline']._serialized_options = b'\242\273\030\016snapshots.read'
-  _globals['_SNAPSHOTTRIGGER']._serialized_start=1561
-  _globals['_SNAPSHOTTRIGGER']._serialized_end=1703
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['GetRestatement']._loaded_options = None
+  _globals['_SNAPSHOTTERSERVICE'].methods_by_name['GetRestatement']._serialized_options = b'\242\273\030\016snapshots.read'
+  _globals['_TIMELINEORDER']._serialized_start=2714
+  _globals['_TIMELINEORDER']._serialized_end=2820
+  _globals['_SNAPSHOTTRIGGER']._serialized_start=2823
+  _globals['_SNAPSHOTTRIGGER']._serialized_end=2965
   _globals['_SNAPSHOT']._serialized_start=240
-  _globals['_SNAPSHOT']._serialized_end=534
-  _globals['_CREATESNAPSHOTREQUEST']._serialized_start=536
-  _globals['_CREATESNAPSHOTREQUEST']._serialized_end=616
-  _globals['_CREATESNAPSHOTRESPONSE']._serialized_start=618
-  _globals['_CREATESNAPSHOTRESPONSE']._serialized_end=697
-  _globals['_GETFUNDSTATEATREQUEST']._serialized_start=699
-  _globals['_GETFUNDSTATEATREQUEST']._serialized_end=818
-  _globals['_GETFUNDSTATEATRESPONSE']._serialized_start=821
-  _globals['_GETFUNDSTATEATRESPONSE']._serialized_end=980
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=982
-  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=1060
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=1062
-  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=1166
-  _globals['_GETTIMELINEREQUEST']._serialized_start=1169
-  _globals['_GETTIMELINEREQUEST']._serialized_end=1339
-  _globals['_TIMELINEENTRY']._serialized_start=1341
-  _globals['_TIMELINEENTRY']._serialized_end=1451
-  _globals['_GETTIMELINERESPONSE']._serialized_start=1453
-  _globals['_GETTIMELINERESPONSE']._serialized_end=1558
-  _globals['_SNAPSHOTTERSERVICE']._serialized_start=1706
-  _globals['_SNAPSHOTTERSERVICE']._serialized_end=2276
+  _globals['_SNAPSHOT']._serialized_end=589
+  _globals['_CREATESNAPSHOTREQUEST']._serialized_start=591
+  _globals['_CREATESNAPSHOTREQUEST']._serialized_end=671
+  _globals['_CREATESNAPSHOTRESPONSE']._serialized_start=673
+  _globals['_CREATESNAPSHOTRESPONSE']._serialized_end=752
+  _globals['_GETFUNDSTATEATREQUEST']._serialized_start=755
+  _globals['_GETFUNDSTATEATREQUEST']._serialized_end=972
+  _globals['_GETFUNDSTATEATRESPONSE']._serialized_start=975
+  _globals['_GETFUNDSTATEATRESPONSE']._serialized_end=1230
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_start=1232
+  _globals['_LISTSNAPSHOTSREQUEST']._serialized_end=1310
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_start=1312
+  _globals['_LISTSNAPSHOTSRESPONSE']._serialized_end=1416
+  _globals['_GETTIMELINEREQUEST']._serialized_start=1419
+  _globals['_GETTIMELINEREQUEST']._serialized_end=1646
+  _globals['_TIMELINEENTRY']._serialized_start=1648
+  _globals['_TIMELINEENTRY']._serialized_end=1758
+  _globals['_GETTIMELINERESPONSE']._serialized_start=1760
+  _globals['_GETTIMELINERESPONSE']._serialized_end=1865
+  _globals['_GETRESTATEMENTREQUEST']._serialized_start=1868
+  _globals['_GETRESTATEMENTREQUEST']._serialized_end=2063
+  _globals['_FIGURECHANGE']._serialized_start=2065
+  _globals['_FIGURECHANGE']._serialized_end=2141
+  _globals['_COMPANYRESTATEMENT']._serialized_start=2143
+  _globals['_COMPANYRESTATEMENT']._serialized_end=2255
+  _globals['_GETRESTATEMENTRESPONSE']._serialized_start=2258
+  _globals['_GETRESTATEMENTRESPONSE']._serialized_end=2712
+  _globals['_SNAPSHOTTERSERVICE']._serialized_start=2968
+  _globals['_SNAPSHOTTERSERVICE']._serialized_end=3678
 # @@protoc_insertion_point(module_scope)

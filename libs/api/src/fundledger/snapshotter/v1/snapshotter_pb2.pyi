@@ -23,6 +23,30 @@ else:
 
 DESCRIPTOR: _descriptor.FileDescriptor
 
+class _TimelineOrder:
+    ValueType = _typing.NewType("ValueType", _builtins.int)
+    V: _TypeAlias = ValueType  # noqa: Y015
+
+class _TimelineOrderEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_TimelineOrder.ValueType], _builtins.type):
+    DESCRIPTOR: _descriptor.EnumDescriptor
+    TIMELINE_ORDER_UNSPECIFIED: _TimelineOrder.ValueType  # 0
+    """Not set: RECORDED."""
+    TIMELINE_ORDER_RECORDED: _TimelineOrder.ValueType  # 1
+    """By recorded_at (commit time), then version."""
+    TIMELINE_ORDER_EFFECTIVE: _TimelineOrder.ValueType  # 2
+    """By effective_at (business time), then version."""
+
+class TimelineOrder(_TimelineOrder, metaclass=_TimelineOrderEnumTypeWrapper):
+    """TimelineOrder says which clock a timeline is windowed and ordered by."""
+
+TIMELINE_ORDER_UNSPECIFIED: TimelineOrder.ValueType  # 0
+"""Not set: RECORDED."""
+TIMELINE_ORDER_RECORDED: TimelineOrder.ValueType  # 1
+"""By recorded_at (commit time), then version."""
+TIMELINE_ORDER_EFFECTIVE: TimelineOrder.ValueType  # 2
+"""By effective_at (business time), then version."""
+Global___TimelineOrder: _TypeAlias = TimelineOrder  # noqa: Y015
+
 class _SnapshotTrigger:
     ValueType = _typing.NewType("ValueType", _builtins.int)
     V: _TypeAlias = ValueType  # noqa: Y015
@@ -66,6 +90,7 @@ class Snapshot(_message.Message):
     TRIGGER_FIELD_NUMBER: _builtins.int
     EVENTS_SINCE_PREVIOUS_FIELD_NUMBER: _builtins.int
     CREATE_TIME_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_THROUGH_FIELD_NUMBER: _builtins.int
     snapshot_id: _builtins.str
     """Snapshot id."""
     fund_id: _builtins.str
@@ -88,6 +113,10 @@ class Snapshot(_message.Message):
     def create_time(self) -> _timestamp_pb2.Timestamp:
         """When it was written."""
 
+    @_builtins.property
+    def effective_through(self) -> _timestamp_pb2.Timestamp:
+        """The latest effective time among the events folded into it (every event up to `version`)."""
+
     def __init__(
         self,
         *,
@@ -100,10 +129,11 @@ class Snapshot(_message.Message):
         trigger: Global___SnapshotTrigger.ValueType = ...,
         events_since_previous: _builtins.int = ...,
         create_time: _timestamp_pb2.Timestamp | None = ...,
+        effective_through: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "event_time", b"event_time"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "effective_through", b"effective_through", "event_time", b"event_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "event_time", b"event_time", "events_since_previous", b"events_since_previous", "fold_version", b"fold_version", "fund_id", b"fund_id", "position", b"position", "snapshot_id", b"snapshot_id", "trigger", b"trigger", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["create_time", b"create_time", "effective_through", b"effective_through", "event_time", b"event_time", "events_since_previous", b"events_since_previous", "fold_version", b"fold_version", "fund_id", b"fund_id", "position", b"position", "snapshot_id", b"snapshot_id", "trigger", b"trigger", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -163,20 +193,37 @@ Global___CreateSnapshotResponse: _TypeAlias = CreateSnapshotResponse  # noqa: Y0
 
 @_typing.final
 class GetFundStateAtRequest(_message.Message):
-    """GetFundStateAtRequest names a fund and a point in its history."""
+    """GetFundStateAtRequest names a fund and a point on each of its two clocks.
+
+    The answer folds the events recorded at or before the known time K (or up to at_version)
+    whose effective time is at or before the business date E, in (effective_at, version) order.
+    K defaults to now, E to K.
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     FUND_ID_FIELD_NUMBER: _builtins.int
     AT_TIME_FIELD_NUMBER: _builtins.int
     AT_VERSION_FIELD_NUMBER: _builtins.int
+    KNOWN_AT_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
     fund_id: _builtins.str
     """Stream id of the fund."""
     at_version: _builtins.int
-    """State exactly at this version."""
+    """Every event up to this version (K = the recorded_at of that version)."""
     @_builtins.property
     def at_time(self) -> _timestamp_pb2.Timestamp:
-        """State including every event recorded at or before this time."""
+        """The known time K, by its older name: every event recorded at or before this time.
+        Same as known_at; give one of them.
+        """
+
+    @_builtins.property
+    def known_at(self) -> _timestamp_pb2.Timestamp:
+        """The known time K: every event recorded at or before this time."""
+
+    @_builtins.property
+    def effective_at(self) -> _timestamp_pb2.Timestamp:
+        """The business date E: only events effective at or before it. Unset = K."""
 
     def __init__(
         self,
@@ -184,12 +231,14 @@ class GetFundStateAtRequest(_message.Message):
         fund_id: _builtins.str = ...,
         at_time: _timestamp_pb2.Timestamp | None = ...,
         at_version: _builtins.int = ...,
+        known_at: _timestamp_pb2.Timestamp | None = ...,
+        effective_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["at_time", b"at_time", "at_version", b"at_version", "target", b"target"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["at_time", b"at_time", "at_version", b"at_version", "effective_at", b"effective_at", "known_at", b"known_at", "target", b"target"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_time", b"at_time", "at_version", b"at_version", "fund_id", b"fund_id", "target", b"target"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["at_time", b"at_time", "at_version", b"at_version", "effective_at", b"effective_at", "fund_id", b"fund_id", "known_at", b"known_at", "target", b"target"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
-    _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["at_time", "at_version"]  # noqa: Y015
+    _WhichOneofReturnType_target: _TypeAlias = _typing.Literal["at_time", "at_version", "known_at"]  # noqa: Y015
     _WhichOneofArgType_target: _TypeAlias = _typing.Literal["target", b"target"]  # noqa: Y015
     def WhichOneof(self, oneof_group: _WhichOneofArgType_target) -> _WhichOneofReturnType_target | None: ...
 
@@ -206,6 +255,8 @@ class GetFundStateAtResponse(_message.Message):
     SNAPSHOT_ID_FIELD_NUMBER: _builtins.int
     SNAPSHOT_VERSION_FIELD_NUMBER: _builtins.int
     EVENTS_REPLAYED_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
+    KNOWN_AT_FIELD_NUMBER: _builtins.int
     version: _builtins.int
     """Version the answer stands at."""
     snapshot_id: _builtins.str
@@ -218,6 +269,14 @@ class GetFundStateAtResponse(_message.Message):
     def state(self) -> _state_pb2.FundState:
         """The state."""
 
+    @_builtins.property
+    def effective_at(self) -> _timestamp_pb2.Timestamp:
+        """The business date E the answer is as of."""
+
+    @_builtins.property
+    def known_at(self) -> _timestamp_pb2.Timestamp:
+        """The known time K the answer is as known at (with at_version: that version's recorded_at)."""
+
     def __init__(
         self,
         *,
@@ -226,10 +285,12 @@ class GetFundStateAtResponse(_message.Message):
         snapshot_id: _builtins.str = ...,
         snapshot_version: _builtins.int = ...,
         events_replayed: _builtins.int = ...,
+        effective_at: _timestamp_pb2.Timestamp | None = ...,
+        known_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["state", b"state"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_at", b"effective_at", "known_at", b"known_at", "state", b"state"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["events_replayed", b"events_replayed", "snapshot_id", b"snapshot_id", "snapshot_version", b"snapshot_version", "state", b"state", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_at", b"effective_at", "events_replayed", b"events_replayed", "known_at", b"known_at", "snapshot_id", b"snapshot_id", "snapshot_version", b"snapshot_version", "state", b"state", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -304,19 +365,22 @@ class GetTimelineRequest(_message.Message):
     END_TIME_FIELD_NUMBER: _builtins.int
     PAGE_SIZE_FIELD_NUMBER: _builtins.int
     PAGE_TOKEN_FIELD_NUMBER: _builtins.int
+    ORDER_FIELD_NUMBER: _builtins.int
     fund_id: _builtins.str
     """Stream id of the fund."""
     page_size: _builtins.int
     """Page size; 0 = 100, at most 1000."""
     page_token: _builtins.str
-    """Token from a previous response."""
+    """Token from a previous response (valid only with the same order and window)."""
+    order: Global___TimelineOrder.ValueType
+    """The clock to window and order by (newest first); unset = RECORDED."""
     @_builtins.property
     def start_time(self) -> _timestamp_pb2.Timestamp:
-        """Window start (inclusive); unset = from the first event."""
+        """Window start (inclusive), on the clock `order` names; unset = from the first event."""
 
     @_builtins.property
     def end_time(self) -> _timestamp_pb2.Timestamp:
-        """Window end (inclusive); unset = up to now."""
+        """Window end (inclusive), on the clock `order` names; unset = no end."""
 
     def __init__(
         self,
@@ -326,10 +390,11 @@ class GetTimelineRequest(_message.Message):
         end_time: _timestamp_pb2.Timestamp | None = ...,
         page_size: _builtins.int = ...,
         page_token: _builtins.str = ...,
+        order: Global___TimelineOrder.ValueType = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "start_time", b"start_time"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "fund_id", b"fund_id", "page_size", b"page_size", "page_token", b"page_token", "start_time", b"start_time"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["end_time", b"end_time", "fund_id", b"fund_id", "order", b"order", "page_size", b"page_size", "page_token", b"page_token", "start_time", b"start_time"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -394,3 +459,179 @@ class GetTimelineResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetTimelineResponse: _TypeAlias = GetTimelineResponse  # noqa: Y015
+
+@_typing.final
+class GetRestatementRequest(_message.Message):
+    """GetRestatementRequest names a fund, a business date and two known times."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FUND_ID_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
+    KNOWN_AT_BEFORE_FIELD_NUMBER: _builtins.int
+    KNOWN_AT_AFTER_FIELD_NUMBER: _builtins.int
+    fund_id: _builtins.str
+    """Stream id of the fund."""
+    @_builtins.property
+    def effective_at(self) -> _timestamp_pb2.Timestamp:
+        """The business date E both states are as of."""
+
+    @_builtins.property
+    def known_at_before(self) -> _timestamp_pb2.Timestamp:
+        """The earlier known time ("as reported at the time")."""
+
+    @_builtins.property
+    def known_at_after(self) -> _timestamp_pb2.Timestamp:
+        """The later known time; unset = now. Must not be before known_at_before."""
+
+    def __init__(
+        self,
+        *,
+        fund_id: _builtins.str = ...,
+        effective_at: _timestamp_pb2.Timestamp | None = ...,
+        known_at_before: _timestamp_pb2.Timestamp | None = ...,
+        known_at_after: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["effective_at", b"effective_at", "known_at_after", b"known_at_after", "known_at_before", b"known_at_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["effective_at", b"effective_at", "fund_id", b"fund_id", "known_at_after", b"known_at_after", "known_at_before", b"known_at_before"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRestatementRequest: _TypeAlias = GetRestatementRequest  # noqa: Y015
+
+@_typing.final
+class FigureChange(_message.Message):
+    """FigureChange is one integer figure that differs between the two states."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FIGURE_FIELD_NUMBER: _builtins.int
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    DELTA_FIELD_NUMBER: _builtins.int
+    figure: _builtins.str
+    """The figure's name as in fundledger.fund.v1.FundState / CompanyState (e.g. total_value_cents,
+    tvpi_bps, valuation_cents).
+    """
+    before: _builtins.int
+    """Its value in the earlier state."""
+    after: _builtins.int
+    """Its value in the later state."""
+    delta: _builtins.int
+    """after - before."""
+    def __init__(
+        self,
+        *,
+        figure: _builtins.str = ...,
+        before: _builtins.int = ...,
+        after: _builtins.int = ...,
+        delta: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "delta", b"delta", "figure", b"figure"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___FigureChange: _TypeAlias = FigureChange  # noqa: Y015
+
+@_typing.final
+class CompanyRestatement(_message.Message):
+    """CompanyRestatement is the figures of one company that differ between the two states."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    COMPANY_ID_FIELD_NUMBER: _builtins.int
+    NAME_FIELD_NUMBER: _builtins.int
+    CHANGES_FIELD_NUMBER: _builtins.int
+    company_id: _builtins.str
+    """Company id."""
+    name: _builtins.str
+    """Display name (from the later state, else the earlier)."""
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FigureChange]:
+        """The figures that differ."""
+
+    def __init__(
+        self,
+        *,
+        company_id: _builtins.str = ...,
+        name: _builtins.str = ...,
+        changes: _abc.Iterable[Global___FigureChange] | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["changes", b"changes", "company_id", b"company_id", "name", b"name"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___CompanyRestatement: _TypeAlias = CompanyRestatement  # noqa: Y015
+
+@_typing.final
+class GetRestatementResponse(_message.Message):
+    """GetRestatementResponse is the two states side by side and what changed between them."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    BEFORE_FIELD_NUMBER: _builtins.int
+    AFTER_FIELD_NUMBER: _builtins.int
+    CHANGES_FIELD_NUMBER: _builtins.int
+    COMPANIES_FIELD_NUMBER: _builtins.int
+    EVENTS_FIELD_NUMBER: _builtins.int
+    EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
+    KNOWN_AT_BEFORE_FIELD_NUMBER: _builtins.int
+    KNOWN_AT_AFTER_FIELD_NUMBER: _builtins.int
+    @_builtins.property
+    def before(self) -> _state_pb2.FundState:
+        """The state as of effective_at, as known at known_at_before."""
+
+    @_builtins.property
+    def after(self) -> _state_pb2.FundState:
+        """The state as of effective_at, as known at known_at_after."""
+
+    @_builtins.property
+    def changes(self) -> _containers.RepeatedCompositeFieldContainer[Global___FigureChange]:
+        """Fund-level figures that differ (empty when nothing changed)."""
+
+    @_builtins.property
+    def companies(self) -> _containers.RepeatedCompositeFieldContainer[Global___CompanyRestatement]:
+        """Per-company figures that differ, ordered by company id."""
+
+    @_builtins.property
+    def events(self) -> _containers.RepeatedCompositeFieldContainer[Global___TimelineEntry]:
+        """The events that explain the difference: recorded after known_at_before and at or before
+        known_at_after, effective at or before effective_at, in version order, payloads decoded.
+        """
+
+    @_builtins.property
+    def effective_at(self) -> _timestamp_pb2.Timestamp:
+        """The business date used."""
+
+    @_builtins.property
+    def known_at_before(self) -> _timestamp_pb2.Timestamp:
+        """The earlier known time used."""
+
+    @_builtins.property
+    def known_at_after(self) -> _timestamp_pb2.Timestamp:
+        """The later known time used."""
+
+    def __init__(
+        self,
+        *,
+        before: _state_pb2.FundState | None = ...,
+        after: _state_pb2.FundState | None = ...,
+        changes: _abc.Iterable[Global___FigureChange] | None = ...,
+        companies: _abc.Iterable[Global___CompanyRestatement] | None = ...,
+        events: _abc.Iterable[Global___TimelineEntry] | None = ...,
+        effective_at: _timestamp_pb2.Timestamp | None = ...,
+        known_at_before: _timestamp_pb2.Timestamp | None = ...,
+        known_at_after: _timestamp_pb2.Timestamp | None = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "effective_at", b"effective_at", "known_at_after", b"known_at_after", "known_at_before", b"known_at_before"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["after", b"after", "before", b"before", "changes", b"changes", "companies", b"companies", "effective_at", b"effective_at", "events", b"events", "known_at_after", b"known_at_after", "known_at_before", b"known_at_before"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___GetRestatementResponse: _TypeAlias = GetRestatementResponse  # noqa: Y015

@@ -55,6 +55,11 @@ class SnapshotterServiceStub:
                 request_serializer=fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetTimelineRequest.SerializeToString,
                 response_deserializer=fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetTimelineResponse.FromString,
                 _registered_method=True)
+        self.GetRestatement = channel.unary_unary(
+                '/fundledger.snapshotter.v1.SnapshotterService/GetRestatement',
+                request_serializer=fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetRestatementRequest.SerializeToString,
+                response_deserializer=fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetRestatementResponse.FromString,
+                _registered_method=True)
 
 
 class SnapshotterServiceServicer:
@@ -89,6 +94,14 @@ class SnapshotterServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def GetRestatement(self, request, context):
+        """Compares a fund as of one business date as known at two times: both states, the
+        differences per figure and per company, and the events that explain them.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_SnapshotterServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -111,6 +124,11 @@ def add_SnapshotterServiceServicer_to_server(servicer, server):
                     servicer.GetTimeline,
                     request_deserializer=fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetTimelineRequest.FromString,
                     response_serializer=fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetTimelineResponse.SerializeToString,
+            ),
+            'GetRestatement': grpc.unary_unary_rpc_method_handler(
+                    servicer.GetRestatement,
+                    request_deserializer=fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetRestatementRequest.FromString,
+                    response_serializer=fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetRestatementResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -222,6 +240,33 @@ class SnapshotterService:
             '/fundledger.snapshotter.v1.SnapshotterService/GetTimeline',
             fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetTimelineRequest.SerializeToString,
             fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetTimelineResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def GetRestatement(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fundledger.snapshotter.v1.SnapshotterService/GetRestatement',
+            fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetRestatementRequest.SerializeToString,
+            fundledger_dot_snapshotter_dot_v1_dot_snapshotter__pb2.GetRestatementResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -41,6 +41,10 @@ class SnapshotterServiceStub:
     """Lists a fund's snapshots, newest first, paginated."""
     GetTimeline: _grpc.UnaryUnaryMultiCallable[_snapshotter_pb2.GetTimelineRequest, _snapshotter_pb2.GetTimelineResponse]
     """Lists a fund's events in a time window, newest first, paginated, with decoded payloads."""
+    GetRestatement: _grpc.UnaryUnaryMultiCallable[_snapshotter_pb2.GetRestatementRequest, _snapshotter_pb2.GetRestatementResponse]
+    """Compares a fund as of one business date as known at two times: both states, the
+    differences per figure and per company, and the events that explain them.
+    """
 
 @_typing.type_check_only
 class SnapshotterServiceAsyncStub(SnapshotterServiceStub):
@@ -55,6 +59,10 @@ class SnapshotterServiceAsyncStub(SnapshotterServiceStub):
     """Lists a fund's snapshots, newest first, paginated."""
     GetTimeline: _aio.UnaryUnaryMultiCallable[_snapshotter_pb2.GetTimelineRequest, _snapshotter_pb2.GetTimelineResponse]  # type: ignore[assignment]
     """Lists a fund's events in a time window, newest first, paginated, with decoded payloads."""
+    GetRestatement: _aio.UnaryUnaryMultiCallable[_snapshotter_pb2.GetRestatementRequest, _snapshotter_pb2.GetRestatementResponse]  # type: ignore[assignment]
+    """Compares a fund as of one business date as known at two times: both states, the
+    differences per figure and per company, and the events that explain them.
+    """
 
 class SnapshotterServiceServicer(metaclass=_abc_1.ABCMeta):
     """SnapshotterService takes snapshots of fund state and answers time travel."""
@@ -90,5 +98,15 @@ class SnapshotterServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_snapshotter_pb2.GetTimelineResponse, _abc.Awaitable[_snapshotter_pb2.GetTimelineResponse]]:
         """Lists a fund's events in a time window, newest first, paginated, with decoded payloads."""
+
+    @_abc_1.abstractmethod
+    def GetRestatement(
+        self,
+        request: _snapshotter_pb2.GetRestatementRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_snapshotter_pb2.GetRestatementResponse, _abc.Awaitable[_snapshotter_pb2.GetRestatementResponse]]:
+        """Compares a fund as of one business date as known at two times: both states, the
+        differences per figure and per company, and the events that explain them.
+        """
 
 def add_SnapshotterServiceServicer_to_server(servicer: SnapshotterServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
