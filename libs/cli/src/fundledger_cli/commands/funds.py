@@ -1,4 +1,5 @@
-"""`fundledger fund …`: a fund's current state, its state in the past, the list of funds."""
+"""`fundledger fund …`: a fund's current state, its state in the past (fund_time.py), the list
+of funds."""
 
 from __future__ import annotations
 
@@ -7,14 +8,14 @@ from typing import Annotated
 import typer
 from fundledger.fund.v1 import state_pb2
 from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
-from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from rich.markup import escape
 from rich.table import Table
 
+from fundledger_cli.commands import fund_time
 from fundledger_cli.context import cli_context
-from fundledger_cli.errors import CliError, ExitCode, reports_errors
+from fundledger_cli.errors import reports_errors
 from fundledger_cli.output import stdout_console
 from fundledger_cli.render import (
     cents,
@@ -23,9 +24,12 @@ from fundledger_cli.render import (
     timestamp,
     variances_table,
 )
-from fundledger_cli.values import fund_stream_id, parse_time
+from fundledger_cli.values import fund_stream_id
 
-app = typer.Typer(no_args_is_help=True, help="Show fund state: now, or at a time or version.")
+app = typer.Typer(
+    no_args_is_help=True,
+    help="Show fund state: now, as of a business date as known at a time, or a restatement.",
+)
 
 FundArg = Annotated[str, typer.Argument(help="Fund id: `fund-<id>` or a bare UUID.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="The service's answer as JSON.")]
@@ -70,43 +74,9 @@ def show(
     _print_state(response.state, f"{fund_id} (current, projected at position {response.position})")
 
 
-@app.command("at")
-@reports_errors
-def at(
-    ctx: typer.Context,
-    fund: FundArg,
-    at_time: Annotated[
-        str | None, typer.Option("--time", help="ISO-8601 time (UTC if no zone).")
-    ] = None,
-    at_version: Annotated[
-        int | None, typer.Option("--version", min=1, help="Exact version.")
-    ] = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """A fund's state as of a time or a version (from the snapshotter)."""
-    cli = cli_context(ctx)
-    fund_id = fund_stream_id(fund)
-    if (at_time is None) == (at_version is None):
-        raise CliError("give exactly one of --time or --version", ExitCode.USAGE)
-    request = snapshotter_pb2.GetFundStateAtRequest(fund_id=fund_id)
-    if at_time is not None:
-        request.at_time.FromDatetime(parse_time(at_time, "--time"))
-    else:
-        request.at_version = at_version or 0
-    with cli.connect("snapshotter") as channel:
-        response = snapshotter_pb2_grpc.SnapshotterServiceStub(channel).GetFundStateAt(
-            request, timeout=cli.timeout
-        )
-    if as_json:
-        _print_json(response)
-        return
-    target = f"time {at_time}" if at_time is not None else f"version {at_version}"
-    base = (
-        f"snapshot v{response.snapshot_version} + {response.events_replayed} event(s)"
-        if response.snapshot_id
-        else f"{response.events_replayed} event(s) replayed, no snapshot"
-    )
-    _print_state(response.state, f"{fund_id} at {target}: version {response.version} ({base})")
+# The two-clock commands live in their own module (fund_time.py).
+app.command("at")(fund_time.at)
+app.command("restatement")(fund_time.restatement)
 
 
 @app.command("list")
