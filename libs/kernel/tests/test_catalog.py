@@ -69,8 +69,8 @@ def test_is_fund_event(event_type: str, expected: bool) -> None:
     [
         ("FUND_CREATED", ("name", "committed_capital_cents", "currency")),
         ("COMPANY_ADDED", ("company_id", "name")),
-        ("INVESTMENT_MADE", ("company_id", "amount_cents")),
-        ("VALUATION_UPDATED", ("company_id", "valuation_cents")),
+        ("INVESTMENT_MADE", ("company_id", "amount_cents", "instrument")),
+        ("VALUATION_UPDATED", ("company_id", "valuation_cents", "method")),
         ("CAPITAL_CALLED", ("amount_cents",)),
         ("DISTRIBUTION_MADE", ("amount_cents",)),
         ("RESERVE_ALLOCATED", ("company_id", "planned_reserves_cents")),

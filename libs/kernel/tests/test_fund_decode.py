@@ -10,7 +10,13 @@ from fundledger_kernel import PayloadError
 from fundledger_kernel.fund import FundEvent, decode_event
 
 T0 = datetime(2026, 3, 1, tzinfo=UTC)
-EXPECTED = events_pb2.InvestmentMade(company_id="c1", amount_cents=2**62, ownership_bps=10)
+# A schema-version-1 payload, upcast: instrument EQUITY.
+EXPECTED = events_pb2.InvestmentMade(
+    company_id="c1",
+    amount_cents=2**62,
+    ownership_bps=10,
+    instrument=events_pb2.INSTRUMENT_EQUITY,
+)
 
 
 @pytest.mark.parametrize(

@@ -107,8 +107,14 @@ def test_investment_before_company_added_is_kept() -> None:
         ("INVESTMENT_MADE", {"company_id": "c9", "amount_cents": 7_500, "ownership_bps": 900}),
         ("VALUATION_UPDATED", {"company_id": "c9", "valuation_cents": 9_000}),
     )
+    # Schema-version-1 events: EQUITY (1), method not recorded (0); the mark effective at v3.
     assert state.companies["c9"] == CompanyState(
-        "c9", invested=7_500, valuation=9_000, ownership_bps=900
+        "c9",
+        invested=7_500,
+        valuation=9_000,
+        ownership_bps=900,
+        instrument=1,
+        valuation_effective_at=T0 + timedelta(minutes=3),
     )
     assert state.invested == 7_500
 
@@ -128,6 +134,8 @@ def test_investment_before_company_added_is_kept() -> None:
         valuation=9_000,
         ownership_bps=900,
         allocation_cap=50_000,
+        instrument=1,
+        valuation_effective_at=T0 + timedelta(minutes=3),
     )
     assert named.invested == 7_500
     assert named.total_value == 9_000

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from fundledger.fund.v1 import state_pb2
+from fundledger.fund.v1 import events_pb2, state_pb2
 from fundledger_kernel import canonical_json
 from fundledger_kernel.fund import (
     FOLD_VERSION,
@@ -149,7 +149,10 @@ def test_proto_company_and_variance() -> None:
         planned_reserves_cents=700,
         deployed_reserves_cents=400,
         distributed_cents=425_000_00,
+        instrument=events_pb2.INSTRUMENT_EQUITY,
+        valuation_effective_at=beta.valuation_effective_at,
     )
+    assert beta.HasField("valuation_effective_at")
     assert list(message.variances) == [
         state_pb2.MetricVariance(
             company_id="b",

@@ -8,6 +8,7 @@ import pytest
 from fundledger.fund.v1 import events_pb2
 from fundledger_kernel.canonical import PayloadError
 from fundledger_kernel.catalog import FUND_EVENT_TYPES, required_fields
+from fundledger_kernel.fund_schemas import newest_schema_version
 from fundledger_kernel.validation import validate_fund_payload
 
 CHANGE = {
@@ -91,12 +92,21 @@ def test_valid_payload_gives_its_message(event_type: str) -> None:
             assert getattr(message, name) == value
 
 
+# What schema version 2 requires beyond VALID's version-1 payloads.
+NEWEST_ONLY: Mapping[str, dict[str, object]] = {
+    "INVESTMENT_MADE": {"instrument": "INSTRUMENT_SAFE"},
+    "VALUATION_UPDATED": {"method": "VALUATION_METHOD_MARK_TO_MODEL"},
+}
+
+
 @pytest.mark.parametrize("event_type", list(VALID))
 def test_only_required_fields_are_enough(event_type: str) -> None:
     message_type = FUND_EVENT_TYPES[event_type]
     top_level = [name for name in required_fields(message_type) if "." not in name]
-    minimal = {name: VALID[event_type][name] for name in top_level}
-    assert type(validate_fund_payload(event_type, minimal)) is message_type
+    newest = {**VALID[event_type], **NEWEST_ONLY.get(event_type, {})}
+    minimal = {name: newest[name] for name in top_level}
+    version = newest_schema_version(event_type)
+    assert type(validate_fund_payload(event_type, minimal, version)) is message_type
 
 
 def test_reallocation_changes_are_parsed() -> None:

@@ -12,7 +12,7 @@ from types import MappingProxyType
 from typing import cast
 
 from fundledger.fund.v1 import events_pb2, options_pb2
-from google.protobuf.descriptor import Descriptor, FieldDescriptor, FileDescriptor
+from google.protobuf.descriptor import Descriptor, EnumDescriptor, FieldDescriptor, FileDescriptor
 from google.protobuf.message import Message
 from google.protobuf.message_factory import GetMessageClass
 
@@ -62,6 +62,13 @@ def descriptor_of(message_type: type[Message]) -> Descriptor:
     time `google.protobuf.descriptor.Descriptor` covers whichever is loaded, so the cast holds.
     """
     return cast(Descriptor, message_type.DESCRIPTOR)
+
+
+def enum_of(field: FieldDescriptor) -> EnumDescriptor:
+    """The enum type of an enum field."""
+    if field.enum_type is None:
+        raise TypeError(f"{field.full_name} is not an enum field")
+    return field.enum_type
 
 
 def is_required_field(field: FieldDescriptor) -> bool:

@@ -20,8 +20,9 @@ from google.protobuf import json_format
 from google.protobuf.descriptor import Descriptor, FieldDescriptor
 from google.protobuf.message import Message
 
-from fundledger_kernel.catalog import FUND_EVENT_TYPES, descriptor_of, is_required_field
+from fundledger_kernel.catalog import FUND_EVENT_TYPES, descriptor_of, enum_of, is_required_field
 from fundledger_kernel.errors import PayloadError, describe_value
+from fundledger_kernel.fund_schemas import upcast
 from fundledger_kernel.paths import index_path, key_path
 
 _FD = FieldDescriptor
@@ -46,12 +47,30 @@ that read numbers as doubles (I-JSON, RFC 7493). Only appends are held to it: ev
 stored are read as they are."""
 
 
-def validate_new_fund_payload(event_type: str, data: Mapping[str, object]) -> Message:
+def validate_new_fund_payload(
+    event_type: str, data: Mapping[str, object], schema_version: int = 1
+) -> Message:
     """validate_fund_payload for an event about to be appended: also every ``*_cents`` amount
-    within +/- MAX_AMOUNT_CENTS. Raises PayloadError naming the field."""
-    message = validate_fund_payload(event_type, data)
+    within +/- MAX_AMOUNT_CENTS, and no required enum given as its UNSPECIFIED zero (an upcast
+    may fill one in for an old version, a new payload must say). Raises PayloadError naming the
+    field."""
+    message_type = FUND_EVENT_TYPES.get(event_type)
+    if message_type is not None and isinstance(data, Mapping):
+        _check_required_enums(data, descriptor_of(message_type))
+    message = validate_fund_payload(event_type, data, schema_version)
     _check_amounts(message, "data")
     return message
+
+
+def _check_required_enums(data: Mapping[str, object], descriptor: Descriptor) -> None:
+    known = _fields_by_key(descriptor)
+    for key, value in data.items():
+        field = known.get(key) if isinstance(key, str) else None
+        if field is None or field.cpp_type != _FD.CPPTYPE_ENUM or not is_required_field(field):
+            continue
+        zero = enum_of(field).values_by_number[0].name
+        if value in (0, zero):
+            raise PayloadError(key_path("data", key), f"must name a value, not {zero}")
 
 
 def _check_amounts(message: Message, path: str) -> None:
@@ -82,16 +101,24 @@ def _check_amount_value(value: object, path: str, name: str) -> None:
         )
 
 
-def validate_fund_payload(event_type: str, data: Mapping[str, object]) -> Message:
-    """Check `data` (an event's JSON data) against `event_type`'s message and return the message.
+def validate_fund_payload(
+    event_type: str, data: Mapping[str, object], schema_version: int = 1
+) -> Message:
+    """Check `data` (an event's JSON data at `schema_version`; 0 is read as 1) against
+    `event_type`'s message and return the message, in the type's newest shape.
 
-    Raises PayloadError naming the field for an unknown field, a missing or null required field,
-    a value of the wrong JSON type (a float or a numeric string where an integer is expected), or
-    an integer out of its field's range.
+    The payload is upcast to the newest schema version first (fund_schemas), so an old payload
+    yields the message a new one would. Raises PayloadError naming the field for an unknown
+    field, a missing or null required field, a value of the wrong JSON type (a float or a
+    numeric string where an integer is expected), an integer out of its field's range, an
+    unknown enum name, or a schema version this kernel does not know.
     """
     message_type = FUND_EVENT_TYPES.get(event_type)
     if message_type is None:
         raise PayloadError("event_type", f"{json.dumps(event_type)} is not a fund event type")
+    if not isinstance(data, Mapping):
+        raise PayloadError("data", f"must be a JSON object, got {describe_value(data)}")
+    data = upcast(event_type, schema_version, data)
     _check_message(data, descriptor_of(message_type), "data", event_type)
     try:
         return json_format.ParseDict(dict(data), message_type())
@@ -177,7 +204,17 @@ def _check_single(field: FieldDescriptor, value: object, path: str) -> None:
     elif cpp_type in (_FD.CPPTYPE_DOUBLE, _FD.CPPTYPE_FLOAT):
         _expect(_is_number(value), "a number", value, path)
     elif cpp_type == _FD.CPPTYPE_ENUM:
-        _expect(isinstance(value, str) or _is_number(value), "an enum name", value, path)
+        _check_enum(field, value, path)
+
+
+def _check_enum(field: FieldDescriptor, value: object, path: str) -> None:
+    enum = enum_of(field)
+    if isinstance(value, str) and value in enum.values_by_name:
+        return
+    if isinstance(value, int) and not isinstance(value, bool) and value in enum.values_by_number:
+        return
+    names = ", ".join(v.name for v in enum.values if v.number != 0)
+    raise PayloadError(path, f"must be one of {names}, got {describe_value(value)}")
 
 
 _DECIMAL_INTEGER = re.compile(r"-?(0|[1-9][0-9]{0,19})")

@@ -21,6 +21,9 @@ def logged_event(event: RecordedEvent) -> LoggedEvent:
         data=event.data,
         recorded_at=from_timestamp(event.recorded_at),
         tenant=event.tenant,
+        schema_version=event.schema_version,
+        # Always set by an event store that knows business time; an older one leaves it unset.
+        effective_at=from_timestamp(event.effective_at) if event.HasField("effective_at") else None,
     )
 
 

@@ -19,8 +19,9 @@ from datetime import datetime
 from google.protobuf.descriptor import FieldDescriptor
 from google.protobuf.message import Message
 
-from fundledger_kernel.catalog import FUND_EVENT_TYPES, descriptor_of, is_required_field
+from fundledger_kernel.catalog import FUND_EVENT_TYPES, descriptor_of, enum_of, is_required_field
 from fundledger_kernel.errors import PayloadError
+from fundledger_kernel.fund_schemas import newest_schema_version, upcast
 from fundledger_kernel.json_input import parse_json_object
 from fundledger_kernel.validation import validate_fund_payload
 
@@ -30,14 +31,17 @@ class FundEvent:
     """One event of a fund stream, as the fold consumes it.
 
     `data` is the validated payload message for a fund event type (e.g. events_pb2.FundCreated
-    for FUND_CREATED) and None for any other type. `recorded_at` must be timezone-aware: an
-    instant, not a wall-clock reading whose zone is guessed later.
+    for FUND_CREATED), in its newest schema shape, and None for any other type. `recorded_at`
+    (when the log learnt of it) and `effective_at` (when it happened in business time; None is
+    read as recorded_at) must be timezone-aware: instants, not wall-clock readings whose zone
+    is guessed later.
     """
 
     event_type: str
     data: Message | None
     version: int
     recorded_at: datetime
+    effective_at: datetime = None  # type: ignore[assignment]  # None -> recorded_at, below
 
     def __post_init__(self) -> None:
         # Checked here, once, so a mismatched payload fails where the event is built, not deep
@@ -55,6 +59,10 @@ class FundEvent:
             raise TypeError(f"version must be an int, got {type(self.version).__name__}")
         if self.recorded_at.utcoffset() is None:
             raise ValueError("recorded_at must be timezone-aware")
+        if self.effective_at is None:
+            object.__setattr__(self, "effective_at", self.recorded_at)
+        elif self.effective_at.utcoffset() is None:
+            raise ValueError("effective_at must be timezone-aware")
 
 
 def decode_event(
@@ -62,15 +70,20 @@ def decode_event(
     data_json: bytes | str | Mapping[str, object],
     version: int,
     recorded_at: datetime,
+    *,
+    schema_version: int = 1,
+    effective_at: datetime | None = None,
 ) -> FundEvent:
-    """Build a FundEvent from a stored event's type, JSON data (raw or parsed), version and time.
+    """Build a FundEvent from a stored event's type, JSON data (raw or parsed) at its schema
+    version, version and times. The payload is upcast to its type's newest shape.
 
     Raises PayloadError (naming the field) when a fund event's data does not match its schema.
     """
     if event_type not in FUND_EVENT_TYPES:
-        return FundEvent(event_type, None, version, recorded_at)
+        return FundEvent(event_type, None, version, recorded_at, effective_at or recorded_at)
     data = _as_object(data_json)
-    return FundEvent(event_type, validate_fund_payload(event_type, data), version, recorded_at)
+    message = validate_fund_payload(event_type, data, schema_version)
+    return FundEvent(event_type, message, version, recorded_at, effective_at or recorded_at)
 
 
 def _as_object(data_json: bytes | str | Mapping[str, object]) -> Mapping[str, object]:
@@ -96,8 +109,9 @@ _INT_RANGES: Mapping[int, tuple[int, int]] = {
     _FD.CPPTYPE_UINT32: (0, 2**32 - 1),
     _FD.CPPTYPE_UINT64: (0, 2**64 - 1),
 }
-# A field check of the fast path: None for a string, (low, high) for an integer, True for a bool.
-_Check = tuple[int, int] | bool | None
+# A field check of the fast path: None for a string, (low, high) for an integer, True for a bool,
+# the value names for an enum.
+_Check = tuple[int, int] | bool | frozenset[str] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,7 +135,9 @@ def _flat_schema(message_type: type[Message]) -> _FlatSchema | None:
             checks[field.name] = None
         elif field.cpp_type == _FD.CPPTYPE_BOOL:
             checks[field.name] = True
-        else:  # enums, nested messages, floats: the strict path only
+        elif field.cpp_type == _FD.CPPTYPE_ENUM:
+            checks[field.name] = frozenset(enum_of(field).values_by_name)
+        else:  # nested messages, floats: the strict path only
             return None
         if is_required_field(field):
             required.add(field.name)
@@ -146,14 +162,17 @@ def _unique_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
     return result
 
 
-def _fast_payload(schema: _FlatSchema, raw: bytes | str) -> Message | None:
+def _fast_payload(
+    schema: _FlatSchema, raw: bytes | str, event_type: str, schema_version: int
+) -> Message | None:
     """The payload message, or None when anything about it needs the strict path.
 
     Accepts only what the strict path accepts and builds the same message from it: UTF-8 text
     without a byte-order mark or \\u escapes, one JSON object with distinct keys, every key a
-    proto field name, every value of exactly its field's JSON type and range, every required
-    field present. Anything else (camelCase keys, integers as strings, nulls, floats, ...) is
-    left to the strict path, which accepts or refuses it with its usual error.
+    proto field name, every value of exactly its field's JSON type and range (an enum: one of
+    its value names), every required field present once upcast to the newest version. Anything
+    else (camelCase keys, integers as strings, nulls, floats, ...) is left to the strict path,
+    which accepts or refuses it with its usual error.
     """
     try:
         if isinstance(raw, str):
@@ -166,7 +185,14 @@ def _fast_payload(schema: _FlatSchema, raw: bytes | str) -> Message | None:
         data = json.loads(text, object_pairs_hook=_unique_keys)
     except (ValueError, _NotPlain, RecursionError):
         return None
-    if type(data) is not dict or not schema.required.issubset(data):
+    if type(data) is not dict:
+        return None
+    if (schema_version or 1) != newest_schema_version(event_type):
+        try:
+            data = dict(upcast(event_type, schema_version, data))
+        except PayloadError:
+            return None  # the strict path raises the same error
+    if not schema.required.issubset(data):
         return None
     checks = schema.checks
     for key, value in data.items():
@@ -179,6 +205,9 @@ def _fast_payload(schema: _FlatSchema, raw: bytes | str) -> Message | None:
         elif check is True:
             if type(value) is not bool:
                 return None
+        elif type(check) is frozenset:
+            if type(value) is not str or value not in check:
+                return None
         elif type(value) is not int or not check[0] <= value <= check[1]:  # type: ignore[index]
             return None
     try:
@@ -188,7 +217,13 @@ def _fast_payload(schema: _FlatSchema, raw: bytes | str) -> Message | None:
 
 
 def decode_stored_event(
-    event_type: str, data_json: bytes | str, version: int, recorded_at: datetime
+    event_type: str,
+    data_json: bytes | str,
+    version: int,
+    recorded_at: datetime,
+    *,
+    schema_version: int = 1,
+    effective_at: datetime | None = None,
 ) -> FundEvent:
     """decode_event for an event read back from the event store, which validated it on append.
 
@@ -199,7 +234,14 @@ def decode_stored_event(
     """
     schema = _FLAT.get(event_type)
     if schema is not None:
-        message = _fast_payload(schema, data_json)
+        message = _fast_payload(schema, data_json, event_type, schema_version)
         if message is not None:
-            return FundEvent(event_type, message, version, recorded_at)
-    return decode_event(event_type, data_json, version, recorded_at)
+            return FundEvent(event_type, message, version, recorded_at, effective_at or recorded_at)
+    return decode_event(
+        event_type,
+        data_json,
+        version,
+        recorded_at,
+        schema_version=schema_version,
+        effective_at=effective_at,
+    )

@@ -13,6 +13,13 @@ log that cannot be folded means, so the two ways a log can be unfit are decided 
 
 Both are FundLogError. Services turn it into DATA_LOSS for callers and stop that fund's
 consumer with an alert, never loop on it (docs/architecture.md, "Unfoldable logs").
+
+Business time adds a third case, which is not an error of the log: events fold in
+(effective_at, version) order, so a new event effective *before* what a state already holds
+(a backdated valuation recorded after a later-effective one) cannot be folded on top of that
+state. `fold_logged` raises BackdatedEventError and the caller refolds from a point at or
+before the event's effective time (or from scratch, which never raises it). See
+docs/architecture.md, "Business time".
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from datetime import datetime
 
 from fundledger_kernel.errors import PayloadError
 from fundledger_kernel.fund.events import FundEvent, decode_stored_event
-from fundledger_kernel.fund.fold import project
+from fundledger_kernel.fund.fold import fold_key, project
 from fundledger_kernel.fund.state import FundState
 
 
@@ -41,6 +48,10 @@ class LoggedEvent:
     # The tenant of the stream as the event store recorded it ("" = none); read models
     # scope their rows by it (docs/security.md, "Isolation").
     tenant: str = ""
+    # The payload's schema version as appended (0 is read as 1); decoding upcasts it.
+    schema_version: int = 1
+    # Business time; None is read as recorded_at (events from before business time existed).
+    effective_at: datetime | None = None
 
 
 class FundLogError(Exception):
@@ -68,8 +79,30 @@ class UnreadableEventError(FundLogError):
         self.event_type = event_type
 
 
+class BackdatedEventError(Exception):
+    """New events sort before what the state already holds: refold from an earlier point.
+
+    Not a FundLogError: the log is fine, the starting state is just too late for it.
+    `effective_at` is the earliest effective time among the offending events; a state whose
+    last_effective_at is at or before it (or an empty one) is a valid starting point.
+    """
+
+    def __init__(self, fund_id: str, version: int, effective_at: datetime) -> None:
+        super().__init__(fund_id, version, effective_at)
+        self.fund_id = fund_id
+        self.version = version
+        self.effective_at = effective_at
+
+    def __str__(self) -> str:
+        return (
+            f"{self.fund_id} v{self.version}: effective {self.effective_at.isoformat()}, before"
+            " the state it would be folded on"
+        )
+
+
 def fold_inputs(after_version: int, events: Iterable[LoggedEvent]) -> list[FundEvent]:
-    """`events`, which must continue version `after_version` one by one, decoded for the fold.
+    """`events`, which must continue version `after_version` one by one, decoded for the fold,
+    in the order given (version order; sort by fold_key before folding).
 
     Raises LogGapError or UnreadableEventError (both FundLogError).
     """
@@ -84,7 +117,14 @@ def fold_inputs(after_version: int, events: Iterable[LoggedEvent]) -> list[FundE
             )
         try:
             decoded.append(
-                decode_stored_event(event.event_type, event.data, event.version, event.recorded_at)
+                decode_stored_event(
+                    event.event_type,
+                    event.data,
+                    event.version,
+                    event.recorded_at,
+                    schema_version=event.schema_version,
+                    effective_at=event.effective_at,
+                )
             )
         except (PayloadError, ValueError, TypeError) as err:
             raise UnreadableEventError(
@@ -95,5 +135,65 @@ def fold_inputs(after_version: int, events: Iterable[LoggedEvent]) -> list[FundE
 
 
 def fold_logged(state: FundState, events: Iterable[LoggedEvent]) -> FundState:
-    """`state` with `events` (continuing its version) folded in; FundLogError if they cannot be."""
-    return project(state, fold_inputs(state.version, events))
+    """`state` (a complete prefix of its stream) with `events` (continuing its version) folded
+    in, in fold order: the same state as a fold from scratch of every event up to the last.
+
+    Raises FundLogError if they cannot be folded, BackdatedEventError if one of them is
+    effective before the state's last_effective_at (never for an empty state).
+    """
+    decoded = fold_inputs(state.version, events)
+    _check_not_backdated(state, decoded)
+    decoded.sort(key=fold_key)
+    return project(state, decoded)
+
+
+def fold_selected(
+    state: FundState,
+    events: Iterable[LoggedEvent],
+    *,
+    effective_at: datetime | None = None,
+    known_at: datetime | None = None,
+    at_version: int | None = None,
+) -> FundState:
+    """The two-axis fold: `state` (a complete prefix within the bounds) with those of `events`
+    (continuing its version, gap-checked as a whole) that are at or before `at_version`,
+    recorded at or before `known_at` and effective at or before `effective_at` (None = no
+    bound), folded in fold order.
+
+    Raises FundLogError as fold_logged; BackdatedEventError if a selected event sorts before
+    the state (the state cannot start this answer); ValueError if the state itself holds an
+    event outside the bounds. A result with an effective bound leaves out later-effective
+    events of lower versions: it is an answer, never a starting point for another fold.
+    """
+    if state.version > 0:
+        outside = (
+            (at_version is not None and state.version > at_version)
+            or (known_at is not None and _after(state.last_event_at, known_at))
+            or (effective_at is not None and _after(state.last_effective_at, effective_at))
+        )
+        if outside:
+            raise ValueError(f"{state.fund_id} v{state.version} is not within the bounds asked")
+    selected = [
+        event
+        for event in fold_inputs(state.version, events)
+        if (at_version is None or event.version <= at_version)
+        and (known_at is None or event.recorded_at <= known_at)
+        and (effective_at is None or event.effective_at <= effective_at)
+    ]
+    _check_not_backdated(state, selected)
+    selected.sort(key=fold_key)
+    return project(state, selected)
+
+
+def _after(moment: datetime | None, bound: datetime) -> bool:
+    return moment is not None and moment > bound
+
+
+def _check_not_backdated(state: FundState, events: list[FundEvent]) -> None:
+    high = state.last_effective_at
+    if high is None or not events:
+        return
+    earliest = min(events, key=fold_key)
+    # Equal effective times are fine: the new event's higher version sorts it after the state.
+    if earliest.effective_at < high:
+        raise BackdatedEventError(state.fund_id, earliest.version, earliest.effective_at)

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import replace
+from datetime import datetime
 from types import MappingProxyType
 from typing import TypeVar
 
@@ -26,7 +27,8 @@ from fundledger_kernel.fund.frozen_map import FrozenMap
 from fundledger_kernel.fund.state import CompanyState, FundState, MetricKey
 
 M = TypeVar("M", bound=Message)
-Handler = Callable[[FundState, Message], FundState]
+Handler = Callable[[FundState, Message, datetime], FundState]
+"""handler(state, payload, effective_at in UTC) -> state."""
 
 _handlers: dict[str, Handler] = {}
 
@@ -39,11 +41,23 @@ def _on(
     def register(
         function: Callable[[FundState, M], FundState],
     ) -> Callable[[FundState, M], FundState]:
-        def handler(state: FundState, data: Message) -> FundState:
+        _on_timed(event_type, message_type)(lambda state, data, _at: function(state, data))
+        return function
+
+    return register
+
+
+def _on_timed(
+    event_type: str, message_type: type[M]
+) -> Callable[[Callable[[FundState, M, datetime], FundState]], object]:
+    """As _on, for a handler that also needs the event's effective time."""
+
+    def register(function: Callable[[FundState, M, datetime], FundState]) -> object:
+        def handler(state: FundState, data: Message, at: datetime) -> FundState:
             # FundEvent already guarantees the payload type; this keeps the narrowing honest.
             if not isinstance(data, message_type):
                 raise TypeError(f"{event_type} needs {message_type.__name__}, got {data!r}")
-            return function(state, data)
+            return function(state, data, at)
 
         _handlers[event_type] = handler
         return function
@@ -100,14 +114,27 @@ def investment_made(state: FundState, data: ev.InvestmentMade) -> FundState:
         # keeps the ownership an earlier round set.
         ownership_bps=data.ownership_bps or company.ownership_bps,
         deployed_reserves=company.deployed_reserves + (amount if data.from_reserves else 0),
+        instrument=data.instrument,
+        shares=company.shares + data.shares,
+        # 0 is "not given" (a SAFE has no price): keep the last priced round's.
+        price_per_share_micros=data.price_per_share_micros or company.price_per_share_micros,
     )
     return replace(state, companies=_with(state, company), invested=state.invested + amount)
 
 
-@_on("VALUATION_UPDATED", ev.ValuationUpdated)
-def valuation_updated(state: FundState, data: ev.ValuationUpdated) -> FundState:
+@_on_timed("VALUATION_UPDATED", ev.ValuationUpdated)
+def valuation_updated(state: FundState, data: ev.ValuationUpdated, at: datetime) -> FundState:
+    # The fold runs in effective order, so the last one applied is the latest effective mark.
     company = _company(state, data.company_id)
-    return _put(state, replace(company, valuation=data.valuation_cents))
+    return _put(
+        state,
+        replace(
+            company,
+            valuation=data.valuation_cents,
+            valuation_method=data.method,
+            valuation_effective_at=at,
+        ),
+    )
 
 
 @_on("CAPITAL_CALLED", ev.CapitalCalled)

@@ -47,9 +47,14 @@ def state_to_json(state: FundState) -> dict[str, Any]:
         "actuals": _metrics_to_json(state.actuals),
         "file_ids": sorted(state.file_ids),
         "version": state.version,
-        "last_event_at": None if state.last_event_at is None else state.last_event_at.isoformat(),
+        "last_event_at": _time(state.last_event_at),
+        "last_effective_at": _time(state.last_effective_at),
         "skipped_events": state.skipped_events,
     }
+
+
+def _time(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
 
 
 def _company_to_json(company: CompanyState) -> dict[str, Any]:
@@ -64,6 +69,11 @@ def _company_to_json(company: CompanyState) -> dict[str, Any]:
         "planned_reserves_cents": company.planned_reserves,
         "deployed_reserves_cents": company.deployed_reserves,
         "distributed_cents": company.distributed,
+        "instrument": company.instrument,
+        "shares": company.shares,
+        "price_per_share_micros": company.price_per_share_micros,
+        "valuation_method": company.valuation_method,
+        "valuation_effective_at": _time(company.valuation_effective_at),
     }
 
 
@@ -103,11 +113,15 @@ def state_from_json(data: Mapping[str, Any]) -> FundState:
             planned_reserves=item.integer("planned_reserves_cents"),
             deployed_reserves=item.integer("deployed_reserves_cents"),
             distributed=item.integer("distributed_cents"),
+            instrument=item.integer("instrument"),
+            shares=item.integer("shares"),
+            price_per_share_micros=item.integer("price_per_share_micros"),
+            valuation_method=item.integer("valuation_method"),
+            valuation_effective_at=_optional_instant(item, "valuation_effective_at"),
         )
         if company.company_id in companies:
             raise StoredStateError(f"{item.path}: company {company.company_id!r} appears twice")
         companies[company.company_id] = company
-    last_event_at = root.optional_text("last_event_at")
     return FundState(
         fund_id=root.text("fund_id"),
         name=root.text("name"),
@@ -122,7 +136,8 @@ def state_from_json(data: Mapping[str, Any]) -> FundState:
         actuals=_metrics_from_json(root, "actuals"),
         file_ids=frozenset(root.texts("file_ids")),
         version=root.integer("version"),
-        last_event_at=None if last_event_at is None else _instant(last_event_at),
+        last_event_at=_optional_instant(root, "last_event_at"),
+        last_effective_at=_optional_instant(root, "last_effective_at"),
         skipped_events=root.integer("skipped_events"),
     )
 
@@ -137,12 +152,17 @@ def _metrics_from_json(root: JsonObject, key: str) -> FrozenMap[MetricKey, int]:
     return FrozenMap(values)
 
 
-def _instant(text: str) -> datetime:
+def _optional_instant(item: JsonObject, key: str) -> datetime | None:
+    text = item.optional_text(key)
+    return None if text is None else _instant(text, f"{item.path}.{key}")
+
+
+def _instant(text: str, where: str) -> datetime:
     try:
         moment = datetime.fromisoformat(text)
     except ValueError:
-        raise StoredStateError(f"state.last_event_at: {text!r} is not ISO 8601") from None
+        raise StoredStateError(f"{where}: {text!r} is not ISO 8601") from None
     if moment.utcoffset() is None:
-        raise StoredStateError(f"state.last_event_at: {text!r} has no UTC offset")
+        raise StoredStateError(f"{where}: {text!r} has no UTC offset")
     # Stored states are written in UTC (see evolve); an edited offset still means the same instant.
     return moment.astimezone(UTC)

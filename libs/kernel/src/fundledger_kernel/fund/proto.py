@@ -13,6 +13,8 @@ protobuf fail without saying which figure, or clamping money into a false value.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from fundledger.fund.v1 import state_pb2
 from google.protobuf.timestamp_pb2 import Timestamp
 
@@ -78,17 +80,20 @@ def state_to_proto(state: FundState) -> state_pb2.FundState:
         file_ids=sorted(state.file_ids),
     )
     # Left unset before the first event: there is no event time to report.
-    if state.last_event_at is not None:
-        timestamp = Timestamp()
-        timestamp.FromDatetime(state.last_event_at)
-        message.last_event_at.CopyFrom(timestamp)
+    _set_time(message.last_event_at, state.last_event_at)
+    _set_time(message.last_effective_at, state.last_effective_at)
     return message
+
+
+def _set_time(field: Timestamp, moment: datetime | None) -> None:
+    if moment is not None:
+        field.FromDatetime(moment)
 
 
 def _company(company: CompanyState) -> state_pb2.CompanyState:
     where = f"companies[{company.company_id!r}]"
     moic = company.moic
-    return state_pb2.CompanyState(
+    message = state_pb2.CompanyState(
         company_id=company.company_id,
         name=company.name,
         sector=company.sector,
@@ -103,7 +108,16 @@ def _company(company: CompanyState) -> state_pb2.CompanyState:
             company.deployed_reserves, f"{where}.deployed_reserves_cents"
         ),
         distributed_cents=_int64(company.distributed, f"{where}.distributed_cents"),
+        # Enum numbers the fold copied from validated payloads: always defined values.
+        instrument=company.instrument,  # type: ignore[arg-type]
+        shares=_int64(company.shares, f"{where}.shares"),
+        price_per_share_micros=_int64(
+            company.price_per_share_micros, f"{where}.price_per_share_micros"
+        ),
+        valuation_method=company.valuation_method,  # type: ignore[arg-type]
     )
+    _set_time(message.valuation_effective_at, company.valuation_effective_at)
+    return message
 
 
 def _metrics(values: FrozenMap[MetricKey, int], field: str) -> list[state_pb2.MetricValue]:

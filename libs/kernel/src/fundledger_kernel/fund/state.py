@@ -45,6 +45,16 @@ class CompanyState:
     # Follow-on investments made out of reserves.
     deployed_reserves: int = 0
     distributed: int = 0
+    # Of the latest investment (in effective order); fundledger.fund.v1.Instrument numbers.
+    instrument: int = 0
+    # The sum of the investments' shares.
+    shares: int = 0
+    # Of the latest investment that gave one, in millionths of the currency unit.
+    price_per_share_micros: int = 0
+    # Of the latest valuation (in effective order); fundledger.fund.v1.ValuationMethod numbers.
+    valuation_method: int = 0
+    # Effective time of the latest valuation (UTC); None before any.
+    valuation_effective_at: datetime | None = None
 
     @property
     def moic(self) -> Fraction:
@@ -97,10 +107,15 @@ class FundState:
     actuals: FrozenMap[MetricKey, int] = field(default_factory=FrozenMap)
     # Documents attached and not detached.
     file_ids: frozenset[str] = frozenset()
-    # Version of the last event folded in; 0 before any.
+    # The highest version folded in; 0 before any. Events fold in (effective_at, version)
+    # order, so the last one folded is not always the highest.
     version: int = 0
-    # recorded_at of that event (in UTC), not the wall clock: time travel picks snapshots by it.
+    # The latest recorded_at folded in (in UTC; that of `version`, since recorded times never
+    # decrease along a stream), not the wall clock: time travel picks snapshots by it.
     last_event_at: datetime | None = None
+    # The latest effective_at folded in (in UTC): a later event effective before it is
+    # backdated relative to this state and cannot simply be folded on top (fold_input.py).
+    last_effective_at: datetime | None = None
     # Events of types this fold does not know: counted, so that skipping one is visible.
     skipped_events: int = 0
 
