@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import UTC
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -15,8 +15,8 @@ from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as es
 from fundledger.fund.v1 import state_pb2
 from fundledger.projector.v1 import projector_pb2 as pb
-from fundledger_kernel.fund import decode_event, empty_state, project, state_to_proto
-from fundledger_kernel.fund.fold_input import LoggedEvent
+from fundledger_kernel.fund import FundState, empty_state, state_to_proto
+from fundledger_kernel.fund.fold_input import LoggedEvent, fold_logged
 from fundledger_platform.errors import error_info
 from fundledger_platform.eventstore_client import EventStoreClient
 from fundledger_platform.recorded import logged_event
@@ -62,6 +62,35 @@ def capital_called(amount: int) -> events_pb2.EventData:
 
 def valuation(company_id: str, amount: int) -> events_pb2.EventData:
     return event("VALUATION_UPDATED", company_id=company_id, valuation_cents=amount)
+
+
+def investment_v2(
+    company_id: str, amount: int, instrument: str, shares: int = 0, price_micros: int = 0
+) -> events_pb2.EventData:
+    """INVESTMENT_MADE at schema version 2 (instrument: a fund.v1.Instrument value name)."""
+    data = event(
+        "INVESTMENT_MADE",
+        company_id=company_id,
+        amount_cents=amount,
+        instrument=instrument,
+        shares=shares,
+        price_per_share_micros=price_micros,
+    )
+    data.schema_version = 2
+    return data
+
+
+def valuation_v2(company_id: str, amount: int, method: str) -> events_pb2.EventData:
+    """VALUATION_UPDATED at schema version 2 (method: a fund.v1.ValuationMethod value name)."""
+    data = event("VALUATION_UPDATED", company_id=company_id, valuation_cents=amount, method=method)
+    data.schema_version = 2
+    return data
+
+
+def effective(data: events_pb2.EventData, at: datetime) -> events_pb2.EventData:
+    """`data` with its business time set (in the past: a backdated event)."""
+    data.effective_at.FromDatetime(at)
+    return data
 
 
 def distribution(amount: int) -> events_pb2.EventData:
@@ -149,17 +178,15 @@ async def get_state(
     return response
 
 
+async def scratch_state(client: EventStoreClient, fund_id: str) -> FundState:
+    """The fund's state folded here, from scratch, from every event in the log (the kernel's
+    fold: upcast payloads, (effective_at, version) order)."""
+    return fold_logged(empty_state(fund_id), await read_logged(client, fund_id))
+
+
 async def folded_from_log(client: EventStoreClient, fund_id: str) -> state_pb2.FundState:
     """The fund's state folded here, independently, from every event in the log."""
-    events = await client.read_stream(fund_id)
-    state = project(
-        empty_state(fund_id),
-        (
-            decode_event(e.event_type, e.data, e.version, e.recorded_at.ToDatetime(tzinfo=UTC))
-            for e in events
-        ),
-    )
-    return state_to_proto(state)
+    return state_to_proto(await scratch_state(client, fund_id))
 
 
 def details(err: grpc.aio.AioRpcError) -> tuple[str, dict[str, str]]:

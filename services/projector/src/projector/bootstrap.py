@@ -29,6 +29,7 @@ from projector.entrypoints.bus_handler import BusBatchHandler
 from projector.entrypoints.grpc_servicer import ProjectorServicer
 from projector.service_layer.applier import Applier
 from projector.service_layer.catchup import CatchUp
+from projector.service_layer.fold_upgrade import FoldUpgrade
 from projector.service_layer.fund_state import FundStateReader
 from projector.service_layer.rebuild import Rebuilder
 from projector.service_layer.status import ProjectionStatus, projection_status
@@ -134,6 +135,11 @@ async def build(settings: Settings, *, eventstore_token: TokenSource | None = No
     tasks: list[asyncio.Task[None]] = []
     if settings.catchup_enabled and leader:
         tasks.append(asyncio.create_task(catchup.run_forever(), name="catch-up"))
+        # Rows of another fold version: rebuilt in the background while serving.
+        upgrade = FoldUpgrade(
+            rows, rebuilder.rebuild, catchup.refold_stale, retry_seconds=settings.catchup_seconds
+        )
+        tasks.append(asyncio.create_task(upgrade.run_forever(), name="fold-upgrade"))
     states = FundStateReader(
         heads, waiters, source, mappers.fund_state_response, poll_seconds=settings.wait_poll_seconds
     )

@@ -20,7 +20,10 @@ GAP_EVENTS_FETCHED = Counter(
 )
 REFOLDS = Counter(
     "fundledger_projector_refolds_total",
-    "Funds folded again from the log because their stored state was unusable.",
+    "Funds folded again from the log, by cause: backdated (an event sorting before the stored"
+    " state in (effective_at, version) order arrived) or stored_state (the stored state was"
+    " unusable: another fold version, or damaged).",
+    ["cause"],
 )
 LAG_EVENTS = Gauge(
     "fundledger_projector_lag_events",

@@ -66,8 +66,12 @@ class PgProjectionRows:
         return {r["fund_id"]: (r["version"], r["fold_version"]) for r in records}
 
     async def stale(self, fold_version: int, after: str | None, limit: int) -> list[str]:
+        # The JSON carries the fold version too (state_from_json checks it): a row whose two
+        # disagree (a hand edit, a partial restore) cannot be read either. Reading the JSON
+        # costs a full scan, done at start-up only and in the background (fold_upgrade.py).
         records = await self._pool.fetch(
-            f"SELECT fund_id FROM {LIVE} WHERE fold_version <> $1 "
+            f"SELECT fund_id FROM {LIVE} WHERE (fold_version <> $1 "
+            "OR (state->>'fold_version') IS DISTINCT FROM $1::text) "
             "AND ($2::text IS NULL OR fund_id > $2) ORDER BY fund_id LIMIT $3",
             fold_version,
             after,

@@ -76,5 +76,5 @@ class Applier:
         if outcome.fetched:
             GAPS_FILLED.inc()
             GAP_EVENTS_FETCHED.inc(outcome.fetched)
-        if outcome.refolded:
-            REFOLDS.inc()
+        if outcome.refold_cause is not None:
+            REFOLDS.labels(cause=outcome.refold_cause).inc()

@@ -23,6 +23,18 @@ checked and written by one statement. No row written means the cache is behind
 Duplicates and gaps always take the locking route, so they are judged against
 the stored version.
 
+Business time: a fund's events fold in (effective_at, version) order, so an
+event recorded late with an earlier effective time (a backdated valuation, a
+capital call booked the day after it was due) belongs *before* events the stored
+state already holds. The kernel's fold_logged refuses to fold it on top
+(BackdatedEventError); the fund is then folded again from scratch from the log
+(versions 1..last read from the event store while the row lock is held, exactly
+like a gap fill) and that state is written. The result is by construction the
+fold from scratch of everything known, whatever order the events arrived in, and
+the exactly-once discipline is unchanged: same lock, same version check, same
+single write of state + version + position. Counted as
+fundledger_projector_refolds_total{cause="backdated"}.
+
 A log that cannot be folded — a payload that does not decode, a gap the event
 store cannot fill — raises the kernel's FundLogError and writes nothing; what
 that means is the caller's policy (the bus halts the fund, the catch-up sets it
@@ -35,9 +47,15 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
 from fundledger_kernel.fund import FOLD_VERSION, FundState, StoredStateError, empty_state
-from fundledger_kernel.fund.fold_input import LogGapError, LoggedEvent, fold_logged
+from fundledger_kernel.fund.fold_input import (
+    BackdatedEventError,
+    LogGapError,
+    LoggedEvent,
+    fold_logged,
+)
 
 from projector.domain.model import FundHead
 from projector.domain.sequencing import ApplyPlan, plan_apply
@@ -46,6 +64,10 @@ from projector.service_layer.ports import EventLog, FundTable
 from projector.service_layer.state_cache import StateCache
 
 log = logging.getLogger(__name__)
+
+RefoldCause = Literal["backdated", "stored_state"]
+"""Why a fund was folded again from the log: an event sorting before the stored state
+arrived (backdated), or the stored state could not be used (stored_state)."""
 
 
 @dataclass(frozen=True)
@@ -59,14 +81,18 @@ class Outcome:
     fetched: int
     version: int
     position: int
-    # True when the stored state could not be used and the stream was folded again.
-    refolded: bool = False
+    # Set when the stream was folded again from the log, and why.
+    refold_cause: RefoldCause | None = None
     # The row's updated_at as this apply wrote it (None when it wrote nothing).
     updated_at: datetime | None = None
     # The state the row holds after this apply, when known.
     state: FundState | None = None
     # The fund's tenant as the row records it after this apply (when it wrote).
     tenant: str | None = None
+
+    @property
+    def refolded(self) -> bool:
+        return self.refold_cause is not None
 
     @property
     def head(self) -> FundHead | None:
@@ -120,7 +146,10 @@ async def _apply_over_known(
     if plan.empty or plan.fetch:
         return None
     run = _given_run(events, plan)
-    state = fold_logged(known, run)
+    try:
+        state = fold_logged(known, run)
+    except BackdatedEventError:
+        return None  # folded again from the log, under the row lock
     written = await table.write_at(
         state, run[-1].position, version=known.version, tenant=tenant_of(run)
     )
@@ -165,13 +194,19 @@ async def _apply_locked(
         if plan.empty:
             held = base if row.version > 0 else None
             return Outcome(fund_id, 0, plan.duplicates, 0, row.version, row.position, state=held)
-        if plan.fetch:
-            run = await _read_run(source, fund_id, plan)
-            given = {e.version for e in events}
-            fetched = sum(1 for e in run if e.version > row.version and e.version not in given)
-        else:
-            run, fetched = _given_run(events, plan), 0
-        state = fold_logged(empty_state(fund_id) if base is None else base, run)
+        run = await _read_run(source, fund_id, plan) if plan.fetch else _given_run(events, plan)
+        cause: RefoldCause | None = "stored_state" if refolding else None
+        try:
+            state = fold_logged(empty_state(fund_id) if base is None else base, run)
+        except BackdatedEventError as err:
+            # An event of this run sorts before what the stored state holds (see the module
+            # docstring): fold the whole stream again. From scratch never raises this.
+            log.info("%s: %s; folding the fund again from the log", fund_id, err)
+            run = await _read_run(source, fund_id, ApplyPlan(0, 1, plan.last, fetch=True))
+            state = fold_logged(empty_state(fund_id), run)
+            cause = "backdated"
+        given = {e.version for e in events}
+        fetched = sum(1 for e in run if e.version > row.version and e.version not in given)
         written = await locked.write(state, run[-1].position, tenant_of(run))
     return Outcome(
         fund_id,
@@ -180,7 +215,7 @@ async def _apply_locked(
         fetched=fetched,
         version=state.version,
         position=run[-1].position,
-        refolded=refolding,
+        refold_cause=cause,
         updated_at=written.updated_at,
         state=state,
         tenant=written.tenant,

@@ -91,7 +91,8 @@ class CatchUp:
             return applied
 
     async def refold_stale(self) -> int:
-        """Refold every fund whose row another (older or newer) fold version wrote."""
+        """Refold, in place, every fund whose row another (older or newer) fold version wrote
+        (the start-up fold upgrade's second step, fold_upgrade.py); returns funds refolded."""
         done, after = 0, None
         while True:
             stale = await self._rows.stale(FOLD_VERSION, after, STALE_BATCH)
@@ -105,16 +106,9 @@ class CatchUp:
             after = stale[-1]
 
     async def run_forever(self) -> None:
-        first = True
         while True:
             try:
-                if first:
-                    # A fold version change leaves rows this fold cannot read.
-                    refolded = await self.refold_stale()
-                    if refolded:
-                        log.info("refolded %d funds written by another fold version", refolded)
                 await self.run_once()
-                first = False
                 if self._after_pass is not None:
                     await self._after_pass()
             except asyncio.CancelledError:

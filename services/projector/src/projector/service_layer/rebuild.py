@@ -36,7 +36,7 @@ from fundledger_platform.reasons import Reason
 from fundledger_platform.recorded import fund_log_data_loss
 
 from projector.domain.batches import by_fund
-from projector.metrics import REBUILDS
+from projector.metrics import REBUILDS, REFOLDS
 from projector.service_layer.apply import apply_events
 from projector.service_layer.ports import (
     EventLog,
@@ -134,9 +134,12 @@ class Rebuilder:
                 return cursor, replayed
             for fund_id, group in by_fund(page).items():
                 try:
-                    await apply_events(table, self._source, fund_id, group)
+                    outcome = await apply_events(table, self._source, fund_id, group)
                 except FundLogError as err:
                     raise fund_log_data_loss(err) from None
+                # A backdated event in a later page than the events it sorts before.
+                if outcome.refold_cause is not None:
+                    REFOLDS.labels(cause=outcome.refold_cause).inc()
             replayed += len(page)
             cursor = page[-1].position
             if len(page) < self._page_size:
