@@ -4,8 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 V=.venv/bin
 
-echo "== protos: lint and drift"
+echo "== protos: lint, breaking changes against the last release, drift"
 $V/buf lint protos
+scripts/buf_breaking.sh
 scripts/gen_protos.sh
 if [ -n "$(git status --porcelain -- libs/api)" ]; then
   git status --porcelain -- libs/api

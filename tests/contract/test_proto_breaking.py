@@ -1,0 +1,64 @@
+"""`make test` runs `buf breaking` against the last release tag (scripts/buf_breaking.sh).
+
+These tests prove the check can fail: a copy of protos/ with a field removed, or renumbered, is
+refused against the same tag, and today's protos pass.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+BUF = ROOT / ".venv" / "bin" / "buf"
+EVENTS = Path("fundledger/eventstore/v1/events.proto")
+
+
+def last_tag() -> str:
+    tags = subprocess.run(
+        ["git", "tag", "--list", "v*", "--sort=-version:refname"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    assert tags, "no release tag: scripts/buf_breaking.sh would fail too"
+    return tags[0]
+
+
+def breaking(protos: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [str(BUF), "breaking", str(protos), "--against", f".git#tag={last_tag()},subdir=protos"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_todays_protos_do_not_break_the_last_release() -> None:
+    result = breaking(ROOT / "protos")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        ("  string correlation_id = 7;\n", "", 'field "7" with name "correlation_id"'),
+        ("  string source = 9;\n", "  string source = 19;\n", 'field "9" with name "source"'),
+        ("  bytes data = 4;\n", "  string data = 4;\n", 'changed type from "bytes"'),
+    ],
+)
+def test_a_break_is_refused(tmp_path: Path, old: str, new: str, complaint: str) -> None:
+    copy = tmp_path / "protos"
+    shutil.copytree(ROOT / "protos", copy)
+    path = copy / EVENTS
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    result = breaking(copy)
+    assert result.returncode != 0
+    assert complaint in result.stdout + result.stderr
