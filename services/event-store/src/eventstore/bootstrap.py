@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
@@ -15,6 +16,7 @@ from fundledger_platform.migrations import load_migrations, migrate_down, migrat
 from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
+from eventstore.adapters.effective_index import ensure_effective_index
 from eventstore.adapters.group_write import PostgresGroupWriter
 from eventstore.adapters.notifier import Notifier
 from eventstore.adapters.partitions import NATIVE, current_mode, detect_mode, maintain
@@ -64,6 +66,7 @@ class EventStore:
 
 
 async def _upkeep(pool: asyncpg.Pool, settings: Settings, mode: str) -> None:
+    indexed = False
     while True:
         try:
             await maintain(
@@ -75,6 +78,13 @@ async def _upkeep(pool: asyncpg.Pool, settings: Settings, mode: str) -> None:
             )
         except Exception:
             log.exception("partition upkeep failed; retrying next round")
+        if not indexed:
+            # Migration 0007's index, built online here (adapters/effective_index.py) rather
+            # than in the migration: on a large log it takes minutes, appends flowing.
+            try:
+                indexed = await ensure_effective_index(settings.database_url, mode)
+            except Exception:
+                log.exception("effective-time index upkeep failed; retrying next round")
         await asyncio.sleep(settings.maintenance_interval_seconds)
 
 
@@ -138,7 +148,11 @@ async def build(settings: Settings) -> EventStore:
 
     await ensure_bus_stream()
     appender = Appender(
-        PostgresGroupWriter(pool, rollup=mode == NATIVE),
+        PostgresGroupWriter(
+            pool,
+            rollup=mode == NATIVE,
+            horizon=timedelta(seconds=settings.effective_at_horizon_seconds),
+        ),
         max_group_appends=settings.group_max_appends,
         max_group_events=settings.group_max_events,
     )

@@ -41,6 +41,8 @@ class Settings:
     retention_days: int
     timescale_chunk_hours: int
     maintenance_interval_seconds: float
+    # How far after its commit time an event's effective time may lie (0: not at all).
+    effective_at_horizon_seconds: float = 0.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -69,4 +71,7 @@ class Settings:
             retention_days=env_int("EVENTSTORE_RETENTION_DAYS", 0),
             timescale_chunk_hours=env_int("EVENTSTORE_TIMESCALE_CHUNK_HOURS", 24),
             maintenance_interval_seconds=env_float("EVENTSTORE_MAINTENANCE_SECONDS", 3600.0),
+            effective_at_horizon_seconds=env_float(
+                "EVENTSTORE_EFFECTIVE_AT_HORIZON_SECONDS", 0.0, min_value=0.0
+            ),
         )

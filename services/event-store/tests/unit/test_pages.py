@@ -35,6 +35,7 @@ def row(position: int, data: str = '{"n": 1}', **fields: Any) -> tuple[Any, ...]
         "tenant": "dev",
         "actor": None,
         "recorded_at": AT,
+        "effective_at": None,
         **fields,
     }
     return tuple(values[name] for name in _names(COLUMNS))
@@ -65,6 +66,8 @@ def plain(values: tuple[Any, ...]) -> RecordedEvent:
         actor=r["actor"] or "",
     )
     event.recorded_at.FromDatetime(r["recorded_at"])
+    # Always set: the stored effective time, or (NULL) the recorded one.
+    event.effective_at.FromDatetime(r["effective_at"] or r["recorded_at"])
     return event
 
 
@@ -87,6 +90,10 @@ def test_conversion_equals_the_plain_form_whatever_repeats() -> None:
         row(7),
         row(8),
         row(9, metadata="{}"),
+        row(10, effective_at=earlier),  # backdated: its own time, the recorded one unchanged
+        row(11, effective_at=AT),  # set to its recorded time
+        row(12, effective_at=AT + timedelta(days=400, microseconds=7)),
+        row(13),  # unset again: the recorded time's
     ]
     converter = RowConverter()
     assert [converter.convert(RecordedEvent, r) for r in rows] == [plain(r) for r in rows]
@@ -94,7 +101,7 @@ def test_conversion_equals_the_plain_form_whatever_repeats() -> None:
     # The size stands in for the encoding's: within the fixed allowance above it.
     for r in rows:
         converter.convert(RecordedEvent, r)
-        assert 0 <= converter.size - plain(r).ByteSize() <= 96
+        assert 0 <= converter.size - plain(r).ByteSize() <= 112
 
 
 def _pages(rows: list[tuple[Any, ...]], size: int) -> list[Any]:

@@ -28,9 +28,17 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 import asyncpg
-from fundledger_platform.errors import Aborted, DomainError, FailedPrecondition, NotFound
+from fundledger_platform.errors import (
+    Aborted,
+    DomainError,
+    FailedPrecondition,
+    InvalidArgument,
+    NotFound,
+)
+from fundledger_platform.fields import malformed
 from fundledger_platform.reasons import Reason
 
 from eventstore.adapters import sql
@@ -58,18 +66,24 @@ class PostgresGroupWriter:
     """The GroupWriter port (service_layer/ports.py): one dedicated connection, taken from the
     pool once and kept, and one autocommit statement per group."""
 
-    def __init__(self, pool: asyncpg.Pool, *, rollup: bool) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, *, rollup: bool, horizon: timedelta = timedelta(0)
+    ) -> None:
         self._pool = pool
         # Native mode keeps eventstore.daily_counts in the append transaction; in
         # Timescale mode it is a view over a continuous aggregate (not written here).
         self._rollup = rollup
+        # How far after the commit time an event's effective time may lie.
+        self._horizon = horizon
         self._conn: PooledConn | None = None
 
     async def write(self, commands: Sequence[AppendCommand]) -> GroupOutcome:
         try:
             if self._conn is None:
                 self._conn = await self._connect()
-            return await write_group(self._conn, commands, rollup=self._rollup)
+            return await write_group(
+                self._conn, commands, rollup=self._rollup, horizon=self._horizon
+            )
         except Exception as err:
             lost = _lost(self._conn)
             # A statement that failed on a live connection rolled back and left it usable;
@@ -135,14 +149,19 @@ def _kind(cmd: AppendCommand) -> str:
 
 
 async def write_group(
-    conn: Conn, commands: Sequence[AppendCommand], *, rollup: bool
+    conn: Conn,
+    commands: Sequence[AppendCommand],
+    *,
+    rollup: bool,
+    horizon: timedelta = timedelta(0),
 ) -> GroupOutcome:
     """Applies a group's appends with one statement (eventstore.commit_group): on its own with
     autocommit, or inside the caller's open transaction; outcomes are true once it commits.
 
     The same idempotency key twice in one group is settled here (the later append answers
     with the earlier one's outcome); everything else, including every write and its undo,
-    happens in the function.
+    happens in the function, the business-time horizon included: an effective time after the
+    commit time plus ``horizon`` refuses its append (the commit time exists only there).
     """
     outcome = GroupOutcome()
     keys: dict[tuple[str, str], int] = {}
@@ -181,6 +200,7 @@ async def write_group(
         [c.idempotency_key for c in group],
         [c.request_hash for c in group],
         [all(e.client_event_id for e in c.events) for c in group],
+        [c.latest_effective_at for c in group],
         [n for n, _ in events],
         [e.event_id for _, e in events],
         [e.event_type for _, e in events],
@@ -193,15 +213,19 @@ async def write_group(
         [e.user_id for _, e in events],
         [e.source for _, e in events],
         [e.actor for _, e in events],
+        [e.effective_at for _, e in events],
         rollup,
         NOTIFY_CHANNEL,
+        horizon,
     )
     for i, row in zip(chosen, rows, strict=True):
-        outcome.results[i] = _outcome(commands[i], row)
+        outcome.results[i] = _outcome(commands[i], row, horizon)
     return outcome
 
 
-def _outcome(cmd: AppendCommand, row: asyncpg.Record) -> AppendResult | DomainError:
+def _outcome(
+    cmd: AppendCommand, row: asyncpg.Record, horizon: timedelta
+) -> AppendResult | DomainError:
     """One append's answer from its row of commit_group."""
     code = row["r_outcome"]
     if code in ("appended", "replayed"):
@@ -225,6 +249,8 @@ def _outcome(cmd: AppendCommand, row: asyncpg.Record) -> AppendResult | DomainEr
         return _stream_not_found(cmd)
     if code == "wrong_version":
         return _wrong_version(cmd, row["r_actual_version"])
+    if code == "effective_at_future":
+        return _effective_too_late(cmd, row["r_recorded_at"] + horizon)
     if code == "event_id_taken":
         return FailedPrecondition(
             "an event id of this append is already used by another event",
@@ -248,6 +274,19 @@ def _wrong_version(cmd: AppendCommand, actual: int | None) -> Aborted:
             "stream_exists": str(exists).lower(),
         },
     )
+
+
+def _effective_too_late(cmd: AppendCommand, latest: datetime) -> InvalidArgument:
+    """The first event whose effective time lies after ``latest`` (the commit time plus the
+    horizon), named as the request named it."""
+    for index, event in enumerate(cmd.events):
+        if event.effective_at is not None and event.effective_at > latest:
+            return malformed(
+                f"events[{index}].effective_at",
+                f"{event.effective_at.isoformat()} is after the commit time plus the horizon "
+                f"({latest.isoformat()}): an effective time may not lie in the future",
+            )
+    raise AssertionError("commit_group refused an append with no effective time past the horizon")
 
 
 def _stream_not_found(cmd: AppendCommand) -> NotFound:

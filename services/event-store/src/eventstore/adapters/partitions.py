@@ -22,7 +22,7 @@ from eventstore.adapters.conn import Conn
 log = logging.getLogger(__name__)
 
 NATIVE = "native"
-_PARTITION_LOCK_KEY = 0x4556504152  # "EVPAR": one partition creator / upkeep at a time
+PARTITION_LOCK_KEY = 0x4556504152  # "EVPAR": one partition creator / upkeep at a time
 TIMESCALE = "timescale"
 
 
@@ -83,7 +83,7 @@ async def _create_partition(conn: Conn, day: date, name: str) -> bool:
     lower = datetime(day.year, day.month, day.day, tzinfo=UTC)
     upper = lower + timedelta(days=1)
     async with conn.transaction():
-        await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK_KEY)
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", PARTITION_LOCK_KEY)
         if await conn.fetchval("SELECT to_regclass($1) IS NOT NULL", f"eventstore.{name}"):
             return False
         await conn.execute("LOCK TABLE eventstore.events_default IN ACCESS EXCLUSIVE MODE")
@@ -149,7 +149,7 @@ async def maintain(
             # of one row fail with "tuple concurrently updated". Same lock as the
             # native partition creator: one upkeep at a time.
             async with conn.transaction():
-                await conn.execute("SELECT pg_advisory_xact_lock($1)", _PARTITION_LOCK_KEY)
+                await conn.execute("SELECT pg_advisory_xact_lock($1)", PARTITION_LOCK_KEY)
                 await conn.execute(
                     "SELECT set_chunk_time_interval('eventstore.events', $1::interval)",
                     timedelta(hours=chunk_interval_hours),

@@ -25,14 +25,17 @@ import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from google.protobuf.timestamp_pb2 import Timestamp
 
-# The columns every row given to a RowConverter has, in this order.
+# The columns every row given to a RowConverter has, in this order. effective_at is NULL when
+# the event's effective time is its recorded_at (migration 0007): the converter reads it as
+# coalesce(effective_at, recorded_at), reusing the recorded time's Timestamp.
 COLUMNS = """position, stream_id, category, version, event_id, event_type, schema_version,
-data, metadata, causation_id, correlation_id, user_id, source, tenant, actor, recorded_at"""
+data, metadata, causation_id, correlation_id, user_id, source, tenant, actor, recorded_at,
+effective_at"""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Bytes of an event's encoding besides its text fields: tags, lengths, the integers, the
-# event id (36) and the timestamp, with room to spare.
-_FIXED_BYTES = 96
+# event id (36) and the two timestamps, with room to spare.
+_FIXED_BYTES = 112
 
 
 class RowConverter:
@@ -73,6 +76,7 @@ class RowConverter:
             tenant,
             actor,
             recorded_at,
+            effective_at,
         ) = row
         if metadata != self._metadata_text:
             self._metadata_text, self._metadata = metadata, json.loads(metadata)
@@ -83,6 +87,13 @@ class RowConverter:
             since = recorded_at - _EPOCH
             self._at = recorded_at
             self._timestamp = Timestamp(
+                seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000
+            )
+        if effective_at is None or effective_at == recorded_at:
+            effective = self._timestamp
+        else:
+            since = effective_at - _EPOCH
+            effective = Timestamp(
                 seconds=since.days * 86400 + since.seconds, nanos=since.microseconds * 1000
             )
         payload = data.encode()
@@ -122,6 +133,7 @@ class RowConverter:
             tenant=tenant,
             actor=actor,
             recorded_at=self._timestamp,
+            effective_at=effective,
         )
         if self._metadata_bytes:
             event.MergeFromString(self._metadata_bytes)

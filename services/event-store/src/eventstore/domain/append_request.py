@@ -13,6 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from json.encoder import encode_basestring
 
 from fundledger_kernel.canonical import PayloadError, canonical_json, parse_json_object
@@ -52,6 +53,8 @@ class RawEvent:
     correlation_id: str = ""
     user_id: str = ""
     source: str = ""
+    # Business time (already checked to be a valid Timestamp, in UTC); None: unset.
+    effective_at: datetime | None = None
 
 
 def _invalid(field_name: str, message: str, reason: Reason) -> InvalidArgument:
@@ -113,7 +116,10 @@ def _event(
     try:
         data = parse_json_object(raw.data, f"{prefix}.data")
         if is_fund_event(raw.event_type):
-            validate_new_fund_payload(raw.event_type, data)
+            # An older schema version is upcast to the newest before it is validated (and
+            # stored as given: history is never rewritten, readers upcast); a version newer
+            # than the kernel knows is refused, naming events[i].schema_version.
+            validate_new_fund_payload(raw.event_type, data, raw.schema_version or 1)
     except PayloadError as err:
         name = err.field if err.field.startswith(prefix) else f"{prefix}.{err.field}"
         raise _invalid(name, err.message, Reason.INVALID_PAYLOAD) from None
@@ -139,6 +145,7 @@ def _event(
         user_id=user_id,
         source=_optional_text(raw.source, f"{prefix}.source"),
         actor=identity.actor if identity is not None else None,
+        effective_at=raw.effective_at,
     )
     return event, _fingerprint(raw, event.schema_version, data_text)
 
@@ -150,7 +157,10 @@ def _fingerprint(raw: RawEvent, schema_version: int, data_text: str) -> str:
     "correlation_id": …, "user_id": …, "source": …}`` (keys sorted, no whitespace, UTF-8 kept),
     written out here so the data's canonical text is reused rather than dumped again. Stored
     request hashes depend on these bytes: they must not change (a test pins them to the dict).
-    Server-generated event ids are left out, so a retry hashes the same."""
+    Server-generated event ids are left out, so a retry hashes the same. An effective time, when
+    set, is the key ``"effective_at"`` (its ISO 8601 text, to the microsecond stored): a retry
+    with another one is another request; unset, the key is absent, so every hash stored before
+    business time existed still matches its retry."""
     metadata = ",".join(
         f"{encode_basestring(key)}:{encode_basestring(raw.metadata[key])}"
         for key in sorted(raw.metadata)
@@ -159,6 +169,7 @@ def _fingerprint(raw: RawEvent, schema_version: int, data_text: str) -> str:
         f'{{"causation_id":{encode_basestring(raw.causation_id)}'
         f',"correlation_id":{encode_basestring(raw.correlation_id)}'
         f',"data":{data_text}'
+        f"{_effective_member(raw.effective_at)}"
         f',"event_id":{encode_basestring(raw.event_id.lower())}'
         f',"event_type":{encode_basestring(raw.event_type)}'
         f',"metadata":{{{metadata}}}'
@@ -166,6 +177,12 @@ def _fingerprint(raw: RawEvent, schema_version: int, data_text: str) -> str:
         f',"source":{encode_basestring(raw.source)}'
         f',"user_id":{encode_basestring(raw.user_id)}}}'
     )
+
+
+def _effective_member(effective_at: datetime | None) -> str:
+    if effective_at is None:
+        return ""
+    return f',"effective_at":{encode_basestring(effective_at.isoformat())}'
 
 
 def _request_hash(stream_id: str, expected: Expected, fingerprints: Sequence[str]) -> bytes:
@@ -220,6 +237,7 @@ def validate_append(
     # made for a person (an upload's FILE_ATTACHED) is answered with the first one's result.
     # Another tenant never gets that answer: the store checks the stream's tenant first.
     digest = _request_hash(stream_id, expected, [fp for _, fp in built])
+    effective = [e.effective_at for e, _ in built if e.effective_at is not None]
     return AppendCommand(
         stream_id=stream_id,
         category=category,
@@ -228,4 +246,5 @@ def validate_append(
         idempotency_key=idempotency_key or None,
         request_hash=digest,
         tenant=identity.tenant if identity is not None else None,
+        latest_effective_at=max(effective) if effective else None,
     )

@@ -56,6 +56,8 @@ class NewEvent:
     user_id: str | None
     source: str | None
     actor: str | None = None
+    # Business time as the caller set it; None: unset, stored as NULL and read as recorded_at.
+    effective_at: datetime | None = None
 
     def with_metadata(self, metadata: Mapping[str, str]) -> NewEvent:
         """The same event with other metadata: the constructor called directly, at a third of
@@ -73,6 +75,7 @@ class NewEvent:
             user_id=self.user_id,
             source=self.source,
             actor=self.actor,
+            effective_at=self.effective_at,
         )
 
 
@@ -87,6 +90,9 @@ class AppendCommand:
     # The caller's tenant (Identity.tenant): given to a stream this append creates, required of
     # an existing one; None: no tenant check, and a new stream gets none.
     tenant: str | None = None
+    # The latest effective time its events set (None: none does): what the store compares with
+    # the commit time plus the horizon, once per append.
+    latest_effective_at: datetime | None = None
 
     def with_traceparent(self, traceparent: str) -> AppendCommand:
         """The command with the caller's W3C trace context in each event's metadata
@@ -105,6 +111,7 @@ class AppendCommand:
             idempotency_key=self.idempotency_key,
             request_hash=self.request_hash,
             tenant=self.tenant,
+            latest_effective_at=self.latest_effective_at,
         )
 
 

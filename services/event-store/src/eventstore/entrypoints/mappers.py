@@ -62,8 +62,13 @@ def raw_events(request: pb.AppendToStreamRequest) -> list[RawEvent]:
             correlation_id=e.correlation_id,
             user_id=e.user_id,
             source=e.source,
+            effective_at=(
+                timestamp(e.effective_at, f"events[{i}].effective_at")
+                if e.HasField("effective_at")
+                else None
+            ),
         )
-        for e in request.events
+        for i, e in enumerate(request.events)
     ]
 
 
