@@ -83,9 +83,16 @@ def fund_state(
 
 
 def logged(
-    fund_id: str, version: int, event_type: str, data: Any, recorded_at: datetime
+    fund_id: str,
+    version: int,
+    event_type: str,
+    data: Any,
+    recorded_at: datetime,
+    effective_at: datetime | None = None,
+    schema_version: int = 1,
 ) -> LoggedEvent:
-    """An event as the log would hold it (canonical JSON bytes, id and position by version)."""
+    """An event as the log would hold it (canonical JSON bytes, id and position by version;
+    effective at `effective_at`, None: when recorded)."""
     return LoggedEvent(
         stream_id=fund_id,
         version=version,
@@ -94,6 +101,8 @@ def logged(
         event_type=event_type,
         data=canonical_json(data),
         recorded_at=recorded_at,
+        effective_at=effective_at,
+        schema_version=schema_version,
     )
 
 

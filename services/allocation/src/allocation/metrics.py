@@ -23,6 +23,11 @@ EVENTS_FOLDED = Counter(
     "fundledger_allocation_events_folded_total",
     "Fund events read from the event store and folded into the in-memory fund views.",
 )
+BACKDATED_REFOLDS = Counter(
+    "fundledger_allocation_backdated_refolds_total",
+    "Fund views refolded from the first event because a new event was effective before what the"
+    " cached view held (business time: events fold in effective order).",
+)
 CACHED_FUNDS = Gauge(
     "fundledger_allocation_cached_funds",
     "Funds whose folded state is held in memory.",

@@ -63,6 +63,8 @@ async def test_commit_appends_the_changes_then_the_audit_record_atomically(stack
     assert [f.type for f in response.findings] == [pb.FINDING_TYPE_HIGH_CONCENTRATION]
 
     written = await read_from(stack.store, fund, version + 1)
+    seed = await read_from(stack.store, fund, version)
+    seeded_at = seed[0].recorded_at.ToDatetime().strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     assert [e.version for e in written] == [version + 1, version + 2, version + 3]
     assert [e.event_type for e in written] == [
         "RESERVE_ALLOCATED",
@@ -96,6 +98,9 @@ async def test_commit_appends_the_changes_then_the_audit_record_atomically(stack
         "user_id": "alice",
         "total_before_cents": 300_000_000,
         "total_after_cents": 340_000_000,
+        # The seed is effective when it was recorded: both clocks are its commit time.
+        "baseline_effective_at": seeded_at,
+        "baseline_recorded_at": seeded_at,
     }
     # One batch: one commit time, one correlation id, the caller as user, us as source.
     assert len({(e.recorded_at.seconds, e.recorded_at.nanos) for e in written}) == 1

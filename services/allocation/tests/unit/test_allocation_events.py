@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from allocation.domain.commit_events import as_logged, new_version, reallocation_events
 from allocation.domain.model import Plan
 from allocation.domain.plan import plan_reallocation
 from allocation.domain.thresholds import Thresholds
-from allocation_support import Company, fund_state, proposal
+from allocation_support import Company, fund_state, logged, payloads, proposal
 from fundledger.fund.v1 import events_pb2 as ev
 from fundledger_kernel import canonical_json, validate_fund_payload
-from fundledger_kernel.fund import FundState, decode_event, project
+from fundledger_kernel.fund import FundState, decode_event, empty_state, project
 from fundledger_kernel.fund.fold_input import fold_logged
+from google.protobuf.timestamp_pb2 import Timestamp
 
 QUIET = Thresholds(concentration_bps=10_000, fund_share_bps=1_000_000)
 COMPANIES = [
@@ -64,8 +65,55 @@ def test_one_reserve_allocated_per_change_then_the_audit_record() -> None:
         user_id="u-1",
         total_before_cents=140_000_000,
         total_after_cents=195_000_000,
+        baseline_effective_at=_ts(datetime(2025, 1, 1, tzinfo=UTC)),
+        baseline_recorded_at=_ts(datetime(2025, 1, 1, tzinfo=UTC)),
     )
     assert new_version(plan) == state.version + 3
+
+
+def _ts(moment: datetime) -> Timestamp:
+    stamp = Timestamp()
+    stamp.FromDatetime(moment)
+    return stamp
+
+
+def test_the_audit_record_carries_both_clocks_of_its_baseline() -> None:
+    # Recorded in December; the last event is a valuation backdated to the quarter end, so the
+    # state's business time is earlier than the latest one it holds before it (a reserve
+    # decision effective 1 December).
+    recorded = datetime(2025, 12, 10, 9, 30, 0, 123_456, tzinfo=UTC)
+    quarter_end = datetime(2025, 9, 30, tzinfo=UTC)
+    opening = [
+        logged("fund-unit", v, t, d, recorded, quarter_end)
+        for v, (t, d) in enumerate(payloads(COMPANIES), start=1)
+    ]
+    december = datetime(2025, 12, 1, tzinfo=UTC)
+    decision = logged(
+        "fund-unit",
+        len(opening) + 1,
+        "RESERVE_ALLOCATED",
+        {"company_id": "gamma", "planned_reserves_cents": 7},
+        recorded,
+        december,
+    )
+    mark = logged(
+        "fund-unit",
+        len(opening) + 2,
+        "VALUATION_UPDATED",
+        {"company_id": "acme", "valuation_cents": 9, "method": "VALUATION_METHOD_WRITE_DOWN"},
+        recorded + timedelta(days=3),
+        quarter_end,
+        schema_version=2,
+    )
+    state = fold_logged(empty_state("fund-unit"), [*opening, decision, mark])
+    plan = plan_reallocation(state, proposal(state.version, ("gamma", 8)), QUIET)
+    *_, audit = reallocation_events(plan, "r", "u")
+    assert audit.data["baseline_effective_at"] == "2025-12-01T00:00:00.000000Z"
+    assert audit.data["baseline_recorded_at"] == "2025-12-13T09:30:00.123456Z"
+    message = validate_fund_payload(audit.event_type, audit.data)
+    assert isinstance(message, ev.ReallocationCommitted)
+    assert message.baseline_effective_at.ToDatetime(tzinfo=UTC) == december
+    assert message.baseline_recorded_at.ToDatetime(tzinfo=UTC) == recorded + timedelta(days=3)
 
 
 def test_zero_amounts_are_written_not_dropped() -> None:

@@ -11,7 +11,14 @@ from allocation.domain.fund_view import advance, empty_view
 from allocation.domain.plan import plan_reallocation
 from allocation.domain.thresholds import Thresholds
 from allocation_support import Company, logged, payloads, proposal
-from fundledger_kernel.fund.fold_input import LogGapError, LoggedEvent, UnreadableEventError
+from fundledger_kernel.fund import empty_state
+from fundledger_kernel.fund.fold_input import (
+    BackdatedEventError,
+    LogGapError,
+    LoggedEvent,
+    UnreadableEventError,
+    fold_logged,
+)
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 FUND = "fund-x"
@@ -67,3 +74,27 @@ def test_audit_records_are_collected_and_paged_newest_first() -> None:
     assert [(c.from_cents, c.to_cents) for c in record.changes] == [(20, 30)]
     assert (record.totals.before_cents, record.totals.after_cents) == (20, 30)
     assert record.recorded_at == T0 + timedelta(seconds=8)
+
+
+def test_a_backdated_event_cannot_continue_a_view_only_a_refold_takes_it() -> None:
+    events = opening([Company("a", planned=1)])  # effective when recorded: T0 + version s
+    view = advance(empty_view(FUND), events)
+    # Recorded after the others, effective before the last of them: it must fold before it.
+    backdated = logged(
+        FUND,
+        len(events) + 1,
+        "RESERVE_ALLOCATED",
+        {"company_id": "a", "planned_reserves_cents": 99},
+        T0 + timedelta(days=1),
+        effective_at=T0,
+    )
+    with pytest.raises(BackdatedEventError) as caught:
+        advance(view, [backdated])
+    assert (caught.value.version, caught.value.effective_at) == (backdated.version, T0)
+    refolded = advance(empty_view(FUND), [*events, backdated])
+    assert refolded.state == fold_logged(empty_state(FUND), [*events, backdated])
+    # The later-effective RESERVE_ALLOCATED (planned 1) was folded after it and stands.
+    assert refolded.state.companies["a"].planned_reserves == 1
+    assert refolded.state.version == backdated.version
+    assert refolded.state.last_effective_at == T0 + timedelta(seconds=len(events))
+    assert refolded.state.last_event_at == T0 + timedelta(days=1)

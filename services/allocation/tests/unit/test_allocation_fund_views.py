@@ -7,15 +7,18 @@ event store (integration/test_allocation_unfoldable_log.py).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from allocation.domain.commit_events import OutgoingEvent
 from allocation.service_layer.fund_views import FundViews
 from allocation.service_layer.ports import Appended
 from allocation_support import Company, logged, payloads
-from fundledger_kernel.fund.fold_input import LoggedEvent
+from fundledger_kernel.fund import empty_state
+from fundledger_kernel.fund.fold_input import LoggedEvent, fold_logged
 from fundledger_platform.errors import NotFound
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 AT = datetime(2025, 1, 1, tzinfo=UTC)
 
@@ -27,10 +30,21 @@ class MemoryLog:
         self.streams: dict[str, list[LoggedEvent]] = {}
         self.reads: list[tuple[str, int, int]] = []
 
-    def add(self, fund_id: str, event_type: str, data: dict[str, object]) -> None:
+    def add(
+        self,
+        fund_id: str,
+        event_type: str,
+        data: dict[str, object],
+        effective_at: datetime | None = None,
+        schema_version: int = 1,
+    ) -> None:
+        """Appends one event, recorded a second after the one before it."""
         stream = self.streams.setdefault(fund_id, [])
         version = len(stream) + 1
-        stream.append(logged(fund_id, version, event_type, data, AT))
+        recorded = AT + timedelta(seconds=version)
+        stream.append(
+            logged(fund_id, version, event_type, data, recorded, effective_at, schema_version)
+        )
 
     async def read(self, fund_id: str, from_version: int, max_count: int = 0) -> list[LoggedEvent]:
         self.reads.append((fund_id, from_version, max_count))
@@ -104,11 +118,8 @@ async def test_advance_with_our_own_events_skips_the_read_back() -> None:
     seeded(log, "fund-1")
     views = FundViews(log)
     view = await views.current("fund-1")
-    ours = [
-        logged(
-            "fund-1", 6, "RESERVE_ALLOCATED", {"company_id": "b", "planned_reserves_cents": 1}, AT
-        )
-    ]
+    data: dict[str, object] = {"company_id": "b", "planned_reserves_cents": 1}
+    ours = [logged("fund-1", 6, "RESERVE_ALLOCATED", data, AT + timedelta(seconds=6))]
     views.advance_with(view, ours)
     moved = views.cached_at("fund-1", 6)
     assert moved is not None
@@ -116,3 +127,72 @@ async def test_advance_with_our_own_events_skips_the_read_back() -> None:
     # A batch that does not continue the view is not cached; the log will be read instead.
     views.advance_with(moved, ours)
     assert views.cached_at("fund-1", 6) is None
+
+
+async def test_our_own_events_sorting_before_the_view_are_not_cached() -> None:
+    log = MemoryLog()
+    seeded(log, "fund-1")
+    views = FundViews(log)
+    view = await views.current("fund-1")
+    # Effective (= recorded) before the view's last event: only a server allowing future
+    # effective times lets that happen. The view cannot be continued; the log will be read.
+    data: dict[str, object] = {"company_id": "b", "planned_reserves_cents": 1}
+    views.advance_with(view, [logged("fund-1", 6, "RESERVE_ALLOCATED", data, AT)])
+    assert views.cached_at("fund-1", 5) is None
+    assert views.cached_at("fund-1", 6) is None
+
+
+# One event of a generated history: (kind, company, amount, effective day). Kinds: a reserve
+# decision or a valuation mark (schema version 2, with its method); days count from AT.
+_EVENT = st.tuples(
+    st.sampled_from(["RESERVE_ALLOCATED", "VALUATION_UPDATED"]),
+    st.sampled_from(["a", "b"]),
+    st.integers(min_value=0, max_value=10**12),
+    st.integers(min_value=0, max_value=40),
+)
+
+
+def _append(log: MemoryLog, event: tuple[str, str, int, int]) -> None:
+    kind, company, amount, day = event
+    effective = AT + timedelta(days=day)
+    if kind == "RESERVE_ALLOCATED":
+        data: dict[str, object] = {"company_id": company, "planned_reserves_cents": amount}
+        log.add("fund-1", kind, data, effective)
+    else:
+        data = {
+            "company_id": company,
+            "valuation_cents": amount,
+            "method": "VALUATION_METHOD_MARK_TO_MODEL",
+        }
+        log.add("fund-1", kind, data, effective, schema_version=2)
+
+
+@settings(max_examples=60, deadline=None)
+@given(batches=st.lists(st.lists(_EVENT, min_size=1, max_size=5), min_size=1, max_size=6))
+async def test_the_view_is_always_the_fold_from_scratch_however_events_are_backdated(
+    batches: list[list[tuple[str, str, int, int]]],
+) -> None:
+    log = MemoryLog()
+    seeded(log, "fund-1")  # effective at AT + 1..5 s: every generated day >= 0 may precede them
+    views = FundViews(log)
+    await views.current("fund-1")
+    for batch in batches:
+        cached = views.cached_at("fund-1", len(log.streams["fund-1"]))
+        assert cached is not None
+        high = cached.state.last_effective_at
+        for event in batch:
+            _append(log, event)
+        log.reads.clear()
+        view = await views.current("fund-1")
+        everything = log.streams["fund-1"]
+        assert view.state == fold_logged(empty_state("fund-1"), everything)
+        backdated = any(
+            e.effective_at is not None and high is not None and e.effective_at < high
+            for e in everything[cached.version :]
+        )
+        # Only what follows the cached version is read, unless an event is backdated: then
+        # the whole stream, once, and the view is folded from scratch.
+        expected_reads = [("fund-1", cached.version + 1, 0)]
+        if backdated:
+            expected_reads.append(("fund-1", 1, 0))
+        assert log.reads == expected_reads

@@ -12,14 +12,21 @@ must be present even when 0). The unit tests check every payload against the sch
 
 Deterministic on purpose: the same plan, reason and user give the same events, byte for byte.
 The event store's idempotency compares a retry's payloads with the original's, so a retry of a
-commit must rebuild exactly the events it sent the first time.
+commit must rebuild exactly the events it sent the first time. That holds for the two clocks
+too: a retry re-plans on the fund at the same baseline version, and a fold of the same events
+gives the same last_effective_at and last_event_at.
+
+Business time: REALLOCATION_COMMITTED records both clocks of its baseline (the state's latest
+effective time and the recorded time of its last event, as RFC 3339 strings, the proto3 JSON of
+a Timestamp). The events themselves carry no effective time: a reallocation is a decision made
+now, so the event store stamps the commit time.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fundledger_kernel import canonical_json
 from fundledger_kernel.fund.fold_input import LoggedEvent
@@ -58,19 +65,27 @@ def reallocation_events(plan: Plan, reason: str, user_id: str) -> tuple[Outgoing
         )
         for change in plan.changes
     ]
-    audit = OutgoingEvent(
-        REALLOCATION_COMMITTED,
-        {
-            "baseline_version": plan.version,
-            "new_version": new_version(plan),
-            "changes": [_change(change) for change in plan.changes],
-            "reason": reason,
-            "user_id": user_id,
-            "total_before_cents": plan.totals.before_cents,
-            "total_after_cents": plan.totals.after_cents,
-        },
-    )
-    return (*allocated, audit)
+    audit: dict[str, object] = {
+        "baseline_version": plan.version,
+        "new_version": new_version(plan),
+        "changes": [_change(change) for change in plan.changes],
+        "reason": reason,
+        "user_id": user_id,
+        "total_before_cents": plan.totals.before_cents,
+        "total_after_cents": plan.totals.after_cents,
+    }
+    if plan.baseline_effective_at is not None:
+        audit["baseline_effective_at"] = rfc3339(plan.baseline_effective_at)
+    if plan.baseline_recorded_at is not None:
+        audit["baseline_recorded_at"] = rfc3339(plan.baseline_recorded_at)
+    return (*allocated, OutgoingEvent(REALLOCATION_COMMITTED, audit))
+
+
+def rfc3339(moment: datetime) -> str:
+    """A Timestamp's proto3 JSON form, to the microsecond: 2025-09-30T00:00:00.000000Z.
+
+    Always six fractional digits, so equal instants give equal bytes (idempotent retries)."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _change(change: Change) -> dict[str, object]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from allocation.domain.findings import Finding, FindingType
 
@@ -62,6 +63,12 @@ class Plan:
     totals: Totals
     # Errors first (see findings.ordered).
     findings: tuple[Finding, ...]
+    # The two clocks of the state the plan was computed on (None: a fund with no events): the
+    # latest business (effective) time folded into it, and the latest recorded time, i.e. the
+    # recorded_at of the event at `version`. REALLOCATION_COMMITTED records both, so an auditor
+    # can rebuild exactly the state the decision saw (GetFundStateAt at_version = version).
+    baseline_effective_at: datetime | None = None
+    baseline_recorded_at: datetime | None = None
 
     @property
     def errors(self) -> tuple[Finding, ...]:

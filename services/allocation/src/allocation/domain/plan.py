@@ -56,4 +56,6 @@ def plan_reallocation(state: FundState, proposal: Proposal, thresholds: Threshol
         changes=tuple(changes),
         totals=totals,
         findings=findings,
+        baseline_effective_at=state.last_effective_at,
+        baseline_recorded_at=state.last_event_at,
     )

@@ -5,6 +5,17 @@ events after the cached version (one ReadStream call; none new is the common cas
 over the cached view. The answer is therefore exact at the version just read, and cheap: a fund
 is folded from its first event only once per process (or after eviction).
 
+Business time: a fund's events fold in (effective_at, version) order, so an event appended with an
+effective time before what the cached view already holds (a valuation backdated to the quarter
+end, recorded weeks later) cannot be folded on top of it: the view already applied later-effective
+events that must now come after it. The kernel refuses (BackdatedEventError) and the view is
+refolded from the fund's first event, read whole once more. That costs one full read per
+backdated event a process sees, and buys the one guarantee that matters: preview and commit
+check proposals against exactly the state a fold from scratch gives. (Keeping earlier states to
+refold from would save fold time but not the read, and backdating is rare next to the reads it
+would cost memory on every fund.) A view is never stored with an effective bound: it always
+holds every event up to its version.
+
 A log that cannot be folded (a gap, an unreadable payload) is DATA_LOSS for the caller, the one
 policy of every service (fundledger_platform.recorded.fund_log_data_loss); other funds are not
 affected.
@@ -28,12 +39,17 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Sequence
 
-from fundledger_kernel.fund.fold_input import FundLogError, LogGapError, LoggedEvent
+from fundledger_kernel.fund.fold_input import (
+    BackdatedEventError,
+    FundLogError,
+    LogGapError,
+    LoggedEvent,
+)
 from fundledger_platform.auth.tenancy import tenant_scope, visible
 from fundledger_platform.recorded import fund_log_data_loss
 
 from allocation.domain.fund_view import FundView, advance, empty_view
-from allocation.metrics import CACHED_FUNDS, EVENTS_FOLDED
+from allocation.metrics import BACKDATED_REFOLDS, CACHED_FUNDS, EVENTS_FOLDED
 from allocation.service_layer.errors import fund_not_found
 from allocation.service_layer.ports import EventLog
 
@@ -78,7 +94,9 @@ class FundViews:
         """
         try:
             moved = advance(view, events)
-        except FundLogError:
+        except (FundLogError, BackdatedEventError):
+            # Backdated: our events (effective now) sort before an event the log holds with a
+            # later effective time (a server allowing future effective times). Refold on read.
             self.forget(view.fund_id)
             return
         self._remember(moved)
@@ -112,7 +130,16 @@ class FundViews:
     async def _read_onto(self, base: FundView, from_version: int, max_count: int) -> FundView:
         events = await self._log.read(base.fund_id, from_version, max_count)
         try:
-            view = advance(base, events)
+            try:
+                view = advance(base, events)
+            except BackdatedEventError:
+                # A new event is effective before what `base` holds: fold every event from the
+                # first, in business-time order (this never raises it again), up to the same
+                # last version (none: all; the log may have grown since, a newer view is fine).
+                BACKDATED_REFOLDS.inc()
+                last = from_version - 1 + max_count if max_count else 0
+                events = await self._log.read(base.fund_id, 1, last)
+                view = advance(empty_view(base.fund_id), events)
         except FundLogError as err:
             # Drop the cached base too: the next request folds from the first event again, so
             # a log that was restored or trimmed is re-read whole instead of failing forever
