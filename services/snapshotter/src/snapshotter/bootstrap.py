@@ -31,6 +31,7 @@ from snapshotter.service_layer.catchup import CatchUp
 from snapshotter.service_layer.daily import DailySnapshots
 from snapshotter.service_layer.history import History
 from snapshotter.service_layer.ports import Clock
+from snapshotter.service_layer.refold import Refold
 from snapshotter.service_layer.snapshots import SnapshotMaker
 from snapshotter.service_layer.time_travel import TimeTravel
 from snapshotter.service_layer.tracker import Tracker
@@ -59,6 +60,7 @@ class Snapshotter:
     catchup: CatchUp
     daily: DailySnapshots
     maker: SnapshotMaker
+    refold: Refold
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -85,9 +87,9 @@ async def build(
     maker = SnapshotMaker(snapshots, history)
     tracker = Tracker(progress, maker, settings.snapshot_every_events)
     catchup = CatchUp(events, progress, tracker)
-    daily = DailySnapshots(
-        progress, snapshots, events, maker, settings.daily_utc_time, clock or SystemClock()
-    )
+    clock = clock or SystemClock()
+    daily = DailySnapshots(progress, snapshots, events, maker, settings.daily_utc_time, clock)
+    refold = Refold(snapshots, maker)
 
     bus = await connect_bus(settings.nats_url, "snapshotter")
     consumer = BusConsumer(
@@ -109,9 +111,16 @@ async def build(
         tasks += [
             asyncio.create_task(catchup.run(settings.catchup_seconds), name="catchup"),
             asyncio.create_task(daily.run(), name="daily-snapshots"),
+            asyncio.create_task(refold.run(settings.catchup_seconds), name="refold"),
         ]
     servicer = SnapshotterServicer(
-        events, snapshots, maker, TimeTravel(events, history), FundAccess(progress, events)
+        events,
+        snapshots,
+        maker,
+        TimeTravel(events, history, clock),
+        FundAccess(progress, events),
+        history,
+        clock,
     )
 
     async def ready() -> bool:
@@ -139,4 +148,4 @@ async def build(
             pool.close,
         ],
     )
-    return Snapshotter(server, pool, bus, consumer, tracker, catchup, daily, maker, tasks)
+    return Snapshotter(server, pool, bus, consumer, tracker, catchup, daily, maker, refold, tasks)

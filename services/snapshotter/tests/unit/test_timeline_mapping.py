@@ -31,6 +31,8 @@ def recorded(event_type: str, data: object, version: int = 3) -> RecordedEvent:
         category="fund",
     )
     event.recorded_at.FromMicroseconds(1_772_323_200_123_456)
+    # Always set by the event store (the appended one, else recorded_at); here backdated.
+    event.effective_at.FromMicroseconds(1_772_000_000_000_000)
     return event
 
 

@@ -14,12 +14,13 @@ from typing import Any
 import asyncpg
 from fundledger_platform.tenant_sql import scoped
 
+from snapshotter.domain.axes import Axes
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.service_layer.ports import StateJson
 
 _COLUMNS = (
     "snapshot_id, fund_id, version, position, event_time, fold_version, trigger, "
-    "events_since_previous, created_at, tenant"
+    "events_since_previous, created_at, tenant, effective_through"
 )
 
 
@@ -35,6 +36,7 @@ def _snapshot(row: asyncpg.Record) -> Snapshot:
         events_since_previous=row["events_since_previous"],
         created_at=row["created_at"],
         tenant=row["tenant"],
+        effective_through=row["effective_through"],
     )
 
 
@@ -60,36 +62,53 @@ class PostgresSnapshotStore:
         row = await self._pool.fetchrow(query, *args)
         return None if row is None else _snapshot(row)
 
-    async def latest_by_version(
-        self, fund_id: str, version: int, fold_version: int
+    async def newest_within(
+        self,
+        fund_id: str,
+        fold_version: int,
+        axes: Axes,
+        *,
+        below_version: int | None = None,
+        effective_through_at_most: datetime | None = None,
     ) -> tuple[Snapshot, StateJson] | None:
-        # Only this fold's snapshots: another fold's state may mean something
-        # else and must never be read as this one's (FM-11, docs/failure-modes.md).
+        # Only this fold's snapshots: another fold's state may mean something else and must
+        # never be read as this one's (FM-11, docs/failure-modes.md). Chosen by event_time —
+        # the recorded time of the snapshot's last event — never by created_at (FM-10), and by
+        # effective_through (Axes.holds; NULL: written before business time, never used). The
+        # newest by version: recorded_at never decreases as the version grows, so it is also
+        # the newest by event_time.
         query, args = scoped(
             f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
-            "WHERE fund_id = $1 AND fold_version = $3 AND version <= $2 AND {tenant} "
-            "ORDER BY version DESC LIMIT 1",
+            "WHERE fund_id = $1 AND fold_version = $2 AND effective_through IS NOT NULL "
+            "AND ($3::bigint IS NULL OR version <= $3) "
+            "AND ($4::timestamptz IS NULL OR event_time <= $4) "
+            "AND ($5::timestamptz IS NULL OR effective_through <= $5) "
+            "AND ($6::bigint IS NULL OR version < $6) "
+            "AND ($7::timestamptz IS NULL OR effective_through <= $7) "
+            "AND {tenant} ORDER BY version DESC LIMIT 1",
             fund_id,
-            version,
             fold_version,
+            axes.at_version,
+            axes.known_at,
+            axes.effective_at,
+            below_version,
+            effective_through_at_most,
         )
         return _with_state(await self._pool.fetchrow(query, *args))
 
-    async def latest_by_time(
-        self, fund_id: str, at: datetime, fold_version: int
-    ) -> tuple[Snapshot, StateJson] | None:
-        # By event_time (the time of the snapshot's last event), never by
-        # created_at (FM-10). Several events may share one recorded_at (one
-        # batch); the highest version among them is still at or before `at`.
-        query, args = scoped(
-            f"SELECT {_COLUMNS}, state::text AS state FROM snapshotter.snapshots "
-            "WHERE fund_id = $1 AND fold_version = $3 AND event_time <= $2 AND {tenant} "
-            "ORDER BY event_time DESC, version DESC LIMIT 1",
-            fund_id,
-            at,
+    async def stale(self, fold_version: int, limit: int) -> list[Snapshot]:
+        """Snapshots of other fold versions with no snapshot of `fold_version` at their (fund,
+        version) yet: what the upkeep re-takes (service_layer/refold.py), by fund and version
+        so each fund's are folded from the one re-taken just below."""
+        rows = await self._pool.fetch(
+            f"SELECT {_COLUMNS} FROM snapshotter.snapshots s WHERE s.fold_version <> $1 "
+            "AND NOT EXISTS (SELECT 1 FROM snapshotter.snapshots c WHERE c.fund_id = s.fund_id "
+            "AND c.version = s.version AND c.fold_version = $1) "
+            "ORDER BY s.fund_id, s.version, s.fold_version DESC LIMIT $2",
             fold_version,
+            limit,
         )
-        return _with_state(await self._pool.fetchrow(query, *args))
+        return [_snapshot(row) for row in rows]
 
     async def save(self, snapshot: Snapshot, state: StateJson) -> tuple[Snapshot, bool]:
         async with self._pool.acquire() as conn, conn.transaction():
@@ -100,8 +119,8 @@ class PostgresSnapshotStore:
             # statement, so under READ COMMITTED it sees the winner's row.
             row = await conn.fetchrow(
                 "INSERT INTO snapshotter.snapshots (snapshot_id, fund_id, version, position, "
-                "event_time, fold_version, trigger, events_since_previous, state, tenant) "
-                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10) "
+                "event_time, fold_version, trigger, events_since_previous, state, tenant, "
+                "effective_through) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) "
                 "ON CONFLICT (fund_id, version, fold_version) DO NOTHING "
                 f"RETURNING {_COLUMNS}",
                 snapshot.snapshot_id,
@@ -114,6 +133,7 @@ class PostgresSnapshotStore:
                 snapshot.events_since_previous,
                 json.dumps(state, separators=(",", ":")),
                 snapshot.tenant,
+                snapshot.effective_through,
             )
             created = row is not None
             if row is None:

@@ -37,6 +37,9 @@ class Snapshot:
     created_at: datetime | None = None
     # The fund's tenant as the event store recorded it (None: none).
     tenant: str | None = None
+    # The latest effective time among the events folded into it (state.last_effective_at);
+    # None only on rows written before migration 0003, which time travel never uses.
+    effective_through: datetime | None = None
 
 
 @dataclass(frozen=True)

@@ -6,11 +6,10 @@ The fold's input rules (versions continue one by one, payloads decode) are the k
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime
 
 from fundledger_kernel.fund import FundState
-from fundledger_kernel.fund.fold_input import LoggedEvent, fold_logged
 
 from snapshotter.domain.model import Snapshot
 
@@ -22,20 +21,13 @@ class Replay:
     state: FundState
     # The snapshot the fold started from; None when it started from the empty state.
     base: Snapshot | None
+    # Events folded on top of the base (those the question selected).
     events_replayed: int
-    # Position of the event at state.version (0 before any event).
+    # Position of the last event read (at the asked version, or the newest known at K); 0
+    # before any event.
     position: int
-    # The fund's tenant as recorded on the snapshot or the events folded (None: none seen).
+    # The fund's tenant as recorded on the snapshot or the events read (None: none seen).
     tenant: str | None = None
-
-    def extended(self, events: Sequence[LoggedEvent]) -> Replay:
-        """This replay with `events` folded on top; FundLogError unless they continue it."""
-        if not events:
-            return self
-        return Replay(
-            fold_logged(self.state, events),
-            self.base,
-            self.events_replayed + len(events),
-            events[-1].position,
-            self.tenant or next((e.tenant for e in events if e.tenant), None),
-        )
+    # recorded_at of the last event read: the known time an at_version answer stands at (None
+    # when no event was read or held by the base).
+    read_through: datetime | None = None

@@ -11,9 +11,12 @@ from fundledger_kernel.fund.fold_input import UnreadableEventError
 from fundledger_platform.timestamps import to_timestamp
 from google.protobuf.any_pb2 import Any as AnyProto
 
+from snapshotter.domain.axes import effective_of
 from snapshotter.domain.model import Snapshot, Trigger
-from snapshotter.domain.replay import Replay
+from snapshotter.domain.restatement import FigureChange, differences
 from snapshotter.domain.timeline import TimelineEvent, fund_payload
+from snapshotter.service_layer.restatement import Restatement
+from snapshotter.service_layer.time_travel import StateAt
 
 log = logging.getLogger(__name__)
 
@@ -37,14 +40,19 @@ def snapshot(value: Snapshot) -> pb.Snapshot:
     )
     if value.created_at is not None:
         message.create_time.CopyFrom(to_timestamp(value.created_at))
+    if value.effective_through is not None:
+        message.effective_through.CopyFrom(to_timestamp(value.effective_through))
     return message
 
 
-def state_response(replay: Replay) -> pb.GetFundStateAtResponse:
+def state_response(answer: StateAt) -> pb.GetFundStateAtResponse:
+    replay = answer.replay
     response = pb.GetFundStateAtResponse(
         state=state_to_proto(replay.state),
         version=replay.state.version,
         events_replayed=replay.events_replayed,
+        effective_at=to_timestamp(answer.effective_at),
+        known_at=to_timestamp(answer.known_at),
     )
     if replay.base is not None:
         response.snapshot_id = str(replay.base.snapshot_id)
@@ -69,6 +77,7 @@ def recorded_event(value: TimelineEvent) -> RecordedEvent:
         source=value.source,
         recorded_at=to_timestamp(event.recorded_at),
         category=value.category,
+        effective_at=to_timestamp(effective_of(event)),
     )
 
 
@@ -86,3 +95,31 @@ def timeline_entry(value: TimelineEvent) -> pb.TimelineEntry:
         payload.Pack(data)
         entry.payload.CopyFrom(payload)
     return entry
+
+
+def figure_change(change: FigureChange) -> pb.FigureChange:
+    return pb.FigureChange(
+        figure=change.figure, before=change.before, after=change.after, delta=change.delta
+    )
+
+
+def restatement_response(value: Restatement) -> pb.GetRestatementResponse:
+    before, after = state_to_proto(value.before), state_to_proto(value.after)
+    found = differences(before, after)
+    return pb.GetRestatementResponse(
+        before=before,
+        after=after,
+        changes=[figure_change(c) for c in found.fund],
+        companies=[
+            pb.CompanyRestatement(
+                company_id=c.company_id,
+                name=c.name,
+                changes=[figure_change(change) for change in c.changes],
+            )
+            for c in found.companies
+        ],
+        events=[timeline_entry(e) for e in value.events],
+        effective_at=to_timestamp(value.effective_at),
+        known_at_before=to_timestamp(value.known_at_before),
+        known_at_after=to_timestamp(value.known_at_after),
+    )

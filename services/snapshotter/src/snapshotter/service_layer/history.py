@@ -1,19 +1,27 @@
-"""A fund's state at a version or a time: the nearest valid snapshot plus the log after it.
+"""A fund's state for a two-clock question: the nearest usable snapshot plus the log after it.
 
-Both the snapshot triggers and time travel go through here, so a snapshot is
-always computed the way a time-travel answer is: with the shared fold, from an
-earlier snapshot of the same fold version (or from nothing) plus events read
-from the event store — never copied from the projector.
+Both the snapshot triggers and time travel go through here, so a snapshot is always computed
+the way a time-travel answer is: with the shared fold, from an earlier snapshot of the same
+fold version (or from nothing) plus events read from the event store — never copied from the
+projector. Which snapshot may be used is decided by the pure rules of domain/axes.py.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from fundledger_kernel.fund import FOLD_VERSION, empty_state, state_from_json
-from fundledger_kernel.fund.fold_input import LogGapError
+from fundledger_kernel.fund import FOLD_VERSION, FundState, empty_state, state_from_json
+from fundledger_kernel.fund.fold_input import (
+    BackdatedEventError,
+    LogGapError,
+    LoggedEvent,
+    fold_selected,
+)
 
+from snapshotter.domain.axes import Axes, fallback_for
 from snapshotter.domain.model import Snapshot
 from snapshotter.domain.replay import Replay
 from snapshotter.service_layer.ports import EventLog, SnapshotStore, StateJson
@@ -23,60 +31,106 @@ log = logging.getLogger(__name__)
 Found = tuple[Snapshot, StateJson] | None
 
 
+@dataclass(frozen=True)
+class _Base:
+    state: FundState
+    snapshot: Snapshot | None
+    position: int
+    tenant: str | None
+
+
 class History:
     def __init__(self, snapshots: SnapshotStore, events: EventLog) -> None:
         self._snapshots = snapshots
         self._events = events
 
-    async def latest_snapshot(self, fund_id: str, version: int) -> Found:
-        """This fold's latest snapshot at or before `version`, with its state."""
-        return await self._snapshots.latest_by_version(fund_id, version, FOLD_VERSION)
+    async def select(self, fund_id: str, axes: Axes) -> Replay:
+        """The fund as `axes` asks: the events it selects, folded in effective order.
 
-    async def at_version(self, fund_id: str, version: int) -> Replay:
-        """The state exactly at `version`.
+        The newest snapshot the question holds is tried first; when a selected event after it
+        sorts before it (a backdated one), an older one at or before that event's effective
+        time is taken instead, and the events between the two are read and checked again
+        (domain/axes.py, rule 2) — down to the first event if need be.
 
         FundLogError when the log cannot be folded; LogGapError too when it ends before
-        `version` (callers that did not check first that the version exists — time travel,
-        CreateSnapshot: a round trip saved on every call — ask the event store then whether
-        the fund is unknown or shorter, see time_travel.why_short).
+        axes.at_version (callers that did not check first that the version exists ask the
+        event store then whether the fund is unknown or shorter: errors.unfoldable).
         """
-        return await self.at_version_from(
-            fund_id, version, await self.latest_snapshot(fund_id, version)
+        base = self._start(
+            fund_id, await self._snapshots.newest_within(fund_id, FOLD_VERSION, axes)
         )
-
-    async def at_version_from(self, fund_id: str, version: int, found: Found) -> Replay:
-        """at_version, starting from `found` (what latest_snapshot returned)."""
-        start = self._start(fund_id, found)
-        missing = version - start.state.version
-        if missing <= 0:
-            return start
-        events = await self._events.read_stream(
-            fund_id, from_version=start.state.version + 1, max_count=missing
-        )
-        replay = start.extended(events)
-        reached = replay.state.version
-        if reached != version:
-            raise LogGapError(
-                fund_id, reached + 1, f"asked for version {version}, the log ends at {reached}"
+        events = await self._read_after(fund_id, base.state.version, axes)
+        while (fallback := fallback_for(axes, base.snapshot, events)) is not None:
+            older = await self._snapshots.newest_within(
+                fund_id,
+                FOLD_VERSION,
+                axes,
+                below_version=fallback.below_version,
+                effective_through_at_most=fallback.effective_through_at_most,
             )
-        return replay
+            start = self._start(fund_id, older)
+            between = await self._events.read_stream(
+                fund_id,
+                from_version=start.state.version + 1,
+                max_count=base.state.version - start.state.version,
+            )
+            events = [*between, *events]
+            base = start
+        return await self._fold(fund_id, base, events, axes)
 
-    async def at_time(self, fund_id: str, at: datetime) -> Replay:
-        """The state after every event recorded at or before `at` (version 0 when none).
-
-        The snapshot is chosen by its event_time — the time of its last event —
-        not by when it was written: a snapshot written at t5 that covers an
-        event of t3 must not answer for t2 (FM-10, docs/failure-modes.md).
-        """
-        found = await self._snapshots.latest_by_time(fund_id, at, FOLD_VERSION)
-        start = self._start(fund_id, found)
-        # max_recorded_at is inclusive: an event recorded exactly at `at` counts.
-        events = await self._events.read_stream(
-            fund_id, from_version=start.state.version + 1, max_recorded_at=at
+    async def _read_after(self, fund_id: str, version: int, axes: Axes) -> list[LoggedEvent]:
+        if axes.at_version is not None and axes.at_version <= version:
+            return []
+        return await self._events.read_stream(
+            fund_id,
+            from_version=version + 1,
+            max_count=0 if axes.at_version is None else axes.at_version - version,
+            # Inclusive: an event recorded exactly at K counts. recorded_at never decreases as
+            # the version grows, so this read is a prefix of the log after the base.
+            max_recorded_at=axes.known_at,
         )
-        return start.extended(events)
 
-    def _start(self, fund_id: str, found: Found) -> Replay:
+    async def _fold(
+        self, fund_id: str, base: _Base, events: Sequence[LoggedEvent], axes: Axes
+    ) -> Replay:
+        reached = events[-1].version if events else base.state.version
+        if axes.at_version is not None and reached != axes.at_version:
+            raise LogGapError(
+                fund_id,
+                reached + 1,
+                f"asked for version {axes.at_version}, the log ends at {reached}",
+            )
+        try:
+            state = _fold_selected(base.state, events, axes)
+        except BackdatedEventError as err:
+            # The kernel found an event the base cannot take although rule 2 passed it: the
+            # two disagree, which is a bug; the answer from the first event is right anyway.
+            log.error(
+                "snapshot base of %s refused by the fold (%s); folding from scratch", fund_id, err
+            )
+            before = await self._events.read_stream(
+                fund_id, from_version=1, max_count=base.state.version
+            )
+            base = _Base(empty_state(fund_id), None, 0, base.tenant)
+            events = [*before, *events]
+            state = _fold_selected(base.state, events, axes)
+        read_through: datetime | None
+        if events:
+            last = events[-1]
+            position, read_through = last.position, last.recorded_at
+        else:
+            position = base.position
+            read_through = base.snapshot.event_time if base.snapshot is not None else None
+        return Replay(
+            state,
+            base.snapshot,
+            sum(1 for event in events if axes.selects(event)),
+            position,
+            base.tenant or next((e.tenant for e in events if e.tenant), None),
+            read_through,
+        )
+
+    def _start(self, fund_id: str, found: Found) -> _Base:
         if found is not None:
             snapshot, data = found
             try:
@@ -89,8 +143,18 @@ class History:
                 )
             else:
                 if state.version == snapshot.version and state.fund_id == fund_id:
-                    return Replay(state, snapshot, 0, snapshot.position, snapshot.tenant)
+                    return _Base(state, snapshot, snapshot.position, snapshot.tenant)
                 log.warning(
                     "snapshot %s does not match its row; folding from scratch", snapshot.snapshot_id
                 )
-        return Replay(empty_state(fund_id), None, 0, 0)
+        return _Base(empty_state(fund_id), None, 0, None)
+
+
+def _fold_selected(state: FundState, events: Sequence[LoggedEvent], axes: Axes) -> FundState:
+    return fold_selected(
+        state,
+        events,
+        effective_at=axes.effective_at,
+        known_at=axes.known_at,
+        at_version=axes.at_version,
+    )

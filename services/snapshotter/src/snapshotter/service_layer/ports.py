@@ -8,6 +8,7 @@ from typing import Any, Protocol
 
 from fundledger_kernel.fund.fold_input import LoggedEvent
 
+from snapshotter.domain.axes import Axes
 from snapshotter.domain.model import Progress, Snapshot, StreamInfo
 from snapshotter.domain.timeline import TimelineEvent
 
@@ -50,17 +51,28 @@ class SnapshotStore(Protocol):
 
     async def get(self, fund_id: str, version: int, fold_version: int) -> Snapshot | None: ...
 
-    async def latest_by_version(
-        self, fund_id: str, version: int, fold_version: int
-    ) -> tuple[Snapshot, StateJson] | None: ...
-
-    async def latest_by_time(
-        self, fund_id: str, at: datetime, fold_version: int
-    ) -> tuple[Snapshot, StateJson] | None: ...
+    async def newest_within(
+        self,
+        fund_id: str,
+        fold_version: int,
+        axes: Axes,
+        *,
+        below_version: int | None = None,
+        effective_through_at_most: datetime | None = None,
+    ) -> tuple[Snapshot, StateJson] | None:
+        """This fold's newest snapshot (by version) that `axes` holds (Axes.holds: version,
+        event_time and effective_through within the question), below `below_version` and with
+        effective_through at or before `effective_through_at_most` when given."""
+        ...
 
     async def save(self, snapshot: Snapshot, state: StateJson) -> tuple[Snapshot, bool]:
         """Writes the snapshot unless one exists at its key; returns the stored one and
         whether this call wrote it."""
+        ...
+
+    async def stale(self, fold_version: int, limit: int) -> list[Snapshot]:
+        """Snapshots of other fold versions with none of `fold_version` at their (fund,
+        version), by fund and version: what the upkeep re-takes (service_layer/refold.py)."""
         ...
 
     async def covers(self, fund_id: str, version: int, fold_version: int) -> bool:

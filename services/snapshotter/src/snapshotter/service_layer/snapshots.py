@@ -11,6 +11,7 @@ from fundledger_platform.errors import InvalidArgument
 from fundledger_platform.reasons import Reason
 from fundledger_platform.recorded import fund_log_data_loss
 
+from snapshotter.domain.axes import Axes
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.metrics import SNAPSHOT_SECONDS, SNAPSHOTS_CREATED
 from snapshotter.service_layer.errors import fund_not_found, unfoldable
@@ -34,24 +35,28 @@ class SnapshotMaker:
         each caller decides what that means for it (DATA_LOSS, a halted fund, a log line).
         """
         started = time.perf_counter()
-        # One read answers both "is there one already?" and "what to fold from".
-        found = await self._history.latest_snapshot(fund_id, version)
-        if found is not None and found[0].version == version:
-            return found[0], False
-        replay = await self._history.at_version_from(fund_id, version, found)
-        event_time = replay.state.last_event_at
-        if event_time is None:  # only the empty state has no time, and version >= 1 here
+        # One read answers both "is there one already?" and "what to fold from": the newest
+        # snapshot at or below `version` is the base, and is the answer when it is at it.
+        replay = await self._history.select(fund_id, Axes(at_version=version))
+        if replay.base is not None and replay.base.version == version:
+            return replay.base, False
+        state = replay.state
+        # No bound on business time: the state is the complete prefix up to `version`, the
+        # only kind that may be stored (domain/axes.py).
+        if state.last_event_at is None or state.last_effective_at is None:
+            # only the empty state has no time, and version >= 1 here
             raise RuntimeError(f"{fund_id} v{version}: folded state has no event time")
         snapshot = Snapshot(
             snapshot_id=uuid.uuid4(),
             fund_id=fund_id,
             version=version,
             position=replay.position,
-            event_time=event_time,
+            event_time=state.last_event_at,
             fold_version=FOLD_VERSION,
             trigger=trigger,
             events_since_previous=replay.events_replayed,
             tenant=replay.tenant,
+            effective_through=state.last_effective_at,
         )
         saved, created = await self._snapshots.save(snapshot, state_to_json(replay.state))
         if created:
