@@ -25,6 +25,8 @@ REFOLDS = Counter(
     " unusable: another fold version, or damaged).",
     ["cause"],
 )
+for _cause in ("backdated", "stored_state"):
+    REFOLDS.labels(cause=_cause)  # both series exported from the start, at 0
 LAG_EVENTS = Gauge(
     "fundledger_projector_lag_events",
     "Fund events in the log not yet applied (bounded scan; capped at the scan size).",
