@@ -10,9 +10,13 @@ the upkeep loop of the leader (bootstrap._upkeep), builds it while appends go on
   partition created since gets its own on ATTACH). Here each older partition is indexed
   CONCURRENTLY (appends to it go on) and attached; the parent turns valid with the last one. A
   build that failed midway leaves an invalid index on its partition, dropped and built again
-  on the next round. Each partition's build holds the partition creator's advisory lock: that
-  creator locks the default partition ACCESS EXCLUSIVE, and retention drops partitions, either
-  of which would otherwise deadlock with a concurrent build of the same table;
+  on the next round. A CONCURRENTLY build waits for every transaction older than it, so it
+  must hold no lock another transaction may wait for: the ATTACH alone (an instant) takes the
+  partition creator's advisory lock, and the default partition, which that creator locks
+  ACCESS EXCLUSIVE, is indexed in a short plain transaction instead (_build_default). Retention
+  dropping the very partition being built would meet it in a deadlock PostgreSQL breaks by
+  failing one of the two, each retried next round (it drops the oldest; the build goes
+  newest first);
 - timescale: a hypertable refuses CONCURRENTLY, so TimescaleDB's `transaction_per_chunk` builds
   it a chunk per transaction: a chunk being indexed takes no appends meanwhile (in practice the
   newest chunk is small, and the old ones take none), every other one is unblocked. A build that
@@ -77,24 +81,40 @@ async def _native(conn: asyncpg.Connection) -> bool:
     for row in await conn.fetch(_MISSING):
         partition, name = row["partition"], f"{row['partition']}_stream_effective"
         started = time.monotonic()
-        await conn.execute("SELECT pg_advisory_lock($1)", PARTITION_LOCK_KEY)
         try:
-            if not await conn.fetchval(
-                "SELECT to_regclass($1) IS NOT NULL", f"eventstore.{partition}"
-            ):
-                continue  # dropped by retention meanwhile
-            if row["leftover"] is not None and not row["leftover_valid"]:
-                await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS eventstore.{name}")
-            await conn.execute(
-                f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} ON eventstore.{partition} {KEY}"
-            )
-            await conn.execute(f"ALTER INDEX eventstore.{INDEX} ATTACH PARTITION eventstore.{name}")
-        finally:
-            await conn.execute("SELECT pg_advisory_unlock($1)", PARTITION_LOCK_KEY)
+            if partition == "events_default":
+                await _build_default(conn, name, leftover=row["leftover"] is not None)
+            else:
+                if row["leftover"] is not None and not row["leftover_valid"]:
+                    await conn.execute(f"DROP INDEX CONCURRENTLY IF EXISTS eventstore.{name}")
+                await conn.execute(
+                    f"CREATE INDEX CONCURRENTLY IF NOT EXISTS {name} "
+                    f"ON eventstore.{partition} {KEY}"
+                )
+                async with conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock($1)", PARTITION_LOCK_KEY)
+                    await conn.execute(
+                        f"ALTER INDEX eventstore.{INDEX} ATTACH PARTITION eventstore.{name}"
+                    )
+        except asyncpg.UndefinedTableError:
+            continue  # dropped by retention meanwhile
         log.info(
             "effective-time index built on %s in %.1f s", partition, time.monotonic() - started
         )
     return bool(await conn.fetchval(_STATE))
+
+
+async def _build_default(conn: asyncpg.Connection, name: str, *, leftover: bool) -> None:
+    """The default partition holds only the rare rows of a day without its partition yet, and
+    the partition creator locks it ACCESS EXCLUSIVE (to move such rows out): a CONCURRENTLY
+    build there would wait for the creator's transaction while the creator waits for the build,
+    a deadlock. So it is indexed in one short transaction under the creator's own lock."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", PARTITION_LOCK_KEY)
+        if leftover:
+            await conn.execute(f"DROP INDEX IF EXISTS eventstore.{name}")
+        await conn.execute(f"CREATE INDEX {name} ON eventstore.events_default {KEY}")
+        await conn.execute(f"ALTER INDEX eventstore.{INDEX} ATTACH PARTITION eventstore.{name}")
 
 
 async def _timescale(conn: asyncpg.Connection, *, exists: bool) -> bool:
