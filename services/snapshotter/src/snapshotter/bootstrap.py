@@ -87,8 +87,12 @@ async def build(
     maker = SnapshotMaker(snapshots, history)
     tracker = Tracker(progress, maker, settings.snapshot_every_events)
     catchup = CatchUp(events, progress, tracker)
-    clock = clock or SystemClock()
-    daily = DailySnapshots(progress, snapshots, events, maker, settings.daily_utc_time, clock)
+    daily = DailySnapshots(
+        progress, snapshots, events, maker, settings.daily_utc_time, clock or SystemClock()
+    )
+    # "Now" in an answer (K and E when unset) is the wall clock, never the injected one: a test
+    # drives the daily schedule with its own clock, not what "as known now" means.
+    wall = SystemClock()
     refold = Refold(snapshots, maker)
 
     bus = await connect_bus(settings.nats_url, "snapshotter")
@@ -117,10 +121,10 @@ async def build(
         events,
         snapshots,
         maker,
-        TimeTravel(events, history, clock),
+        TimeTravel(events, history, wall),
         FundAccess(progress, events),
         history,
-        clock,
+        wall,
     )
 
     async def ready() -> bool:

@@ -208,12 +208,16 @@ async def test_time_travel_errors(stack: Stack) -> None:
             grpc.StatusCode.INVALID_ARGUMENT,
         ),
         (pb.GetFundStateAtRequest(fund_id=fund_id, at_version=6), grpc.StatusCode.OUT_OF_RANGE),
-        (pb.GetFundStateAtRequest(fund_id=fund_id), grpc.StatusCode.INVALID_ARGUMENT),
     ]
     for request, code in cases:
         with pytest.raises(grpc.aio.AioRpcError) as caught:
             await stack.api.GetFundStateAt(request)
         assert caught.value.code() == code, request
+
+    # No target: as known now (K = now, E = K), the fund's current state.
+    now = await stack.api.GetFundStateAt(pb.GetFundStateAtRequest(fund_id=fund_id))
+    assert (now.version, now.state.version) == (5, 5)
+    assert now.known_at.ToDatetime() >= now.state.last_event_at.ToDatetime()
 
     with pytest.raises(grpc.aio.AioRpcError) as beyond:
         await at_version(stack, fund_id, 6)
