@@ -115,6 +115,30 @@ def test_append_json_array_file(cli: Cli, fund_id: str, tmp_path: Path) -> None:
     assert events[1].metadata["k"] == "v"
 
 
+def test_append_with_effective_at_shows_it_on_read(cli: Cli, fund_id: str, tmp_path: Path) -> None:
+    path = tmp_path / "backdated.json"
+    path.write_text(
+        json.dumps(
+            [
+                {"event_type": "NOTE_TAKEN", "data": {"t": 1}, "effective_at": "2025-09-30T17:00Z"},
+                {"event_type": "NOTE_TAKEN", "data": {"t": 2}},
+            ]
+        )
+    )
+    cli.run("events", "append", fund_id, "-f", path)
+    backdated, unset = cli.events(fund_id)
+    assert backdated.effective_at.ToJsonString() == "2025-09-30T17:00:00Z"
+    assert unset.effective_at == unset.recorded_at
+    lines = [
+        json.loads(x) for x in cli.run("events", "read", fund_id, "--json").stdout.splitlines()
+    ]
+    assert [x["effective_at"] for x in lines] == [
+        "2025-09-30T17:00:00Z",
+        unset.recorded_at.ToJsonString(),
+    ]
+    assert "2025-09-30 17:00:00.000Z" in cli.run("events", "read", fund_id).stdout
+
+
 def test_dry_run_writes_nothing(cli: Cli, created_fund: str) -> None:
     before = cli.version(created_fund)
     result = cli.run(

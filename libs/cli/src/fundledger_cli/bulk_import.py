@@ -180,18 +180,19 @@ def idempotency_key(stream_id: str, expected_version: int, events: Sequence[Impo
     parts: list[object] = [stream_id, expected_version]
     for item in events:
         e = item.event
-        parts.append(
-            [
-                e.event_id,
-                e.event_type,
-                e.schema_version,
-                e.data,
-                dict(e.metadata),
-                e.user_id,
-                e.correlation_id,
-                e.causation_id,
-            ]
-        )
+        part: list[object] = [
+            e.event_id,
+            e.event_type,
+            e.schema_version,
+            e.data,
+            dict(e.metadata),
+            e.user_id,
+            e.correlation_id,
+            e.causation_id,
+        ]
+        if e.effective_at is not None:  # only when set: the keys of earlier imports stand
+            part.append(e.effective_at.isoformat())
+        parts.append(part)
     return "import-" + hashlib.sha256(canonical_json(parts)).hexdigest()[:48]
 
 

@@ -2,9 +2,12 @@
 
 One event is a JSON object: `event_type`, `data` (a JSON object) and optionally `event_id`
 (a UUID), `metadata` (string values), `user_id`, `correlation_id`, `causation_id`,
-`schema_version`. Fund event types are validated against their protobuf schemas with the
-kernel's validator, so a bad payload is refused here, naming the line and the field, before
-any of the file is written. Money is integer cents; a float is refused.
+`schema_version`, `effective_at` (an RFC 3339 time with its offset: when the fact happened, in
+the past or, within the event store's horizon, the future; unset means when it is recorded).
+Fund event types are validated against their protobuf schemas with the kernel's validator (an
+older schema version upcast first, as the event store does), so a bad payload is refused here,
+naming the line and the field, before any of the file is written. Money is integer cents; a
+float is refused.
 """
 
 from __future__ import annotations
@@ -13,9 +16,11 @@ import json
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from fundledger_kernel import PayloadError, is_fund_event, parse_json_object, validate_fund_payload
+from fundledger_kernel import PayloadError, is_fund_event, parse_json_object
 from fundledger_kernel.streams import STREAM_ID_RULE, category_of
+from fundledger_kernel.validation import validate_new_fund_payload
 
 from fundledger_cli.errors import CliError, ExitCode
 
@@ -29,6 +34,7 @@ EVENT_FIELDS = frozenset(
         "correlation_id",
         "causation_id",
         "schema_version",
+        "effective_at",
     }
 )
 # Errors listed before "... and N more".
@@ -58,6 +64,8 @@ class ProposedEvent:
     correlation_id: str = ""
     causation_id: str = ""
     schema_version: int = 0
+    # Business time (UTC); None: the time the event store records it.
+    effective_at: datetime | None = None
 
     def payload(self) -> bytes:
         """The data as compact UTF-8 JSON (the server hashes its canonical form)."""
@@ -111,9 +119,12 @@ def parse_event(
         raise InputError(where, "data", "required field is missing")
     if not isinstance(data, dict):
         raise InputError(where, "data", "must be a JSON object")
+    schema_version = obj.get("schema_version", 0)
+    if isinstance(schema_version, bool) or not isinstance(schema_version, int):
+        raise InputError(where, "schema_version", "must be an integer")
     if is_fund_event(event_type):
         try:
-            validate_fund_payload(event_type, data)
+            validate_new_fund_payload(event_type, data, schema_version or 1)
         except PayloadError as exc:
             raise InputError(where, exc.field, exc.message) from None
     event_id = _string(obj, "event_id", where)
@@ -122,9 +133,6 @@ def parse_event(
             event_id = str(uuid.UUID(event_id))
         except ValueError:
             raise InputError(where, "event_id", "must be a UUID") from None
-    schema_version = obj.get("schema_version", 0)
-    if isinstance(schema_version, bool) or not isinstance(schema_version, int):
-        raise InputError(where, "schema_version", "must be an integer")
     return ProposedEvent(
         event_type=event_type,
         data=data,
@@ -134,7 +142,24 @@ def parse_event(
         correlation_id=_string(obj, "correlation_id", where),
         causation_id=_string(obj, "causation_id", where),
         schema_version=schema_version,
+        effective_at=_effective_at(obj.get("effective_at"), where),
     )
+
+
+def _effective_at(value: object, where: str) -> datetime | None:
+    """An RFC 3339 time with its offset (`2025-09-30T17:00:00Z`, `…+02:00`), in UTC."""
+    if value is None:
+        return None
+    rule = "must be an RFC 3339 time with its offset, e.g. 2025-09-30T17:00:00Z"
+    if not isinstance(value, str) or "T" not in value.upper():
+        raise InputError(where, "effective_at", f"{rule}, got {json.dumps(value)}")
+    try:
+        parsed = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(where, "effective_at", f"{rule}, got {value!r}") from None
+    if parsed.tzinfo is None:
+        raise InputError(where, "effective_at", f"{rule} (this one has no offset)")
+    return parsed.astimezone(UTC)
 
 
 def parse_json_line(raw: bytes, where: str) -> dict[str, object]:

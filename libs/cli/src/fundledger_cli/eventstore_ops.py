@@ -34,7 +34,7 @@ def parse_expected(text: str) -> int | str:
 
 
 def event_data(event: ProposedEvent, source: str = CLI_SOURCE) -> events_pb2.EventData:
-    return events_pb2.EventData(
+    message = events_pb2.EventData(
         event_id=event.event_id,
         event_type=event.event_type,
         schema_version=event.schema_version,
@@ -45,6 +45,9 @@ def event_data(event: ProposedEvent, source: str = CLI_SOURCE) -> events_pb2.Eve
         user_id=event.user_id,
         source=source,
     )
+    if event.effective_at is not None:
+        message.effective_at.FromDatetime(event.effective_at)
+    return message
 
 
 def append_request(

@@ -46,11 +46,22 @@ def data_text(data: bytes, width: int = DATA_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _effective(event: events_pb2.RecordedEvent) -> Timestamp:
+    """The event's effective time; its recorded time when the server sent none (an event store
+    from before business time)."""
+    return event.effective_at if event.HasField("effective_at") else event.recorded_at
+
+
 def event_line(event: events_pb2.RecordedEvent) -> str:
-    """One line per event, for `events tail`."""
+    """One line per event, for `events tail`; a backdated event shows its effective time too."""
+    effective = (
+        f"  (effective {timestamp(event.effective_at)})"
+        if event.HasField("effective_at") and event.effective_at != event.recorded_at
+        else ""
+    )
     return (
         f"{event.position:>8}  {timestamp(event.recorded_at)}  {event.stream_id} "
-        f"v{event.version}  {event.event_type}  {data_text(event.data, 120)}"
+        f"v{event.version}  {event.event_type}{effective}  {data_text(event.data, 120)}"
     )
 
 
@@ -75,6 +86,7 @@ def event_json(event: events_pb2.RecordedEvent) -> str:
             "causation_id": event.causation_id,
             "source": event.source,
             "recorded_at": event.recorded_at.ToJsonString(),
+            "effective_at": _effective(event).ToJsonString(),
         },
         ensure_ascii=False,
         sort_keys=True,
@@ -88,6 +100,7 @@ def events_table(events: Iterable[events_pb2.RecordedEvent], title: str) -> Tabl
         ("position", "right"),
         ("type", "left"),
         ("recorded at (UTC)", "left"),
+        ("effective at (UTC)", "left"),
         ("user", "left"),
         ("data", "left"),
     ):
@@ -98,6 +111,7 @@ def events_table(events: Iterable[events_pb2.RecordedEvent], title: str) -> Tabl
             str(e.position),
             escape(e.event_type),
             timestamp(e.recorded_at),
+            timestamp(_effective(e)),
             escape(e.user_id or "-"),
             escape(data_text(e.data)),
         )
