@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from fundledger.eventstore.v1 import events_pb2
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
@@ -19,11 +20,13 @@ def event_data(client: int) -> bytes:
     ).encode()
 
 
-def append_request(stream_id: str, client: int, events: int) -> pb.AppendToStreamRequest:
+def append_request(
+    stream_id: str, client: int, events: int, effective_at: bool = False
+) -> pb.AppendToStreamRequest:
     """Expected version ANY; no event ids, so the server assigns fresh ones and the same
-    request can be sent again and again."""
+    request can be sent again and again. `effective_at`: each event is backdated by a day."""
     data = event_data(client)
-    return pb.AppendToStreamRequest(
+    request = pb.AppendToStreamRequest(
         stream_id=stream_id,
         expected_state=pb.STREAM_STATE_ANY,
         events=[
@@ -39,6 +42,11 @@ def append_request(stream_id: str, client: int, events: int) -> pb.AppendToStrea
             for _ in range(events)
         ],
     )
+    if effective_at:
+        day_ago = datetime.now(UTC) - timedelta(days=1)
+        for event in request.events:
+            event.effective_at.FromDatetime(day_ago)
+    return request
 
 
 RAW_TABLE_DDL = """

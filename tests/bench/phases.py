@@ -18,6 +18,7 @@ from typing import Any
 
 import asyncpg
 
+from tests.bench.effective_appends import measure_effective_appends
 from tests.bench.layout import Layout
 from tests.bench.loader import LoadError, load
 from tests.bench.measure import Meter
@@ -192,6 +193,8 @@ class Phases:
             work = self.work("append", tag=f"{self._tag}own{c}")
             label = f"append 1 event, own stream, c{c}"
             await self._m.measure(f"append.own.c{c}", label, work, c, pg_counted_by=APPENDED)
+            if c == 32:  # issue 12: the same appends with effective_at set, right after
+                await measure_effective_appends(self.work, self._m.measure, self._tag, APPENDED)
             if c > 1:
                 work = self.work("append", tag=f"{self._tag}sh{c}", shared_streams=8)
                 label = f"append 1 event, 8 shared streams, c{c}"

@@ -20,6 +20,7 @@ from tests.bench.checks import (
     pg_cpu_check,
     throughput_ratio,
 )
+from tests.bench.effective_appends import issue12_append_checks
 from tests.bench.measure import Figure
 from tests.bench.peer_figures import COMPARISONS
 from tests.bench.peer_figures import TARGET_RATIO as PEER_RATIO
@@ -149,6 +150,7 @@ def check_targets(figures: Mapping[str, Figure]) -> list[Check]:
                 )
             )
     checks += issue11_checks(figures)
+    checks += issue12_append_checks(figures)
     return checks
 
 

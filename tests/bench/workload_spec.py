@@ -46,6 +46,8 @@ class Workload:
     events: int = 1
     shared_streams: int = 0
     tag: str = ""
+    # append: every event sets an effective time (a day back: backdated), issue 12's row.
+    effective_at: bool = False
     # read: `events` per call from a random one of the seeded streams 0..streams-1 of `tag`.
     # stream: `events` messages of `payload_bytes` each.
     streams: int = 0

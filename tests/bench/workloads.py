@@ -97,7 +97,7 @@ def _append(channel: grpc.aio.Channel, work: Workload, clients: Sequence[int]) -
             stream = f"fund-{work.tag}-shared-{client % work.shared_streams}"
         else:
             stream = f"fund-{work.tag}-{client}"
-        requests[client] = append_request(stream, client, work.events)
+        requests[client] = append_request(stream, client, work.events, work.effective_at)
 
     async def call(client: int) -> None:
         response = await stub.AppendToStream(requests[client], timeout=CALL_TIMEOUT)
