@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 import pytest
 from allocation.domain.findings import FindingType
@@ -38,7 +38,14 @@ _AT = datetime(2026, 1, 1, tzinfo=UTC)
 
 def fund_events(history: FundHistory) -> list[FundEvent]:
     return [
-        decode_event(event.event_type, dict(event.data), version, _AT)
+        decode_event(
+            event.event_type,
+            dict(event.data),
+            version,
+            _AT,
+            schema_version=event.schema_version,
+            effective_at=event.effective_at,
+        )
         for version, event in enumerate(history.events, start=1)
     ]
 
@@ -80,7 +87,51 @@ def test_a_realistic_size(history: FundHistory) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_every_payload_passes_kernel_validation(seed: int) -> None:
     for event in generate_history(seed).events:
-        validate_fund_payload(event.event_type, event.data)  # raises PayloadError if not
+        # At the schema version the runner appends it with; raises PayloadError if not valid.
+        validate_fund_payload(event.event_type, event.data, event.schema_version)
+
+
+def test_investments_and_valuations_are_written_in_schema_version_2(
+    history: FundHistory,
+) -> None:
+    investments = [e for e in history.events if e.event_type == "INVESTMENT_MADE"]
+    valuations = [e for e in history.events if e.event_type == "VALUATION_UPDATED"]
+    assert {e.schema_version for e in investments + valuations} == {2}
+    assert {e.schema_version for e in history.events if e.event_type == "CAPITAL_CALLED"} == {1}
+    instruments = Counter(str(e.data["instrument"]) for e in investments)
+    assert set(instruments) == {"INSTRUMENT_EQUITY", "INSTRUMENT_CONVERTIBLE_NOTE"}
+    for event in investments:
+        if event.data["instrument"] == "INSTRUMENT_EQUITY":
+            shares, price = event.data["shares"], event.data["pricePerShareMicros"]
+            assert type(shares) is int
+            assert type(price) is int
+            assert shares > 0
+            assert price > 0
+            # Shares times price is the amount, to within one share (micros vs cents).
+            amount_micros = int(str(event.data["amountCents"])) * 10_000
+            assert 0 <= amount_micros - shares * price < price
+        else:  # a bridge note buys no shares
+            assert "shares" not in event.data
+    methods = Counter(str(e.data["method"]) for e in valuations)
+    assert set(methods) == {
+        "VALUATION_METHOD_LAST_ROUND",
+        "VALUATION_METHOD_MARK_TO_MODEL",
+        "VALUATION_METHOD_WRITE_DOWN",
+        "VALUATION_METHOD_EXIT",
+    }
+    # Quarter-end marks are effective on the quarter's last day, at its start (UTC).
+    marks = [e for e in valuations if e.data["method"] == "VALUATION_METHOD_MARK_TO_MODEL"]
+    september = [e for e in marks if e.occurred_on == date(2025, 9, 30)]
+    assert september
+    assert {e.effective_at for e in september} == {datetime(2025, 9, 30, tzinfo=UTC)}
+
+
+def test_the_fold_shows_instruments_shares_and_methods(history: FundHistory) -> None:
+    state = fold(history)
+    assert all(c.instrument for c in state.companies.values())
+    assert any(c.shares > 0 for c in state.companies.values())
+    assert all(c.valuation_effective_at is not None for c in state.companies.values())
+    assert state.last_effective_at == datetime.combine(history.end, datetime.min.time(), UTC)
 
 
 def _money_values(event: DemoEvent) -> list[object]:

@@ -1,13 +1,14 @@
 """A realistic, deterministic two-year history of one venture fund: `generate_history(seed)`.
 
 Pure: a seeded random.Random, no I/O, no clock. The result is a list of fund events (type and
-proto3 JSON payload, money in integer cents) in business-date order, each with the date it
-happened on.
+proto3 JSON payload in its newest schema version, money in integer cents) in business-date
+order, each with the date it happened on.
 
-The fund event payloads have no business-date field (an event's only time is the server's
-`recorded_at`), so the date travels beside the payload: the runner sends it as event metadata
-(`occurred_on`) and appends the history one quarter at a time, which keeps the log's order and
-its recorded_at in step with the business dates.
+That date is the event's business time: the runner appends every event with `effective_at` =
+the start of that day (UTC), so a quarter-end mark is effective on the quarter's last day, and
+the server records it now, long after (the history runs from 2024 to the end of 2025). Time
+travel by business date ("the fund on 30 September 2025") therefore works however late the
+history was recorded. The history is appended one quarter at a time, in business-date order.
 
 The story, month by month: ~20 companies get a first check (Seed or Series A) during the first
 17 months, with an allocation cap and planned reserves; follow-on rounds come 9-13 months later
@@ -25,8 +26,10 @@ import calendar
 import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from functools import partial
+
+from fundledger_kernel.fund_schemas import newest_schema_version
 
 from fundledger_cli.demo.portfolio import (
     MILLION,
@@ -71,6 +74,16 @@ class DemoEvent:
     occurred_on: date
     event_type: str
     data: Mapping[str, object]
+
+    @property
+    def effective_at(self) -> datetime:
+        """Business time: the start of the day it happened on, UTC."""
+        return datetime.combine(self.occurred_on, time(0, tzinfo=UTC))
+
+    @property
+    def schema_version(self) -> int:
+        """The generator writes every payload in its type's newest shape."""
+        return newest_schema_version(self.event_type)
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,11 +1,15 @@
 """`make demo`: drive a running stack through a realistic fund, step by step.
 
-1. generate two years of a fund's history (pure, seeded);
-2. append it to a fresh `fund-<uuid>` stream, one quarter per append, with expected versions;
+1. generate two years of a fund's history (pure, seeded; business dates in 2024 and 2025);
+2. append it to a fresh `fund-<uuid>` stream, one quarter per append, with expected versions,
+   every event effective on its business date (recorded now, long after);
 3. the current state from the projector (read-your-writes at the last version);
-4. the state at the end of year one from the snapshotter (nearest snapshot + replay);
+4. the fund on the last day of year one, by business date, from the snapshotter (nearest
+   snapshot + replay);
 5. a reserve reallocation: preview (with warnings), then commit, then its audit entry;
-6. a quarterly report uploaded to storage, and a signed URL to download it.
+6. a quarterly report uploaded to storage, and a signed URL to download it;
+7. a late write-down, effective on the last day of Q3 2025 and recorded now, and the
+   restatement of Q3: as reported at the time vs as known now, with the event that explains it.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +36,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from rich.console import Console
 from rich.text import Text
 
+from fundledger_cli.business_time import END_OF_DAY
 from fundledger_cli.demo import render
 from fundledger_cli.demo.connect import (
     StackNotRunningError,
@@ -44,10 +50,12 @@ from fundledger_cli.demo.history import (
     DemoEvent,
     FundHistory,
     generate_history,
+    month_end,
     quarter_batches,
 )
 from fundledger_cli.demo.proposal import lines_from_proto, propose
 from fundledger_cli.demo.report import quarterly_report_csv
+from fundledger_cli.demo.restatement import Restated, restate
 
 if TYPE_CHECKING:
     from fundledger.allocation.v1.allocation_pb2_grpc import AllocationServiceAsyncStub
@@ -58,7 +66,7 @@ if TYPE_CHECKING:
 
 USER = "demo"
 SOURCE = "fundledger-demo"
-STEPS = 6
+STEPS = 7
 # Event ids derived from the fund id and the event's index: a retried append sends the same ids.
 _EVENT_NAMESPACE = uuid.UUID("0c6f1f7e-5d3b-4b8e-9a59-3f1f2f0d7c21")
 _RPC_TIMEOUT = 60.0
@@ -79,7 +87,8 @@ class DemoResult:
     appends: int
     history_version: int
     year_one_version: int
-    year_one_recorded_at: Timestamp
+    # The business date of step 4: the end of the fund's first year's last day.
+    year_one_effective_at: Timestamp
     current: state_pb2.FundState
     past: snapshotter_pb2.GetFundStateAtResponse
     preview: allocation_pb2.PreviewReallocationResponse
@@ -87,17 +96,21 @@ class DemoResult:
     audit_event_id: str
     file: storage_pb2.FileRecord
     signed_url: str
+    restated: Restated
 
 
 def _event(fund_id: str, index: int, event: DemoEvent) -> EventData:
-    return EventData(
+    data = EventData(
         event_id=str(uuid.uuid5(_EVENT_NAMESPACE, f"{fund_id}/{index}")),
         event_type=event.event_type,
+        schema_version=event.schema_version,
         data=json.dumps(event.data, sort_keys=True, separators=(",", ":")).encode(),
-        metadata={"occurred_on": event.occurred_on.isoformat()},
         user_id=USER,
         source=SOURCE,
     )
+    # Business time: the day it happened. The server records it now, long after.
+    data.effective_at.FromDatetime(event.effective_at)
+    return data
 
 
 def _step(console: Console, number: int, title: str) -> None:
@@ -178,7 +191,8 @@ async def _run(
             year_one = response
         console.print(
             f"  {batch.label:<14} {f'v{response.first_version}..v{response.last_version}':<13}"
-            f" {len(events):>4} events  recorded_at {response.recorded_at.ToJsonString()}"
+            f" {len(events):>4} events  effective {batch.events[0].occurred_on}"
+            f"..{batch.events[-1].occurred_on}  recorded_at {response.recorded_at.ToJsonString()}"
         )
     if year_one is None:
         raise RuntimeError("the history has no events in its first year")
@@ -196,15 +210,17 @@ async def _run(
     console.print(render.variance_summary(current))
 
     # -- 4. time travel ------------------------------------------------------------------------
-    at = year_one.recorded_at
-    _step(console, 4, f"State at the end of {history.year_one_end.year} (snapshotter)")
+    at = Timestamp()
+    at.FromDatetime(datetime.combine(history.year_one_end, END_OF_DAY))
+    _step(console, 4, f"The fund on {history.year_one_end} (snapshotter, by business date)")
     console.print(
-        f"at_time = {at.ToJsonString()}: the recorded_at of the append that closed"
-        f" {history.year_one_end.year}-Q4 (v{year_one.last_version})"
+        f"effective_at = {at.ToJsonString()} (the end of that day), known now: every event"
+        f" effective by then, v1..v{year_one.last_version}"
     )
     await _wait_for_snapshots(snapshotter, fund_id, year_one.last_version)
     past = await snapshotter.GetFundStateAt(
-        snapshotter_pb2.GetFundStateAtRequest(fund_id=fund_id, at_time=at), timeout=_RPC_TIMEOUT
+        snapshotter_pb2.GetFundStateAtRequest(fund_id=fund_id, effective_at=at),
+        timeout=_RPC_TIMEOUT,
     )
     if past.snapshot_id:
         console.print(
@@ -285,13 +301,22 @@ async def _run(
     console.print(f"signed URL (expires {signed.expire_time.ToJsonString()}):")
     # soft_wrap: the URL stays on one line, whatever the console width, so it can be copied.
     console.print(Text(signed.url), soft_wrap=True)
+
+    # -- 7. restatement ------------------------------------------------------------------------
+    # The last quarter end before the history's final quarter: Q3 of its second year.
+    quarter_end = month_end(terms.start, terms.months - 4)
+    _step(console, 7, f"A late write-down: the restatement of {quarter_end.year}-Q3")
+    star = {plan.company_id for plan in history.companies if plan.star}
+    restated = await restate(
+        console, store, snapshotter, fund_id, quarter_end, user=USER, source=SOURCE, exclude=star
+    )
     return DemoResult(
         fund_id=fund_id,
         history=history,
         appends=len(batches),
         history_version=version,
         year_one_version=year_one.last_version,
-        year_one_recorded_at=at,
+        year_one_effective_at=at,
         current=current,
         past=past,
         preview=preview,
@@ -299,6 +324,7 @@ async def _run(
         audit_event_id=audit_id,
         file=record,
         signed_url=signed.url,
+        restated=restated,
     )
 
 

@@ -1,8 +1,16 @@
 """One portfolio company through the demo's two years: what the fund holds and what it reports.
 
 `CompanySim` keeps the running figures of one company (holding value, invested, reserves,
-ownership) and writes the events of each step of its story to a recorder. Pure: all randomness
-comes from the random.Random it is given; all arithmetic is on integer cents.
+ownership, share price) and writes the events of each step of its story to a recorder. Pure: all
+randomness comes from the random.Random it is given; all arithmetic is on integer cents (share
+prices on integer micros: millionths of a dollar).
+
+Payloads are in their newest schema: INVESTMENT_MADE v2 names the instrument (priced rounds buy
+EQUITY with shares at the round's price; bridges are CONVERTIBLE_NOTEs, no shares) and
+VALUATION_UPDATED v2 names the method (LAST_ROUND at a priced round, MARK_TO_MODEL at quarter
+ends and for notes carried at cost, WRITE_DOWN, EXIT). The share figures are derived from the
+figures the story already draws, so they add no random draws: the history is the same as before
+they existed.
 """
 
 from __future__ import annotations
@@ -16,6 +24,18 @@ from fundledger_cli.demo.portfolio import DOLLAR, THOUSAND, CompanyPlan, round_t
 METRICS = ("revenue", "gross_profit", "opex", "cash_balance")
 _NEXT_STAGE = {"Seed": "Series A", "Series A": "Series B", "Series B": "Series C"}
 _MAX_OWNERSHIP_BPS = 2_500
+# Fully diluted shares of a company at the fund's first check, by stage: the first price per
+# share is the round's post-money valuation (check / ownership) over these.
+_FULLY_DILUTED_SHARES = {"Seed": 10_000_000, "Series A": 25_000_000}
+# Micros (millionths of a currency unit) in a cent.
+_MICROS_PER_CENT = 10_000
+
+EQUITY = "INSTRUMENT_EQUITY"
+CONVERTIBLE_NOTE = "INSTRUMENT_CONVERTIBLE_NOTE"
+LAST_ROUND = "VALUATION_METHOD_LAST_ROUND"
+MARK_TO_MODEL = "VALUATION_METHOD_MARK_TO_MODEL"
+WRITE_DOWN = "VALUATION_METHOD_WRITE_DOWN"
+EXIT = "VALUATION_METHOD_EXIT"
 
 
 class Recorder(Protocol):
@@ -36,6 +56,10 @@ class CompanySim:
         self.deployed = 0
         self.ownership = plan.ownership_bps
         self.stage = plan.stage
+        post_money = plan.check_cents * 10_000 // plan.ownership_bps
+        fully_diluted = _FULLY_DILUTED_SHARES.get(plan.stage, 10_000_000)
+        # Price per share of the latest priced round, in micros.
+        self.price_micros = max(1, post_money * _MICROS_PER_CENT // fully_diluted)
         self._marked_quarter = -1
         seed = plan.stage == "Seed"
         # Monthly operating model, in cents; forecasts follow it, actuals scatter around it.
@@ -70,7 +94,7 @@ class CompanySim:
         )
         self._reserve(out, closes, plan.reserves_cents)
         self._invest(out, closes, plan.check_cents, plan.stage, from_reserves=False)
-        self._revalue(out, closes, plan.check_cents)
+        self._revalue(out, closes, plan.check_cents, LAST_ROUND)
         self.entered = True
         quarter_end = plan.entry_month - plan.entry_month % 3 + 3
         self._forecast_months(out, closes, plan.entry_month, quarter_end)
@@ -90,9 +114,10 @@ class CompanySim:
         self.stage = _NEXT_STAGE.get(self.stage, self.stage)
         dilution = {"up": (82, 95), "flat": (92, 100), "down": (100, 115)}[kind]
         self.ownership = min(_MAX_OWNERSHIP_BPS, self.ownership * rng.randrange(*dilution) // 100)
+        self.price_micros = max(1, self.price_micros * multiple_pct // 100)
         if amount > 0:
             self._invest(out, on, amount, self.stage, from_reserves=True)
-        self._revalue(out, on, self.value * multiple_pct // 100 + max(amount, 0))
+        self._revalue(out, on, self.value * multiple_pct // 100 + max(amount, 0), LAST_ROUND)
 
     def bridge(self, out: Recorder, on: date) -> None:
         """An insider bridge note from reserves, carried at cost."""
@@ -102,14 +127,17 @@ class CompanySim:
         )
         if amount <= 0 or self.exit_month is not None:
             return
-        self._invest(out, on, amount, "Bridge", from_reserves=True)
-        self._revalue(out, on, self.value + amount)
+        self._invest(out, on, amount, "Bridge", from_reserves=True, instrument=CONVERTIBLE_NOTE)
+        self._revalue(out, on, self.value + amount, MARK_TO_MODEL)
 
     def write_down(self, out: Recorder, on: date) -> None:
         """Marked down to a fraction of cost; the unused reserves are released."""
         self.struggling = True
         self._revalue(
-            out, on, round_to(self.invested * self._rng.randrange(10, 30) // 100, 10 * THOUSAND)
+            out,
+            on,
+            round_to(self.invested * self._rng.randrange(10, 30) // 100, 10 * THOUSAND),
+            WRITE_DOWN,
         )
         if self.planned > self.deployed:
             self._reserve(out, on, self.deployed)
@@ -118,7 +146,7 @@ class CompanySim:
         """Sold to an acquirer at a premium to the last mark: the fund's first exit."""
         proceeds = round_to(self.value * self._rng.randrange(110, 150) // 100, 10 * THOUSAND)
         out.add(on, "DISTRIBUTION_MADE", amountCents=proceeds, companyId=self.plan.company_id)
-        self._revalue(out, on, 0)
+        self._revalue(out, on, 0, EXIT)
         if self.planned > self.deployed:
             self._reserve(out, on, self.deployed)
         self.exit_month = self._month_of(on)
@@ -129,7 +157,7 @@ class CompanySim:
             return
         sold = round_to(self.value * self._rng.randrange(30, 45) // 100, 10 * THOUSAND)
         out.add(on, "DISTRIBUTION_MADE", amountCents=sold, companyId=self.plan.company_id)
-        self._revalue(out, on, self.value - sold)
+        self._revalue(out, on, self.value - sold, MARK_TO_MODEL)
 
     def mark(self, out: Recorder, on: date, quarter: int) -> None:
         """The quarter-end fair-value mark, unless a round already set one this quarter."""
@@ -142,6 +170,7 @@ class CompanySim:
             out,
             on,
             round_to(self.value * (100 + self._rng.randrange(low, high)) // 100, 10 * THOUSAND),
+            MARK_TO_MODEL,
         )
 
     # -- reporting -------------------------------------------------------------------------
@@ -218,7 +247,14 @@ class CompanySim:
         )
 
     def _invest(
-        self, out: Recorder, on: date, amount: int, round_name: str, *, from_reserves: bool
+        self,
+        out: Recorder,
+        on: date,
+        amount: int,
+        round_name: str,
+        *,
+        from_reserves: bool,
+        instrument: str = EQUITY,
     ) -> None:
         self.invested += amount
         data: dict[str, object] = {
@@ -226,16 +262,26 @@ class CompanySim:
             "amountCents": amount,
             "ownershipBps": self.ownership,
             "round": round_name,
+            "instrument": instrument,
         }
+        if instrument == EQUITY:  # shares bought at the round's price; a note has none
+            data["shares"] = amount * _MICROS_PER_CENT // self.price_micros
+            data["pricePerShareMicros"] = self.price_micros
         if from_reserves:
             self.deployed += amount
             data["fromReserves"] = True
         out.add(on, "INVESTMENT_MADE", **data)
 
-    def _revalue(self, out: Recorder, on: date, value: int) -> None:
+    def _revalue(self, out: Recorder, on: date, value: int, method: str) -> None:
         self.value = value
         self._marked_quarter = self._month_of(on) // 3
-        out.add(on, "VALUATION_UPDATED", companyId=self.plan.company_id, valuationCents=value)
+        out.add(
+            on,
+            "VALUATION_UPDATED",
+            companyId=self.plan.company_id,
+            valuationCents=value,
+            method=method,
+        )
 
     def _month_of(self, on: date) -> int:
         return (on.year - self._start.year) * 12 + on.month - self._start.month
