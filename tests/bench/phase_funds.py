@@ -24,6 +24,7 @@ from tests.bench.fund_seed import (
 from tests.bench.fund_workloads import SNAPSHOT_EVERY
 from tests.bench.relay_idle import wait_relay_idle
 from tests.bench.services import ServiceError, running_services
+from tests.bench.time_travel_rows import time_travel_rows
 from tests.bench.visibility import visibility
 
 if TYPE_CHECKING:
@@ -85,6 +86,7 @@ async def _measure(p: Phases, projector: str, snapshotter: str) -> None:
     for c in (1, 16):
         label = f"GetFundStateAt v49/v99 (49 events replayed), c{c}"
         await m.measure(f"stateat.c{c}", label, work, c)
+    await time_travel_rows(p, snapshotter)
     for c, share in ((1, funds[:SNAPSHOT_FUNDS_C1]), (16, funds[SNAPSHOT_FUNDS_C1:])):
         work = p.work(
             "snapshot", snapshotter, funds=share, versions=SNAPSHOT_VERSIONS, clients_total=c

@@ -24,6 +24,7 @@ from tests.bench.effective_appends import issue12_append_checks
 from tests.bench.measure import Figure
 from tests.bench.peer_figures import COMPARISONS
 from tests.bench.peer_figures import TARGET_RATIO as PEER_RATIO
+from tests.bench.time_travel_rows import time_travel_checks
 
 __all__ = ["Check", "baseline_of", "check_targets", "issue11_checks"]
 
@@ -151,6 +152,7 @@ def check_targets(figures: Mapping[str, Figure]) -> list[Check]:
             )
     checks += issue11_checks(figures)
     checks += issue12_append_checks(figures)
+    checks += time_travel_checks(figures)
     return checks
 
 

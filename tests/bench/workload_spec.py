@@ -17,6 +17,7 @@ Kind = Literal[
     "read",
     "fundstate",
     "stateat",
+    "stateat-two",
     "snapshot",
     "visible",
     "visible-lag",

@@ -24,6 +24,7 @@ from tests.bench.fund_workloads import FUND_KINDS, open_fund_workload
 from tests.bench.layout import stream_id
 from tests.bench.payloads import EVENT_TYPE, RAW_INSERT, RAW_UNNEST, append_request, event_data
 from tests.bench.read_pages import events_in, read_request
+from tests.bench.time_travel_rows import TIME_TRAVEL_KINDS, open_time_travel_workload
 from tests.bench.transport import echo_secure, open_channel, open_channels
 from tests.bench.workload_spec import CALL_TIMEOUT, Call, Workload, spread
 from tests.support.echo import ECHO_METHOD
@@ -39,6 +40,10 @@ async def open_workload(work: Workload, clients: Sequence[int]) -> AsyncIterator
         return
     if work.kind in FUND_KINDS:
         async with open_fund_workload(work, clients) as call:
+            yield call
+        return
+    if work.kind in TIME_TRAVEL_KINDS:
+        async with open_time_travel_workload(work) as call:
             yield call
         return
     if work.kind in ALLOCATION_KINDS:
