@@ -266,8 +266,9 @@ class Batch:
 def quarter_batches(history: FundHistory, max_events: int = 400) -> list[Batch]:
     """The history cut into appends: by business quarter, at most `max_events` each.
 
-    Cutting by quarter keeps each append inside one quarter, so the recorded_at of the append
-    that closes a quarter stands for "the end of that quarter" in time travel.
+    Cutting by quarter keeps each append inside one quarter and the log in business-date order
+    (versions follow effective times), as a fund administrator books a quarter after closing it.
+    Time travel does not depend on it: it selects by effective_at.
     """
     if max_events < 1:
         raise ValueError("max_events must be at least 1")
