@@ -202,3 +202,8 @@ async def test_the_committed_audit_event_records_both_clocks_of_its_baseline(
     for event in written:
         assert event.effective_at == event.recorded_at
         assert event.recorded_at.ToDatetime() >= last.recorded_at.ToDatetime()
+    # ListReallocationAudit shows both clocks of the baseline.
+    listed = await stack.api.ListReallocationAudit(pb.ListReallocationAuditRequest(fund_id=fund))
+    entry = listed.entries[0]
+    assert entry.baseline_effective_at == audit.baseline_effective_at
+    assert entry.baseline_recorded_at == last.recorded_at

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 from fundledger.fund.v1 import events_pb2 as ev
 
@@ -24,6 +24,9 @@ class AuditRecord:
     user_id: str
     # The fund's tenant (None: none): an entry is listed only to callers who may see it.
     tenant: str | None = None
+    # Both clocks of the baseline state; None for commits made before business time.
+    baseline_effective_at: datetime | None = None
+    baseline_recorded_at: datetime | None = None
 
 
 def audit_record(
@@ -49,4 +52,12 @@ def audit_record(
         reason=data.reason,
         user_id=data.user_id,
         tenant=tenant,
+        baseline_effective_at=_moment(data, "baseline_effective_at"),
+        baseline_recorded_at=_moment(data, "baseline_recorded_at"),
     )
+
+
+def _moment(data: ev.ReallocationCommitted, field: str) -> datetime | None:
+    if not data.HasField(field):  # type: ignore[arg-type]
+        return None
+    return getattr(data, field).ToDatetime(tzinfo=UTC)  # type: ignore[no-any-return]

@@ -84,7 +84,7 @@ def commit_response(result: Committed) -> pb.CommitReallocationResponse:
 def audit_entry(record: AuditRecord) -> pb.AuditEntry:
     commit_time = Timestamp()
     commit_time.FromDatetime(record.recorded_at)
-    return pb.AuditEntry(
+    entry = pb.AuditEntry(
         baseline_version=record.baseline_version,
         new_version=record.new_version,
         changes=[change(c) for c in record.changes],
@@ -94,6 +94,13 @@ def audit_entry(record: AuditRecord) -> pb.AuditEntry:
         commit_time=commit_time,
         event_id=record.event_id,
     )
+    for field, moment in (
+        ("baseline_effective_at", record.baseline_effective_at),
+        ("baseline_recorded_at", record.baseline_recorded_at),
+    ):
+        if moment is not None:
+            getattr(entry, field).FromDatetime(moment)
+    return entry
 
 
 def audit_response(fund_id: str, page: AuditPage) -> pb.ListReallocationAuditResponse:

@@ -432,6 +432,8 @@ class AuditEntry(_message.Message):
     USER_ID_FIELD_NUMBER: _builtins.int
     COMMIT_TIME_FIELD_NUMBER: _builtins.int
     EVENT_ID_FIELD_NUMBER: _builtins.int
+    BASELINE_EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
+    BASELINE_RECORDED_AT_FIELD_NUMBER: _builtins.int
     baseline_version: _builtins.int
     """Version the reallocation was computed against."""
     new_version: _builtins.int
@@ -454,6 +456,16 @@ class AuditEntry(_message.Message):
     def commit_time(self) -> _timestamp_pb2.Timestamp:
         """When it was recorded."""
 
+    @_builtins.property
+    def baseline_effective_at(self) -> _timestamp_pb2.Timestamp:
+        """The business date of the state it was computed against (the latest effective time folded
+        into it); unset for reallocations committed before business time existed.
+        """
+
+    @_builtins.property
+    def baseline_recorded_at(self) -> _timestamp_pb2.Timestamp:
+        """The known time of that state: recorded_at of the event at baseline_version; unset as above."""
+
     def __init__(
         self,
         *,
@@ -465,10 +477,12 @@ class AuditEntry(_message.Message):
         user_id: _builtins.str = ...,
         commit_time: _timestamp_pb2.Timestamp | None = ...,
         event_id: _builtins.str = ...,
+        baseline_effective_at: _timestamp_pb2.Timestamp | None = ...,
+        baseline_recorded_at: _timestamp_pb2.Timestamp | None = ...,
     ) -> None: ...
-    _HasFieldArgType: _TypeAlias = _typing.Literal["commit_time", b"commit_time", "totals", b"totals"]  # noqa: Y015
+    _HasFieldArgType: _TypeAlias = _typing.Literal["baseline_effective_at", b"baseline_effective_at", "baseline_recorded_at", b"baseline_recorded_at", "commit_time", b"commit_time", "totals", b"totals"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_version", b"baseline_version", "changes", b"changes", "commit_time", b"commit_time", "event_id", b"event_id", "new_version", b"new_version", "reason", b"reason", "totals", b"totals", "user_id", b"user_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["baseline_effective_at", b"baseline_effective_at", "baseline_recorded_at", b"baseline_recorded_at", "baseline_version", b"baseline_version", "changes", b"changes", "commit_time", b"commit_time", "event_id", b"event_id", "new_version", b"new_version", "reason", b"reason", "totals", b"totals", "user_id", b"user_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
