@@ -25,6 +25,7 @@ class Reason(StrEnum):
     FIELD_TOO_LONG = "FIELD_TOO_LONG"
     FIELD_MALFORMED = "FIELD_MALFORMED"
     TIME_RANGE_INVALID = "TIME_RANGE_INVALID"
+    EFFECTIVE_AT_IN_FUTURE = "EFFECTIVE_AT_IN_FUTURE"
     PAGE_SIZE_INVALID = "PAGE_SIZE_INVALID"
     INVALID_PAGE_TOKEN = "INVALID_PAGE_TOKEN"
     STREAM_ID_INVALID = "STREAM_ID_INVALID"
@@ -121,6 +122,13 @@ REGISTRY: dict[Reason, ReasonDoc] = {
     ),
     Reason.TIME_RANGE_INVALID: ReasonDoc(
         _C.INVALID_ARGUMENT, "a time window ends before it starts", _FIX
+    ),
+    Reason.EFFECTIVE_AT_IN_FUTURE: ReasonDoc(
+        _C.INVALID_ARGUMENT,
+        "an event's effective_at lies after the commit time plus the server's horizon"
+        " (named in `field`; `latest_allowed` in metadata)",
+        "backdate or leave effective_at unset (= the commit time); future-dated facts are"
+        " refused unless the operator sets FUNDLEDGER_EVENTSTORE_EFFECTIVE_AT_HORIZON_SECONDS",
     ),
     Reason.PAGE_SIZE_INVALID: ReasonDoc(
         _C.INVALID_ARGUMENT,

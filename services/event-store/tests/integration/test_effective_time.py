@@ -15,7 +15,15 @@ import pytest
 from eventstore.adapters.partitions import detect_mode
 from eventstore.bootstrap import MIGRATIONS, EventStore, migrate
 from eventstore_relay_support import bus_client, bus_overrides, read_bus, wait_bus_holds
-from eventstore_support import append, collect, event, insert_raw_event, new_stream, open_channel
+from eventstore_support import (
+    append,
+    collect,
+    event,
+    insert_raw_event,
+    new_stream,
+    open_channel,
+    reason_of,
+)
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger_platform.errors import bad_request
@@ -145,6 +153,7 @@ async def test_a_future_effective_time_is_refused_naming_the_field(
         )
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_of(caught.value) == "events[1].effective_at"
+    assert reason_of(caught.value) == "EFFECTIVE_AT_IN_FUTURE"
     assert await rows(store, s) == []
     # Nothing written, its key included: the same key with a valid request appends.
     response = await stub.AppendToStream(
@@ -192,6 +201,7 @@ async def test_an_invalid_timestamp_is_refused(
         await stub.AppendToStream(append(s, event(), event(effective_at=value)))
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert field_of(caught.value) == "events[1].effective_at"
+    assert reason_of(caught.value) == "FIELD_MALFORMED"
     assert await rows(store, s) == []
 
 

@@ -38,7 +38,6 @@ from fundledger_platform.errors import (
     InvalidArgument,
     NotFound,
 )
-from fundledger_platform.fields import malformed
 from fundledger_platform.reasons import Reason
 
 from eventstore.adapters import sql
@@ -281,10 +280,13 @@ def _effective_too_late(cmd: AppendCommand, latest: datetime) -> InvalidArgument
     horizon), named as the request named it."""
     for index, event in enumerate(cmd.events):
         if event.effective_at is not None and event.effective_at > latest:
-            return malformed(
-                f"events[{index}].effective_at",
-                f"{event.effective_at.isoformat()} is after the commit time plus the horizon "
-                f"({latest.isoformat()}): an effective time may not lie in the future",
+            field = f"events[{index}].effective_at"
+            return InvalidArgument(
+                f"{field}: {event.effective_at.isoformat()} is after the commit time plus the"
+                f" horizon ({latest.isoformat()}): an effective time may not lie in the future",
+                reason=Reason.EFFECTIVE_AT_IN_FUTURE,
+                field=field,
+                metadata={"latest_allowed": latest.isoformat()},
             )
     raise AssertionError("commit_group refused an append with no effective time past the horizon")
 
