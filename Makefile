@@ -38,8 +38,8 @@ demo:
 bench: bootstrap
 	$(PY) -m tests.bench
 
-## Three full benchmark runs (FUNDLEDGER_BENCH_RUNS=N for another count), then the issue-11
-## targets' medians as markdown (printed, and written to .bench/median-<UTC time>.md).
+## Three full benchmark runs (FUNDLEDGER_BENCH_RUNS=N for another count), then the ratio
+## targets of issues 11 and 12: medians as markdown (printed, and written to .bench/median-<UTC time>.md).
 bench-median: bootstrap
 	$(PY) -m tests.bench.median --runs $${FUNDLEDGER_BENCH_RUNS:-3}
 

@@ -1,4 +1,5 @@
-"""Issue 11's report: every target over several full runs, their median and its verdict.
+"""The ratio targets' report (issues 11 and 12): every target over several full runs, their
+median and its verdict.
 
     python -m tests.bench.median .bench/results-A.json .bench/results-B.json ...
     python -m tests.bench.median --runs 3      # make bench-median: N full runs, then the same
@@ -31,6 +32,8 @@ from tests.bench.server_cpu import server_group
 from tests.bench.settings import REPO_ROOT
 
 ISSUE = 11
+ISSUES = (11, 12)
+"""The issues whose targets are same-run ratios, reported by default."""
 MAX_RUNS = 9
 Row = dict[str, Any]
 
@@ -173,10 +176,10 @@ def figure_lines(runs: Sequence[Run], key: str) -> list[list[str]]:
     return lines or [[key, "not measured", *("–" for _ in runs), "–"]]
 
 
-def render(runs: Sequence[Run], issue: int = ISSUE) -> str:
+def _issue_section(
+    runs: Sequence[Run], issue: int, runs_head: list[str], runs_word: str
+) -> list[str]:
     targets = target_rows(runs, issue)
-    runs_head = [f"run {i + 1}" for i in range(len(runs))]
-    runs_word = "run" if len(runs) == 1 else "runs"
     out = [f"### Issue {issue} targets: median of {len(runs)} {runs_word}", ""]
     out += [
         f"- run {i + 1}: `{run.name}`" + (f" (commit {run.commit})" if run.commit else "")
@@ -197,6 +200,16 @@ def render(runs: Sequence[Run], issue: int = ISSUE) -> str:
         out.append("")
         rows = [line for key in figures for line in figure_lines(runs, key)]
         out += _table(["figure", "measure", *runs_head, "median"], rows)
+    out.append("")
+    return out
+
+
+def render(runs: Sequence[Run], issues: Sequence[int] = ISSUES) -> str:
+    runs_head = [f"run {i + 1}" for i in range(len(runs))]
+    runs_word = "run" if len(runs) == 1 else "runs"
+    out: list[str] = []
+    for issue in issues:
+        out += _issue_section(runs, issue, runs_head, runs_word)
     keys = list(dict.fromkeys(key for run in runs for key in run.figures))
     out += ["", f"#### Every figure (median of {len(runs)} {runs_word})", ""]
     rows = []
@@ -264,6 +277,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run `python -m tests.bench` this many times first "
         "(default FUNDLEDGER_BENCH_RUNS, else 3, when no results are given)",
     )
+    parser.add_argument(
+        "--issue",
+        type=int,
+        action="append",
+        help=f"report this issue's targets (repeatable; default {', '.join(map(str, ISSUES))})",
+    )
     args = parser.parse_args(argv)
     count = args.runs
     if count is None and not args.results:
@@ -277,7 +296,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not paths:
         print("median: no results to combine", file=sys.stderr)
         return 1
-    text = render([load_run(path) for path in paths])
+    text = render([load_run(path) for path in paths], args.issue or ISSUES)
     print(text)
     if count:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")

@@ -191,6 +191,10 @@ async def test_the_horizon_allows_an_effective_time_within_it(
         Timestamp(seconds=1_700_000_000, nanos=-1),
         Timestamp(seconds=253_402_300_800),  # 10000-01-01
         Timestamp(seconds=-62_135_596_801),  # before 0001-01-01
+        # The driver's -infinity / infinity: stored as such, they would read back naive.
+        Timestamp(seconds=-62_135_596_800),  # 0001-01-01T00:00:00Z
+        Timestamp(seconds=-62_135_596_800, nanos=999),  # the same microsecond
+        Timestamp(seconds=253_402_300_799, nanos=999_999_000),  # 9999-12-31T23:59:59.999999Z
     ],
 )
 async def test_an_invalid_timestamp_is_refused(

@@ -13,7 +13,7 @@ import re
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from json.encoder import encode_basestring
 
 from fundledger_kernel.canonical import PayloadError, canonical_json, parse_json_object
@@ -124,6 +124,11 @@ def _event(
         name = err.field if err.field.startswith(prefix) else f"{prefix}.{err.field}"
         raise _invalid(name, err.message, Reason.INVALID_PAYLOAD) from None
     _check_metadata(raw.metadata, prefix)
+    if raw.effective_at is not None and not _STORABLE[0] < raw.effective_at < _STORABLE[1]:
+        raise malformed(
+            f"{prefix}.effective_at",
+            "must lie strictly between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z",
+        )
     # Checked even when the server overrides it: a caller's field is never INTERNAL.
     user_id = _optional_text(raw.user_id, f"{prefix}.user_id")
     if identity is not None:
@@ -177,6 +182,14 @@ def _fingerprint(raw: RawEvent, schema_version: int, data_text: str) -> str:
         f',"source":{encode_basestring(raw.source)}'
         f',"user_id":{encode_basestring(raw.user_id)}}}'
     )
+
+
+# The two instants the PostgreSQL driver stores as -infinity / infinity (and reads back as
+# naive datetimes): an effective time must lie strictly between them to round-trip.
+_STORABLE = (
+    datetime(1, 1, 1, tzinfo=UTC),
+    datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC),
+)
 
 
 def _effective_member(effective_at: datetime | None) -> str:
