@@ -12,6 +12,7 @@ transaction, so a failure leaves the schema at the last good version.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -103,37 +104,61 @@ async def applied_versions(conn: asyncpg.Connection, schema: str) -> dict[int, s
     return {r["version"]: r["checksum"] for r in rows}
 
 
+# A migration whose DDL races a catalog change it cannot lock against (TimescaleDB's background
+# jobs, e.g. a continuous aggregate's first refresh right after its policy is created, update
+# catalog rows of the hypertable an ALTER is changing) fails with one of these. Nothing of it
+# was applied (one transaction per migration), so it is tried again.
+_TRANSIENT = ("tuple concurrently updated", "tuple concurrently deleted")
+_ATTEMPTS = 5
+
+
 async def migrate_up(conn: asyncpg.Connection, schema: str, migrations: list[Migration]) -> int:
     """Applies every pending migration; returns how many were applied."""
     applied = 0
     for migration in migrations:
-        async with conn.transaction():
-            await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(schema))
-            done = await applied_versions(conn, schema)
-            if migration.version in done:
-                if done[migration.version] != migration.checksum:
-                    # An edited, already-applied migration would make two databases
-                    # at the "same" version differ: refuse rather than guess.
-                    raise MigrationError(
-                        f"migration {migration.version:04d}_{migration.name} changed after "
-                        "it was applied; add a new migration instead"
-                    )
-                continue
-            await conn.execute(migration.up)
-            await conn.execute(
-                f"INSERT INTO {schema}.schema_migrations (version, name, variant, checksum) "
-                "VALUES ($1, $2, $3, $4)",
-                migration.version,
-                migration.name,
-                migration.variant,
-                migration.checksum,
-            )
-            log.info(
-                "migration applied",
-                extra={"schema": schema, "migration": f"{migration.version:04d}_{migration.name}"},
-            )
-            applied += 1
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                applied += await _apply(conn, schema, migration)
+                break
+            except asyncpg.InternalServerError as err:
+                if attempt == _ATTEMPTS or not any(t in str(err) for t in _TRANSIENT):
+                    raise
+                log.warning(
+                    "migration raced a concurrent catalog change; trying again",
+                    extra={"schema": schema, "migration": migration.version, "error": str(err)},
+                )
+                await asyncio.sleep(0.2 * attempt)
     return applied
+
+
+async def _apply(conn: asyncpg.Connection, schema: str, migration: Migration) -> int:
+    """1 when `migration` was applied now, 0 when it already was."""
+    async with conn.transaction():
+        await conn.execute("SELECT pg_advisory_xact_lock($1)", _lock_key(schema))
+        done = await applied_versions(conn, schema)
+        if migration.version in done:
+            if done[migration.version] != migration.checksum:
+                # An edited, already-applied migration would make two databases
+                # at the "same" version differ: refuse rather than guess.
+                raise MigrationError(
+                    f"migration {migration.version:04d}_{migration.name} changed after "
+                    "it was applied; add a new migration instead"
+                )
+            return 0
+        await conn.execute(migration.up)
+        await conn.execute(
+            f"INSERT INTO {schema}.schema_migrations (version, name, variant, checksum) "
+            "VALUES ($1, $2, $3, $4)",
+            migration.version,
+            migration.name,
+            migration.variant,
+            migration.checksum,
+        )
+        log.info(
+            "migration applied",
+            extra={"schema": schema, "migration": f"{migration.version:04d}_{migration.name}"},
+        )
+        return 1
 
 
 async def migrate_down(

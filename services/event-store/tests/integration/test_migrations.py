@@ -243,3 +243,37 @@ async def test_migrate_command_line_bad_target_is_a_usage_error() -> None:
     code, output = await run_cli("postgresql://nobody@127.0.0.1:9/none", "down", "zero")
     assert code == 2, output
     assert "usage" in output
+
+
+async def test_a_migration_that_raced_a_catalog_change_is_tried_again(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    """TimescaleDB's background jobs can make DDL fail with "tuple concurrently updated":
+    nothing of the migration was applied, so the runner tries it again (a few times). A
+    sequence (not rolled back) counts the attempts; the first two fail as such a race does."""
+    schema = f"mig_{uuid.uuid4().hex[:10]}"
+    folder = tmp_path / "migrations"
+    folder.mkdir()
+    (folder / "0001_things.up.sql").write_text(
+        f"""
+        CREATE TABLE {schema}.things (id integer PRIMARY KEY);
+        DO $$ BEGIN
+            IF nextval('public.{schema}_attempts') < 3 THEN
+                RAISE EXCEPTION 'tuple concurrently updated' USING ERRCODE = 'XX000';
+            END IF;
+        END $$;
+        """
+    )
+    (folder / "0001_things.down.sql").write_text(f"DROP TABLE {schema}.things;\n")
+    (folder / "0002_fails.up.sql").write_text("SELECT 1 / 0;\n")
+    (folder / "0002_fails.down.sql").write_text("SELECT 1;\n")
+    conn = await asyncpg.connect(fresh_dsn)
+    try:
+        await conn.execute(f"CREATE SEQUENCE public.{schema}_attempts")
+        with pytest.raises(asyncpg.DivisionByZeroError):  # any other error is not retried
+            await migrate_up(conn, schema, load_migrations(folder))
+        assert await conn.fetchval(f"SELECT last_value FROM public.{schema}_attempts") == 3
+        versions = await conn.fetch(f"SELECT version FROM {schema}.schema_migrations")
+        assert [r["version"] for r in versions] == [1]
+    finally:
+        await conn.close()
