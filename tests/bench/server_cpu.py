@@ -23,6 +23,7 @@ SERVERS = {
     "visible-lag": "projector",
     "visible-idle": "projector",
     "stateat": "snapshotter",
+    "stateat-two": "snapshotter",
     "snapshot": "snapshotter",
     "preview": "allocation",
     "commit": "allocation",
