@@ -81,3 +81,27 @@ def test_the_rendered_event_shows_its_effective_time() -> None:
     text = console.export_text()
     assert "effective at (UTC)" in text
     assert "2025-09-30 17:00:00.000Z" in text
+
+
+def test_old_schema_versions_are_shown_in_the_newest_shape() -> None:
+    """Every reader sees the newest shape, the CLI too: a v1 INVESTMENT_MADE reads as EQUITY,
+    and --json pairs that payload with the newest version, so a line re-imports as it reads."""
+    stored = events_pb2.RecordedEvent(
+        stream_id="fund-1",
+        version=3,
+        event_type="INVESTMENT_MADE",
+        schema_version=1,
+        data=b'{"company_id":"acme","amount_cents":500}',
+    )
+    line = json.loads(event_json(stored))
+    assert (line["schema_version"], line["data"]) == (
+        2,
+        {"company_id": "acme", "amount_cents": 500, "instrument": "INSTRUMENT_EQUITY"},
+    )
+    assert "INSTRUMENT_EQUITY" in event_line(stored)
+    assert parse_event(
+        {"event_type": line["event_type"], "data": line["data"], "schema_version": 2}, "line 1"
+    )
+    # Not a fund event, or already the newest: as stored.
+    note_event = events_pb2.RecordedEvent(event_type="NOTE_ADDED", data=b'{"n":1}')
+    assert json.loads(event_json(note_event))["data"] == {"n": 1}

@@ -10,6 +10,8 @@ from fundledger.eventstore.v1 import events_pb2
 from fundledger.fund.v1 import state_pb2
 from fundledger.snapshotter.v1 import snapshotter_pb2
 from fundledger.storage.v1 import storage_pb2
+from fundledger_kernel import PayloadError, is_fund_event
+from fundledger_kernel.fund_schemas import newest_schema_version, upcast
 from google.protobuf.timestamp_pb2 import Timestamp
 from rich.markup import escape
 from rich.table import Table
@@ -46,6 +48,33 @@ def data_text(data: bytes, width: int = DATA_WIDTH) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def newest_shape(event: events_pb2.RecordedEvent) -> tuple[int, object]:
+    """The event's schema version and payload as every reader sees them: a fund event of an
+    older schema version upcast to its type's newest (the stored event is never changed);
+    anything else, or a payload the kernel cannot upcast, as stored."""
+    try:
+        data: object = json.loads(event.data)
+    except ValueError:
+        return event.schema_version, event.data.decode("utf-8", "replace")
+    if is_fund_event(event.event_type) and isinstance(data, dict):
+        newest = newest_schema_version(event.event_type)
+        if (event.schema_version or 1) < newest:
+            try:
+                return newest, dict(upcast(event.event_type, event.schema_version, data))
+            except PayloadError:
+                pass
+    return event.schema_version, data
+
+
+def _payload_text(event: events_pb2.RecordedEvent, width: int = DATA_WIDTH) -> str:
+    _, data = newest_shape(event)
+    if isinstance(data, str):
+        text = data
+    else:
+        text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
 def _effective(event: events_pb2.RecordedEvent) -> Timestamp:
     """The event's effective time; its recorded time when the server sent none (an event store
     from before business time)."""
@@ -61,16 +90,14 @@ def event_line(event: events_pb2.RecordedEvent) -> str:
     )
     return (
         f"{event.position:>8}  {timestamp(event.recorded_at)}  {event.stream_id} "
-        f"v{event.version}  {event.event_type}{effective}  {data_text(event.data, 120)}"
+        f"v{event.version}  {event.event_type}{effective}  {_payload_text(event, 120)}"
     )
 
 
 def event_json(event: events_pb2.RecordedEvent) -> str:
-    """One event as a JSON line (data decoded), for --json."""
-    try:
-        data: object = json.loads(event.data)
-    except ValueError:
-        data = event.data.decode("utf-8", "replace")
+    """One event as a JSON line (data decoded, in its newest schema shape with that schema
+    version, so a line re-imports as it reads), for --json."""
+    schema_version, data = newest_shape(event)
     return json.dumps(
         {
             "stream_id": event.stream_id,
@@ -78,7 +105,7 @@ def event_json(event: events_pb2.RecordedEvent) -> str:
             "position": event.position,
             "event_id": event.event_id,
             "event_type": event.event_type,
-            "schema_version": event.schema_version,
+            "schema_version": schema_version,
             "data": data,
             "metadata": dict(event.metadata),
             "user_id": event.user_id,
@@ -113,7 +140,7 @@ def events_table(events: Iterable[events_pb2.RecordedEvent], title: str) -> Tabl
             timestamp(e.recorded_at),
             timestamp(_effective(e)),
             escape(e.user_id or "-"),
-            escape(data_text(e.data)),
+            escape(_payload_text(e)),
         )
     return table
 
