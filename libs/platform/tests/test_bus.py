@@ -13,6 +13,7 @@ from fundledger_platform.bus import bus_connected, connect_bus, ensure_stream, r
 from fundledger_platform.telemetry import extract_context, inject_headers, setup_telemetry, tracer
 from nats.aio.client import Client
 from nats.js.api import StorageType
+from nats.js.errors import APIError
 from opentelemetry import trace
 
 
@@ -50,6 +51,20 @@ async def test_ensure_stream_creates_then_is_idempotent_then_updates(nc: Client)
     assert set(info.config.subjects or []) == {"platform.t1.>", "platform.t1b.>"}
     assert info.config.duplicate_window == 60
     assert info.config.max_age == 3600
+
+
+async def test_ensure_stream_passes_the_configured_replicas(nc: Client) -> None:
+    # A single server holds every stream once: replicas=1 is what it accepts. More than one
+    # needs a JetStream cluster (the prod overlay's three NATS servers); here the setting is
+    # shown to reach the server, and a count the server cannot meet to fail at start-up.
+    js = nc.jetstream()
+    await ensure_stream(js, "PLATFORM_T5", ["platform.t5.>"], replicas=1)
+    assert (await js.stream_info("PLATFORM_T5")).config.num_replicas == 1
+    with pytest.raises(APIError, match="replicas > 1 not supported"):
+        await ensure_stream(js, "PLATFORM_T6", ["platform.t6.>"], replicas=3)
+    for wrong in (0, 6):
+        with pytest.raises(ValueError, match="replicas"):
+            await ensure_stream(js, "PLATFORM_T5", ["platform.t5.>"], replicas=wrong)
 
 
 async def test_concurrent_ensure_stream_calls_all_succeed(nc: Client) -> None:

@@ -32,6 +32,9 @@ DEFAULT_INBOX_PREFIX = "_INBOX"
 # JetStream API error code for "stream name already in use" (a concurrent create).
 _STREAM_NAME_IN_USE = 10058
 
+# JetStream keeps a stream on 1 to 5 servers (its Raft group); a single server accepts 1 only.
+MAX_STREAM_REPLICAS = 5
+
 
 def _backoff(attempt: int) -> float:
     ceiling = min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** min(attempt, 16))
@@ -138,20 +141,27 @@ async def ensure_stream(
     *,
     duplicate_window_seconds: float = 600,
     max_age_seconds: float | None = None,
+    replicas: int = 1,
 ) -> None:
     """Create the file-storage stream, or bring an existing one to this configuration.
 
     Idempotent and safe to race: every service instance may call it at start-up.
     ``duplicate_window_seconds`` is how long JetStream remembers ``Nats-Msg-Id``
     values to drop re-published messages — the relay's exactly-once publish
-    depends on it outlasting any relay retry.
+    depends on it outlasting any relay retry. ``replicas`` is how many servers of a
+    JetStream cluster hold the stream (1 to 5): 3 survives the loss of one server
+    without losing an acknowledged message. A single server accepts 1 only; asking it
+    for more fails here, at start-up, rather than running with fewer copies than set.
     """
+    if not 1 <= replicas <= MAX_STREAM_REPLICAS:
+        raise ValueError(f"stream replicas must be 1 to {MAX_STREAM_REPLICAS}, not {replicas}")
     wanted = StreamConfig(
         name=name,
         subjects=list(subjects),
         storage=StorageType.FILE,
         duplicate_window=duplicate_window_seconds,
         max_age=max_age_seconds,
+        num_replicas=replicas,
     )
     try:
         info = await js.stream_info(name)
@@ -179,4 +189,5 @@ def _same(current: StreamConfig, wanted: StreamConfig) -> bool:
         set(current.subjects or []) == set(wanted.subjects or [])
         and (current.duplicate_window or 0) == (wanted.duplicate_window or 0)
         and (current.max_age or 0) == (wanted.max_age or 0)
+        and (current.num_replicas or 1) == (wanted.num_replicas or 1)
     )
