@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bootstrap protos lint migrate bench bench-median fmt demo loadtest
+.PHONY: run test bootstrap protos lint migrate bench bench-median fmt demo loadtest restore-drill
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -46,3 +46,9 @@ bench-median: bootstrap
 ## Locust gRPC load test: 100 users for 60 s, report in .loadtest/, exit non-zero on a gate breach.
 loadtest: bootstrap
 	$(PY) -m tests.load
+
+## The restore drill (docs/operations.md): back up the event store while appends flow, restore it
+## into a fresh PostgreSQL, rebuild every read model on an empty bus, compare with the original.
+## FUNDLEDGER_PG_BIN_DIR=<TimescaleDB bin dir> runs it in the TimescaleDB storage mode.
+restore-drill: bootstrap
+	$(VENV)/bin/pytest tests/drill -q -rP
