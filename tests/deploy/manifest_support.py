@@ -3,7 +3,8 @@
 # Nothing in tests/deploy needs a cluster, a registry or a Docker engine. The
 # invariants are checked for the base as it is and for each overlay twice: its
 # patch files are merged into the base here, in Python (a strategic merge: maps
-# merge, lists of named items merge by name, null deletes), so the patches are
+# merge, lists of named items merge by name, null deletes, a patch of
+# `$patch: delete` removes the resource it names), so the patches are
 # validated even where kustomize is missing; and, when `kustomize` or `kubectl`
 # (which embeds kustomize) is on PATH, the overlay is also rendered by the real
 # tool and that output is validated and checked. Without either tool those
@@ -96,15 +97,20 @@ def merged_overlay(overlay: str) -> tuple[Resource, ...]:
         (patch,) = load_yaml(directory / entry["path"])
         target = entry.get("target", {"kind": patch["kind"], "name": patch["metadata"]["name"]})
         hits = 0
-        for i, resource in enumerate(resources):
-            if resource["kind"] != target["kind"]:
+        kept: list[Resource] = []
+        for resource in resources:
+            if resource["kind"] != target["kind"] or (
+                "name" in target and resource["metadata"]["name"] != target["name"]
+            ):
+                kept.append(resource)
                 continue
-            if "name" in target and resource["metadata"]["name"] != target["name"]:
-                continue
-            body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind", "metadata")}
-            resources[i] = strategic_merge(resource, body)
             hits += 1
+            if patch.get("$patch") == "delete":
+                continue  # kustomize drops the resource the patch names
+            body = {k: v for k, v in patch.items() if k not in ("apiVersion", "kind", "metadata")}
+            kept.append(strategic_merge(resource, body))
         assert hits, f"{overlay}: patch {entry['path']} matches no resource"
+        resources = kept
     return tuple(resources)
 
 

@@ -125,9 +125,18 @@ def test_the_roles_job_creates_every_role_with_its_secrets_password(
     assert set(re.findall(r"^\\getenv \w+ (\w+)$", sql, re.M)) == set(wanted)
     assert "-f" in container["command"]
     assert "ON_ERROR_STOP=1" in container["command"]
-    db = of_kind(manifests, "StatefulSet")["timescaledb"]
-    (database,) = pod_spec(db)["containers"]
-    assert container["image"] == database["image"]  # its psql knows \getenv (PostgreSQL 15+)
+    # Its psql knows \getenv (PostgreSQL 15+) and is the database's own major version
+    clusters = of_kind(manifests, "Cluster")
+    if clusters:  # prod: CloudNativePG, its image tagged <major>-<timescaledb version>
+        (cluster,) = clusters.values()
+        major = cluster["spec"]["imageName"].rsplit(":", 1)[1].split("-")[0]
+        assert re.fullmatch(r".*-pg(\d+)", container["image"].rsplit(":", 1)[1]), container
+        assert container["image"].endswith(f"-pg{major}"), (container["image"], major)
+        assert int(major) >= 15
+    else:
+        db = of_kind(manifests, "StatefulSet")["timescaledb"]
+        (database,) = pod_spec(db)["containers"]
+        assert container["image"] == database["image"]
 
 
 def test_the_roles_sql_is_the_dev_stacks(manifests: tuple[Resource, ...]) -> None:

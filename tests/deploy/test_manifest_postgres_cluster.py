@@ -1,10 +1,23 @@
 """The prod database as a CloudNativePG Cluster (deploy/k8s/overlays/prod/postgres-cluster.yaml):
 the fields this deployment relies on. kubernetes-validate knows only built-in kinds, so these
-operator resources are checked field by field (docs/operations.md, sections 2 and 6)."""
+operator resources are checked field by field (docs/operations.md, sections 2 and 6), and how the
+prod overlay wires the Cluster in: in place of the base's TimescaleDB, the roles Job at its
+read-write Service, the instances' network policy."""
 
 from __future__ import annotations
 
-from tests.deploy.manifest_support import K8S, Resource, load_yaml, of_kind
+import pytest
+
+from tests.deploy.manifest_support import (
+    K8S,
+    ROOT,
+    Resource,
+    load_yaml,
+    of_kind,
+    pod_spec,
+    resources_of,
+    selects,
+)
 
 CLUSTER_FILE = K8S / "overlays" / "prod" / "postgres-cluster.yaml"
 CNPG = "postgresql.cnpg.io/v1"
@@ -83,3 +96,123 @@ def test_the_pods_carry_the_label_the_network_policies_select() -> None:
     labels = cluster()["spec"]["inheritedMetadata"]["labels"]
     assert labels["app.kubernetes.io/name"] == "timescaledb"
     assert labels["app.kubernetes.io/part-of"] == "fundledger"
+
+
+# --------------------------------------------------------------------------- wiring
+
+
+PROD = ["merged:prod", "kustomize:overlays/prod"]
+SINGLE = ["base", "merged:dev", "kustomize:base", "kustomize:overlays/dev"]
+
+
+@pytest.mark.parametrize("variant", PROD)
+def test_prod_runs_the_cluster_instead_of_the_single_instance(variant: str) -> None:
+    resources = resources_of(variant)
+    (found,) = of_kind(resources, "Cluster").values()
+    assert found["spec"] == cluster()["spec"]
+    assert found["metadata"]["name"] == cluster()["metadata"]["name"]
+    assert set(of_kind(resources, "ScheduledBackup")) == {"fundledger-pg-daily"}
+    assert "timescaledb" not in of_kind(resources, "StatefulSet")
+    # The base's Services would select every instance by label, standbys included
+    assert not {"timescaledb", "timescaledb-headless"} & set(of_kind(resources, "Service"))
+
+
+@pytest.mark.parametrize("variant", SINGLE)
+def test_base_and_dev_keep_the_single_instance(variant: str) -> None:
+    resources = resources_of(variant)
+    assert not of_kind(resources, "Cluster")
+    assert not of_kind(resources, "ScheduledBackup")
+    assert "timescaledb" in of_kind(resources, "StatefulSet")
+    assert {"timescaledb", "timescaledb-headless"} <= set(of_kind(resources, "Service"))
+
+
+def roles_job_env(resources: tuple[Resource, ...]) -> dict[str, str]:
+    job = of_kind(resources, "Job")["timescaledb-roles"]
+    (container,) = pod_spec(job)["containers"]
+    return {e["name"]: e["value"] for e in container["env"] if "value" in e}
+
+
+@pytest.mark.parametrize("variant", PROD)
+def test_the_roles_job_reaches_the_primary_through_the_read_write_service(variant: str) -> None:
+    env = roles_job_env(resources_of(variant))
+    # CloudNativePG's <cluster>-rw Service always points at the current primary
+    assert env["PGHOST"] == f"{cluster()['metadata']['name']}-rw" == "fundledger-pg-rw"
+    assert env["PGUSER"] == "postgres"  # the superuser of fundledger-postgres
+    assert env["PGDATABASE"] == cluster()["spec"]["bootstrap"]["initdb"]["database"]
+
+
+@pytest.mark.parametrize("variant", SINGLE)
+def test_elsewhere_the_roles_job_reaches_the_timescaledb_service(variant: str) -> None:
+    resources = resources_of(variant)
+    assert roles_job_env(resources)["PGHOST"] == "timescaledb"
+    assert "timescaledb" in of_kind(resources, "Service")
+
+
+def test_the_docs_put_the_service_urls_at_the_read_write_service() -> None:
+    """The services' URLs are in Secrets (docs/deploy.md, "Create the Secrets")."""
+    docs = (ROOT / "docs" / "deploy.md").read_text()
+    section = docs[docs.index("## 2. Create the Secrets") : docs.index("## Identity in Kubernetes")]
+    assert "DBHOST=fundledger-pg-rw" in section
+    assert "@$DBHOST:5432/fundledger" in section
+    assert "--type=kubernetes.io/basic-auth" in section
+    assert "--from-literal=username=postgres" in section
+    assert "fundledger-pg-backup" in section
+
+
+def test_backups_use_their_own_key_pair_not_the_documents() -> None:
+    credentials = cluster()["spec"]["backup"]["barmanObjectStore"]["s3Credentials"]
+    assert {ref["name"] for ref in credentials.values()} == {"fundledger-pg-backup"}
+
+
+# --------------------------------------------------------------------------- network policy
+
+
+def rules(policy: Resource, direction: str) -> list[tuple[Resource, set[int]]]:
+    peer = "from" if direction == "ingress" else "to"
+    return [
+        (p, {port["port"] for port in rule["ports"]})
+        for rule in policy["spec"][direction]
+        for p in rule[peer]
+    ]
+
+
+INSTANCES = {
+    "podSelector": {
+        "matchLabels": {
+            "app.kubernetes.io/name": "timescaledb",
+            "app.kubernetes.io/part-of": "fundledger",
+        }
+    }
+}
+OPERATOR = {
+    "namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "cnpg-system"}},
+    "podSelector": {"matchLabels": {"app.kubernetes.io/name": "cloudnative-pg"}},
+}
+
+
+@pytest.mark.parametrize("variant", PROD)
+def test_the_instances_policy_lets_the_cluster_work(variant: str) -> None:
+    resources = resources_of(variant)
+    policy = of_kind(resources, "NetworkPolicy")["timescaledb"]
+    assert selects(policy["spec"]["podSelector"], cluster()["spec"]["inheritedMetadata"]["labels"])
+    assert set(policy["spec"]["policyTypes"]) == {"Ingress", "Egress"}
+    ingress, egress = rules(policy, "ingress"), rules(policy, "egress")
+    # Replication between the instances, both ways
+    assert (INSTANCES, {5432, 8000}) in ingress
+    assert (INSTANCES, {5432, 8000}) in egress
+    # The operator reaches the instance manager (8000) and PostgreSQL (5432)
+    assert (OPERATOR, {8000, 5432}) in ingress
+    # The services and the roles Job still reach 5432
+    (services,) = [p for p, ports in ingress if "matchExpressions" in p.get("podSelector", {})]
+    (expr,) = services["podSelector"]["matchExpressions"]
+    assert set(expr["values"]) == {
+        "event-store",
+        "projector",
+        "snapshotter",
+        "storage",
+        "timescaledb-roles",
+    }
+    # Out of the namespace: the object store (443) and the API server (443/6443) only
+    outside = [ports for p, ports in egress if "ipBlock" in p]
+    assert set().union(*outside) == {443, 6443}
+    assert all(set(p) <= {"podSelector", "ipBlock"} for p, _ in egress)

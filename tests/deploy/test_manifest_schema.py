@@ -32,6 +32,9 @@ K8S_VERSION = kv_utils.latest_version()
 SCHEMAS = Path(__file__).parent / "schemas"
 CUSTOM_KINDS = {
     ("cert-manager.io/v1", "Certificate"): SCHEMAS / "cert-manager-certificate-v1.json",
+    # CloudNativePG (the prod database); test_manifest_postgres_cluster.py checks the values
+    ("postgresql.cnpg.io/v1", "Cluster"): SCHEMAS / "cnpg-cluster-v1.json",
+    ("postgresql.cnpg.io/v1", "ScheduledBackup"): SCHEMAS / "cnpg-scheduledbackup-v1.json",
 }
 
 
@@ -137,3 +140,45 @@ def test_custom_resource_schemas_refuse_what_is_wrong() -> None:
     ]
     for bad in wrong:
         assert list(validator.iter_errors({**certificate, "spec": bad})), bad
+
+
+def custom_validator(api_version: str, kind: str) -> jsonschema.Draft202012Validator:
+    return jsonschema.Draft202012Validator(
+        json.loads(CUSTOM_KINDS[(api_version, kind)].read_text())
+    )
+
+
+def test_the_cloudnativepg_schemas_refuse_what_is_wrong() -> None:
+    """A typo, a wrong enum or a bad reference in the operator's resources fails."""
+    prod = merged_overlay("prod")
+    (cluster,) = of_kind(prod, "Cluster").values()
+    (scheduled,) = of_kind(prod, "ScheduledBackup").values()
+    validator = custom_validator("postgresql.cnpg.io/v1", "Cluster")
+    assert not list(validator.iter_errors(cluster))
+    spec = cluster["spec"]
+    store = spec["backup"]["barmanObjectStore"]
+    wrong = [
+        {**spec, "instance": spec["instances"]},
+        {**spec, "instances": 0},
+        {
+            **spec,
+            "postgresql": {**spec["postgresql"], "synchronous": {"method": "all", "number": 1}},
+        },
+        {**spec, "affinity": {**spec["affinity"], "podAntiAffinityType": "require"}},
+        {**spec, "backup": {**spec["backup"], "retentionPolicy": "30 days"}},
+        {**spec, "backup": {**spec["backup"], "barmanObjectStore": {**store, "s3credentials": {}}}},
+        {**spec, "superuserSecret": {"name": "fundledger-postgres", "key": "password"}},
+        {k: v for k, v in spec.items() if k != "storage"},
+    ]
+    for bad in wrong:
+        assert list(validator.iter_errors({**cluster, "spec": bad})), bad
+    validator = custom_validator("postgresql.cnpg.io/v1", "ScheduledBackup")
+    assert not list(validator.iter_errors(scheduled))
+    spec = scheduled["spec"]
+    wrong = [
+        {**spec, "schedule": "0 2 * * *"},  # five fields: CloudNativePG's starts with seconds
+        {**spec, "method": "barman"},
+        {k: v for k, v in spec.items() if k != "cluster"},
+    ]
+    for bad in wrong:
+        assert list(validator.iter_errors({**scheduled, "spec": bad})), bad

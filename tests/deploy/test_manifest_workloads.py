@@ -31,6 +31,10 @@ EGRESS: dict[str, set[tuple[str, int]]] = {
     "allocation": {("event-store", 50051), IDP},
     "storage": {("event-store", 50051), ("timescaledb", 5432), IDP},
     "timescaledb": set(),
+    # prod: the CloudNativePG instances (postgres-cluster.yaml, pods labelled timescaledb)
+    # replicate from each other and their managers' 8000, reach the API server (443/6443)
+    # and ship backups to the object store (443)
+    "fundledger-pg": {("timescaledb", 5432), ("timescaledb", 8000), IDP, ("https", 6443)},
     "nats": set(),
     # The Job creating the database roles (timescaledb-roles.yaml)
     "timescaledb-roles": {("timescaledb", 5432)},
@@ -43,10 +47,23 @@ INGRESS_FROM: dict[str, set[str]] = {
     "allocation": {"client"},
     "storage": {"client"},
     "timescaledb": {"event-store", "projector", "snapshotter", "storage", "timescaledb-roles"},
+    # ... and the other instances, and the operator (its pods: app.kubernetes.io/name
+    # cloudnative-pg)
+    "fundledger-pg": {
+        "event-store",
+        "projector",
+        "snapshotter",
+        "storage",
+        "timescaledb-roles",
+        "timescaledb",
+        "cloudnative-pg",
+    },
     "nats": {"event-store", "projector", "snapshotter"},
     "timescaledb-roles": set(),
 }
 # Settings holding credentials: from each service's own Secrets (test_manifest_least_privilege)
+# The database is one of these: the base's StatefulSet, or prod's CloudNativePG Cluster
+DATABASES = {"timescaledb", "fundledger-pg"}
 SECRET_SETTINGS = {"DATABASE_URL", "NATS_URL", "S3_ENDPOINT", "S3_ACCESS_KEY", "S3_SECRET_KEY"}
 MIN_TERMINATION_GRACE = 30
 
@@ -80,6 +97,9 @@ def test_every_architecture_service_is_deployed(manifests: tuple[Resource, ...])
 
 
 def pod_labels(workload: Resource) -> dict[str, str]:
+    if workload["kind"] == "Cluster":  # CloudNativePG labels its pods with inheritedMetadata
+        inherited: dict[str, str] = workload["spec"]["inheritedMetadata"]["labels"]
+        return inherited
     labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
     return labels
 
@@ -249,6 +269,10 @@ def test_no_credentials_are_committed_and_secrets_are_documented(
     assert not of_kind(manifests, "Secret"), "Secrets are created out of band (docs/deploy.md)"
     docs = DOCS.read_text()
     referenced = set()
+    for cluster in of_kind(manifests, "Cluster").values():  # CloudNativePG: superuser, backups
+        referenced.add((cluster["spec"]["superuserSecret"]["name"], "password"))
+        credentials = cluster["spec"]["backup"]["barmanObjectStore"]["s3Credentials"]
+        referenced |= {(ref["name"], ref["key"]) for ref in credentials.values()}
     for resource in manifests:
         if resource["kind"] in ("Deployment", "StatefulSet", "Job"):
             for container in containers(resource):
@@ -288,18 +312,29 @@ def test_migrations_run_before_each_database_service(manifests: tuple[Resource, 
 
 def test_nats_jetstream_and_timescaledb(manifests: tuple[Resource, ...]) -> None:
     sets = of_kind(manifests, "StatefulSet")
-    nats, db = sets["nats"], sets["timescaledb"]
+    nats = sets["nats"]
     assert nats["spec"]["volumeClaimTemplates"][0]["metadata"]["name"] == "data"
     conf = of_kind(manifests, "ConfigMap")["nats-config"]["data"]["nats.conf"]
     assert re.search(r"jetstream\s*\{[^}]*store_dir:\s*/data/", conf)
     assert "4222" in {
         str(p["port"]) for p in of_kind(manifests, "Service")["nats"]["spec"]["ports"]
     }
-    (container,) = pod_spec(db)["containers"]
-    assert container["image"].startswith("timescale/timescaledb:")
-    assert "shared_preload_libraries=timescaledb" in container["args"]
-    assert db["spec"]["volumeClaimTemplates"]
-    for workload in (nats, db):
+    locked = [nats]
+    clusters = of_kind(manifests, "Cluster")
+    if clusters:
+        # prod: PostgreSQL is a CloudNativePG Cluster, which the operator locks down
+        # (test_manifest_postgres_cluster.py checks it), and no StatefulSet of the base's
+        assert "timescaledb" not in sets
+        (cluster,) = clusters.values()
+        assert cluster["spec"]["postgresql"]["shared_preload_libraries"] == ["timescaledb"]
+    else:
+        db = sets["timescaledb"]
+        (container,) = pod_spec(db)["containers"]
+        assert container["image"].startswith("timescale/timescaledb:")
+        assert "shared_preload_libraries=timescaledb" in container["args"]
+        assert db["spec"]["volumeClaimTemplates"]
+        locked.append(db)
+    for workload in locked:
         assert pod_spec(workload)["securityContext"]["runAsNonRoot"] is True
         for c in containers(workload):
             assert c["securityContext"]["allowPrivilegeEscalation"] is False
@@ -349,8 +384,11 @@ def test_network_policies_follow_the_data_flow(manifests: tuple[Resource, ...]) 
         **of_kind(manifests, "Deployment"),
         **of_kind(manifests, "StatefulSet"),
         **of_kind(manifests, "Job"),
+        **of_kind(manifests, "Cluster"),
     }
-    assert set(workloads) == set(EGRESS)
+    # One database: the base's StatefulSet, or prod's CloudNativePG Cluster
+    (database,) = DATABASES & set(workloads)
+    assert set(workloads) == set(EGRESS) - DATABASES | {database}
     for name, workload in workloads.items():
         mine = [p for p in policies if selects(p["spec"]["podSelector"], pod_labels(workload))]
         assert mine, f"no NetworkPolicy selects {name}"
