@@ -16,6 +16,8 @@ from fundledger_platform.migrations import load_migrations, migrate_down, migrat
 from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
+from eventstore.adapters.chain_backfill import backfill
+from eventstore.adapters.chain_reader import ChainReader
 from eventstore.adapters.effective_index import ensure_effective_index
 from eventstore.adapters.group_write import PostgresGroupWriter
 from eventstore.adapters.notifier import Notifier
@@ -85,6 +87,21 @@ async def _upkeep(pool: asyncpg.Pool, settings: Settings, mode: str) -> None:
                 indexed = await ensure_effective_index(settings.database_url, mode)
             except Exception:
                 log.exception("effective-time index upkeep failed; retrying next round")
+        await asyncio.sleep(settings.maintenance_interval_seconds)
+
+
+async def _chain_backfill(pool: asyncpg.Pool, settings: Settings) -> None:
+    """Migration 0009's hash chain for the events written before it, online
+    (adapters/chain_backfill.py): passes until one finds nothing to do, then one every upkeep
+    interval (a replica older than 0008 may still leave a stream behind during an upgrade)."""
+    while True:
+        try:
+            hashed = await backfill(pool)
+            if hashed:
+                log.info("hash chain back-fill: %d events hashed", hashed)
+                continue
+        except Exception:
+            log.exception("hash chain back-fill failed; retrying next round")
         await asyncio.sleep(settings.maintenance_interval_seconds)
 
 
@@ -181,12 +198,19 @@ async def build(settings: Settings) -> EventStore:
         [
             asyncio.create_task(_upkeep(pool, settings, mode), name="upkeep"),
             asyncio.create_task(_watch_transactions(pool), name="xact-watch"),
+            asyncio.create_task(_chain_backfill(pool, settings), name="chain-backfill"),
         ]
         if leader
         else []
     )
+    reader = Reader(pool)
     servicer = EventStoreServicer(
-        appender, Reader(pool), notifier, settings.limits, settings.subscribe_poll_seconds
+        appender,
+        reader,
+        notifier,
+        settings.limits,
+        settings.subscribe_poll_seconds,
+        ChainReader(pool, reader),
     )
 
     async def ready() -> bool:

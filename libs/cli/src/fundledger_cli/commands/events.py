@@ -10,6 +10,7 @@ from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
 from fundledger_cli.commands.event_import import import_events
 from fundledger_cli.commands.tail import tail_command
+from fundledger_cli.commands.verify import verify_command
 from fundledger_cli.context import cli_context
 from fundledger_cli.errors import CliError, ExitCode, reports_errors
 from fundledger_cli.event_input import (
@@ -210,3 +211,4 @@ def read(
 
 app.command("tail")(tail_command)
 app.command("import")(import_events)
+app.command("verify")(verify_command)

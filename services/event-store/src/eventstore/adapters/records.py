@@ -27,15 +27,17 @@ from google.protobuf.timestamp_pb2 import Timestamp
 
 # The columns every row given to a RowConverter has, in this order. effective_at is NULL when
 # the event's effective time is its recorded_at (migration 0007): the converter reads it as
-# coalesce(effective_at, recorded_at), reusing the recorded time's Timestamp.
+# coalesce(effective_at, recorded_at), reusing the recorded time's Timestamp. hash is the event's
+# link in its stream's hash chain (migration 0009), NULL until the back-fill reaches an event
+# written before the chain (read as empty bytes).
 COLUMNS = """position, stream_id, category, version, event_id, event_type, schema_version,
 data, metadata, causation_id, correlation_id, user_id, source, tenant, actor, recorded_at,
-effective_at"""
+effective_at, hash"""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 # Bytes of an event's encoding besides its text fields: tags, lengths, the integers, the
-# event id (36) and the two timestamps, with room to spare.
-_FIXED_BYTES = 112
+# event id (36), the two timestamps and the hash (32), with room to spare.
+_FIXED_BYTES = 146
 
 
 class RowConverter:
@@ -77,6 +79,7 @@ class RowConverter:
             actor,
             recorded_at,
             effective_at,
+            chain_hash,
         ) = row
         if metadata != self._metadata_text:
             self._metadata_text, self._metadata = metadata, json.loads(metadata)
@@ -134,6 +137,7 @@ class RowConverter:
             actor=actor,
             recorded_at=self._timestamp,
             effective_at=effective,
+            hash=chain_hash or b"",
         )
         if self._metadata_bytes:
             event.MergeFromString(self._metadata_bytes)

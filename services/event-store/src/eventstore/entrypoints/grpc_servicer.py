@@ -43,6 +43,7 @@ from eventstore.domain.append_request import Limits, validate_append
 from eventstore.entrypoints import mappers as m
 from eventstore.entrypoints.identity import caller_identity
 from eventstore.service_layer.append import Appender
+from eventstore.service_layer.verify import ChainSource, verify_log, verify_stream
 
 
 class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
@@ -53,7 +54,9 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
         notifier: Notifier,
         limits: Limits,
         subscribe_poll_seconds: float,
+        chain: ChainSource,
     ) -> None:
+        self._chain = chain
         self._appender = appender
         self._reader = reader
         self._notifier = notifier
@@ -281,6 +284,24 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
                 for r in rows
             ]
         )
+
+    async def VerifyStream(
+        self, request: pb.VerifyStreamRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> pb.VerifyStreamResponse:
+        require(f"events.read:{check_stream_id(request.stream_id)}")
+        head = await self._chain.head(request.stream_id)
+        if head is None:
+            raise _stream_not_found(request.stream_id)
+        return m.verify_stream_response(await verify_stream(self._chain, head))
+
+    async def VerifyLog(
+        self, request: pb.VerifyLogRequest, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> AsyncIterator[pb.VerifyLogResponse]:
+        if request.from_stream_id:
+            check_stream_id(request.from_stream_id, "from_stream_id")
+        require("events.read:*")
+        async for progress in verify_log(self._chain, request.from_stream_id):
+            yield m.verify_log_response(progress)
 
     async def _head(self, stream_id: str) -> StreamHead:
         head = await self._reader.head(stream_id)

@@ -29,6 +29,7 @@ from google.protobuf.timestamp_pb2 import Timestamp
 from eventstore.adapters.records import RowConverter
 from eventstore.domain.append_request import MAX_EVENT_TYPE_LENGTH, RawEvent
 from eventstore.domain.model import AppendResult, Expected, ExpectedKind
+from eventstore.service_layer.verify import ChainBreak, LogProgress, StreamVerdict
 
 _STATES = {
     pb.STREAM_STATE_UNSPECIFIED: ExpectedKind.ANY,
@@ -272,3 +273,33 @@ def window(
             return earliest, None
         return now - timedelta(days=last_days), None
     return time_window(start, end)
+
+
+def chain_break(found: ChainBreak) -> pb.ChainBreak:
+    return pb.ChainBreak(stream_id=found.stream_id, version=found.version, problem=found.problem)
+
+
+def verify_stream_response(verdict: StreamVerdict) -> pb.VerifyStreamResponse:
+    response = pb.VerifyStreamResponse(
+        ok=verdict.ok,
+        events_checked=verdict.events_checked,
+        events_unverified=verdict.events_unverified,
+        version=verdict.head.version,
+        head_hash=verdict.head_hash.hex(),
+    )
+    if verdict.problem is not None:
+        # `break` is a Python keyword: the field is reached by name.
+        getattr(response, "break").CopyFrom(chain_break(verdict.problem))
+    return response
+
+
+def verify_log_response(progress: LogProgress) -> pb.VerifyLogResponse:
+    return pb.VerifyLogResponse(
+        streams_checked=progress.streams_checked,
+        streams_total=progress.streams_total,
+        events_checked=progress.events_checked,
+        events_unverified=progress.events_unverified,
+        breaks=[chain_break(b) for b in progress.breaks],
+        last_stream_id=progress.last_stream_id,
+        done=progress.done,
+    )

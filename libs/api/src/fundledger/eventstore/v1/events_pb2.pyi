@@ -153,6 +153,7 @@ class RecordedEvent(_message.Message):
     TENANT_FIELD_NUMBER: _builtins.int
     ACTOR_FIELD_NUMBER: _builtins.int
     EFFECTIVE_AT_FIELD_NUMBER: _builtins.int
+    HASH_FIELD_NUMBER: _builtins.int
     stream_id: _builtins.str
     """Stream the event belongs to, `<category>-<id>`."""
     version: _builtins.int
@@ -190,6 +191,12 @@ class RecordedEvent(_message.Message):
     on behalf of `user_id` when that is set, for itself when it is empty. Empty when the
     person called the event store directly, or without authentication.
     """
+    hash: _builtins.bytes
+    """The event's link in its stream's hash chain: SHA-256(previous hash || canonical encoding
+    of this event), 32 bytes (docs/event-store.md, "Hash chain"). Empty for an event whose
+    chain has not been computed yet (events written before the chain existed, until the
+    back-fill reaches them).
+    """
     @_builtins.property
     def metadata(self) -> _containers.ScalarMap[_builtins.str, _builtins.str]:
         """Metadata as appended."""
@@ -224,10 +231,11 @@ class RecordedEvent(_message.Message):
         tenant: _builtins.str = ...,
         actor: _builtins.str = ...,
         effective_at: _timestamp_pb2.Timestamp | None = ...,
+        hash: _builtins.bytes = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _typing.Literal["effective_at", b"effective_at", "recorded_at", b"recorded_at"]  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "category", b"category", "causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "effective_at", b"effective_at", "event_id", b"event_id", "event_type", b"event_type", "metadata", b"metadata", "position", b"position", "recorded_at", b"recorded_at", "schema_version", b"schema_version", "source", b"source", "stream_id", b"stream_id", "tenant", b"tenant", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["actor", b"actor", "category", b"category", "causation_id", b"causation_id", "correlation_id", b"correlation_id", "data", b"data", "effective_at", b"effective_at", "event_id", b"event_id", "event_type", b"event_type", "hash", b"hash", "metadata", b"metadata", "position", b"position", "recorded_at", b"recorded_at", "schema_version", b"schema_version", "source", b"source", "stream_id", b"stream_id", "tenant", b"tenant", "user_id", b"user_id", "version", b"version"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -834,3 +834,170 @@ class GetDailyCountsResponse(_message.Message):
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
 Global___GetDailyCountsResponse: _TypeAlias = GetDailyCountsResponse  # noqa: Y015
+
+@_typing.final
+class ChainBreak(_message.Message):
+    """ChainBreak is where a stream's hash chain stops matching its events."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_ID_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    PROBLEM_FIELD_NUMBER: _builtins.int
+    stream_id: _builtins.str
+    """The stream."""
+    version: _builtins.int
+    """The first version whose stored hash does not match the recomputed chain, or the version
+    the stream head names when events at the end are missing.
+    """
+    problem: _builtins.str
+    """What is wrong, e.g. "hash mismatch", "version missing", "event missing at the head"."""
+    def __init__(
+        self,
+        *,
+        stream_id: _builtins.str = ...,
+        version: _builtins.int = ...,
+        problem: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["problem", b"problem", "stream_id", b"stream_id", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___ChainBreak: _TypeAlias = ChainBreak  # noqa: Y015
+
+@_typing.final
+class VerifyStreamRequest(_message.Message):
+    """VerifyStreamRequest names the stream to verify."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAM_ID_FIELD_NUMBER: _builtins.int
+    stream_id: _builtins.str
+    """Stream to verify."""
+    def __init__(
+        self,
+        *,
+        stream_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["stream_id", b"stream_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyStreamRequest: _TypeAlias = VerifyStreamRequest  # noqa: Y015
+
+@_typing.final
+class VerifyStreamResponse(_message.Message):
+    """VerifyStreamResponse is the verdict on one stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    OK_FIELD_NUMBER: _builtins.int
+    EVENTS_CHECKED_FIELD_NUMBER: _builtins.int
+    VERSION_FIELD_NUMBER: _builtins.int
+    HEAD_HASH_FIELD_NUMBER: _builtins.int
+    BREAK_FIELD_NUMBER: _builtins.int
+    EVENTS_UNVERIFIED_FIELD_NUMBER: _builtins.int
+    ok: _builtins.bool
+    """True when every stored hash matches the recomputed chain and the head's version has
+    its event.
+    """
+    events_checked: _builtins.int
+    """Events checked."""
+    version: _builtins.int
+    """The stream's head version."""
+    head_hash: _builtins.str
+    """The hash of the event at the head version (hex SHA-256), as stored."""
+    events_unverified: _builtins.int
+    """Events without a stored hash (written before the chain existed and not back-filled yet):
+    recomputed through, but not checked. They do not make the stream fail.
+    """
+    def __init__(
+        self,
+        *,
+        ok: _builtins.bool = ...,
+        events_checked: _builtins.int = ...,
+        version: _builtins.int = ...,
+        head_hash: _builtins.str = ...,
+        events_unverified: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _typing.Literal["break", b"break"]  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["break", b"break", "events_checked", b"events_checked", "events_unverified", b"events_unverified", "head_hash", b"head_hash", "ok", b"ok", "version", b"version"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyStreamResponse: _TypeAlias = VerifyStreamResponse  # noqa: Y015
+
+@_typing.final
+class VerifyLogRequest(_message.Message):
+    """VerifyLogRequest starts a verification of every stream."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    FROM_STREAM_ID_FIELD_NUMBER: _builtins.int
+    from_stream_id: _builtins.str
+    """Start at this stream id (inclusive, in stream id order); empty = the first."""
+    def __init__(
+        self,
+        *,
+        from_stream_id: _builtins.str = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_stream_id", b"from_stream_id"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyLogRequest: _TypeAlias = VerifyLogRequest  # noqa: Y015
+
+@_typing.final
+class VerifyLogResponse(_message.Message):
+    """VerifyLogResponse is a progress report, sent every so often and once at the end."""
+
+    DESCRIPTOR: _descriptor.Descriptor
+
+    STREAMS_CHECKED_FIELD_NUMBER: _builtins.int
+    STREAMS_TOTAL_FIELD_NUMBER: _builtins.int
+    EVENTS_CHECKED_FIELD_NUMBER: _builtins.int
+    BREAKS_FIELD_NUMBER: _builtins.int
+    LAST_STREAM_ID_FIELD_NUMBER: _builtins.int
+    DONE_FIELD_NUMBER: _builtins.int
+    EVENTS_UNVERIFIED_FIELD_NUMBER: _builtins.int
+    streams_checked: _builtins.int
+    """Streams verified so far."""
+    streams_total: _builtins.int
+    """Streams to verify in all (at the start)."""
+    events_checked: _builtins.int
+    """Events checked so far."""
+    last_stream_id: _builtins.str
+    """The last stream verified (resume with from_stream_id after it)."""
+    done: _builtins.bool
+    """True on the final report."""
+    events_unverified: _builtins.int
+    """Events without a stored hash so far (see VerifyStreamResponse.events_unverified)."""
+    @_builtins.property
+    def breaks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChainBreak]:
+        """Breaks found since the previous report."""
+
+    def __init__(
+        self,
+        *,
+        streams_checked: _builtins.int = ...,
+        streams_total: _builtins.int = ...,
+        events_checked: _builtins.int = ...,
+        breaks: _abc.Iterable[Global___ChainBreak] | None = ...,
+        last_stream_id: _builtins.str = ...,
+        done: _builtins.bool = ...,
+        events_unverified: _builtins.int = ...,
+    ) -> None: ...
+    _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
+    def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breaks", b"breaks", "done", b"done", "events_checked", b"events_checked", "events_unverified", b"events_unverified", "last_stream_id", b"last_stream_id", "streams_checked", b"streams_checked", "streams_total", b"streams_total"]  # noqa: Y015
+    def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
+    def WhichOneof(self, oneof_group: _Never) -> None: ...
+
+Global___VerifyLogResponse: _TypeAlias = VerifyLogResponse  # noqa: Y015

@@ -85,6 +85,16 @@ class EventStoreServiceStub:
                 request_serializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.GetDailyCountsRequest.SerializeToString,
                 response_deserializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.GetDailyCountsResponse.FromString,
                 _registered_method=True)
+        self.VerifyStream = channel.unary_unary(
+                '/fundledger.eventstore.v1.EventStoreService/VerifyStream',
+                request_serializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyStreamRequest.SerializeToString,
+                response_deserializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyStreamResponse.FromString,
+                _registered_method=True)
+        self.VerifyLog = channel.unary_stream(
+                '/fundledger.eventstore.v1.EventStoreService/VerifyLog',
+                request_serializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyLogRequest.SerializeToString,
+                response_deserializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyLogResponse.FromString,
+                _registered_method=True)
 
 
 class EventStoreServiceServicer:
@@ -173,6 +183,24 @@ class EventStoreServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def VerifyStream(self, request, context):
+        """Recomputes one stream's hash chain from its stored events and compares it with the
+        stored hashes: OK, or the first version that does not match (an edited, removed or
+        reordered event) or a stream head that names a version with no event (a deleted tail).
+        The caller needs events.read:<the stream's category>.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def VerifyLog(self, request, context):
+        """Verifies every stream's chain (in stream order from `from_stream_id`), streaming progress
+        and every break found. The caller needs events.read:* (every category).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_EventStoreServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -220,6 +248,16 @@ def add_EventStoreServiceServicer_to_server(servicer, server):
                     servicer.GetDailyCounts,
                     request_deserializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.GetDailyCountsRequest.FromString,
                     response_serializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.GetDailyCountsResponse.SerializeToString,
+            ),
+            'VerifyStream': grpc.unary_unary_rpc_method_handler(
+                    servicer.VerifyStream,
+                    request_deserializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyStreamRequest.FromString,
+                    response_serializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyStreamResponse.SerializeToString,
+            ),
+            'VerifyLog': grpc.unary_stream_rpc_method_handler(
+                    servicer.VerifyLog,
+                    request_deserializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyLogRequest.FromString,
+                    response_serializer=fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyLogResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -471,6 +509,60 @@ class EventStoreService:
             '/fundledger.eventstore.v1.EventStoreService/GetDailyCounts',
             fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.GetDailyCountsRequest.SerializeToString,
             fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.GetDailyCountsResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyStream(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/fundledger.eventstore.v1.EventStoreService/VerifyStream',
+            fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyStreamRequest.SerializeToString,
+            fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyStreamResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def VerifyLog(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_stream(
+            request,
+            target,
+            '/fundledger.eventstore.v1.EventStoreService/VerifyLog',
+            fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyLogRequest.SerializeToString,
+            fundledger_dot_eventstore_dot_v1_dot_eventstore__pb2.VerifyLogResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -80,6 +80,16 @@ class EventStoreServiceStub:
     """Returns per-day counts by user and event type. Another user's (or every
     user's) counts need analytics.read as well.
     """
+    VerifyStream: _grpc.UnaryUnaryMultiCallable[_eventstore_pb2.VerifyStreamRequest, _eventstore_pb2.VerifyStreamResponse]
+    """Recomputes one stream's hash chain from its stored events and compares it with the
+    stored hashes: OK, or the first version that does not match (an edited, removed or
+    reordered event) or a stream head that names a version with no event (a deleted tail).
+    The caller needs events.read:<the stream's category>.
+    """
+    VerifyLog: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.VerifyLogRequest, _eventstore_pb2.VerifyLogResponse]
+    """Verifies every stream's chain (in stream order from `from_stream_id`), streaming progress
+    and every break found. The caller needs events.read:* (every category).
+    """
 
 @_typing.type_check_only
 class EventStoreServiceAsyncStub(EventStoreServiceStub):
@@ -132,6 +142,16 @@ class EventStoreServiceAsyncStub(EventStoreServiceStub):
     GetDailyCounts: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.GetDailyCountsRequest, _eventstore_pb2.GetDailyCountsResponse]  # type: ignore[assignment]
     """Returns per-day counts by user and event type. Another user's (or every
     user's) counts need analytics.read as well.
+    """
+    VerifyStream: _aio.UnaryUnaryMultiCallable[_eventstore_pb2.VerifyStreamRequest, _eventstore_pb2.VerifyStreamResponse]  # type: ignore[assignment]
+    """Recomputes one stream's hash chain from its stored events and compares it with the
+    stored hashes: OK, or the first version that does not match (an edited, removed or
+    reordered event) or a stream head that names a version with no event (a deleted tail).
+    The caller needs events.read:<the stream's category>.
+    """
+    VerifyLog: _aio.UnaryStreamMultiCallable[_eventstore_pb2.VerifyLogRequest, _eventstore_pb2.VerifyLogResponse]  # type: ignore[assignment]
+    """Verifies every stream's chain (in stream order from `from_stream_id`), streaming progress
+    and every break found. The caller needs events.read:* (every category).
     """
 
 class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -236,6 +256,28 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
     ) -> _typing.Union[_eventstore_pb2.GetDailyCountsResponse, _abc.Awaitable[_eventstore_pb2.GetDailyCountsResponse]]:
         """Returns per-day counts by user and event type. Another user's (or every
         user's) counts need analytics.read as well.
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyStream(
+        self,
+        request: _eventstore_pb2.VerifyStreamRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_eventstore_pb2.VerifyStreamResponse, _abc.Awaitable[_eventstore_pb2.VerifyStreamResponse]]:
+        """Recomputes one stream's hash chain from its stored events and compares it with the
+        stored hashes: OK, or the first version that does not match (an edited, removed or
+        reordered event) or a stream head that names a version with no event (a deleted tail).
+        The caller needs events.read:<the stream's category>.
+        """
+
+    @_abc_1.abstractmethod
+    def VerifyLog(
+        self,
+        request: _eventstore_pb2.VerifyLogRequest,
+        context: _ServicerContext,
+    ) -> _typing.Union[_abc.Iterator[_eventstore_pb2.VerifyLogResponse], _abc.AsyncIterator[_eventstore_pb2.VerifyLogResponse]]:
+        """Verifies every stream's chain (in stream order from `from_stream_id`), streaming progress
+        and every break found. The caller needs events.read:* (every category).
         """
 
 def add_EventStoreServiceServicer_to_server(servicer: EventStoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...

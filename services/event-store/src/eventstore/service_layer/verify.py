@@ -1,0 +1,166 @@
+"""Verifying the hash chain (docs/event-store.md, "Hash chain"): VerifyStream and VerifyLog.
+
+A stream's chain is recomputed from its genesis hash through every event as a reader gets it
+(the kernel's reference, fundledger_kernel.chain) and compared with each stored hash. The first
+problem stops the stream's verification and is reported at its version:
+
+- ``hash mismatch``: the stored hash is not the recomputed one — the event (any column a reader
+  sees, or the hash itself) was edited, or an earlier event was edited in a way its own stored
+  hash was recomputed for (then the mismatch shows at the first event after it);
+- ``version missing``: the next event read is not the next version (an event deleted in the
+  middle; after a swap of two versions the content check catches it at the lower one);
+- ``version repeated``: two events claim one version;
+- ``event missing at the head``: the stream head names a version the log has no event for (its
+  last events deleted), reported at that version (the head's, or the one its last hash is of
+  when the head's version was moved back too);
+- ``event after the head``: events beyond the head's version;
+- ``head hash mismatch``: the head's last hash is not the recomputed hash of its version.
+
+Events without a stored hash (written before the chain and not back-filled yet,
+adapters/chain_backfill.py) are recomputed through but not checked: counted as unverified, not
+a break, so a log being back-filled verifies; each later stored hash still covers them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from fundledger.eventstore.v1.events_pb2 import RecordedEvent
+from fundledger_kernel.chain import genesis, link
+
+from eventstore.domain.chain_events import chain_event
+
+HASH_MISMATCH = "hash mismatch"
+VERSION_MISSING = "version missing"
+VERSION_REPEATED = "version repeated"
+HEAD_EVENT_MISSING = "event missing at the head"
+AFTER_HEAD = "event after the head"
+HEAD_HASH_MISMATCH = "head hash mismatch"
+
+# Streams per query of VerifyLog, and the least time between two progress reports.
+PAGE = 500
+PROGRESS_SECONDS = 1.0
+
+
+@dataclass(frozen=True)
+class ChainHead:
+    stream_id: str
+    version: int
+    last_hash: bytes | None
+    chain_version: int | None
+
+
+@dataclass(frozen=True)
+class ChainBreak:
+    stream_id: str
+    version: int
+    problem: str
+
+
+@dataclass(frozen=True)
+class StreamVerdict:
+    head: ChainHead
+    events_checked: int
+    events_unverified: int
+    head_hash: bytes  # as stored on the event at the head version (empty: none)
+    problem: ChainBreak | None
+
+    @property
+    def ok(self) -> bool:
+        return self.problem is None
+
+
+@dataclass
+class LogProgress:
+    streams_total: int
+    streams_checked: int = 0
+    events_checked: int = 0
+    events_unverified: int = 0
+    breaks: list[ChainBreak] = field(default_factory=list)
+    last_stream_id: str = ""
+    done: bool = False
+
+
+class ChainSource(Protocol):
+    """Implemented by adapters/chain_reader.py; every read narrowed to the caller's tenant."""
+
+    async def head(self, stream_id: str) -> ChainHead | None: ...
+
+    async def heads(self, start: str, limit: int, *, inclusive: bool) -> list[ChainHead]: ...
+
+    async def count(self, from_stream_id: str) -> int: ...
+
+    def events(self, stream_id: str) -> AsyncIterator[list[RecordedEvent]]: ...
+
+
+async def verify_stream(source: ChainSource, head: ChainHead) -> StreamVerdict:
+    """Recomputes ``head``'s stream and compares (the module docstring lists what it finds)."""
+    stream_id = head.stream_id
+    current = genesis(stream_id)
+    expected = 1
+    checked = unverified = 0
+    stored_last = b""
+    problem: ChainBreak | None = None
+    async for events in source.events(stream_id):
+        for event in events:
+            if event.version != expected:
+                if event.version > head.version:
+                    at, what = head.version + 1, AFTER_HEAD
+                elif event.version > expected:
+                    at, what = expected, VERSION_MISSING
+                else:
+                    at, what = event.version, VERSION_REPEATED
+                problem = ChainBreak(stream_id, at, what)
+                break
+            current = link(current, chain_event(event))
+            if not event.hash:
+                unverified += 1
+            elif event.hash != current:
+                problem = ChainBreak(stream_id, event.version, HASH_MISMATCH)
+                break
+            checked += 1
+            stored_last = event.hash
+            expected += 1
+        if problem is not None:
+            break
+    if problem is None:
+        if expected - 1 < head.version:
+            problem = ChainBreak(stream_id, head.version, HEAD_EVENT_MISSING)
+        elif head.chain_version is not None and head.chain_version > head.version:
+            # The head was moved back over its last events: its hash still names them.
+            problem = ChainBreak(stream_id, head.chain_version, HEAD_EVENT_MISSING)
+        elif (
+            head.last_hash is not None
+            and head.chain_version == head.version
+            and head.last_hash != current
+        ):
+            problem = ChainBreak(stream_id, head.version, HEAD_HASH_MISMATCH)
+    return StreamVerdict(head, checked, unverified, stored_last, problem)
+
+
+async def verify_log(source: ChainSource, from_stream_id: str) -> AsyncIterator[LogProgress]:
+    """Every stream from ``from_stream_id`` (inclusive) in id order: a progress report at most
+    every PROGRESS_SECONDS (with the breaks found since the one before), and a last one with
+    ``done``."""
+    progress = LogProgress(streams_total=await source.count(from_stream_id))
+    last_report = time.monotonic()
+    heads = await source.heads(from_stream_id, PAGE, inclusive=True)
+    while heads:
+        for head in heads:
+            verdict = await verify_stream(source, head)
+            progress.streams_checked += 1
+            progress.events_checked += verdict.events_checked
+            progress.events_unverified += verdict.events_unverified
+            progress.last_stream_id = head.stream_id
+            if verdict.problem is not None:
+                progress.breaks.append(verdict.problem)
+            if time.monotonic() - last_report >= PROGRESS_SECONDS:
+                yield progress
+                progress.breaks = []
+                last_report = time.monotonic()
+        heads = await source.heads(heads[-1].stream_id, PAGE, inclusive=False)
+    progress.done = True
+    yield progress
