@@ -1,0 +1,213 @@
+"""The whole stack under SIGKILL (issue 13, "Faults, proven").
+
+PostgreSQL, NATS JetStream, the event store, the projector and the snapshotter run as real
+processes started by this test (tests/faults/processes.py; not the dev supervisor, which stops
+everything when one process dies). A few clients append to several funds with idempotency
+keys, sending the same request again after any transient failure, while one after another the
+event store, the projector, the snapshotter, NATS, PostgreSQL and the event store again are
+killed with SIGKILL and restarted; after each kill the test waits (bounded) for every service
+to be SERVING and for the clients to get further appends acknowledged.
+
+Afterwards, read back from the stack itself:
+- the log holds every acknowledged append exactly once, at the versions its acknowledgement
+  named, each fund's versions 1..n without a gap, and nothing that was not acknowledged;
+- the projection (GetFundState, read-your-writes at the head) and time travel
+  (GetFundStateAt at the head version) equal the kernel's fold of the log;
+- the bus (the JetStream event stream) holds every logged event exactly once;
+- every fund's hash chain verifies (placeholder below until VerifyStream is on main).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import grpc
+import pytest
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
+from fundledger_platform.recorded import logged_event
+
+from tests.faults.appenders import Ledger, client, create_funds
+from tests.faults.checks import (
+    assert_bus_holds_every_event_once,
+    assert_log_holds_exactly_the_acknowledged,
+    assert_read_models_agree_with_the_fold,
+    assert_read_models_follow,
+    bus_event_ids,
+    read_log,
+)
+from tests.faults.processes import WholeStack, build, crash_postgres
+from tests.support.secure import CHANNEL_OPTIONS, SecureEnv
+from tests.support.waiting import wait_until
+
+FUNDS = 6
+CLIENTS = 3
+# In this order, one at a time, each followed by a bounded wait for health and progress.
+FAULTS = ("event-store", "projector", "snapshotter", "nats", "postgres", "event-store")
+# Appends acknowledged after each recovery before the next fault (the stack works again).
+PROGRESS = 10
+PROGRESS_SECONDS = 60.0
+STOP_SECONDS = 60.0
+# KNOWN DEFECT (reported to the lead, issue 13 section 3): right after PostgreSQL restarts, the
+# projector's GetFundState fails once with INTERNAL ("cannot call Connection.fetch():
+# connection has been released back to the pool"): FundHeads keeps a pooled connection checked
+# out, asyncpg 0.32 detaches the proxy of a connection that died, and the InterfaceError
+# escapes the error mapping. The next call succeeds. Tolerated (and printed) only there, only
+# from the projector, until the projector answers UNAVAILABLE; then delete this.
+KNOWN_DEFECT_CODES = frozenset({grpc.StatusCode.INTERNAL})
+# A client reconnects within a second of a server coming back (gRPC's default backoff grows
+# to two minutes over a long outage).
+CLIENT_OPTIONS = [
+    *CHANNEL_OPTIONS,
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
+
+
+@pytest.fixture
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory, secure_env: SecureEnv
+) -> AsyncIterator[WholeStack]:
+    # Short: PostgreSQL's unix socket lives in its data dir (107 bytes at most).
+    root = tmp_path_factory.mktemp("faults")
+    whole = build(root, secure_env.security)
+    try:
+        await asyncio.to_thread(whole.postgres.start)
+        # From the main thread: NATS then dies with the test run (pdeathsig).
+        whole.nats.start()
+        for service in whole.services.values():
+            await asyncio.to_thread(service.migrate)
+        for service in whole.services.values():
+            service.start()
+        await whole.wait_all_serving()
+        yield whole
+    finally:
+        for service in reversed(whole.services.values()):
+            service.stop()
+        whole.nats.stop()
+        await asyncio.to_thread(whole.postgres.stop)
+
+
+async def _inject(stack: WholeStack, target: str) -> str:
+    """SIGKILL ``target`` and start it again; what happened, for the report."""
+    if target == "postgres":
+        pid = await asyncio.to_thread(crash_postgres, stack.postgres)
+        await stack.restart_postgres()
+    elif target == "nats":
+        pid = stack.nats.pid or 0
+        stack.nats.kill()
+        await stack.restart_nats()
+    else:
+        service = stack.services[target]
+        pid = service.pid or 0
+        service.kill()
+        service.start()
+    return f"{target} (pid {pid})"
+
+
+async def _progress(ledger: Ledger, tasks: list[asyncio.Task[int]], what: str) -> None:
+    """Until PROGRESS more appends are acknowledged; fails at once if a client failed."""
+    target = ledger.acked_count() + PROGRESS
+
+    async def moved() -> bool:
+        for task in tasks:
+            if task.done():
+                task.result()  # raises the client's failure
+                raise AssertionError("a client stopped on its own")
+        return ledger.acked_count() >= target
+
+    await wait_until(moved, f"{PROGRESS} appends acknowledged {what}", PROGRESS_SECONDS)
+
+
+async def test_every_acknowledged_append_survives_sigkill_of_every_process(
+    stack: WholeStack, secure_env: SecureEnv
+) -> None:
+    began = time.monotonic()
+    credentials = secure_env.credentials(secure_env.token())
+    channels = {
+        name: grpc.aio.secure_channel(stack.address(name), credentials, options=CLIENT_OPTIONS)
+        for name in stack.services
+    }
+    store = eventstore_pb2_grpc.EventStoreServiceStub(channels["event-store"])
+    ledger = Ledger()
+    funds = [f"fund-{uuid.uuid4()}" for _ in range(FUNDS)]
+    report: list[str] = []
+    known_defect: list[str] = []
+    try:
+        await create_funds(store, funds, ledger)
+        running = True
+        tasks = [
+            asyncio.create_task(client(i, store, funds, ledger, lambda: running))
+            for i in range(CLIENTS)
+        ]
+        try:
+            await _progress(ledger, tasks, "before any fault")
+            for target in FAULTS:
+                killed_at = time.monotonic()
+                what = await _inject(stack, target)
+                await stack.wait_all_serving()
+                serving = time.monotonic() - killed_at
+                await _progress(ledger, tasks, f"after killing {what}")
+                latest = ledger.acked[-1]
+                await assert_read_models_follow(
+                    channels,
+                    latest.fund_id,
+                    latest.last_version,
+                    PROGRESS_SECONDS,
+                    KNOWN_DEFECT_CODES if target == "postgres" else frozenset(),
+                    known_defect,
+                )
+                report.append(
+                    f"{what}: serving again after {serving:.1f}s, "
+                    f"appending and read models following after "
+                    f"{time.monotonic() - killed_at:.1f}s"
+                )
+        finally:
+            running = False
+            async with asyncio.timeout(STOP_SECONDS):
+                appends = await asyncio.gather(*tasks, return_exceptions=True)
+        for outcome in appends:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert not ledger.abandoned, ledger.abandoned
+
+        # The log: exactly what was acknowledged, once, versions contiguous.
+        logs = {fund_id: await read_log(channels["event-store"], fund_id) for fund_id in funds}
+        for fund_id, log in logs.items():
+            assert_log_holds_exactly_the_acknowledged(fund_id, log, ledger)
+
+        # The read models: the projection and time travel are the fold of the log.
+        for fund_id, log in logs.items():
+            await assert_read_models_agree_with_the_fold(
+                channels, fund_id, [logged_event(event) for event in log]
+            )
+
+        # The bus: every logged event exactly once on the event stream.
+        total = sum(len(log) for log in logs.values())
+        seen = await bus_event_ids(stack.nats.url, total)
+        assert_bus_holds_every_event_once(seen, logs)
+
+        # ---- PLACEHOLDER (issue 13 section 1, hash chain): every chain verifies ----------
+        # To be asserted here once VerifyStream is on main: for each fund in `logs`,
+        # EventStoreService.VerifyStream(stream_id=fund) answers ok, with events_checked and
+        # version equal to len(logs[fund]) and no events_unverified (every event of this test
+        # was appended with the chain on, across every kill of the event store and PostgreSQL).
+        # ---------------------------------------------------------------------------------
+
+        restarts = {name: service.starts - 1 for name, service in stack.services.items()}
+        assert restarts == {"event-store": 2, "projector": 1, "snapshotter": 1}, restarts
+        print(
+            f"\nwhole-stack faults: {len(ledger.acked)} appends acknowledged "
+            f"({sum(1 for a in ledger.acked if a.replayed)} as replays), {total} events in "
+            f"{FUNDS} funds, retries {ledger.retries}, {time.monotonic() - began:.1f}s"
+        )
+        for line in report:
+            print(f"  {line}")
+        for line in known_defect:
+            print(f"  known defect seen: {line}")
+    finally:
+        for channel in channels.values():
+            await channel.close(None)
