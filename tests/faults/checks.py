@@ -153,20 +153,15 @@ async def _retrying(
     what: str,
     call: Callable[[], Awaitable[T]],
     within: float,
-    tolerated: frozenset[grpc.StatusCode],
-    seen: list[str],
 ) -> T:
-    """``call()`` again after a transient failure (or a ``tolerated`` one, noted in ``seen``),
-    bounded by ``within`` seconds."""
+    """``call()`` again after a transient failure, bounded by ``within`` seconds."""
     deadline = time.monotonic() + within
     while True:
         try:
             return await call()
         except grpc.aio.AioRpcError as err:
             code = err.code()
-            if code in tolerated:
-                seen.append(f"{what}: {code.name} {err.details()}")
-            if code not in RETRYABLE | tolerated or time.monotonic() >= deadline:
+            if code not in RETRYABLE or time.monotonic() >= deadline:
                 raise AssertionError(f"{what}: {code.name} {err.details()}") from None
         await asyncio.sleep(RETRY_PAUSE)
 
@@ -176,14 +171,10 @@ async def assert_read_models_follow(
     fund_id: str,
     version: int,
     within: float,
-    projector_tolerated: frozenset[grpc.StatusCode] = frozenset(),
-    seen: list[str] | None = None,
 ) -> None:
     """Both read models answer for ``fund_id`` at ``version`` (just acknowledged): not only
     SERVING after a restart, but following the log again. Transient failures are retried,
-    bounded by ``within`` seconds; so are ``projector_tolerated`` codes of the projector
-    (a known defect, see the test), each noted in ``seen``."""
-    noted: list[str] = [] if seen is None else seen
+    bounded by ``within`` seconds; anything else fails the test."""
     projector = projector_pb2_grpc.ProjectorServiceStub(channels["projector"])
     snapshotter = snapshotter_pb2_grpc.SnapshotterServiceStub(channels["snapshotter"])
     projected = await _retrying(
@@ -193,8 +184,6 @@ async def assert_read_models_follow(
             timeout=CALL_SECONDS,
         ),
         within,
-        projector_tolerated,
-        noted,
     )
     assert projected.state.version >= version, (fund_id, projected.state.version, version)
     travelled = await _retrying(
@@ -204,7 +193,5 @@ async def assert_read_models_follow(
             timeout=CALL_SECONDS,
         ),
         within,
-        frozenset(),
-        noted,
     )
     assert travelled.version == version, (fund_id, travelled.version, version)

@@ -50,13 +50,6 @@ FAULTS = ("event-store", "projector", "snapshotter", "nats", "postgres", "event-
 PROGRESS = 10
 PROGRESS_SECONDS = 60.0
 STOP_SECONDS = 60.0
-# KNOWN DEFECT (reported to the lead, issue 13 section 3): right after PostgreSQL restarts, the
-# projector's GetFundState fails once with INTERNAL ("cannot call Connection.fetch():
-# connection has been released back to the pool"): FundHeads keeps a pooled connection checked
-# out, asyncpg 0.32 detaches the proxy of a connection that died, and the InterfaceError
-# escapes the error mapping. The next call succeeds. Tolerated (and printed) only there, only
-# from the projector, until the projector answers UNAVAILABLE; then delete this.
-KNOWN_DEFECT_CODES = frozenset({grpc.StatusCode.INTERNAL})
 # A client reconnects within a second of a server coming back (gRPC's default backoff grows
 # to two minutes over a long outage).
 CLIENT_OPTIONS = [
@@ -135,7 +128,6 @@ async def test_every_acknowledged_append_survives_sigkill_of_every_process(
     ledger = Ledger()
     funds = [f"fund-{uuid.uuid4()}" for _ in range(FUNDS)]
     report: list[str] = []
-    known_defect: list[str] = []
     try:
         await create_funds(store, funds, ledger)
         running = True
@@ -153,12 +145,7 @@ async def test_every_acknowledged_append_survives_sigkill_of_every_process(
                 await _progress(ledger, tasks, f"after killing {what}")
                 latest = ledger.acked[-1]
                 await assert_read_models_follow(
-                    channels,
-                    latest.fund_id,
-                    latest.last_version,
-                    PROGRESS_SECONDS,
-                    KNOWN_DEFECT_CODES if target == "postgres" else frozenset(),
-                    known_defect,
+                    channels, latest.fund_id, latest.last_version, PROGRESS_SECONDS
                 )
                 report.append(
                     f"{what}: serving again after {serving:.1f}s, "
@@ -206,8 +193,6 @@ async def test_every_acknowledged_append_survives_sigkill_of_every_process(
         )
         for line in report:
             print(f"  {line}")
-        for line in known_defect:
-            print(f"  known defect seen: {line}")
     finally:
         for channel in channels.values():
             await channel.close(None)

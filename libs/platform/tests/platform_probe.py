@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import grpc
 from fundledger_platform.auth.principal import current_principal
 from fundledger_platform.errors import Aborted, InvalidArgument, NotFound, Reason
@@ -58,6 +59,8 @@ class Probe:
             )
         if request == b"boom":
             raise RuntimeError(SECRET)
+        if request == b"db-gone":
+            raise asyncpg.ConnectionDoesNotExistError("connection was closed in the middle")
         if request.startswith(b"slow:"):
             self.slow_started.set()
             await asyncio.sleep(float(request[5:]))

@@ -45,6 +45,27 @@ async def create_pool(
     return pool
 
 
+_GONE = (
+    asyncpg.PostgresConnectionError,
+    asyncpg.CannotConnectNowError,  # starting up or shutting down
+    asyncpg.AdminShutdownError,  # terminated by a shutdown or a failover
+    asyncpg.CrashShutdownError,
+)
+
+
+def connection_lost(err: BaseException) -> bool:
+    """Whether `err` means the database connection is gone (the server restarted, failed over,
+    or is unreachable), not that the statement was wrong: the same call may succeed later."""
+    if isinstance(err, _GONE):
+        return True
+    if isinstance(err, asyncpg.InterfaceError):
+        # A connection the pool took back when it died, or one closed under the caller.
+        text = str(err)
+        return "connection is closed" in text or "released back to the pool" in text
+    # Refused or reset while connecting or talking (asyncpg raises the socket's own error).
+    return isinstance(err, ConnectionError)
+
+
 async def ping(pool: asyncpg.Pool, timeout_seconds: float = PING_TIMEOUT_SECONDS) -> bool:
     """True when the database answers ``SELECT 1`` in time (a readiness check)."""
     try:

@@ -34,7 +34,8 @@ from fundledger_platform._wrapping import (
     wrap_handler,
     writer_style,
 )
-from fundledger_platform.errors import DomainError, FailedPrecondition, to_status
+from fundledger_platform.db import connection_lost
+from fundledger_platform.errors import DomainError, FailedPrecondition, Unavailable, to_status
 from fundledger_platform.fields import malformed
 from fundledger_platform.reasons import Reason
 from fundledger_platform.telemetry import record_rpc_status
@@ -120,6 +121,8 @@ class _MapErrors:
             return  # success, or the handler (grpc_health's Check) sent a status itself
         if isinstance(exc, StateRangeError):
             exc = _out_of_range(exc)
+        elif isinstance(exc, Exception) and connection_lost(exc):
+            exc = _database_unavailable(exc)
         if isinstance(exc, DomainError):
             record_rpc_status(exc.code, exc.message, {"fundledger.error.reason": exc.reason})
             await self._context.abort_with_status(to_status(exc))
@@ -136,6 +139,15 @@ class _MapErrors:
             extra={"grpc_method": self._method},
         )
         await self._context.abort(grpc.StatusCode.INTERNAL, INTERNAL_MESSAGE)
+
+
+def _database_unavailable(err: Exception) -> DomainError:
+    # A PostgreSQL restart or failover under a call is the caller's to retry, not a bug: every
+    # service maps it the same way here (the connection itself is replaced by the pool).
+    logger.warning("database connection lost: %s", type(err).__name__)
+    return Unavailable(
+        "the service's database is unavailable; retry", reason=Reason.DATABASE_UNAVAILABLE
+    )
 
 
 def _out_of_range(err: StateRangeError) -> DomainError:

@@ -56,6 +56,7 @@ class Reason(StrEnum):
     STORED_STATE_UNREADABLE = "STORED_STATE_UNREADABLE"
     FUND_STATE_OUT_OF_RANGE = "FUND_STATE_OUT_OF_RANGE"
     EVENT_STORE_UNAVAILABLE = "EVENT_STORE_UNAVAILABLE"
+    DATABASE_UNAVAILABLE = "DATABASE_UNAVAILABLE"
     # -- projections ----------------------------------------------------------------------------
     REBUILD_IN_PROGRESS = "REBUILD_IN_PROGRESS"
     REBUILD_SWAP_LOCK_TIMEOUT = "REBUILD_SWAP_LOCK_TIMEOUT"
@@ -233,6 +234,12 @@ REGISTRY: dict[Reason, ReasonDoc] = {
         "a figure of the fund's state (a sum or a ratio) does not fit the wire's int64; the"
         " figure is named in the message",
         "an operator corrects the fund's events (compensating events); the state is not served",
+    ),
+    Reason.DATABASE_UNAVAILABLE: ReasonDoc(
+        _C.UNAVAILABLE,
+        "the service's own PostgreSQL could not be reached, or the connection broke mid-call"
+        " (a restart or a failover)",
+        _RETRY,
     ),
     Reason.EVENT_STORE_UNAVAILABLE: ReasonDoc(
         _C.UNAVAILABLE,

@@ -22,6 +22,7 @@ import logging
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
+from fundledger_platform.db import connection_lost
 
 from projector.adapters.tables import LIVE
 from projector.domain.model import FundHead, FundRead, RowKey
@@ -98,20 +99,15 @@ class FundHeads:
             await asyncio.sleep(0)
             batch, self._pending = self._pending, {}
             try:
-                conn = self._conn
-                if conn is None:
-                    conn = self._conn = await self._pool.acquire()
-                if len(batch) == 1:
-                    [(fund_id, pending)] = batch.items()
-                    known = pending.known or _UNKNOWN
-                    records = await conn.fetch(_SELECT_ONE, fund_id, known[0], known[1])
-                elif all(pending.known is not None for pending in batch.values()):
-                    records = await conn.fetch(_SELECT_HEADS, list(batch))
-                else:
-                    knowns = [pending.known or _UNKNOWN for pending in batch.values()]
-                    records = await conn.fetch(
-                        _SELECT, list(batch), [k[0] for k in knowns], [k[1] for k in knowns]
-                    )
+                try:
+                    records = await self._fetch(batch)
+                except Exception as err:
+                    if not connection_lost(err):
+                        raise
+                    # The kept connection died under us (PostgreSQL restarted or failed
+                    # over): a read is safe to repeat, once, on a fresh one from the pool.
+                    await self._drop_connection()
+                    records = await self._fetch(batch)
             except BaseException as err:
                 # A broken or cancelled read: the connection goes back to the pool
                 # (which cleans up or replaces it) and the callers get the error.
@@ -141,6 +137,21 @@ class FundHeads:
                 for waiter in pending.waiters:
                     if not waiter.done():  # the caller may have left (cancelled)
                         waiter.set_result(read)
+
+    async def _fetch(self, batch: dict[str, _Pending]) -> list[asyncpg.Record]:
+        conn = self._conn
+        if conn is None:
+            conn = self._conn = await self._pool.acquire()
+        if len(batch) == 1:
+            [(fund_id, pending)] = batch.items()
+            known = pending.known or _UNKNOWN
+            return await conn.fetch(_SELECT_ONE, fund_id, known[0], known[1])
+        if all(pending.known is not None for pending in batch.values()):
+            return await conn.fetch(_SELECT_HEADS, list(batch))
+        knowns = [pending.known or _UNKNOWN for pending in batch.values()]
+        return await conn.fetch(
+            _SELECT, list(batch), [k[0] for k in knowns], [k[1] for k in knowns]
+        )
 
     async def _drop_connection(self) -> None:
         conn, self._conn = self._conn, None
