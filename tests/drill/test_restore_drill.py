@@ -46,6 +46,7 @@ from tests.drill.backup import (
     stored_event_ids,
 )
 from tests.drill.drill_stack import SNAPSHOT_EVERY, Services, Writers, fold, stored_state
+from tests.support.chain_verify import assert_every_chain_verifies
 from tests.support.secure import SecureEnv
 from tests.support.waiting import wait_until
 
@@ -183,13 +184,20 @@ async def test_restore_drill(
             assert state == original_snapshots[(fund_id, version)]
             assert state == fold(fund_id, restored_logs[fund_id][:version])
 
-        # ---- HASH CHAIN (issue 13 section 1, helper "chain"): NOT ASSERTED YET ------------
-        # Every hash chain verifies: once VerifyStream/VerifyLog are on main, assert here that
-        # VerifyLog on the restored event store (restored.store) reports no break, that
-        # VerifyStream(fund) is OK for every fund in `funds`, and that each restored stream's
-        # head hash equals the original event's hash at version k (the `hash` field of
-        # original_logs[fund][k - 1] == restored_logs[fund][-1]).
-        # -----------------------------------------------------------------------------------
+        # Every hash chain verifies on the restored store, and each fund's head is the
+        # original's event at the backup point, hash and all.
+        assert restored.store is not None
+        channel = secure_env.channel(f"127.0.0.1:{restored.store.server.port}")
+        try:
+            verdicts = await assert_every_chain_verifies(
+                channel, [f for f in funds if versions[f] > 0]
+            )
+        finally:
+            await channel.close(None)
+        for fund_id, verdict in verdicts.items():
+            head = original_logs[fund_id][versions[fund_id] - 1]
+            assert verdict.version == versions[fund_id]
+            assert verdict.head_hash == head.hash.hex()
 
         print(
             f"\nrestore drill ({point.storage_mode}): {len(all_original)} events written "

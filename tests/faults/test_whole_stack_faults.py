@@ -39,6 +39,7 @@ from tests.faults.checks import (
     read_log,
 )
 from tests.faults.processes import WholeStack, build, crash_postgres
+from tests.support.chain_verify import assert_every_chain_verifies
 from tests.support.secure import CHANNEL_OPTIONS, SecureEnv
 from tests.support.waiting import wait_until
 
@@ -177,12 +178,12 @@ async def test_every_acknowledged_append_survives_sigkill_of_every_process(
         seen = await bus_event_ids(stack.nats.url, total)
         assert_bus_holds_every_event_once(seen, logs)
 
-        # ---- PLACEHOLDER (issue 13 section 1, hash chain): every chain verifies ----------
-        # To be asserted here once VerifyStream is on main: for each fund in `logs`,
-        # EventStoreService.VerifyStream(stream_id=fund) answers ok, with events_checked and
-        # version equal to len(logs[fund]) and no events_unverified (every event of this test
-        # was appended with the chain on, across every kill of the event store and PostgreSQL).
-        # ---------------------------------------------------------------------------------
+        # Every chain verifies: every event of this test was appended with the chain on,
+        # across every kill of the event store and PostgreSQL.
+        verdicts = await assert_every_chain_verifies(channels["event-store"], funds)
+        for fund_id, verdict in verdicts.items():
+            assert verdict.version == len(logs[fund_id])
+            assert verdict.head_hash == logs[fund_id][-1].hash.hex()
 
         restarts = {name: service.starts - 1 for name, service in stack.services.items()}
         assert restarts == {"event-store": 2, "projector": 1, "snapshotter": 1}, restarts
