@@ -27,6 +27,12 @@ REFOLDS = Counter(
 )
 for _cause in ("backdated", "stored_state"):
     REFOLDS.labels(cause=_cause)  # both series exported from the start, at 0
+CHAIN_UNVERIFIED = Counter(
+    "fundledger_projector_chain_unverified_events_total",
+    "Fund events applied whose hash could not be checked against the chain: the event store had"
+    " not hashed them yet (written before the chain, not back-filled), or no previous hash was"
+    " known (a row written before the projector verified).",
+)
 LAG_EVENTS = Gauge(
     "fundledger_projector_lag_events",
     "Fund events in the log not yet applied (bounded scan; capped at the scan size).",

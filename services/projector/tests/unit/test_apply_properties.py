@@ -42,7 +42,13 @@ class Table:
         self.writes = 0
 
     async def write_at(
-        self, state: FundState, position: int, *, version: int, tenant: str | None
+        self,
+        state: FundState,
+        position: int,
+        *,
+        version: int,
+        tenant: str | None,
+        chain_hash: bytes | None,
     ) -> Written | None:
         if self.row is None or self.row.version != version:
             return None
@@ -74,7 +80,9 @@ class Locked:
         self.row = row
         self.pending: tuple[FundState, int] | None = None
 
-    async def write(self, state: FundState, position: int, tenant: str | None) -> Written:
+    async def write(
+        self, state: FundState, position: int, tenant: str | None, *, chain_hash: bytes | None
+    ) -> Written:
         self.pending = (state, position)
         return Written(datetime.now(UTC), tenant)
 

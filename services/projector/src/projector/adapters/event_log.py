@@ -11,9 +11,9 @@ from __future__ import annotations
 import grpc
 from fundledger_kernel.fund.fold_input import LoggedEvent
 from fundledger_kernel.streams import FUND_CATEGORY
+from fundledger_platform.chain_check import chained_event
 from fundledger_platform.eventstore_client import EventStoreClient
 from fundledger_platform.eventstore_errors import eventstore_unavailable
-from fundledger_platform.recorded import logged_event
 
 
 class GrpcEventLog:
@@ -29,12 +29,12 @@ class GrpcEventLog:
             )
         except grpc.aio.AioRpcError as err:
             raise eventstore_unavailable(err) from None
-        return [logged_event(e) for e in events]
+        return [chained_event(e) for e in events]
 
     async def read_funds(self, *, from_position: int, max_count: int) -> list[LoggedEvent]:
         try:
             return [
-                logged_event(e)
+                chained_event(e)
                 async for e in self._client.read_all(
                     from_position=from_position, categories=[FUND_CATEGORY], max_count=max_count
                 )

@@ -24,7 +24,8 @@ from projector.domain.model import StoredRow, Written
 
 _UPDATE = (
     "UPDATE {table} SET name = $2, state = $3::jsonb, version = $4, position = $5, "
-    "fold_version = $6, tenant = coalesce(tenant, $7), updated_at = clock_timestamp() "
+    "fold_version = $6, tenant = coalesce(tenant, $7), chain_hash = $8, "
+    "updated_at = clock_timestamp() "
     "WHERE fund_id = $1"
 )
 _RETURNING = " RETURNING updated_at, tenant"
@@ -36,11 +37,17 @@ class PgFundTable:
         self._table = table
 
     async def write_at(
-        self, state: FundState, position: int, *, version: int, tenant: str | None
+        self,
+        state: FundState,
+        position: int,
+        *,
+        version: int,
+        tenant: str | None,
+        chain_hash: bytes | None,
     ) -> Written | None:
         query = _UPDATE.format(table=self._table)
-        query += " AND version = $8 AND fold_version = $6" + _RETURNING
-        return await _write(self._conn, query, state, position, tenant, version)
+        query += " AND version = $9 AND fold_version = $6" + _RETURNING
+        return await _write(self._conn, query, state, position, tenant, chain_hash, version)
 
     @contextlib.asynccontextmanager
     async def lock(
@@ -55,7 +62,7 @@ class PgFundTable:
         # reads the committed version: the check after it always sees the latest
         # write. The state is sent only when the caller's is not at the stored version.
         select = (
-            "SELECT version, position, fold_version, "
+            "SELECT version, position, fold_version, chain_hash, "
             "CASE WHEN version = $2 AND fold_version = $3 THEN NULL ELSE state END AS state "
             f"FROM {self._table} WHERE fund_id = $1 FOR UPDATE"
         )
@@ -80,7 +87,11 @@ class PgFundTable:
         if record is None:
             return None
         return StoredRow(
-            record["version"], record["position"], record["fold_version"], record["state"]
+            record["version"],
+            record["position"],
+            record["fold_version"],
+            record["state"],
+            record["chain_hash"],
         )
 
 
@@ -90,16 +101,24 @@ class _Locked:
     table: str
     row: StoredRow
 
-    async def write(self, state: FundState, position: int, tenant: str | None) -> Written:
+    async def write(
+        self, state: FundState, position: int, tenant: str | None, *, chain_hash: bytes | None
+    ) -> Written:
         query = _UPDATE.format(table=self.table) + _RETURNING
-        written = await _write(self.conn, query, state, position, tenant)
+        written = await _write(self.conn, query, state, position, tenant, chain_hash)
         if written is None:  # impossible: the row is locked by this transaction
             raise RuntimeError(f"{state.fund_id}: locked projection row vanished")
         return written
 
 
 async def _write(
-    conn: Conn, query: str, state: FundState, position: int, tenant: str | None, *args: int
+    conn: Conn,
+    query: str,
+    state: FundState,
+    position: int,
+    tenant: str | None,
+    chain_hash: bytes | None,
+    *args: int,
 ) -> Written | None:
     record = await conn.fetchrow(
         query,
@@ -110,6 +129,7 @@ async def _write(
         position,
         FOLD_VERSION,
         tenant,
+        chain_hash,
         *args,
     )
     return None if record is None else Written(record["updated_at"], record["tenant"])

@@ -61,6 +61,8 @@ class StoredRow:
     fold_version: int
     # None when the row is at the version of the state the applier said it holds.
     state_text: str | None
+    # The hash of the row's last event in its stream's chain (None: not known).
+    chain_hash: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)

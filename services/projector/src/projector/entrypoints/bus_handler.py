@@ -14,7 +14,7 @@ from collections.abc import Sequence
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.streams import FUND_CATEGORY, is_fund_id
-from fundledger_platform.recorded import logged_event
+from fundledger_platform.chain_check import chained_event
 
 from projector.service_layer.applier import Applier
 
@@ -33,4 +33,4 @@ class BusBatchHandler:
             # The subject filter should make this impossible; never wedge on it.
             log.warning("ignoring %s v%d: not a fund stream", first.stream_id, first.version)
             return
-        await self._applier.apply(first.stream_id, [logged_event(e) for e in events])
+        await self._applier.apply(first.stream_id, [chained_event(e) for e in events])

@@ -39,6 +39,16 @@ A log that cannot be folded — a payload that does not decode, a gap the event
 store cannot fill — raises the kernel's FundLogError and writes nothing; what
 that means is the caller's policy (the bus halts the fund, the catch-up sets it
 aside, a rebuild answers DATA_LOSS).
+
+Hash chain (issue 13): every run of events is checked, before it is folded,
+against the hash of the last event the row holds (its chain_hash column; the
+genesis hash when the run starts at version 1, as every fold from scratch does):
+each event's stored hash must be the link of the one before and the event as
+delivered (fundledger_platform.chain_check). A break raises ChainBreakError, a
+FundLogError, so it is refused like any unfoldable log; the row keeps its last
+verified version. The hash after the run is written with the state, in the same
+statement. Events the event store had not hashed yet are carried on and counted
+(fundledger_projector_chain_unverified_events_total).
 """
 
 from __future__ import annotations
@@ -56,10 +66,12 @@ from fundledger_kernel.fund.fold_input import (
     LoggedEvent,
     fold_logged,
 )
+from fundledger_platform.chain_check import previous_hash, verify_chain
 
 from projector.domain.model import FundHead
 from projector.domain.sequencing import ApplyPlan, plan_apply
 from projector.domain.stored_state import base_state
+from projector.metrics import CHAIN_UNVERIFIED
 from projector.service_layer.ports import EventLog, FundTable
 from projector.service_layer.state_cache import StateCache
 
@@ -89,6 +101,8 @@ class Outcome:
     state: FundState | None = None
     # The fund's tenant as the row records it after this apply (when it wrote).
     tenant: str | None = None
+    # The chain hash of the row's last event after this apply (None: not known).
+    chain_hash: bytes | None = None
 
     @property
     def refolded(self) -> bool:
@@ -120,21 +134,36 @@ async def apply_events(
     `cache` holds the states this process committed to `table` (the live one):
     read first, updated after the commit.
     """
-    known = None if cache is None or refold else cache.get(fund_id)
-    if known is not None and events:
-        outcome = await _apply_over_known(table, fund_id, events, known)
+    entry = None if cache is None or refold else cache.entry(fund_id)
+    known = None if entry is None else entry[0]
+    if entry is not None and events:
+        outcome = await _apply_over_known(table, fund_id, events, *entry)
         if outcome is not None:
             if cache is not None and outcome.state is not None:
-                cache.put(outcome.state)
+                cache.put(outcome.state, outcome.chain_hash)
             return outcome
     outcome = await _apply_locked(table, source, fund_id, events, refold, known)
     if cache is not None and outcome.state is not None:
-        cache.put(outcome.state)  # after the commit: a rolled-back state is never cached
+        # After the commit: a rolled-back state is never cached.
+        cache.put(outcome.state, outcome.chain_hash)
     return outcome
 
 
+def _verified(fund_id: str, held: bytes | None, run: Sequence[LoggedEvent]) -> bytes | None:
+    """The run checked against the hash chain from `held` (the hash of the version before
+    it); the hash after it. ChainBreakError (a FundLogError) at a break."""
+    checked = verify_chain(fund_id, previous_hash(fund_id, run[0].version, held), run)
+    if checked.unverified:
+        CHAIN_UNVERIFIED.inc(checked.unverified)
+    return checked.last_hash
+
+
 async def _apply_over_known(
-    table: FundTable, fund_id: str, events: Sequence[LoggedEvent], known: FundState
+    table: FundTable,
+    fund_id: str,
+    events: Sequence[LoggedEvent],
+    known: FundState,
+    known_hash: bytes | None,
 ) -> Outcome | None:
     """The events folded over the cached state, written only if the row is still at its version.
 
@@ -146,12 +175,17 @@ async def _apply_over_known(
     if plan.empty or plan.fetch:
         return None
     run = _given_run(events, plan)
+    chain_hash = _verified(fund_id, known_hash, run)
     try:
         state = fold_logged(known, run)
     except BackdatedEventError:
         return None  # folded again from the log, under the row lock
     written = await table.write_at(
-        state, run[-1].position, version=known.version, tenant=tenant_of(run)
+        state,
+        run[-1].position,
+        version=known.version,
+        tenant=tenant_of(run),
+        chain_hash=chain_hash,
     )
     if written is None:  # no row at the cached version
         return None
@@ -165,6 +199,7 @@ async def _apply_over_known(
         updated_at=written.updated_at,
         state=state,
         tenant=written.tenant,
+        chain_hash=chain_hash,
     )
 
 
@@ -193,9 +228,19 @@ async def _apply_locked(
         plan = plan_apply(row.version, [e.version for e in events], refold=refolding)
         if plan.empty:
             held = base if row.version > 0 else None
-            return Outcome(fund_id, 0, plan.duplicates, 0, row.version, row.position, state=held)
+            return Outcome(
+                fund_id,
+                0,
+                plan.duplicates,
+                0,
+                row.version,
+                row.position,
+                state=held,
+                chain_hash=row.chain_hash,
+            )
         run = await _read_run(source, fund_id, plan) if plan.fetch else _given_run(events, plan)
         cause: RefoldCause | None = "stored_state" if refolding else None
+        chain_hash = _verified(fund_id, row.chain_hash, run)
         try:
             state = fold_logged(empty_state(fund_id) if base is None else base, run)
         except BackdatedEventError as err:
@@ -203,11 +248,12 @@ async def _apply_locked(
             # docstring): fold the whole stream again. From scratch never raises this.
             log.info("%s: %s; folding the fund again from the log", fund_id, err)
             run = await _read_run(source, fund_id, ApplyPlan(0, 1, plan.last, fetch=True))
+            chain_hash = _verified(fund_id, None, run)
             state = fold_logged(empty_state(fund_id), run)
             cause = "backdated"
         given = {e.version for e in events}
         fetched = sum(1 for e in run if e.version > row.version and e.version not in given)
-        written = await locked.write(state, run[-1].position, tenant_of(run))
+        written = await locked.write(state, run[-1].position, tenant_of(run), chain_hash=chain_hash)
     return Outcome(
         fund_id,
         applied=plan.last - row.version,
@@ -219,6 +265,7 @@ async def _apply_locked(
         updated_at=written.updated_at,
         state=state,
         tenant=written.tenant,
+        chain_hash=chain_hash,
     )
 
 

@@ -40,9 +40,12 @@ class LockedFund(Protocol):
     @property
     def row(self) -> StoredRow: ...
 
-    async def write(self, state: FundState, position: int, tenant: str | None) -> Written:
-        """Stores `state` (at `position`) in the locked row, recording `tenant` as the fund's
-        unless it has one; returns its update time and tenant."""
+    async def write(
+        self, state: FundState, position: int, tenant: str | None, *, chain_hash: bytes | None
+    ) -> Written:
+        """Stores `state` (at `position`, its last event's hash `chain_hash`) in the locked row,
+        recording `tenant` as the fund's unless it has one; returns its update time and
+        tenant."""
         ...
 
 
@@ -50,7 +53,13 @@ class FundTable(Protocol):
     """One projection table (the live one or a rebuild's), through one connection."""
 
     async def write_at(
-        self, state: FundState, position: int, *, version: int, tenant: str | None
+        self,
+        state: FundState,
+        position: int,
+        *,
+        version: int,
+        tenant: str | None,
+        chain_hash: bytes | None,
     ) -> Written | None:
         """Stores `state` only if the row is at `version` under this fold version, checked
         and written atomically (recording `tenant` as in LockedFund.write); its update time

@@ -11,7 +11,9 @@ the entry's version (see apply.py). Another replica's commit, a rebuild's
 swap or a hand-edited row therefore never lets a stale entry through: the
 versions differ and the stored row is read as before. The fold is
 deterministic, so a row at the same version and fold version holds the same
-state as the entry.
+state as the entry. With the state the entry keeps the hash of its last event in the
+stream's chain, as written with it (None: not known), which the next events are checked
+against (fundledger_platform.chain_check).
 """
 
 from __future__ import annotations
@@ -24,23 +26,28 @@ from fundledger_kernel.fund import FundState
 class StateCache:
     def __init__(self, capacity: int = 1024) -> None:
         self._capacity = max(0, capacity)
-        self._items: OrderedDict[str, FundState] = OrderedDict()
+        self._items: OrderedDict[str, tuple[FundState, bytes | None]] = OrderedDict()
 
     def get(self, fund_id: str) -> FundState | None:
-        state = self._items.get(fund_id)
-        if state is not None:
-            self._items.move_to_end(fund_id)
-        return state
+        entry = self.entry(fund_id)
+        return None if entry is None else entry[0]
 
-    def put(self, state: FundState) -> None:
+    def entry(self, fund_id: str) -> tuple[FundState, bytes | None] | None:
+        """The state and the chain hash written with it."""
+        entry = self._items.get(fund_id)
+        if entry is not None:
+            self._items.move_to_end(fund_id)
+        return entry
+
+    def put(self, state: FundState, chain_hash: bytes | None = None) -> None:
         if self._capacity == 0:
             return
         current = self._items.get(state.fund_id)
         # Never move an entry backwards: two applies of one fund may finish in
         # either order (both committed; the later version is the current one).
-        if current is not None and current.version > state.version:
+        if current is not None and current[0].version > state.version:
             return
-        self._items[state.fund_id] = state
+        self._items[state.fund_id] = (state, chain_hash)
         self._items.move_to_end(state.fund_id)
         while len(self._items) > self._capacity:
             self._items.popitem(last=False)

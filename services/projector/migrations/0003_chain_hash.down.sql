@@ -1,0 +1,1 @@
+ALTER TABLE projector.fund_state DROP COLUMN IF EXISTS chain_hash;
