@@ -36,14 +36,16 @@ async def insert_raw_event(
     conn: Any, stream_id: str, version: int, *args: Any, tenant: str | None = DEV_TENANT, **kw: Any
 ) -> int:
     """tests.support.event_rows.insert_raw_event, the event and its stream in ``tenant`` (by
-    default the test tokens' tenant, so the tests' callers see the row)."""
-    position = await _insert_raw_event(conn, stream_id, version, *args, **kw)
-    await conn.execute(
-        "UPDATE eventstore.events SET tenant = $2 WHERE position = $1", position, tenant
-    )
-    await conn.execute(
-        "UPDATE eventstore.streams SET tenant = $2 WHERE stream_id = $1", stream_id, tenant
-    )
+    default the test tokens' tenant, so the tests' callers see the row). One transaction: the
+    hash chain's back-fill (a leader task) must never see the row before its tenant is set."""
+    async with conn.transaction():
+        position = await _insert_raw_event(conn, stream_id, version, *args, **kw)
+        await conn.execute(
+            "UPDATE eventstore.events SET tenant = $2 WHERE position = $1", position, tenant
+        )
+        await conn.execute(
+            "UPDATE eventstore.streams SET tenant = $2 WHERE stream_id = $1", stream_id, tenant
+        )
     return position
 
 

@@ -16,7 +16,7 @@ from fundledger_platform.migrations import load_migrations, migrate_down, migrat
 from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
-from eventstore.adapters.chain_backfill import backfill
+from eventstore.adapters.chain_backfill import Backfill
 from eventstore.adapters.chain_reader import ChainReader
 from eventstore.adapters.effective_index import ensure_effective_index
 from eventstore.adapters.group_write import PostgresGroupWriter
@@ -92,13 +92,16 @@ async def _upkeep(pool: asyncpg.Pool, settings: Settings, mode: str) -> None:
 
 async def _chain_backfill(pool: asyncpg.Pool, settings: Settings) -> None:
     """Migration 0009's hash chain for the events written before it, online
-    (adapters/chain_backfill.py): passes until one finds nothing to do, then one every upkeep
-    interval (a replica older than 0008 may still leave a stream behind during an upgrade)."""
+    (adapters/chain_backfill.py): walks until one finds nothing to do, then one every upkeep
+    interval (a head set while an append to it was in flight, or a replica older than 0008,
+    leaves a stream behind; its events stay unverified, not broken, until then)."""
+    walk = Backfill(pool)
     while True:
         try:
-            hashed = await backfill(pool)
+            hashed = await walk.run()
             if hashed:
                 log.info("hash chain back-fill: %d events hashed", hashed)
+                await asyncio.sleep(1.0)  # a breath between walks, then the rest
                 continue
         except Exception:
             log.exception("hash chain back-fill failed; retrying next round")
@@ -198,11 +201,12 @@ async def build(settings: Settings) -> EventStore:
         [
             asyncio.create_task(_upkeep(pool, settings, mode), name="upkeep"),
             asyncio.create_task(_watch_transactions(pool), name="xact-watch"),
-            asyncio.create_task(_chain_backfill(pool, settings), name="chain-backfill"),
         ]
         if leader
         else []
     )
+    if leader and settings.chain_backfill_enabled:
+        tasks.append(asyncio.create_task(_chain_backfill(pool, settings), name="chain-backfill"))
     reader = Reader(pool)
     servicer = EventStoreServicer(
         appender,

@@ -43,6 +43,9 @@ class Settings:
     maintenance_interval_seconds: float
     # How far after its commit time an event's effective time may lie (0: not at all).
     effective_at_horizon_seconds: float = 0.0
+    # The leader's back-fill of the hash chain (adapters/chain_backfill.py); off only for tests
+    # that run it themselves.
+    chain_backfill_enabled: bool = True
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -74,4 +77,5 @@ class Settings:
             effective_at_horizon_seconds=env_float(
                 "EVENTSTORE_EFFECTIVE_AT_HORIZON_SECONDS", 0.0, min_value=0.0
             ),
+            chain_backfill_enabled=env_bool("EVENTSTORE_CHAIN_BACKFILL_ENABLED", True),
         )

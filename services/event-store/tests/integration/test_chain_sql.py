@@ -13,8 +13,9 @@ from typing import Any
 
 from eventstore.bootstrap import EventStore
 from eventstore.domain.chain_events import chain_event
-from eventstore_support import append, collect, event, insert_raw_event, new_stream
+from eventstore_support import append, collect, event, insert_raw_event, new_stream, open_channel
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import genesis, link
 from google.protobuf.timestamp_pb2 import Timestamp
@@ -93,8 +94,15 @@ async def test_appends_of_one_stream_in_one_group_chain_in_version_order(
 
 
 async def test_a_stream_from_before_the_chain_gets_no_hash_until_back_filled(
-    store: EventStore, stub: Any
+    store_factory: Callable[..., Any],
 ) -> None:
+    # Without the leader's back-fill, which would hash the older event meanwhile.
+    store: EventStore = await store_factory(relay_enabled=False, chain_backfill_enabled=False)
+    async with open_channel(store) as channel:
+        await _unhashed_until_back_filled(store, eventstore_pb2_grpc.EventStoreServiceStub(channel))
+
+
+async def _unhashed_until_back_filled(store: EventStore, stub: Any) -> None:
     stream = new_stream()
     async with store.pool.acquire() as conn:
         await insert_raw_event(conn, stream, 1)  # as written before migration 0009

@@ -7,15 +7,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
+from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
-from eventstore.adapters.chain_backfill import backfill
+from eventstore.adapters.chain_backfill import Backfill, backfill
 from eventstore.bootstrap import EventStore
 from eventstore.domain.chain_events import chain_event
-from eventstore_support import append, collect, event, insert_raw_event, new_stream
+from eventstore_support import append, collect, event, insert_raw_event, new_stream, open_channel
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
+from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import genesis, link
 
@@ -195,9 +197,20 @@ async def collect_log(stub: Any, start: str) -> list[pb.VerifyLogResponse]:
     return [r async for r in stub.VerifyLog(pb.VerifyLogRequest(from_stream_id=start))]
 
 
+@pytest.fixture
+async def walked(store_factory: Any) -> AsyncIterator[tuple[EventStore, Any]]:
+    """A store without the leader's back-fill: the test walks it itself."""
+    walked_store: EventStore = await store_factory(
+        relay_enabled=False, chain_backfill_enabled=False
+    )
+    async with open_channel(walked_store) as channel:
+        yield walked_store, eventstore_pb2_grpc.EventStoreServiceStub(channel)
+
+
 async def test_events_before_the_chain_are_unverified_until_the_back_fill(
-    store: EventStore, stub: Any
+    walked: tuple[EventStore, Any],
 ) -> None:
+    store, stub = walked
     stream = new_stream()
     async with store.pool.acquire() as conn:
         for version in range(1, 8):
@@ -222,7 +235,8 @@ async def test_events_before_the_chain_are_unverified_until_the_back_fill(
     assert (await verify(stub, stream)).events_unverified == 0
 
 
-async def test_the_back_fill_runs_while_appends_go_on(store: EventStore, quiet_stub: Any) -> None:
+async def test_the_back_fill_runs_while_appends_go_on(walked: tuple[EventStore, Any]) -> None:
+    store, quiet_stub = walked
     streams = [new_stream() for _ in range(3)]
     async with store.pool.acquire() as conn:
         for stream in streams:
@@ -288,3 +302,29 @@ async def test_access_and_tenancy(stub: Any, as_caller: Any) -> None:
     assert reports[-1].streams_total == reports[-1].streams_checked == 0  # a fresh database
     mine = await collect_log(stub, fund)
     assert mine[-1].streams_checked >= 1
+
+
+async def test_the_back_fill_stops_at_a_gap_and_resumes_from_its_checkpoint(
+    walked: tuple[EventStore, Any],
+) -> None:
+    store, stub = walked
+    gap, whole = new_stream(), new_stream()
+    async with store.pool.acquire() as conn:
+        for version in (1, 2, 4, 5):  # version 3 never written (or deleted before the chain)
+            await insert_raw_event(conn, gap, version)
+        for version in range(1, 5):
+            await insert_raw_event(conn, whole, version)
+    first = Backfill(store.pool, batch=3)
+    assert await first.step() == (2, True)  # gap 1, 2 and 4 (not hashed: no version 3)
+    # Another walk (a new leader) goes on from the checkpoint, its memory empty.
+    assert await Backfill(store.pool, batch=3).run() == 4  # gap 5 left alone, whole 1-4
+    hashed = await store.pool.fetch(
+        "SELECT stream_id, version FROM eventstore.events WHERE hash IS NOT NULL "
+        "AND stream_id = ANY($1) ORDER BY stream_id, version",
+        [gap, whole],
+    )
+    assert sorted((r["stream_id"], r["version"]) for r in hashed) == sorted(
+        [(gap, 1), (gap, 2), (whole, 1), (whole, 2), (whole, 3), (whole, 4)]
+    )
+    assert (await verify(stub, whole)).ok
+    assert found(await verify(stub, gap)) == (3, "version missing")

@@ -3,36 +3,36 @@
 Migration 0009 adds the columns only: every older event's hash is NULL, and so is the last hash
 of every older stream, whose appends therefore write NULL hashes too (commit_group chains on a
 stream's last hash only when it is the hash of the stream's current version, chain_version).
-This step, run by the leader (bootstrap._chain_backfill), catches each such stream up, in
-version order, while appends go on:
+This step, run by the leader (bootstrap._chain_backfill), walks the log in position order from
+its checkpoint (eventstore.chain_backfill, migration 0010) while appends go on:
 
-- the events up to the version the stream had when its turn came are hashed in batches of
-  ``BATCH`` events, each batch its own short transaction that takes no lock an append waits
-  for (it only sets the hash of existing rows; appends only insert new ones);
-- the last step takes the log_head lock, as every append transaction does first, so no append
-  is in flight meanwhile: it hashes what was appended since (NULL hashes), sets the stream's
-  last hash and chain_version to its version, and commits; from then on the stream's appends
-  chain in SQL. Appends wait for it (they are serialized on log_head anyway): one batch at
-  most, usually a handful of events. When more than a batch came in since, another unlocked
-  batch runs first;
-- resumable: where a stream resumes is found from the events themselves (the last version with
-  a hash), so a step that stopped midway (a failover, a crash) loses nothing and repeats
-  nothing. Two leaders running it at once compute the same hashes; the locked step re-reads
-  the head.
+- position order is each stream's version order, and it is recorded_at order (FM-9), so a
+  batch of ``BATCH`` positions lies in a day partition or two (its time bounds prune the
+  others) however long its streams have lived — where a walk stream by stream would read and
+  plan every partition a stream ever wrote to, for each stream;
+- each event without a hash gets ``link(previous, event)`` (the kernel's reference,
+  fundledger_kernel.chain, from the event as a reader gets it: the very computation the append
+  does in SQL, a test holds the two equal); the previous hash is the one this walk computed or
+  saw last for the stream (kept in memory, at most ``CACHE`` streams), else read from the log.
+  Each batch is one short transaction: the hashes (only where still NULL), then the heads of the
+  streams whose last event it hashed (only where the head is still at that version), then the
+  checkpoint. It takes no lock an append waits for but those heads' rows, for an instant;
+- a head set while an append to it was in flight (that append wrote NULL hashes: it read the
+  head before) keeps chain_version behind the stream's version; the walk reaches that event
+  later and catches the head up. Appends chain on every stream whose head is caught up;
+- resumable: the checkpoint is committed with each batch, so a walk that stopped (failover,
+  crash) goes on from there; two leaders walking at once compute the same hashes.
 
-Each hash is computed by the kernel's reference (fundledger_kernel.chain) from the event as a
-reader gets it, the very computation the append does in SQL (a test holds the two equal).
-
-A stream with a missing version is left alone (logged): chaining over the gap would vouch for
-a log that lost an event; VerifyStream reports it. After retention removed a stream's first
-events, its chain starts from the genesis hash at the first event kept.
+An event whose previous version is not in the log (deleted, or removed by retention) is left
+without a hash, and so is the rest of its stream (logged): chaining over the gap would vouch
+for a log that lost an event; VerifyStream reports it.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
-from datetime import datetime
+from collections import OrderedDict
+from datetime import UTC, datetime
 
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
@@ -44,132 +44,158 @@ from eventstore.domain.chain_events import chain_event
 
 log = logging.getLogger(__name__)
 
-BATCH = 2000
-# Streams whose chain lags their version, a page at a time in stream id order.
-_PENDING = (
-    "SELECT stream_id FROM eventstore.streams WHERE stream_id > $1 "
-    "AND chain_version IS DISTINCT FROM version ORDER BY stream_id LIMIT $2"
-)
-_HEAD = (
-    "SELECT version, first_recorded_at, last_recorded_at FROM eventstore.streams "
-    "WHERE stream_id = $1"
-)
-# The stream's last hashed event: where the back-fill resumes (the hashed events are a prefix).
-_LAST_HASHED = (
-    "SELECT version, hash FROM eventstore.events WHERE stream_id = $1 AND hash IS NOT NULL "
-    "AND recorded_at BETWEEN $2 AND $3 ORDER BY version DESC LIMIT 1"
-)
+BATCH = 5000
+_START = datetime.min.replace(tzinfo=UTC)
+CACHE = 500_000  # streams whose last hash is kept in memory (~100 bytes each)
+
+_CHECKPOINT = "SELECT position, recorded_at FROM eventstore.chain_backfill FOR UPDATE"
+# The next positions. recorded_at never decreases with position (FM-9): the checkpoint's time
+# bounds the scan below, which prunes every older partition.
 _ROWS = (
-    f"SELECT {COLUMNS} FROM eventstore.events WHERE stream_id = $1 AND version > $2 "
-    "AND recorded_at BETWEEN $3 AND $4 ORDER BY version LIMIT $5"
+    f"SELECT {COLUMNS} FROM eventstore.events WHERE position > $1 AND recorded_at >= $2 "
+    "ORDER BY position LIMIT $3"
 )
-# The bounds on recorded_at prune the update to the partitions (chunks) the batch lies in.
+_PREVIOUS = (
+    "SELECT e.hash FROM eventstore.events e JOIN eventstore.streams s USING (stream_id) "
+    "WHERE e.stream_id = $1 AND e.version = $2 AND e.recorded_at >= s.first_recorded_at "
+    "AND e.recorded_at <= $3"
+)
 _SET = (
     "UPDATE eventstore.events e SET hash = u.h "
-    "FROM unnest($2::bigint[], $3::bytea[]) AS u(v, h) "
-    "WHERE e.stream_id = $1 AND e.version = u.v AND e.recorded_at BETWEEN $4 AND $5 "
+    "FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS u(s, v, h) "
+    "WHERE e.stream_id = u.s AND e.version = u.v AND e.recorded_at BETWEEN $4 AND $5 "
     "AND e.hash IS NULL"
+)
+_HEADS = (
+    "UPDATE eventstore.streams t SET last_hash = u.h, chain_version = u.v "
+    "FROM unnest($1::text[], $2::bigint[], $3::bytea[]) AS u(s, v, h) "
+    "WHERE t.stream_id = u.s AND t.version = u.v "
+    "AND t.chain_version IS DISTINCT FROM t.version"
 )
 
 
-@dataclass
-class _Cursor:
-    """How far one stream's chain is computed: the version and its hash."""
+class Backfill:
+    """The walk; one per leader (its cache lives as long as it does)."""
 
-    version: int
-    hash: bytes
+    def __init__(self, pool: asyncpg.Pool, *, batch: int = BATCH, cache: int = CACHE) -> None:
+        self._pool = pool
+        self._batch = batch
+        self._cache_size = cache
+        # stream id -> (version, hash) of the last event the walk saw
+        self._last: OrderedDict[str, tuple[int, bytes]] = OrderedDict()
+        self._broken: set[str] = set()
 
-
-class GapFound(Exception):
-    """The stream misses a version: left unchained."""
-
-
-async def backfill(pool: asyncpg.Pool, *, batch: int = BATCH, page: int = 100) -> int:
-    """One pass over every stream whose chain lags its version; the events hashed."""
-    done = 0
-    after = ""
-    while True:
-        streams = [r["stream_id"] for r in await pool.fetch(_PENDING, after, page)]
-        if not streams:
-            return done
-        for stream_id in streams:
-            try:
-                done += await backfill_stream(pool, stream_id, batch=batch)
-            except GapFound as gap:
-                log.error("hash chain back-fill: %s", gap)
-        after = streams[-1]
-
-
-async def backfill_stream(pool: asyncpg.Pool, stream_id: str, *, batch: int = BATCH) -> int:
-    """Catches one stream's chain up to its head; the events hashed."""
-    head = await pool.fetchrow(_HEAD, stream_id)
-    if head is None or head["first_recorded_at"] is None:
-        return 0
-    bounds = (head["first_recorded_at"], head["last_recorded_at"])
-    last = await pool.fetchrow(_LAST_HASHED, stream_id, *bounds)
-    cursor = _Cursor(0, b"") if last is None else _Cursor(last["version"], last["hash"])
-    hashed = 0
-    # Unlocked batches up to the version the stream had at the start.
-    while head["version"] - cursor.version > batch:
-        async with pool.acquire() as conn:
-            hashed += await _batch(conn, stream_id, cursor, batch, bounds[0])
-    # The rest under the log_head lock (appends wait), unless too much came in meanwhile.
-    for _ in range(100):
-        async with pool.acquire() as conn, conn.transaction():
-            await conn.execute("SELECT 1 FROM eventstore.log_head FOR NO KEY UPDATE")
-            locked = await conn.fetchrow(
-                "SELECT version, chain_version, last_recorded_at FROM eventstore.streams "
-                "WHERE stream_id = $1",
-                stream_id,
-            )
-            assert locked is not None  # a stream head is never deleted
-            if locked["chain_version"] == locked["version"]:
-                return hashed  # another leader finished it
-            if locked["version"] - cursor.version <= batch:
-                hashed += await _batch(conn, stream_id, cursor, batch, bounds[0])
-                if cursor.version != locked["version"]:
-                    raise GapFound(
-                        f"stream {stream_id}: no event after version {cursor.version} "
-                        f"(head {locked['version']})"
-                    )
-                await conn.execute(
-                    "UPDATE eventstore.streams SET last_hash = $2, chain_version = $3 "
-                    "WHERE stream_id = $1",
-                    stream_id,
-                    cursor.hash,
-                    cursor.version,
-                )
+    async def run(self) -> int:
+        """Batches until the walk reaches the log's head; the events hashed."""
+        if await self._caught_up():
+            return 0
+        hashed = 0
+        while True:
+            done, more = await self.step()
+            hashed += done
+            if not more:
                 return hashed
-        async with pool.acquire() as conn:
-            hashed += await _batch(conn, stream_id, cursor, batch, bounds[0])
-    return hashed  # a stream appended to faster than it is hashed: next pass
+
+    async def _caught_up(self) -> bool:
+        """When every stream's head has its hash, no event lacks one: the checkpoint jumps to
+        the log's head rather than read what appends chained themselves. Under the log_head
+        lock (no append in flight; they wait for the one scan of the heads)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            position = await conn.fetchval(
+                "SELECT last_position FROM eventstore.log_head FOR NO KEY UPDATE"
+            )
+            behind = await conn.fetchval(
+                "SELECT EXISTS (SELECT 1 FROM eventstore.streams "
+                "WHERE chain_version IS DISTINCT FROM version)"
+            )
+            if behind:
+                return False
+            await conn.execute(
+                "UPDATE eventstore.chain_backfill SET position = $1, "
+                "recorded_at = (SELECT last_recorded_at FROM eventstore.log_head) "
+                "WHERE position < $1",
+                position,
+            )
+            return True
+
+    async def step(self) -> tuple[int, bool]:
+        """One batch: (events hashed, whether a full batch was read)."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            # Plans with the batch's values: a generic plan would cover every partition.
+            await conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+            checkpoint = await conn.fetchrow(_CHECKPOINT)
+            assert checkpoint is not None  # migration 0010's one row
+            position, since = checkpoint["position"], checkpoint["recorded_at"]
+            if not isinstance(since, datetime) or since.tzinfo is None:
+                since = _START  # '-infinity' (not walked yet), which the driver reads naive
+            rows = await conn.fetch(_ROWS, position, since, self._batch)
+            if not rows:
+                return 0, False
+            converter = RowConverter()
+            streams: list[str] = []
+            versions: list[int] = []
+            hashes: list[bytes] = []
+            heads: dict[str, tuple[int, bytes]] = {}
+            for row in rows:
+                event = converter.convert(RecordedEvent, row)
+                previous = await self._previous(conn, event, row["recorded_at"])
+                if previous is None:
+                    continue
+                current = event.hash or link(previous, chain_event(event))
+                if not event.hash:
+                    streams.append(event.stream_id)
+                    versions.append(event.version)
+                    hashes.append(current)
+                self._remember(event.stream_id, event.version, current)
+                heads[event.stream_id] = (event.version, current)
+            lo, hi = rows[0]["recorded_at"], rows[-1]["recorded_at"]
+            if streams:
+                await conn.execute(_SET, streams, versions, hashes, lo, hi)
+            await conn.execute(
+                _HEADS,
+                list(heads),
+                [v for v, _ in heads.values()],
+                [h for _, h in heads.values()],
+            )
+            await conn.execute(
+                "UPDATE eventstore.chain_backfill SET position = $1, recorded_at = $2",
+                rows[-1]["position"],
+                hi,
+            )
+        return len(streams), len(rows) == self._batch
+
+    async def _previous(
+        self, conn: Conn, event: RecordedEvent, recorded_at: datetime
+    ) -> bytes | None:
+        """The hash the event chains on; None when it cannot be known (a gap)."""
+        stream_id = event.stream_id
+        if stream_id in self._broken:
+            return None
+        if event.version == 1:
+            return genesis(stream_id)
+        known = self._last.get(stream_id)
+        if known is not None and known[0] == event.version - 1:
+            return known[1]
+        stored = await conn.fetchval(_PREVIOUS, stream_id, event.version - 1, recorded_at)
+        if stored is None:
+            log.error(
+                "hash chain back-fill: stream %s has no hashed version %d before version %d: "
+                "left without a hash from there",
+                stream_id,
+                event.version - 1,
+                event.version,
+            )
+            self._broken.add(stream_id)
+            return None
+        return bytes(stored)
+
+    def _remember(self, stream_id: str, version: int, hash_: bytes) -> None:
+        self._last[stream_id] = (version, hash_)
+        self._last.move_to_end(stream_id)
+        if len(self._last) > self._cache_size:
+            self._last.popitem(last=False)
 
 
-async def _batch(conn: Conn, stream_id: str, cursor: _Cursor, batch: int, since: datetime) -> int:
-    """Hashes the next ``batch`` events of the stream after ``cursor`` (which moves)."""
-    last_at = await conn.fetchval(
-        "SELECT last_recorded_at FROM eventstore.streams WHERE stream_id = $1", stream_id
-    )
-    rows = await conn.fetch(_ROWS, stream_id, cursor.version, since, last_at, batch)
-    if not rows:
-        return 0
-    converter = RowConverter()
-    versions: list[int] = []
-    hashes: list[bytes] = []
-    previous = cursor.hash or genesis(stream_id)
-    # The stream's first event kept may lie after version 1 (retention), nowhere else a gap.
-    expected = None if cursor.version == 0 else cursor.version + 1
-    for row in rows:
-        event = converter.convert(RecordedEvent, row)
-        if expected is not None and event.version != expected:
-            break  # a gap: hash up to it
-        expected = event.version + 1
-        previous = link(previous, chain_event(event))
-        versions.append(event.version)
-        hashes.append(previous)
-    if not versions:
-        raise GapFound(f"stream {stream_id}: no event after version {cursor.version}")
-    times = [r["recorded_at"] for r in rows[: len(versions)]]
-    await conn.execute(_SET, stream_id, versions, hashes, min(times), max(times))
-    cursor.version, cursor.hash = versions[-1], hashes[-1]
-    return len(versions)
+async def backfill(pool: asyncpg.Pool, *, batch: int = BATCH) -> int:
+    """One walk from the checkpoint to the log's head; the events hashed."""
+    return await Backfill(pool, batch=batch).run()
