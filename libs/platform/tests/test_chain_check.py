@@ -159,3 +159,14 @@ def test_events_without_chain_fields_are_unverified_and_forget_the_hash() -> Non
     assert (checked.verified, checked.unverified, checked.broken_at) == (1, 2, None)
     assert checked.last_hash == events[2].hash
     assert check_chain(None, [replace(events[0], chain=None, hash=b"")]).last_hash is None
+
+
+def test_a_break_reaches_callers_as_its_own_data_loss_reason() -> None:
+    from fundledger_platform.chain_check import ChainBreakError
+    from fundledger_platform.recorded import fund_log_data_loss
+
+    err = fund_log_data_loss(ChainBreakError("fund-1", 7, "hash mismatch"))
+    assert (err.reason, err.metadata) == (
+        Reason.FUND_CHAIN_BROKEN,
+        {"fund_id": "fund-1", "version": "7"},
+    )

@@ -52,6 +52,7 @@ class Reason(StrEnum):
     TARGET_REQUIRED = "TARGET_REQUIRED"
     MIN_VERSION_NOT_REACHED = "MIN_VERSION_NOT_REACHED"
     FUND_LOG_GAP = "FUND_LOG_GAP"
+    FUND_CHAIN_BROKEN = "FUND_CHAIN_BROKEN"
     FUND_EVENT_UNREADABLE = "FUND_EVENT_UNREADABLE"
     STORED_STATE_UNREADABLE = "STORED_STATE_UNREADABLE"
     FUND_STATE_OUT_OF_RANGE = "FUND_STATE_OUT_OF_RANGE"
@@ -211,6 +212,13 @@ REGISTRY: dict[Reason, ReasonDoc] = {
         _C.DEADLINE_EXCEEDED,
         "the projection did not reach min_version within the wait (read-your-writes)",
         "retry; the projection catches up",
+    ),
+    Reason.FUND_CHAIN_BROKEN: ReasonDoc(
+        _C.DATA_LOSS,
+        "a fund's event does not match its stream's hash chain (an event edited, removed or"
+        " reordered in the database): the fund is not folded past it (`version` names it)",
+        "alert an operator: `fundledger events verify STREAM` shows the break; restore the"
+        " fund's events from a backup (docs/operations.md)",
     ),
     Reason.FUND_LOG_GAP: ReasonDoc(
         _C.DATA_LOSS,
