@@ -16,7 +16,8 @@ from fundledger_platform.chain_check import (
     previous_hash,
     verify_chain,
 )
-from fundledger_platform.recorded import logged_event
+from fundledger_platform.reasons import Reason
+from fundledger_platform.recorded import fund_log_data_loss, logged_event
 
 FUND = "fund-00000000-0000-4000-8000-000000000001"
 
@@ -162,10 +163,7 @@ def test_events_without_chain_fields_are_unverified_and_forget_the_hash() -> Non
 
 
 def test_a_break_reaches_callers_as_its_own_data_loss_reason() -> None:
-    from fundledger_platform.chain_check import ChainBreakError
-    from fundledger_platform.recorded import fund_log_data_loss
-
-    err = fund_log_data_loss(ChainBreakError("fund-1", 7, "hash mismatch"))
+    err = fund_log_data_loss(ChainBreakError("fund-1", 7, b"\x01" * 32, b"\x02" * 32))
     assert (err.reason, err.metadata) == (
         Reason.FUND_CHAIN_BROKEN,
         {"fund_id": "fund-1", "version": "7"},
