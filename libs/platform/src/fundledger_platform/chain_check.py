@@ -56,7 +56,8 @@ def _micros(seconds: int, nanos: int) -> int:
 
 
 def chain_event(event: RecordedEvent) -> ChainEvent:
-    """What the chain covers of a RecordedEvent (the same mapping as the event store's)."""
+    """What the chain covers of a RecordedEvent: what any reader (the bus included) recomputes
+    an event's hash from; the event store's own verification and back-fill use it too."""
     recorded = _micros(event.recorded_at.seconds, event.recorded_at.nanos)
     effective = (
         _micros(event.effective_at.seconds, event.effective_at.nanos)

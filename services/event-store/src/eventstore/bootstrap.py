@@ -164,6 +164,7 @@ async def build(settings: Settings) -> EventStore:
             [f"{settings.bus_subject_prefix}.>"],
             duplicate_window_seconds=settings.bus_duplicate_window_seconds,
             max_age_seconds=settings.bus_max_age_seconds or None,
+            replicas=settings.bus_stream_replicas,
         )
 
     await ensure_bus_stream()

@@ -46,6 +46,8 @@ class Settings:
     # The leader's back-fill of the hash chain (adapters/chain_backfill.py); off only for tests
     # that run it themselves.
     chain_backfill_enabled: bool = True
+    # How many JetStream servers hold the event stream (1 to 5; more than 1 needs a cluster).
+    bus_stream_replicas: int = 1
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -78,4 +80,5 @@ class Settings:
                 "EVENTSTORE_EFFECTIVE_AT_HORIZON_SECONDS", 0.0, min_value=0.0
             ),
             chain_backfill_enabled=env_bool("EVENTSTORE_CHAIN_BACKFILL_ENABLED", True),
+            bus_stream_replicas=env_int("BUS_STREAM_REPLICAS", 1, min_value=1, max_value=5),
         )

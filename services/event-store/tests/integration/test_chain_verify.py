@@ -14,12 +14,12 @@ import grpc
 import pytest
 from eventstore.adapters.chain_backfill import Backfill, backfill
 from eventstore.bootstrap import EventStore
-from eventstore.domain.chain_events import chain_event
 from eventstore_support import append, collect, event, insert_raw_event, new_stream, open_channel
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import genesis, link
+from fundledger_platform.chain_check import chain_event
 
 EVENTS = 5
 

@@ -37,10 +37,10 @@ from datetime import UTC, datetime
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import genesis, link
+from fundledger_platform.chain_check import chain_event
 
 from eventstore.adapters.conn import Conn
 from eventstore.adapters.records import COLUMNS, RowConverter
-from eventstore.domain.chain_events import chain_event
 
 log = logging.getLogger(__name__)
 

@@ -30,8 +30,7 @@ from typing import Protocol
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import genesis, link
-
-from eventstore.domain.chain_events import chain_event
+from fundledger_platform.chain_check import chain_event
 
 HASH_MISMATCH = "hash mismatch"
 VERSION_MISSING = "version missing"
