@@ -98,7 +98,7 @@ async def test_python_m_snapshotter_migrate_up_and_down(fresh_dsn: str) -> None:
     assert (await run_module(fresh_dsn, "migrate"))[0] == 0
     conn = await asyncpg.connect(fresh_dsn)
     try:
-        assert await conn.fetchval("SELECT count(*) FROM snapshotter.schema_migrations") == 3
+        assert await conn.fetchval("SELECT count(*) FROM snapshotter.schema_migrations") == 4
         assert (await run_module(fresh_dsn, "migrate", "down", "0"))[0] == 0
         assert await conn.fetchval("SELECT count(*) FROM snapshotter.schema_migrations") == 0
         assert await conn.fetchval("SELECT to_regclass('snapshotter.snapshots')") is None

@@ -13,6 +13,7 @@ from datetime import datetime
 import grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.fund.fold_input import LoggedEvent
+from fundledger_platform.chain_check import chained_event
 from fundledger_platform.eventstore_client import EventStoreClient
 from fundledger_platform.eventstore_errors import eventstore_unavailable
 from fundledger_platform.recorded import logged_event
@@ -55,7 +56,9 @@ class GrpcEventLog:
         backwards: bool = False,
     ) -> list[LoggedEvent]:
         events = await self._read(fund_id, from_version, max_count, max_recorded_at, backwards)
-        return [logged_event(event) for event in events]
+        # With their chain fields and stored hashes: every fold of a fund's stream checks them
+        # (service_layer/history.py).
+        return [chained_event(event) for event in events]
 
     async def read_timeline(
         self,

@@ -20,7 +20,7 @@ from snapshotter.service_layer.ports import StateJson
 
 _COLUMNS = (
     "snapshot_id, fund_id, version, position, event_time, fold_version, trigger, "
-    "events_since_previous, created_at, tenant, effective_through"
+    "events_since_previous, created_at, tenant, effective_through, chain_hash"
 )
 
 
@@ -37,6 +37,7 @@ def _snapshot(row: asyncpg.Record) -> Snapshot:
         created_at=row["created_at"],
         tenant=row["tenant"],
         effective_through=row["effective_through"],
+        chain_hash=row["chain_hash"],
     )
 
 
@@ -120,7 +121,8 @@ class PostgresSnapshotStore:
             row = await conn.fetchrow(
                 "INSERT INTO snapshotter.snapshots (snapshot_id, fund_id, version, position, "
                 "event_time, fold_version, trigger, events_since_previous, state, tenant, "
-                "effective_through) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11) "
+                "effective_through, chain_hash) "
+                "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9::jsonb, $10, $11, $12) "
                 "ON CONFLICT (fund_id, version, fold_version) DO NOTHING "
                 f"RETURNING {_COLUMNS}",
                 snapshot.snapshot_id,
@@ -134,6 +136,7 @@ class PostgresSnapshotStore:
                 json.dumps(state, separators=(",", ":")),
                 snapshot.tenant,
                 snapshot.effective_through,
+                snapshot.chain_hash,
             )
             created = row is not None
             if row is None:

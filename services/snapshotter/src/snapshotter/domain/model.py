@@ -40,6 +40,10 @@ class Snapshot:
     # The latest effective time among the events folded into it (state.last_effective_at);
     # None only on rows written before migration 0003, which time travel never uses.
     effective_through: datetime | None = None
+    # The hash chain's value at `version`: the stored hash of that event, or the link computed
+    # for an event not hashed yet (issue 13). None: not known (a row written before the
+    # snapshotter verified the chain, or a log with no hash to start from).
+    chain_hash: bytes | None = None
 
 
 @dataclass(frozen=True)

@@ -31,3 +31,6 @@ class Replay:
     # recorded_at of the last event read: the known time an at_version answer stands at (None
     # when no event was read or held by the base).
     read_through: datetime | None = None
+    # The hash chain's value after the last event folded (or the base's, when none was): what a
+    # snapshot of this state keeps (Snapshot.chain_hash). None: not known.
+    chain_hash: bytes | None = None

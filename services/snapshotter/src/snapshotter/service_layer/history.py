@@ -4,6 +4,18 @@ Both the snapshot triggers and time travel go through here, so a snapshot is alw
 the way a time-travel answer is: with the shared fold, from an earlier snapshot of the same
 fold version (or from nothing) plus events read from the event store — never copied from the
 projector. Which snapshot may be used is decided by the pure rules of domain/axes.py.
+
+Hash chain (issue 13): every fold here checks the events it read against the chain
+(fundledger_platform.chain_check), from the hash its base snapshot keeps (Snapshot.chain_hash) or
+from the genesis hash when it folds from the first event; the hash after the last event goes
+with the answer (Replay.chain_hash) and is stored with a snapshot taken from it. A break raises
+ChainBreakError, a FundLogError, so it is refused like any log that cannot be folded: no snapshot
+is written, a caller gets DATA_LOSS FUND_CHAIN_BROKEN, the catch-up passes over the fund and the
+bus consumer halts it. Time travel goes through the same fold, so its answers are checked too (a
+SHA-256 per event read, next to decoding its payload). The chain is checked after the fold, so a
+log that also cannot be folded (an unreadable payload, a gap) is reported as that, the more
+specific reason. A base without a hash (written before the snapshotter verified) starts the check
+unverified, as chain_check does for any held hash that is not known.
 """
 
 from __future__ import annotations
@@ -20,6 +32,7 @@ from fundledger_kernel.fund.fold_input import (
     LoggedEvent,
     fold_selected,
 )
+from fundledger_platform.chain_check import previous_hash, verify_chain
 
 from snapshotter.domain.axes import Axes, fallback_for
 from snapshotter.domain.model import Snapshot
@@ -114,6 +127,7 @@ class History:
             base = _Base(empty_state(fund_id), None, 0, base.tenant)
             events = [*before, *events]
             state = _fold_selected(base.state, events, axes)
+        chain_hash = _verified(fund_id, base, events)
         read_through: datetime | None
         if events:
             last = events[-1]
@@ -128,6 +142,7 @@ class History:
             position,
             base.tenant or next((e.tenant for e in events if e.tenant), None),
             read_through,
+            chain_hash,
         )
 
     def _start(self, fund_id: str, found: Found) -> _Base:
@@ -148,6 +163,15 @@ class History:
                     "snapshot %s does not match its row; folding from scratch", snapshot.snapshot_id
                 )
         return _Base(empty_state(fund_id), None, 0, None)
+
+
+def _verified(fund_id: str, base: _Base, events: Sequence[LoggedEvent]) -> bytes | None:
+    """The chain's value after `events` (consecutive versions after the base), each checked
+    from the base's hash; ChainBreakError (a FundLogError) at the first that does not match."""
+    held = base.snapshot.chain_hash if base.snapshot is not None else None
+    if not events:
+        return held
+    return verify_chain(fund_id, previous_hash(fund_id, events[0].version, held), events).last_hash
 
 
 def _fold_selected(state: FundState, events: Sequence[LoggedEvent], axes: Axes) -> FundState:

@@ -57,6 +57,7 @@ class SnapshotMaker:
             events_since_previous=replay.events_replayed,
             tenant=replay.tenant,
             effective_through=state.last_effective_at,
+            chain_hash=replay.chain_hash,
         )
         saved, created = await self._snapshots.save(snapshot, state_to_json(replay.state))
         if created:

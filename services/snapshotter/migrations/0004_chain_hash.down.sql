@@ -1,0 +1,1 @@
+ALTER TABLE snapshotter.snapshots DROP COLUMN IF EXISTS chain_hash;
