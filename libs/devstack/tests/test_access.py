@@ -40,6 +40,7 @@ def test_only_the_event_store_publishes_events_and_consumers_stay_on_their_own_d
         publish = user["permissions"]["publish"]["allow"]
         subscribe = user["permissions"]["subscribe"]["allow"]
         assert (f"{BUS_SUBJECT_PREFIX}.>" in publish) == (name == "event_store"), name
+        assert ("fundledger.anchors" in publish) == (name == "event_store"), name
         assert subscribe == [f"_INBOX_{name}.>"], name
         assert not any(subject in ("$JS.API.>", ">", "*") for subject in publish), name
         if name in ("projector", "snapshotter"):

@@ -36,6 +36,7 @@ def publisher(user: str, stream: str = BUS_STREAM, prefix: str = BUS_SUBJECT_PRE
         user,
         publish=(
             f"{prefix}.>",
+            "fundledger.anchors",  # the hash chain's daily anchors (eventstore/adapters/anchors.py)
             f"{api}.INFO.{stream}",
             f"{api}.CREATE.{stream}",
             f"{api}.UPDATE.{stream}",

@@ -16,6 +16,7 @@ from fundledger_platform.migrations import load_migrations, migrate_down, migrat
 from fundledger_platform.server import ServiceServer, build_server, cancelling
 from nats.aio.client import Client as NATS
 
+from eventstore.adapters.anchors import Anchors, run_anchors
 from eventstore.adapters.chain_backfill import Backfill
 from eventstore.adapters.chain_reader import ChainReader
 from eventstore.adapters.effective_index import ensure_effective_index
@@ -64,6 +65,7 @@ class EventStore:
     notifier: Notifier
     bus: NATS
     mode: str
+    anchors: Anchors
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
 
@@ -208,6 +210,11 @@ async def build(settings: Settings) -> EventStore:
     )
     if leader and settings.chain_backfill_enabled:
         tasks.append(asyncio.create_task(_chain_backfill(pool, settings), name="chain-backfill"))
+    anchors = Anchors(pool, bus, settings.anchor_subject)
+    if leader and settings.anchors_enabled:
+        tasks.append(
+            asyncio.create_task(run_anchors(anchors, settings.anchor_time), name="anchors")
+        )
     reader = Reader(pool)
     servicer = EventStoreServicer(
         appender,
@@ -238,4 +245,4 @@ async def build(settings: Settings) -> EventStore:
         ],
         max_message_bytes=settings.limits.max_append_bytes + 1024 * 1024,
     )
-    return EventStore(server, pool, appender, relay, notifier, bus, mode, tasks)
+    return EventStore(server, pool, appender, relay, notifier, bus, mode, anchors, tasks)

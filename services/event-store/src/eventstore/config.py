@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import time
 
 from fundledger_platform.settings import (
     DEFAULT_BUS_STREAM,
@@ -16,6 +17,7 @@ from fundledger_platform.settings import (
     env_str,
 )
 
+from eventstore.adapters.anchors import DEFAULT_SUBJECT, parse_anchor_time
 from eventstore.domain.append_request import Limits
 
 
@@ -48,6 +50,11 @@ class Settings:
     chain_backfill_enabled: bool = True
     # How many JetStream servers hold the event stream (1 to 5; more than 1 needs a cluster).
     bus_stream_replicas: int = 1
+    # The daily anchor of the hash chain (adapters/anchors.py): the UTC time of day it is taken
+    # at (for the day before), and the bus subject it is published on (core NATS).
+    anchors_enabled: bool = True
+    anchor_time: time = time(0, 5)
+    anchor_subject: str = DEFAULT_SUBJECT
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -81,4 +88,7 @@ class Settings:
             ),
             chain_backfill_enabled=env_bool("EVENTSTORE_CHAIN_BACKFILL_ENABLED", True),
             bus_stream_replicas=env_int("BUS_STREAM_REPLICAS", 1, min_value=1, max_value=5),
+            anchors_enabled=env_bool("EVENTSTORE_ANCHORS_ENABLED", True),
+            anchor_time=parse_anchor_time(env_str("EVENTSTORE_ANCHOR_TIME", "00:05")),
+            anchor_subject=env_str("EVENTSTORE_ANCHOR_SUBJECT", DEFAULT_SUBJECT),
         )

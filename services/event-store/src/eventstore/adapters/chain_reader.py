@@ -4,7 +4,8 @@ to the caller's tenant (fundledger_platform.tenant_sql), as every read of the lo
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
+from datetime import date
 
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
@@ -12,7 +13,7 @@ from fundledger_platform.tenant_sql import scoped
 
 from eventstore.adapters.reader import Reader
 from eventstore.adapters.records import RowConverter
-from eventstore.service_layer.verify import ChainHead
+from eventstore.service_layer.verify import Anchored, ChainHead, DayAnchor
 
 # Rows per query of a stream's events: verification reads every one of them.
 CHUNK = 2000
@@ -58,6 +59,46 @@ class ChainReader:
         converter = RowConverter()
         async for chunk in rows:
             yield [converter.convert(RecordedEvent, row) for row in chunk]
+
+    async def anchored(self, stream_ids: Sequence[str]) -> dict[str, list[Anchored]]:
+        """The anchored heads of these streams (the caller reads only streams it may see)."""
+        rows = await self._pool.fetch(
+            "SELECT stream_id, day, version, hash FROM eventstore.log_anchor_streams "
+            "WHERE stream_id = ANY($1::text[]) ORDER BY stream_id, day",
+            list(stream_ids),
+        )
+        found: dict[str, list[Anchored]] = {}
+        for r in rows:
+            found.setdefault(r["stream_id"], []).append(
+                Anchored(r["day"], r["version"], bytes(r["hash"]))
+            )
+        return found
+
+    async def anchor_days(self, after: date | None, limit: int) -> list[date]:
+        rows = await self._pool.fetch(
+            "SELECT day FROM eventstore.log_anchors WHERE $1::date IS NULL OR day > $1 "
+            "ORDER BY day LIMIT $2",
+            after,
+            limit,
+        )
+        return [r["day"] for r in rows]
+
+    async def anchor(self, day: date) -> DayAnchor | None:
+        async with self._pool.acquire() as conn, conn.transaction(isolation="repeatable_read"):
+            row = await conn.fetchrow(
+                "SELECT stream_count, root FROM eventstore.log_anchors WHERE day = $1", day
+            )
+            if row is None:
+                return None
+            heads = await conn.fetch(
+                "SELECT stream_id, hash FROM eventstore.log_anchor_streams WHERE day = $1", day
+            )
+        return DayAnchor(
+            day,
+            row["stream_count"],
+            bytes(row["root"]),
+            [(h["stream_id"], bytes(h["hash"])) for h in heads],
+        )
 
     async def _heads(self, where: str, stream_id: str, limit: int) -> list[ChainHead]:
         text, values = scoped(_HEAD.replace("{where}", where), stream_id, limit)

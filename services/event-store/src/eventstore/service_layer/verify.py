@@ -14,7 +14,16 @@ problem stops the stream's verification and is reported at its version:
   last events deleted), reported at that version (the head's, or the one its last hash is of
   when the head's version was moved back too);
 - ``event after the head``: events beyond the head's version;
-- ``head hash mismatch``: the head's last hash is not the recomputed hash of its version.
+- ``head hash mismatch``: the head's last hash is not the recomputed hash of its version;
+- ``anchor mismatch``: a daily anchor (adapters/anchors.py, table log_anchor_streams) recorded
+  the stream's head at a version whose event now has another stored hash, or none — the chain
+  was rewritten consistently from an edited event on (which the chain alone cannot see), or
+  events were removed. Checked after the chain, so a plain edit is still a ``hash mismatch``.
+
+VerifyLog over the whole log (no ``from_stream_id``) first recomputes each anchor's Merkle root
+(fundledger_kernel.merkle) from its recorded heads: a root that does not match (the anchor's
+heads were edited) is a break ``anchor root mismatch on <day>`` with no stream and version 0.
+The root itself is kept outside the database by the notary the anchor was published to.
 
 Events without a stored hash (written before the chain and not back-filled yet,
 adapters/chain_backfill.py) are recomputed through but not checked: counted as unverified, not
@@ -24,12 +33,14 @@ a break, so a log being back-filled verifies; each later stored hash still cover
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Protocol
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import genesis, link
+from fundledger_kernel.merkle import root
 from fundledger_platform.chain_check import chain_event
 
 HASH_MISMATCH = "hash mismatch"
@@ -38,6 +49,8 @@ VERSION_REPEATED = "version repeated"
 HEAD_EVENT_MISSING = "event missing at the head"
 AFTER_HEAD = "event after the head"
 HEAD_HASH_MISMATCH = "head hash mismatch"
+ANCHOR_MISMATCH = "anchor mismatch"
+ANCHOR_ROOT_MISMATCH = "anchor root mismatch"
 
 # Streams per query of VerifyLog, and the least time between two progress reports.
 PAGE = 500
@@ -50,6 +63,25 @@ class ChainHead:
     version: int
     last_hash: bytes | None
     chain_version: int | None
+
+
+@dataclass(frozen=True)
+class Anchored:
+    """A stream's head as a daily anchor recorded it."""
+
+    day: date
+    version: int
+    hash: bytes
+
+
+@dataclass(frozen=True)
+class DayAnchor:
+    """A recorded anchor: its root and the (stream id, head hash) pairs it was taken over."""
+
+    day: date
+    stream_count: int
+    root: bytes
+    heads: list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -94,10 +126,23 @@ class ChainSource(Protocol):
 
     def events(self, stream_id: str) -> AsyncIterator[list[RecordedEvent]]: ...
 
+    async def anchored(self, stream_ids: Sequence[str]) -> dict[str, list[Anchored]]: ...
 
-async def verify_stream(source: ChainSource, head: ChainHead) -> StreamVerdict:
-    """Recomputes ``head``'s stream and compares (the module docstring lists what it finds)."""
+    async def anchor_days(self, after: date | None, limit: int) -> list[date]: ...
+
+    async def anchor(self, day: date) -> DayAnchor | None: ...
+
+
+async def verify_stream(
+    source: ChainSource, head: ChainHead, anchored: list[Anchored] | None = None
+) -> StreamVerdict:
+    """Recomputes ``head``'s stream and compares (the module docstring lists what it finds);
+    ``anchored``: the stream's anchored heads, read here when not given."""
     stream_id = head.stream_id
+    if anchored is None:
+        anchored = (await source.anchored([stream_id])).get(stream_id, [])
+    pinned: dict[int, bytes] = {a.version: a.hash for a in anchored}
+    pinned_problem: ChainBreak | None = None
     current = genesis(stream_id)
     expected = 1
     checked = unverified = 0
@@ -120,6 +165,9 @@ async def verify_stream(source: ChainSource, head: ChainHead) -> StreamVerdict:
             elif event.hash != current:
                 problem = ChainBreak(stream_id, event.version, HASH_MISMATCH)
                 break
+            if pinned_problem is None and pinned.pop(event.version, event.hash) != event.hash:
+                # Reported unless the chain breaks earlier: the first problem wins.
+                pinned_problem = ChainBreak(stream_id, event.version, ANCHOR_MISMATCH)
             checked += 1
             stored_last = event.hash
             expected += 1
@@ -137,6 +185,11 @@ async def verify_stream(source: ChainSource, head: ChainHead) -> StreamVerdict:
             and head.last_hash != current
         ):
             problem = ChainBreak(stream_id, head.version, HEAD_HASH_MISMATCH)
+    if problem is None or (pinned_problem is not None and pinned_problem.version < problem.version):
+        problem = pinned_problem
+    if problem is None and pinned:
+        # Anchored versions past the stream's last event: removed since.
+        problem = ChainBreak(stream_id, min(pinned), ANCHOR_MISMATCH)
     return StreamVerdict(head, checked, unverified, stored_last, problem)
 
 
@@ -146,10 +199,13 @@ async def verify_log(source: ChainSource, from_stream_id: str) -> AsyncIterator[
     ``done``."""
     progress = LogProgress(streams_total=await source.count(from_stream_id))
     last_report = time.monotonic()
+    if not from_stream_id:
+        progress.breaks.extend([b async for b in verify_anchor_roots(source)])
     heads = await source.heads(from_stream_id, PAGE, inclusive=True)
     while heads:
+        anchored = await source.anchored([h.stream_id for h in heads])
         for head in heads:
-            verdict = await verify_stream(source, head)
+            verdict = await verify_stream(source, head, anchored.get(head.stream_id, []))
             progress.streams_checked += 1
             progress.events_checked += verdict.events_checked
             progress.events_unverified += verdict.events_unverified
@@ -163,3 +219,19 @@ async def verify_log(source: ChainSource, from_stream_id: str) -> AsyncIterator[
         heads = await source.heads(heads[-1].stream_id, PAGE, inclusive=False)
     progress.done = True
     yield progress
+
+
+async def verify_anchor_roots(source: ChainSource) -> AsyncIterator[ChainBreak]:
+    """Every recorded anchor's root recomputed from its recorded heads, oldest first."""
+    after: date | None = None
+    while True:
+        days = await source.anchor_days(after, PAGE)
+        for day in days:
+            anchor = await source.anchor(day)
+            if anchor is None:
+                continue  # removed meanwhile
+            if len(anchor.heads) != anchor.stream_count or root(anchor.heads) != anchor.root:
+                yield ChainBreak("", 0, f"{ANCHOR_ROOT_MISMATCH} on {day.isoformat()}")
+        if len(days) < PAGE:
+            return
+        after = days[-1]

@@ -1,0 +1,2 @@
+DROP TABLE eventstore.log_anchor_streams;
+DROP TABLE eventstore.log_anchors;
