@@ -20,13 +20,13 @@ checked from it on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import ChainEvent, genesis, link
 from fundledger_kernel.fund.fold_input import FundLogError, LoggedEvent
 
-from fundledger_platform.timestamps import from_timestamp
+from fundledger_platform.recorded import logged_event
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,20 +88,15 @@ def chain_event(event: RecordedEvent) -> ChainEvent:
 def chained_event(event: RecordedEvent) -> ChainedEvent:
     """The recorded event as the fold reads it (fundledger_platform.recorded.logged_event),
     with its chain fields and stored hash."""
+    logged = logged_event(event)
     return ChainedEvent(
-        stream_id=event.stream_id,
-        version=event.version,
-        position=event.position,
-        event_id=event.event_id,
-        event_type=event.event_type,
-        data=event.data,
-        recorded_at=from_timestamp(event.recorded_at),
-        tenant=event.tenant,
-        schema_version=event.schema_version,
-        effective_at=from_timestamp(event.effective_at) if event.HasField("effective_at") else None,
+        **{f.name: getattr(logged, f.name) for f in _LOGGED_FIELDS},
         chain=chain_event(event),
         hash=event.hash,
     )
+
+
+_LOGGED_FIELDS = fields(LoggedEvent)
 
 
 @dataclass(frozen=True, slots=True)

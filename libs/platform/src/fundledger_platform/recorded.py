@@ -6,7 +6,6 @@ from __future__ import annotations
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.fund.fold_input import FundLogError, LoggedEvent, UnreadableEventError
 
-from fundledger_platform.chain_check import ChainBreakError
 from fundledger_platform.errors import DataLoss
 from fundledger_platform.reasons import Reason
 from fundledger_platform.timestamps import from_timestamp
@@ -34,6 +33,9 @@ def fund_log_data_loss(err: FundLogError) -> DataLoss:
     if isinstance(err, UnreadableEventError):
         metadata["event_type"] = err.event_type
         return DataLoss(str(err), reason=Reason.FUND_EVENT_UNREADABLE, metadata=metadata)
+    # Imported here: chain_check builds its events on logged_event above.
+    from fundledger_platform.chain_check import ChainBreakError
+
     if isinstance(err, ChainBreakError):
         return DataLoss(str(err), reason=Reason.FUND_CHAIN_BROKEN, metadata=metadata)
     return DataLoss(str(err), reason=Reason.FUND_LOG_GAP, metadata=metadata)
