@@ -24,8 +24,10 @@ async def start_event_store(
     env: Mapping[str, str],
     start_seconds: float,
     profile: bool = True,
+    dsn: str | None = None,
 ) -> tuple[str, int]:
-    """Starts one, stopped by ``started``; returns its address and port once it serves."""
+    """Starts one, stopped by ``started``; returns its address and port once it serves.
+    ``dsn``: its database, when not the run's (phase chain)."""
     assert stack.tmp is not None
     assert stack.nats_url is not None
     port = free_port()
@@ -34,7 +36,7 @@ async def start_event_store(
         profile_path = stack.profile_dir / f"{name}.prof"
         stack.service_profiles.append(profile_path)
     process = eventstore_process(
-        stack.database_url,
+        stack.database_url if dsn is None else dsn,
         stack.nats_url,
         port,
         -1,

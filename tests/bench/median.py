@@ -1,4 +1,4 @@
-"""The ratio targets' report (issues 11 and 12): every target over several full runs, their
+"""The ratio targets' report (issues 11, 12 and 13): every target over several full runs, their
 median and its verdict.
 
     python -m tests.bench.median .bench/results-A.json .bench/results-B.json ...
@@ -32,7 +32,7 @@ from tests.bench.server_cpu import server_group
 from tests.bench.settings import REPO_ROOT
 
 ISSUE = 11
-ISSUES = (11, 12)
+ISSUES = (11, 12, 13)
 """The issues whose targets are same-run ratios, reported by default."""
 MAX_RUNS = 9
 Row = dict[str, Any]

@@ -27,6 +27,7 @@ from tests.bench.pg_work import APPENDED, RAW_INSERTED
 from tests.bench.phase_allocation import allocation
 from tests.bench.phase_auth import authentication_cost
 from tests.bench.phase_batched import batched_reads
+from tests.bench.phase_chain import chain_cost
 from tests.bench.phase_funds import fund_services
 from tests.bench.phase_peer import eventsourcing_peer
 from tests.bench.phase_workers import worker_scaling
@@ -106,6 +107,7 @@ class Phases:
             "peer": (lambda: eventsourcing_peer(self),),
             "auth": (lambda: authentication_cost(self),),
             "workers": (lambda: worker_scaling(self),),
+            "chain": (lambda: chain_cost(self),),
         }
         try:
             for step in steps[phase]:

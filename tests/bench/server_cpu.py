@@ -10,6 +10,7 @@ a service with several workers), summed.
 from __future__ import annotations
 
 from tests.bench.auth_figures import server_of
+from tests.bench.chain_figures import chain_server_of
 from tests.bench.measure import Figure
 from tests.bench.peer_figures import is_peer
 from tests.bench.peer_threads import PEER
@@ -42,6 +43,9 @@ def server_group(key: str) -> str | None:
     auth_server = server_of(key)  # the auth phase's secure and plaintext instances
     if auth_server is not None:
         return auth_server
+    chain_server = chain_server_of(key)  # the chain phase's two instances
+    if chain_server is not None:
+        return chain_server
     if kind == "workers":  # workers.<kind>.w<count>...: that count's own instance
         _, what, count = key.split(".")[:3]
         return workers_server(what, int(count.removeprefix("w")))

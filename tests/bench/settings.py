@@ -23,6 +23,7 @@ PHASES = (
     "allocation",
     "appends",
     "workers",
+    "chain",
     "peer",
     "auth",
 )

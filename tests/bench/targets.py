@@ -12,6 +12,7 @@ from tests.bench.auth_figures import (
     comparisons,
     parse_key,
 )
+from tests.bench.chain_figures import CHAIN, NOCHAIN
 from tests.bench.checks import (
     Check,
     cpu_per_call_ratio,
@@ -24,6 +25,7 @@ from tests.bench.effective_appends import issue12_append_checks
 from tests.bench.measure import Figure
 from tests.bench.peer_figures import COMPARISONS
 from tests.bench.peer_figures import TARGET_RATIO as PEER_RATIO
+from tests.bench.phase_chain import issue13_chain_checks
 from tests.bench.time_travel_rows import time_travel_checks
 
 __all__ = ["Check", "baseline_of", "check_targets", "issue11_checks"]
@@ -36,6 +38,8 @@ def baseline_of(key: str) -> str | None:
     if auth is not None:  # the secure instance's figure against the plaintext one's, same round
         kind_, config, c, r = auth
         return auth_key(kind_, "off", c, r) if config != "off" else None
+    if key == CHAIN:  # issue 13: the same appends without the hash chain
+        return NOCHAIN
     kind, _, rest = key.partition(".")
     conc = key.rsplit(".c", 1)[-1] if ".c" in key else ""
     if kind in ("append", "shared8"):
@@ -153,6 +157,7 @@ def check_targets(figures: Mapping[str, Figure]) -> list[Check]:
     checks += issue11_checks(figures)
     checks += issue12_append_checks(figures)
     checks += time_travel_checks(figures)
+    checks += issue13_chain_checks(figures)
     return checks
 
 
