@@ -20,13 +20,13 @@ checked from it on.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import ChainEvent, genesis, link
 from fundledger_kernel.fund.fold_input import FundLogError, LoggedEvent
 
-from fundledger_platform.recorded import logged_event
+from fundledger_platform.recorded import logged_as
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,15 +88,7 @@ def chain_event(event: RecordedEvent) -> ChainEvent:
 def chained_event(event: RecordedEvent) -> ChainedEvent:
     """The recorded event as the fold reads it (fundledger_platform.recorded.logged_event),
     with its chain fields and stored hash."""
-    logged = logged_event(event)
-    return ChainedEvent(
-        **{f.name: getattr(logged, f.name) for f in _LOGGED_FIELDS},
-        chain=chain_event(event),
-        hash=event.hash,
-    )
-
-
-_LOGGED_FIELDS = fields(LoggedEvent)
+    return logged_as(event, ChainedEvent, chain=chain_event(event), hash=event.hash)
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,6 +3,9 @@ of a fund log that cannot be folded (fundledger_kernel.fund.fold_input)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any, TypeVar
+
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.fund.fold_input import FundLogError, LoggedEvent, UnreadableEventError
 
@@ -10,9 +13,18 @@ from fundledger_platform.errors import DataLoss
 from fundledger_platform.reasons import Reason
 from fundledger_platform.timestamps import from_timestamp
 
+L = TypeVar("L", bound=LoggedEvent)
+
 
 def logged_event(event: RecordedEvent) -> LoggedEvent:
-    return LoggedEvent(
+    """The fold's view of a recorded event."""
+    return logged_as(event, LoggedEvent)
+
+
+def logged_as(event: RecordedEvent, make: Callable[..., L], **extra: Any) -> L:
+    """logged_event built by `make` (a LoggedEvent subclass, e.g. the chain check's
+    ChainedEvent, whose own fields come in `extra`)."""
+    return make(
         stream_id=event.stream_id,
         version=event.version,
         position=event.position,
@@ -24,6 +36,7 @@ def logged_event(event: RecordedEvent) -> LoggedEvent:
         schema_version=event.schema_version,
         # Always set by an event store that knows business time; an older one leaves it unset.
         effective_at=from_timestamp(event.effective_at) if event.HasField("effective_at") else None,
+        **extra,
     )
 
 
