@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 from fundledger.fund.v1 import state_pb2
 from fundledger_kernel.fund.fold_input import LoggedEvent
-from snapshotter.domain.axes import Axes, Fallback, effective_of, fallback_for
+from snapshotter.domain.axes import Axes, Fallback, fallback_for
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.domain.restatement import FigureChange, differences
 from snapshotter.domain.timeline import TimelineEvent, effective_page
@@ -49,8 +49,8 @@ def snapshot(version: int, recorded: int, through: int | None) -> Snapshot:
 
 
 def test_an_event_without_effective_time_is_effective_when_recorded() -> None:
-    assert effective_of(event(1, 3, None)) == day(3)
-    assert effective_of(event(1, 3, -2)) == day(-2)
+    assert event(1, 3, None).business_time == day(3)
+    assert event(1, 3, -2).business_time == day(-2)
 
 
 def test_selection_is_inclusive_on_both_clocks() -> None:

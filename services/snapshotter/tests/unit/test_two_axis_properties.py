@@ -14,7 +14,7 @@ from fundledger_kernel.fund.events import decode_stored_event
 from fundledger_kernel.fund.fold_input import LoggedEvent
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from snapshotter.domain.axes import Axes, effective_of
+from snapshotter.domain.axes import Axes
 from snapshotter.service_layer.history import History
 from two_axis_fakes import FUND, FakeLog, FakeSnapshots, snapshots_at
 
@@ -94,9 +94,9 @@ def by_hand(events: list[LoggedEvent], axes: Axes) -> FundState:
         for e in events
         if (axes.at_version is None or e.version <= axes.at_version)
         and (axes.known_at is None or e.recorded_at <= axes.known_at)
-        and (axes.effective_at is None or effective_of(e) <= axes.effective_at)
+        and (axes.effective_at is None or e.business_time <= axes.effective_at)
     ]
-    chosen.sort(key=lambda e: (effective_of(e), e.version))
+    chosen.sort(key=lambda e: (e.business_time, e.version))
     decoded = [
         decode_stored_event(
             e.event_type, e.data, e.version, e.recorded_at, effective_at=e.effective_at
@@ -113,7 +113,7 @@ def newest_usable(case: Case, snapshots: FakeSnapshots) -> int | None:
         if case.axes.holds(s)
         and s.effective_through is not None
         and not any(
-            e.version > s.version and case.axes.selects(e) and effective_of(e) < s.effective_through
+            e.version > s.version and case.axes.selects(e) and e.business_time < s.effective_through
             for e in case.events
         )
     ]

@@ -53,6 +53,11 @@ class LoggedEvent:
     # Business time; None is read as recorded_at (events from before business time existed).
     effective_at: datetime | None = None
 
+    @property
+    def business_time(self) -> datetime:
+        """effective_at, or recorded_at for an event from before business time."""
+        return self.recorded_at if self.effective_at is None else self.effective_at
+
 
 class FundLogError(Exception):
     """A fund's log that cannot be folded into an exact state."""

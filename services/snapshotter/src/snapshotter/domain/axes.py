@@ -31,12 +31,6 @@ from fundledger_kernel.fund.fold_input import LoggedEvent
 from snapshotter.domain.model import Snapshot
 
 
-def effective_of(event: LoggedEvent) -> datetime:
-    """The event's business time: as appended, else (events from before business time) when
-    it was recorded."""
-    return event.effective_at if event.effective_at is not None else event.recorded_at
-
-
 @dataclass(frozen=True)
 class Axes:
     """A question's bounds; None means no bound on that axis."""
@@ -53,7 +47,7 @@ class Axes:
         return (
             (self.at_version is None or event.version <= self.at_version)
             and (self.known_at is None or event.recorded_at <= self.known_at)
-            and (self.effective_at is None or effective_of(event) <= self.effective_at)
+            and (self.effective_at is None or event.business_time <= self.effective_at)
         )
 
     def holds(self, snapshot: Snapshot) -> bool:
@@ -105,7 +99,7 @@ def fallback_for(
     for event in after:
         if event.version <= base.version or not axes.selects(event):
             continue
-        effective = effective_of(event)
+        effective = event.business_time
         if effective < through and (floor is None or effective < floor):
             floor = effective
     if floor is None:

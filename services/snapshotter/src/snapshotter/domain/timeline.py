@@ -10,8 +10,6 @@ from datetime import UTC, datetime, timedelta
 from fundledger_kernel.fund.fold_input import LoggedEvent, fold_inputs
 from google.protobuf.message import Message
 
-from snapshotter.domain.axes import effective_of
-
 
 @dataclass(frozen=True)
 class TimelineEvent:
@@ -48,7 +46,7 @@ _EPOCH = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def effective_key(event: LoggedEvent) -> EffectiveKey:
-    return (effective_of(event) - _EPOCH) // timedelta(microseconds=1), event.version
+    return (event.business_time - _EPOCH) // timedelta(microseconds=1), event.version
 
 
 def effective_page(
@@ -69,8 +67,8 @@ def effective_page(
     window = [
         row
         for row in rows
-        if (start is None or effective_of(row.event) >= start)
-        and (end is None or effective_of(row.event) <= end)
+        if (start is None or row.event.business_time >= start)
+        and (end is None or row.event.business_time <= end)
     ]
     window.sort(key=lambda row: effective_key(row.event), reverse=True)
     if from_key is not None:

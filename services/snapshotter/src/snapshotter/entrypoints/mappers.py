@@ -11,7 +11,6 @@ from fundledger_kernel.fund.fold_input import UnreadableEventError
 from fundledger_platform.timestamps import to_timestamp
 from google.protobuf.any_pb2 import Any as AnyProto
 
-from snapshotter.domain.axes import effective_of
 from snapshotter.domain.model import Snapshot, Trigger
 from snapshotter.domain.restatement import FigureChange, differences
 from snapshotter.domain.timeline import TimelineEvent, fund_payload
@@ -77,7 +76,7 @@ def recorded_event(value: TimelineEvent) -> RecordedEvent:
         source=value.source,
         recorded_at=to_timestamp(event.recorded_at),
         category=value.category,
-        effective_at=to_timestamp(effective_of(event)),
+        effective_at=to_timestamp(event.business_time),
     )
 
 

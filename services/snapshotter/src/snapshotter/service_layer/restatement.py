@@ -16,7 +16,7 @@ from fundledger_kernel.fund import FundState
 from fundledger_kernel.fund.fold_input import FundLogError
 from fundledger_platform.recorded import fund_log_data_loss
 
-from snapshotter.domain.axes import Axes, effective_of
+from snapshotter.domain.axes import Axes
 from snapshotter.domain.timeline import TimelineEvent
 from snapshotter.service_layer.errors import fund_not_found
 from snapshotter.service_layer.history import History
@@ -70,7 +70,7 @@ async def restatement(
     return Restatement(
         before.state,
         after.state,
-        [row for row in explaining if effective_of(row.event) <= effective_at],
+        [row for row in explaining if row.event.business_time <= effective_at],
         effective_at,
         known_at_before,
         known_at_after,
