@@ -53,7 +53,9 @@ def evolve(state: FundState, event: FundEvent) -> FundState:
     # Normalised to UTC so that equal instants give equal states and identical stored JSON,
     # whatever zone the reader of the event happened to use.
     at = event.recorded_at.astimezone(UTC)
-    effective = event.effective_at.astimezone(UTC)
+    # Most events are effective when recorded (the same object): convert once.
+    given = event.effective_at
+    effective = at if given is event.recorded_at else given.astimezone(UTC)
     version = max(state.version, event.version)
     if state.last_event_at is not None and state.last_event_at > at:
         at = state.last_event_at
