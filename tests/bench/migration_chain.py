@@ -16,26 +16,17 @@ step's time and rate, and the appends' latency during it against a quiet baselin
 from __future__ import annotations
 
 import asyncio
-import sys
-import tempfile
 import time
-import uuid
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import asyncpg
 from eventstore.adapters.chain_backfill import backfill
 from eventstore.adapters.chain_reader import ChainReader
-from eventstore.adapters.partitions import NATIVE, detect_mode, maintain
+from eventstore.adapters.partitions import NATIVE
 from eventstore.adapters.reader import Reader
-from eventstore.bootstrap import MIGRATIONS
 from eventstore.service_layer.verify import verify_log
-from fundledger_devstack.ports import free_port
-from fundledger_devstack.postgres import PostgresServer
-from fundledger_platform.migrations import load_migrations, migrate_up
+from fundledger_platform.migrations import migrate_up
 
-from tests.bench.loader import load
-from tests.bench.migration_effective import summary
+from tests.bench.online_migration import Appends, run_on_private_postgres, seeded_log, summary
 
 # 0008's commit_group signature (the one the code calls), one event to a new stream.
 APPEND = """
@@ -55,53 +46,10 @@ SELECT r_outcome FROM eventstore.commit_group(
 VERIFY_SAMPLE = 200_000
 
 
-class Appends:
-    def __init__(self, dsn: str, rollup: bool) -> None:
-        self._dsn, self._rollup = dsn, rollup
-        self._step = "quiet"
-        self.latencies: dict[str, list[float]] = {}
-        self._stop = False
-
-    def step(self, name: str) -> None:
-        self._step = name
-
-    async def run(self) -> None:
-        conn = await asyncpg.connect(self._dsn)
-        try:
-            while not self._stop:
-                started = time.perf_counter()
-                await conn.fetch(APPEND, f"fund-{uuid.uuid4()}", self._rollup)
-                self.latencies.setdefault(self._step, []).append(time.perf_counter() - started)
-        finally:
-            await conn.close()
-
-    def stop(self) -> None:
-        self._stop = True
-
-
 async def measure(dsn: str, events: int) -> None:
-    conn = await asyncpg.connect(dsn)
-    mode = await detect_mode(conn)
-    migrations = load_migrations(MIGRATIONS, variant=mode)
-    await migrate_up(conn, "eventstore", [m for m in migrations if m.version <= 8])
-    await conn.close()
-    now = datetime.now(UTC)
-    pool = await asyncpg.create_pool(dsn, min_size=1, max_size=2)
-    await maintain(pool, mode=mode, days_ahead=2, retention_days=0, chunk_interval_hours=24)
-    streams = max(1, events // 50)
-    started = time.monotonic()
-    await load(
-        dsn,
-        tag=f"c{uuid.uuid4().hex[:6]}",
-        streams=streams,
-        per_stream=50,
-        start=now - timedelta(days=366),
-        end=now - timedelta(days=1),
-        connections=2,
-        log=print,
-    )
-    print(f"mode {mode}: loaded {streams * 50:,} events in {time.monotonic() - started:.0f} s")
-    appends = Appends(dsn, rollup=mode == NATIVE)
+    log = await seeded_log(dsn, events, 8, "c")
+    mode, migrations, pool = log.mode, log.migrations, log.pool
+    appends = Appends(dsn, mode == NATIVE, APPEND)
     task = asyncio.create_task(appends.run())
     await asyncio.sleep(5)
     steps: list[tuple[str, float, int]] = []
@@ -132,7 +80,7 @@ async def measure(dsn: str, events: int) -> None:
         "SELECT count(*) FROM eventstore.streams WHERE chain_version IS DISTINCT FROM version"
     )
     await pool.close()
-    print(f"\nmode {mode}, {streams * 50:,} events; streams left unchained: {pending}")
+    print(f"\nmode {mode}, {log.events:,} events; streams left unchained: {pending}")
     print(f"  {'quiet (before)':<16} {'':>26}  {summary(appends.latencies.get('quiet', []))}")
     for name, seconds, count in steps:
         rate = f"{count / seconds:>9,.0f} ev/s" if count else ""
@@ -143,15 +91,7 @@ async def measure(dsn: str, events: int) -> None:
 
 
 def main() -> None:
-    events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    with tempfile.TemporaryDirectory(prefix="es-chain-") as tmp:
-        server = PostgresServer(Path(tmp) / "data", free_port())
-        server.start()
-        try:
-            dsn = server.create_database("migration")
-            asyncio.run(measure(dsn, events))
-        finally:
-            server.stop()
+    run_on_private_postgres(measure, "es-chain-")
 
 
 if __name__ == "__main__":
