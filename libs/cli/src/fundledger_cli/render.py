@@ -45,6 +45,10 @@ def data_text(data: bytes, width: int = DATA_WIDTH) -> str:
         text = json.dumps(json.loads(data), separators=(",", ":"), ensure_ascii=False)
     except ValueError:
         text = data.decode("utf-8", "replace")
+    return _cut(text, width)
+
+
+def _cut(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
@@ -72,7 +76,7 @@ def _payload_text(event: events_pb2.RecordedEvent, width: int = DATA_WIDTH) -> s
         text = data
     else:
         text = json.dumps(data, separators=(",", ":"), ensure_ascii=False)
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return _cut(text, width)
 
 
 def _effective(event: events_pb2.RecordedEvent) -> Timestamp:
