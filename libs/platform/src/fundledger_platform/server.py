@@ -45,15 +45,29 @@ logger = logging.getLogger(__name__)
 ShutdownCallback = Callable[[], Awaitable[None]]
 
 
+CANCEL_WAIT_SECONDS = 15.0
+"""How long a shutdown waits for a cancelled background task: a task stuck in a call that
+ignores cancellation must not keep the process (or a pod's termination) from finishing."""
+
+
 def cancelling(tasks: Sequence[asyncio.Task[Any]]) -> ShutdownCallback:
-    """A shutdown step that cancels a service's background tasks and waits for each."""
+    """A shutdown step that cancels a service's background tasks and waits for each, bounded."""
 
     async def cancel() -> None:
         for task in tasks:
             task.cancel()
-        for task in tasks:
+        if not tasks:
+            return
+        done, pending = await asyncio.wait(tasks, timeout=CANCEL_WAIT_SECONDS)
+        for task in pending:
+            logger.error(
+                "background task %s did not stop within %.0f s",
+                task.get_name(),
+                CANCEL_WAIT_SECONDS,
+            )
+        for task in done:
             with contextlib.suppress(asyncio.CancelledError):
-                await task
+                task.result()  # a task's own failure surfaces, as before
 
     return cancel
 

@@ -73,8 +73,15 @@ async def ensure_effective_index(database_url: str, mode: str) -> bool:
         if mode == NATIVE:
             return await _native(conn)
         return await _timescale(conn, exists=valid is not None)
+    except BaseException:
+        # Cancelled (a shutdown) or failed mid-build: a graceful close would wait for a build
+        # that waits for other transactions to end; dropping the connection aborts it (the
+        # invalid index it leaves is dropped and rebuilt next round).
+        conn.terminate()
+        raise
     finally:
-        await conn.close()
+        if not conn.is_closed():
+            await conn.close()
 
 
 async def _native(conn: asyncpg.Connection) -> bool:
