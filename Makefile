@@ -3,7 +3,7 @@ SHELL := /bin/bash
 VENV := .venv
 PY := $(VENV)/bin/python
 
-.PHONY: run test bootstrap protos lint migrate bench bench-median fmt demo loadtest restore-drill
+.PHONY: run test bootstrap protos release-protos lint migrate bench bench-median fmt demo loadtest restore-drill
 
 bootstrap:
 	@scripts/bootstrap.sh
@@ -19,6 +19,11 @@ test: bootstrap
 ## Regenerate libs/api from protos/ (never edit generated code by hand).
 protos:
 	@scripts/gen_protos.sh
+
+## Record today's protos as a released contract (VERSION=v1.2.3): `make test` refuses breaking
+## changes against the newest one in releases/protos/.
+release-protos: bootstrap
+	@scripts/release_protos.sh $(VERSION)
 
 lint: bootstrap
 	@scripts/test.sh --lint-only

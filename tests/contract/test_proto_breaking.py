@@ -1,7 +1,8 @@
-"""`make test` runs `buf breaking` against the last release tag (scripts/buf_breaking.sh).
+"""`make test` runs `buf breaking` against the newest released contract (scripts/buf_breaking.sh),
+a buf image kept in releases/protos/.
 
-These tests prove the check can fail: a copy of protos/ with a field removed, or renumbered, is
-refused against the same tag, and today's protos pass.
+These tests prove the check can fail: a copy of protos/ with a field removed, renumbered or
+retyped is refused against the same image, and today's protos pass.
 """
 
 from __future__ import annotations
@@ -17,21 +18,18 @@ BUF = ROOT / ".venv" / "bin" / "buf"
 EVENTS = Path("fundledger/eventstore/v1/events.proto")
 
 
-def last_tag() -> str:
-    tags = subprocess.run(
-        ["git", "tag", "--list", "v*", "--sort=-version:refname"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.split()
-    assert tags, "no release tag: scripts/buf_breaking.sh would fail too"
-    return tags[0]
+def last_release() -> Path:
+    images = sorted(
+        (ROOT / "releases" / "protos").glob("v*.binpb"),
+        key=lambda p: tuple(int(part) for part in p.stem[1:].split(".")),
+    )
+    assert images, "no released contract: scripts/buf_breaking.sh would fail too"
+    return images[-1]
 
 
 def breaking(protos: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [str(BUF), "breaking", str(protos), "--against", f".git#tag={last_tag()},subdir=protos"],
+        [str(BUF), "breaking", str(protos), "--against", str(last_release())],
         cwd=ROOT,
         capture_output=True,
         text=True,
