@@ -21,6 +21,21 @@ _HEAD = (
     "SELECT stream_id, version, last_hash, chain_version FROM eventstore.streams "
     "WHERE {where} AND {tenant} ORDER BY stream_id LIMIT $2"
 )
+# An incremental VerifyLog: the streams with an event after position $3. The inner query finds
+# them from the events (its `tenant` is the events' copy of their stream's: a page of another
+# tenant's streams would end the walk early); the outer reads their heads.
+# Cost (EXPLAIN ANALYZE, 20,000 events over 2,000 streams and 10 days, both storage modes): a
+# recent position reads only the events after it — events_position in each partition or chunk
+# (one index probe per partition/chunk: positions do not prune by time), then a sort of their
+# stream ids — so a page costs O(events after P) and a run O(pages x that), pages being the
+# changed streams / PAGE; an old position instead walks events_stream_effective (stream id
+# order) and stops after PAGE stream ids, which is the full run's cost. Not pruned: TimescaleDB
+# chunks already compressed (older than 7 days) have no position index, and each page
+# decompresses them whole to filter on position (tens of ms per 10,000 compressed events).
+_CHANGED = (
+    "stream_id IN (SELECT DISTINCT stream_id FROM eventstore.events "
+    "WHERE position > $3 AND {where} AND {tenant} ORDER BY stream_id LIMIT $2)"
+)
 
 
 class ChainReader:
@@ -32,17 +47,36 @@ class ChainReader:
         heads = await self._heads("stream_id = $1", stream_id, 1)
         return heads[0] if heads else None
 
-    async def heads(self, start: str, limit: int, *, inclusive: bool) -> list[ChainHead]:
+    async def heads(
+        self, start: str, limit: int, *, inclusive: bool, after_position: int = 0
+    ) -> list[ChainHead]:
         """The streams from ``start`` (after it unless ``inclusive``) in id order, at most
-        ``limit``."""
-        return await self._heads(f"stream_id {'>=' if inclusive else '>'} $1", start, limit)
+        ``limit``; with ``after_position``, only those with an event at a later position."""
+        where = f"stream_id {'>=' if inclusive else '>'} $1"
+        if after_position > 0:
+            return await self._heads(
+                _CHANGED.replace("{where}", where), start, limit, after_position
+            )
+        return await self._heads(where, start, limit)
 
-    async def count(self, from_stream_id: str) -> int:
-        text, values = scoped(
-            "SELECT count(*) FROM eventstore.streams WHERE stream_id >= $1 AND {tenant}",
-            from_stream_id,
-        )
+    async def count(self, from_stream_id: str, after_position: int = 0) -> int:
+        if after_position > 0:
+            text, values = scoped(
+                "SELECT count(DISTINCT stream_id) FROM eventstore.events "
+                "WHERE position > $2 AND stream_id >= $1 AND {tenant}",
+                from_stream_id,
+                after_position,
+            )
+        else:
+            text, values = scoped(
+                "SELECT count(*) FROM eventstore.streams WHERE stream_id >= $1 AND {tenant}",
+                from_stream_id,
+            )
         return int(await self._pool.fetchval(text, *values))
+
+    async def head_position(self) -> int:
+        """The log's last position, every tenant's (positions are global)."""
+        return int(await self._pool.fetchval("SELECT last_position FROM eventstore.log_head"))
 
     async def events(self, stream_id: str) -> AsyncIterator[list[RecordedEvent]]:
         """The stream's events in version order, as a read returns them."""
@@ -100,8 +134,8 @@ class ChainReader:
             [(h["stream_id"], bytes(h["hash"])) for h in heads],
         )
 
-    async def _heads(self, where: str, stream_id: str, limit: int) -> list[ChainHead]:
-        text, values = scoped(_HEAD.replace("{where}", where), stream_id, limit)
+    async def _heads(self, where: str, *args: object) -> list[ChainHead]:
+        text, values = scoped(_HEAD.replace("{where}", where), *args)
         return [
             ChainHead(
                 stream_id=r["stream_id"],

@@ -299,8 +299,9 @@ class EventStoreServicer(eventstore_pb2_grpc.EventStoreServiceServicer):
     ) -> AsyncIterator[pb.VerifyLogResponse]:
         if request.from_stream_id:
             check_stream_id(request.from_stream_id, "from_stream_id")
+        from_position = non_negative(request.from_position, "from_position")
         require("events.read:*")
-        async for progress in verify_log(self._chain, request.from_stream_id):
+        async for progress in verify_log(self._chain, request.from_stream_id, from_position):
             yield m.verify_log_response(progress)
 
     async def _head(self, stream_id: str) -> StreamHead:

@@ -302,4 +302,5 @@ def verify_log_response(progress: LogProgress) -> pb.VerifyLogResponse:
         breaks=[chain_break(b) for b in progress.breaks],
         last_stream_id=progress.last_stream_id,
         done=progress.done,
+        through_position=progress.through_position,
     )

@@ -20,7 +20,16 @@ problem stops the stream's verification and is reported at its version:
   was rewritten consistently from an edited event on (which the chain alone cannot see), or
   events were removed. Checked after the chain, so a plain edit is still a ``hash mismatch``.
 
-VerifyLog over the whole log (no ``from_stream_id``) first recomputes each anchor's Merkle root
+VerifyLog with ``from_position`` P > 0 is an incremental run: only the streams with an event at a
+log position after P, each still verified whole from its genesis (a chain has no checkpoint to
+start from in the middle); the others are skipped. An edit of an event in a stream with nothing
+after P is therefore not seen by it: the daily anchors (their notary's roots, and each stream's
+anchored heads as a full run checks them) and a periodic full run cover that. Every report
+carries ``through_position``, the log's last position when the run started: the next
+incremental run's P.
+
+VerifyLog from the first stream (no ``from_stream_id``, incremental or not) first recomputes
+each anchor's Merkle root
 (fundledger_kernel.merkle) from its recorded heads: a root that does not match (the anchor's
 heads were edited) is a break ``anchor root mismatch on <day>`` with no stream and version 0.
 The root itself is kept outside the database by the notary the anchor was published to.
@@ -107,6 +116,7 @@ class StreamVerdict:
 @dataclass
 class LogProgress:
     streams_total: int
+    through_position: int = 0
     streams_checked: int = 0
     events_checked: int = 0
     events_unverified: int = 0
@@ -120,9 +130,13 @@ class ChainSource(Protocol):
 
     async def head(self, stream_id: str) -> ChainHead | None: ...
 
-    async def heads(self, start: str, limit: int, *, inclusive: bool) -> list[ChainHead]: ...
+    async def heads(
+        self, start: str, limit: int, *, inclusive: bool, after_position: int = 0
+    ) -> list[ChainHead]: ...
 
-    async def count(self, from_stream_id: str) -> int: ...
+    async def count(self, from_stream_id: str, after_position: int = 0) -> int: ...
+
+    async def head_position(self) -> int: ...
 
     def events(self, stream_id: str) -> AsyncIterator[list[RecordedEvent]]: ...
 
@@ -193,15 +207,22 @@ async def verify_stream(
     return StreamVerdict(head, checked, unverified, stored_last, problem)
 
 
-async def verify_log(source: ChainSource, from_stream_id: str) -> AsyncIterator[LogProgress]:
-    """Every stream from ``from_stream_id`` (inclusive) in id order: a progress report at most
-    every PROGRESS_SECONDS (with the breaks found since the one before), and a last one with
-    ``done``."""
-    progress = LogProgress(streams_total=await source.count(from_stream_id))
+async def verify_log(
+    source: ChainSource, from_stream_id: str, from_position: int = 0
+) -> AsyncIterator[LogProgress]:
+    """Every stream from ``from_stream_id`` (inclusive) in id order — with ``from_position`` > 0
+    only those with an event after it: a progress report at most every PROGRESS_SECONDS (with
+    the breaks found since the one before), and a last one with ``done``."""
+    # Read first: whatever commits later is past it, so the next run from it misses nothing.
+    through = await source.head_position()
+    progress = LogProgress(
+        streams_total=await source.count(from_stream_id, from_position),
+        through_position=through,
+    )
     last_report = time.monotonic()
     if not from_stream_id:
         progress.breaks.extend([b async for b in verify_anchor_roots(source)])
-    heads = await source.heads(from_stream_id, PAGE, inclusive=True)
+    heads = await source.heads(from_stream_id, PAGE, inclusive=True, after_position=from_position)
     while heads:
         anchored = await source.anchored([h.stream_id for h in heads])
         for head in heads:
@@ -216,7 +237,9 @@ async def verify_log(source: ChainSource, from_stream_id: str) -> AsyncIterator[
                 yield progress
                 progress.breaks = []
                 last_report = time.monotonic()
-        heads = await source.heads(heads[-1].stream_id, PAGE, inclusive=False)
+        heads = await source.heads(
+            heads[-1].stream_id, PAGE, inclusive=False, after_position=from_position
+        )
     progress.done = True
     yield progress
 

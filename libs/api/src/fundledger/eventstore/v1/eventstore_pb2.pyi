@@ -934,21 +934,34 @@ Global___VerifyStreamResponse: _TypeAlias = VerifyStreamResponse  # noqa: Y015
 
 @_typing.final
 class VerifyLogRequest(_message.Message):
-    """VerifyLogRequest starts a verification of every stream."""
+    """VerifyLogRequest starts a verification of every stream, or of the streams changed since a
+    position (an incremental run).
+    """
 
     DESCRIPTOR: _descriptor.Descriptor
 
     FROM_STREAM_ID_FIELD_NUMBER: _builtins.int
+    FROM_POSITION_FIELD_NUMBER: _builtins.int
     from_stream_id: _builtins.str
     """Start at this stream id (inclusive, in stream id order); empty = the first."""
+    from_position: _builtins.int
+    """0 = every stream (the whole log). Otherwise only the streams that have at least one event
+    at a global log position > from_position, each verified in full from its genesis (a
+    stream's chain cannot be checked from the middle); the other streams are skipped. Pass the
+    `through_position` of the previous run. Composes with `from_stream_id`: the changed streams
+    from that stream id on. An edit of an event in a stream with nothing appended after
+    `from_position` is not seen by an incremental run: the daily anchors and a periodic full
+    run cover that. Negative: INVALID_ARGUMENT. Beyond the log's head: no streams.
+    """
     def __init__(
         self,
         *,
         from_stream_id: _builtins.str = ...,
+        from_position: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_stream_id", b"from_stream_id"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["from_position", b"from_position", "from_stream_id", b"from_stream_id"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 
@@ -967,6 +980,7 @@ class VerifyLogResponse(_message.Message):
     LAST_STREAM_ID_FIELD_NUMBER: _builtins.int
     DONE_FIELD_NUMBER: _builtins.int
     EVENTS_UNVERIFIED_FIELD_NUMBER: _builtins.int
+    THROUGH_POSITION_FIELD_NUMBER: _builtins.int
     streams_checked: _builtins.int
     """Streams verified so far."""
     streams_total: _builtins.int
@@ -979,6 +993,11 @@ class VerifyLogResponse(_message.Message):
     """True on the final report."""
     events_unverified: _builtins.int
     """Events without a stored hash so far (see VerifyStreamResponse.events_unverified)."""
+    through_position: _builtins.int
+    """The log's last position when the run started (every tenant's: positions are global), the
+    same in every report. The run covers the events up to it (later appends may be verified
+    too); the next incremental run passes it as `from_position`.
+    """
     @_builtins.property
     def breaks(self) -> _containers.RepeatedCompositeFieldContainer[Global___ChainBreak]:
         """Breaks found since the previous report."""
@@ -993,10 +1012,11 @@ class VerifyLogResponse(_message.Message):
         last_stream_id: _builtins.str = ...,
         done: _builtins.bool = ...,
         events_unverified: _builtins.int = ...,
+        through_position: _builtins.int = ...,
     ) -> None: ...
     _HasFieldArgType: _TypeAlias = _Never  # noqa: Y015
     def HasField(self, field_name: _HasFieldArgType) -> _builtins.bool: ...
-    _ClearFieldArgType: _TypeAlias = _typing.Literal["breaks", b"breaks", "done", b"done", "events_checked", b"events_checked", "events_unverified", b"events_unverified", "last_stream_id", b"last_stream_id", "streams_checked", b"streams_checked", "streams_total", b"streams_total"]  # noqa: Y015
+    _ClearFieldArgType: _TypeAlias = _typing.Literal["breaks", b"breaks", "done", b"done", "events_checked", b"events_checked", "events_unverified", b"events_unverified", "last_stream_id", b"last_stream_id", "streams_checked", b"streams_checked", "streams_total", b"streams_total", "through_position", b"through_position"]  # noqa: Y015
     def ClearField(self, field_name: _ClearFieldArgType) -> None: ...
     def WhichOneof(self, oneof_group: _Never) -> None: ...
 

@@ -195,7 +195,9 @@ class EventStoreServiceServicer:
 
     def VerifyLog(self, request, context):
         """Verifies every stream's chain (in stream order from `from_stream_id`), streaming progress
-        and every break found. The caller needs events.read:* (every category).
+        and every break found. With `from_position`, an incremental run: only the streams with an
+        event after that position, each still verified whole. The caller needs events.read:*
+        (every category).
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

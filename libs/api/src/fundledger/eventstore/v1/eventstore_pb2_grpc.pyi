@@ -88,7 +88,9 @@ class EventStoreServiceStub:
     """
     VerifyLog: _grpc.UnaryStreamMultiCallable[_eventstore_pb2.VerifyLogRequest, _eventstore_pb2.VerifyLogResponse]
     """Verifies every stream's chain (in stream order from `from_stream_id`), streaming progress
-    and every break found. The caller needs events.read:* (every category).
+    and every break found. With `from_position`, an incremental run: only the streams with an
+    event after that position, each still verified whole. The caller needs events.read:*
+    (every category).
     """
 
 @_typing.type_check_only
@@ -151,7 +153,9 @@ class EventStoreServiceAsyncStub(EventStoreServiceStub):
     """
     VerifyLog: _aio.UnaryStreamMultiCallable[_eventstore_pb2.VerifyLogRequest, _eventstore_pb2.VerifyLogResponse]  # type: ignore[assignment]
     """Verifies every stream's chain (in stream order from `from_stream_id`), streaming progress
-    and every break found. The caller needs events.read:* (every category).
+    and every break found. With `from_position`, an incremental run: only the streams with an
+    event after that position, each still verified whole. The caller needs events.read:*
+    (every category).
     """
 
 class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
@@ -277,7 +281,9 @@ class EventStoreServiceServicer(metaclass=_abc_1.ABCMeta):
         context: _ServicerContext,
     ) -> _typing.Union[_abc.Iterator[_eventstore_pb2.VerifyLogResponse], _abc.AsyncIterator[_eventstore_pb2.VerifyLogResponse]]:
         """Verifies every stream's chain (in stream order from `from_stream_id`), streaming progress
-        and every break found. The caller needs events.read:* (every category).
+        and every break found. With `from_position`, an incremental run: only the streams with an
+        event after that position, each still verified whole. The caller needs events.read:*
+        (every category).
         """
 
 def add_EventStoreServiceServicer_to_server(servicer: EventStoreServiceServicer, server: _typing.Union[_grpc.Server, _aio.Server]) -> None: ...
