@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 import uuid
 from typing import Any
 
@@ -60,10 +61,49 @@ def test_verify_one_stream_and_all_streams(cli: Cli) -> None:
     cli.run("events", "verify", stream)
 
 
+def _through(output: str) -> int:
+    found = re.search(
+        r"through position (\d+); next incremental run: --since-position (\d+)", output
+    )
+    assert found is not None, output
+    assert found[1] == found[2]
+    return int(found[1])
+
+
+def test_verify_since_a_position(cli: Cli) -> None:
+    # The session's stack holds other tests' streams (after `first` in id order too); none of
+    # them changes while this test runs.
+    category = f"zzsince{uuid.uuid4().hex[:12]}"
+    first, second = f"{category}-a", f"{category}-b"
+    _append(cli, first, 2)
+    _append(cli, second, 2)
+    whole = cli.run("events", "verify", "--all", "--from", first)
+    assert whole.stdout.startswith("OK: ")
+    position = _through(whole.stdout)
+    _append(cli, second, 1)
+    since = cli.run("events", "verify", "--all", "--from", first, "--since-position", str(position))
+    assert f"OK: 1 stream(s) changed since position {position}, 3 event(s)" in since.stdout
+    assert _through(since.stdout) > position
+    again = cli.run(
+        "events",
+        "verify",
+        "--all",
+        "--from",
+        first,
+        "--since-position",
+        str(_through(since.stdout)),
+    )
+    assert "OK: 0 stream(s) changed since position" in again.stdout
+
+
 def test_verify_usage_errors(cli: Cli) -> None:
     cli.run("events", "verify", expect=2)
     cli.run("events", "verify", "fund-x", "--all", expect=2)
     cli.run("events", "verify", "not a stream", expect=2)
     cli.run("events", "verify", "fund-x", "--from", "fund-y", expect=2)
+    alone = cli.run("events", "verify", "fund-x", "--since-position", "3", expect=2)
+    assert "--since-position goes with --all" in alone.output
+    negative = cli.run("events", "verify", "--all", "--since-position", "-1", expect=2)
+    assert "--since-position must be 0 or more" in negative.output
     missing = cli.run("events", "verify", f"fund-{uuid.uuid4()}", expect=5)
     assert "does not exist" in missing.output
