@@ -12,11 +12,12 @@ import json
 import random
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 import grpc
 from fundledger.eventstore.v1 import events_pb2, eventstore_pb2, eventstore_pb2_grpc
+from fundledger_platform.eventstore_client import EventStoreClient
 
 CALL_SECONDS = 5.0
 # How long one request may keep failing before the test gives up on the stack: far longer
@@ -135,18 +136,7 @@ async def append_until_acked(
                 ) from None
             await asyncio.sleep(RETRY_PAUSE)
             continue
-        sent = [event.event_id for event in request.events]
-        assert list(response.event_ids) == sent, (request.stream_id, response)
-        assert response.last_version - response.first_version + 1 == len(sent), response
-        ack = Acked(
-            request.stream_id,
-            sent,
-            response.first_version,
-            response.last_version,
-            response.replayed,
-        )
-        ledger.acked.append(ack)
-        return ack
+        return _acknowledged(request, response, ledger)
 
 
 async def create_funds(
@@ -163,16 +153,41 @@ async def create_funds(
         assert ack.first_version == 1
 
 
-async def client(
-    index: int,
-    stub: eventstore_pb2_grpc.EventStoreServiceAsyncStub,
-    funds: list[str],
+async def append_via_service_client(
+    client: EventStoreClient, request: eventstore_pb2.AppendToStreamRequest, ledger: Ledger
+) -> Acked:
+    """Sends ``request`` once through the client the services use (fundledger_platform): its
+    own retries of an idempotent append are all there is; a failure fails the test."""
+    try:
+        response = await client.append(request)
+    except grpc.aio.AioRpcError as err:
+        ledger.abandoned.append(f"{request.stream_id} {request.idempotency_key}: {err}")
+        raise
+    return _acknowledged(request, response, ledger)
+
+
+def _acknowledged(
+    request: eventstore_pb2.AppendToStreamRequest,
+    response: eventstore_pb2.AppendToStreamResponse,
     ledger: Ledger,
-    keep_going: Callable[[], bool],
-) -> int:
+) -> Acked:
+    sent = [event.event_id for event in request.events]
+    assert list(response.event_ids) == sent, (request.stream_id, response)
+    assert response.last_version - response.first_version + 1 == len(sent), response
+    ack = Acked(
+        request.stream_id, sent, response.first_version, response.last_version, response.replayed
+    )
+    ledger.acked.append(ack)
+    return ack
+
+
+Send = Callable[[eventstore_pb2.AppendToStreamRequest], Awaitable[Acked]]
+
+
+async def client(index: int, send: Send, funds: list[str], keep_going: Callable[[], bool]) -> int:
     """Appends to random funds of ``funds`` (expected version ANY: the clients race each
-    other on every fund) until ``keep_going`` says stop; the request in flight then still
-    runs to its acknowledgement. Returns how many appends it made."""
+    other on every fund) through ``send`` until ``keep_going`` says stop; the request in
+    flight then still runs to its acknowledgement. Returns how many appends it made."""
     rng = random.Random(index)
     serial = 0
     while keep_going():
@@ -183,6 +198,6 @@ async def client(
             events=business_events(rng, index * 1_000_000 + serial),
             idempotency_key=f"client-{index}-{serial}",
         )
-        await append_until_acked(stub, request, ledger)
+        await send(request)
         await asyncio.sleep(APPEND_PAUSE)
     return serial

@@ -170,13 +170,22 @@ class WholeStack:
         await asyncio.to_thread(self.nats.start, READY_SECONDS)
 
 
-def build(root: Path, security: StackSecurity) -> WholeStack:
-    """The servers and service definitions under ``root`` (nothing started yet)."""
-    postgres = PostgresServer(root / "postgres", free_port())
+def build(
+    root: Path,
+    security: StackSecurity,
+    *,
+    postgres: PostgresServer | None = None,
+    database_url: str | None = None,
+) -> WholeStack:
+    """The servers and service definitions under ``root`` (nothing started yet); the services
+    connect to ``database_url`` (default: the PostgreSQL server's own)."""
+    postgres = postgres or PostgresServer(root / "postgres", free_port())
     nats = NatsServer(root / "nats", free_port(), free_port())
     ports = {name: free_port() for name in SERVICES}
     eventstore = f"{LOCALHOST}:{ports['event-store']}"
-    backends = Backends(database_url=postgres.dsn, nats_url=nats.url, eventstore_address=eventstore)
+    backends = Backends(
+        database_url=database_url or postgres.dsn, nats_url=nats.url, eventstore_address=eventstore
+    )
     services = {}
     for name, module in SERVICES.items():
         env = service_environment(backends, ports[name], -1, workers=1)

@@ -26,10 +26,10 @@ from collections.abc import AsyncIterator
 
 import grpc
 import pytest
-from fundledger.eventstore.v1 import eventstore_pb2_grpc
+from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
 from fundledger_platform.recorded import logged_event
 
-from tests.faults.appenders import Ledger, client, create_funds
+from tests.faults.appenders import Acked, Ledger, append_until_acked, client, create_funds
 from tests.faults.checks import (
     assert_bus_holds_every_event_once,
     assert_log_holds_exactly_the_acknowledged,
@@ -132,9 +132,12 @@ async def test_every_acknowledged_append_survives_sigkill_of_every_process(
     try:
         await create_funds(store, funds, ledger)
         running = True
+
+        async def send(request: eventstore_pb2.AppendToStreamRequest) -> Acked:
+            return await append_until_acked(store, request, ledger)
+
         tasks = [
-            asyncio.create_task(client(i, store, funds, ledger, lambda: running))
-            for i in range(CLIENTS)
+            asyncio.create_task(client(i, send, funds, lambda: running)) for i in range(CLIENTS)
         ]
         try:
             await _progress(ledger, tasks, "before any fault")

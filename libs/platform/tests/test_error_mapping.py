@@ -205,6 +205,8 @@ BUSY = "another operation is in progress"
         (asyncpg.InterfaceError(f"cannot call Connection.fetch(): {RELEASED}"), True),
         (asyncpg.InterfaceError("connection is closed"), True),
         (ConnectionRefusedError(111, "refused"), True),
+        (asyncpg.exceptions.TargetServerAttributeNotMatched("no host is read-write"), True),
+        (asyncpg.ReadOnlySQLTransactionError("cannot execute INSERT in a read-only txn"), True),
         (asyncpg.InterfaceError(f"cannot perform operation: {BUSY}"), False),
         (asyncpg.UniqueViolationError("duplicate key"), False),
         (asyncpg.QueryCanceledError("canceling statement due to statement timeout"), False),

@@ -3,6 +3,7 @@ sends again. The retry cases run against a real grpc.aio server that answers App
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -112,12 +113,14 @@ class _Flaky(eventstore_pb2_grpc.EventStoreServiceServicer):
         self.failures = 0
         self.code = grpc.StatusCode.UNAVAILABLE
         self.calls = 0
+        self.down_until = 0.0  # also fails every call before this time.monotonic()
+        self.port = 0
 
     async def AppendToStream(
         self, request: pb.AppendToStreamRequest, context: grpc.aio.ServicerContext
     ) -> pb.AppendToStreamResponse:
         self.calls += 1
-        if self.calls <= self.failures:
+        if self.calls <= self.failures or time.monotonic() < self.down_until:
             await context.abort(self.code, "flaky")
         return pb.AppendToStreamResponse(first_version=1, last_version=1, replayed=self.calls > 1)
 
@@ -128,6 +131,7 @@ async def flaky() -> AsyncIterator[tuple[_Flaky, EventStoreClient]]:
     servicer = _Flaky()
     eventstore_pb2_grpc.add_EventStoreServiceServicer_to_server(servicer, server)
     port = server.add_insecure_port("127.0.0.1:0")
+    servicer.port = port
     await server.start()
     client = EventStoreClient(f"127.0.0.1:{port}", timeout_seconds=5)
     yield servicer, client
@@ -161,12 +165,33 @@ async def test_a_refusal_is_never_retried(flaky: tuple[_Flaky, EventStoreClient]
     assert servicer.calls == 1
 
 
-async def test_retries_are_bounded(flaky: tuple[_Flaky, EventStoreClient]) -> None:
+async def test_retries_ride_out_an_outage_of_seconds(
+    flaky: tuple[_Flaky, EventStoreClient],
+) -> None:
+    # A PostgreSQL switchover or an event-store restart: seconds of UNAVAILABLE.
     servicer, client = flaky
+    servicer.down_until = time.monotonic() + 3.0
+    response = await client.append(_append(key="k"))
+    assert response.replayed
+    assert servicer.calls >= 3  # pauses grow: not a call every 100 ms for three seconds
+
+
+async def test_retries_are_bounded_by_the_retry_time(
+    flaky: tuple[_Flaky, EventStoreClient],
+) -> None:
+    servicer, _ = flaky
+    short = EventStoreClient(
+        f"127.0.0.1:{servicer.port}", timeout_seconds=5, append_retry_seconds=1
+    )
     servicer.failures = 100
-    with pytest.raises(grpc.aio.AioRpcError):
-        await client.append(_append(key="k"))
-    assert servicer.calls == 4  # the first try and three retries
+    try:
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await short.append(_append(key="k"))
+    finally:
+        await short.close()
+    assert caught.value.code() == grpc.StatusCode.UNAVAILABLE
+    # Pauses of 0.1, 0.2 and 0.4 s fit in one second; the next (0.8 s) does not.
+    assert 2 <= servicer.calls <= 4
 
 
 def test_invalid_argument_class_is_used_for_field_refusals() -> None:

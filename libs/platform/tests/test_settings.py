@@ -10,6 +10,7 @@ from fundledger_platform.settings import (
     env_float,
     env_int,
     env_str,
+    primary_only,
     usable_cores,
 )
 
@@ -109,3 +110,28 @@ def test_env_bool_refuses_other_words(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FUNDLEDGER_X_FLAG", "maybe")
     with pytest.raises(ValueError, match="FUNDLEDGER_X_FLAG='maybe' is not a boolean"):
         env_bool("X_FLAG", False)
+
+
+@pytest.mark.parametrize(
+    ("given", "used"),
+    [
+        # One host: as given (a read-write service in front already names the primary).
+        ("postgresql://app@db-rw:5432/fundledger", "postgresql://app@db-rw:5432/fundledger"),
+        (
+            "postgresql://app:s3cret@a:5432,b:5433/fundledger?sslmode=require",
+            "postgresql://app:s3cret@a:5432,b:5433/fundledger"
+            "?sslmode=require&target_session_attrs=read-write",
+        ),
+        (
+            "postgresql://a,b/fundledger",
+            "postgresql://a,b/fundledger?target_session_attrs=read-write",
+        ),
+        # The operator's own choice stands.
+        (
+            "postgresql://a,b/fundledger?target_session_attrs=any",
+            "postgresql://a,b/fundledger?target_session_attrs=any",
+        ),
+    ],
+)
+def test_a_url_of_several_hosts_connects_to_the_primary(given: str, used: str) -> None:
+    assert primary_only(given) == used

@@ -136,6 +136,35 @@ class PostgresServer(LocalServer):
         if _is_live_postgres(pid):
             raise DevstackError(f"PostgreSQL (pid {pid}) in {self.data_dir} did not stop")
 
+    # -- replication (tests of a switchover) -----------------------------------------
+
+    def base_backup_standby(
+        self, data_dir: Path, port: int, timeout: float = 120.0
+    ) -> PostgresServer:
+        """A streaming standby of this running server: ``pg_basebackup -R`` into the empty
+        ``data_dir`` (``start()`` it to follow this one). Trust mode only: initdb's trust
+        rules let the superuser replicate over loopback."""
+        if self.password_auth:
+            raise DevstackError("a standby needs the trust mode (password_auth=False)")
+        standby = PostgresServer(data_dir, port, self.host)
+        standby._prepare_directories()
+        if any(standby.data_dir.iterdir()):
+            raise DevstackError(f"{standby.data_dir} is not empty")
+        argv = [self.install.tool("pg_basebackup"), "-h", self.host, "-p", str(self.port)]
+        argv += ["-U", SUPERUSER, "-D", str(standby.data_dir), "-R", "-X", "stream", "-c", "fast"]
+        result = self._run(argv, timeout)
+        if result.returncode != 0:
+            raise DevstackError(f"pg_basebackup from {self.port} failed: {result.stderr.strip()}")
+        return standby
+
+    def promote(self, timeout: float = 60.0) -> None:
+        """A standby becomes a primary (``pg_ctl promote``, waiting until it takes writes)."""
+        result = self._pg_ctl("promote", "-w", "-t", f"{timeout:.0f}")
+        if result.returncode != 0:
+            raise DevstackError(
+                f"promoting {self.data_dir} failed: {result.stdout.strip()} {result.stderr.strip()}"
+            )
+
     # -- databases -------------------------------------------------------------------
 
     def create_database(self, name: str) -> str:

@@ -50,12 +50,17 @@ _GONE = (
     asyncpg.CannotConnectNowError,  # starting up or shutting down
     asyncpg.AdminShutdownError,  # terminated by a shutdown or a failover
     asyncpg.CrashShutdownError,
+    # Mid-switchover with several hosts in the URL (target_session_attrs=read-write): none is
+    # the primary yet. And a write that reached a server in recovery: the primary moved.
+    asyncpg.exceptions.TargetServerAttributeNotMatched,
+    asyncpg.ReadOnlySQLTransactionError,
 )
 
 
 def connection_lost(err: BaseException) -> bool:
     """Whether `err` means the database connection is gone (the server restarted, failed over,
-    or is unreachable), not that the statement was wrong: the same call may succeed later."""
+    or is unreachable) or reached no primary, not that the statement was wrong: the same call
+    may succeed later."""
     if isinstance(err, _GONE):
         return True
     if isinstance(err, asyncpg.InterfaceError):

@@ -8,6 +8,7 @@ trace context propagated by the client interceptors, over TLS when the service's
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import datetime
 
@@ -27,8 +28,20 @@ from fundledger_platform.settings import TlsSettings
 from fundledger_platform.telemetry import client_interceptors
 from fundledger_platform.tls import ReloadingChannel
 
-# Pauses before re-sending an idempotent append whose outcome is unknown.
-APPEND_RETRY_DELAYS = (0.1, 0.4, 1.0)
+# An idempotent append whose outcome is unknown is sent again, after pauses growing from the
+# first to the longest, until this much time has passed since the first attempt: long enough
+# for an event-store restart or a PostgreSQL primary switchover (seconds to tens of seconds,
+# docs/operations.md), bounded so a caller holding a transaction open knows its worst case:
+# ``append_worst_seconds``.
+APPEND_RETRY_SECONDS = 30.0
+APPEND_RETRY_FIRST_PAUSE = 0.1
+APPEND_RETRY_LONGEST_PAUSE = 2.0
+
+
+def append_worst_seconds(timeout_seconds: float, retry_seconds: float) -> float:
+    """The longest ``EventStoreClient.append`` can take: a last attempt may start just before
+    the retry time is up and run its whole timeout."""
+    return retry_seconds + timeout_seconds
 
 
 def is_idempotent(request: pb.AppendToStreamRequest) -> bool:
@@ -54,7 +67,9 @@ class EventStoreClient:
         timeout_seconds: float = 30.0,
         tls: TlsSettings | None = None,
         token: TokenSource | None = None,
+        append_retry_seconds: float = APPEND_RETRY_SECONDS,
     ) -> None:
+        self._append_retry_seconds = append_retry_seconds
         self._channel = ReloadingChannel(
             target,
             tls,
@@ -149,20 +164,24 @@ class EventStoreClient:
     async def append(self, request: pb.AppendToStreamRequest) -> pb.AppendToStreamResponse:
         """Append; an idempotent request whose outcome is unknown (UNAVAILABLE, a deadline, a
         broken connection) is sent again, since a repeat that finds the first one landed is
-        answered as a replay. Any other request is sent once: a repeat could append twice."""
-        delays = APPEND_RETRY_DELAYS if is_idempotent(request) else ()
-        for delay in (*delays, None):
+        answered as a replay. Any other request is sent once: a repeat could append twice.
+        The repeats stop when the client's append retry time is up (the last error is raised)."""
+        retry_until = time.monotonic() + (
+            self._append_retry_seconds if is_idempotent(request) else 0.0
+        )
+        pause = APPEND_RETRY_FIRST_PAUSE
+        while True:
             try:
                 response: pb.AppendToStreamResponse = await self.stub.AppendToStream(
                     request, timeout=self._timeout
                 )
             except grpc.aio.AioRpcError as err:
-                if delay is None or err.code() not in UNKNOWN_OUTCOME:
+                if err.code() not in UNKNOWN_OUTCOME or time.monotonic() + pause >= retry_until:
                     raise
-                await asyncio.sleep(delay)
+                await asyncio.sleep(pause)
+                pause = min(pause * 2, APPEND_RETRY_LONGEST_PAUSE)
             else:
                 return response
-        raise AssertionError("unreachable")
 
 
 EVENTSTORE_SERVICE = pb.DESCRIPTOR.services_by_name["EventStoreService"].full_name

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 if TYPE_CHECKING:
     from fundledger_platform.auth.authorization import AuthorizationSettings
@@ -56,6 +57,26 @@ def env_str(name: str, default: str) -> str:
     """``FUNDLEDGER_<NAME>`` as a string, ``default`` when unset or blank."""
     _, value = _raw(name)
     return default if value is None else value
+
+
+def database_url_from_env() -> str:
+    """FUNDLEDGER_DATABASE_URL (the local stack's by default), with ``primary_only`` applied."""
+    return primary_only(env_str("DATABASE_URL", DEFAULT_DATABASE_URL))
+
+
+def primary_only(url: str) -> str:
+    """A URL naming several hosts (``postgresql://a:5432,b:5432/db``: the servers of a
+    replicated cluster without a read-write service in front) connects to the one that takes
+    writes, wherever the primary is after a switchover: ``target_session_attrs=read-write``
+    unless the URL says otherwise. A single-host URL is returned as it is."""
+    parts = urlsplit(url)
+    if "," not in parts.netloc.rpartition("@")[2]:
+        return url
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    if any(key == "target_session_attrs" for key, _ in query):
+        return url
+    query.append(("target_session_attrs", "read-write"))
+    return urlunsplit(parts._replace(query=urlencode(query)))
 
 
 def env_int(

@@ -8,9 +8,9 @@ from datetime import time
 from fundledger_platform.settings import (
     DEFAULT_BUS_STREAM,
     DEFAULT_BUS_SUBJECT_PREFIX,
-    DEFAULT_DATABASE_URL,
     DEFAULT_NATS_URL,
     ServerSettings,
+    database_url_from_env,
     env_bool,
     env_float,
     env_int,
@@ -60,7 +60,7 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             server=ServerSettings.from_env("event-store", 50051, 9101),
-            database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=database_url_from_env(),
             nats_url=env_str("NATS_URL", DEFAULT_NATS_URL),
             db_pool_min=env_int("EVENTSTORE_DB_POOL_MIN", 4),
             db_pool_max=env_int("EVENTSTORE_DB_POOL_MAX", 20),

@@ -12,10 +12,10 @@ from dataclasses import dataclass
 from fundledger_platform.settings import (
     DEFAULT_BUS_STREAM,
     DEFAULT_BUS_SUBJECT_PREFIX,
-    DEFAULT_DATABASE_URL,
     DEFAULT_EVENTSTORE_ADDRESS,
     DEFAULT_NATS_URL,
     ServerSettings,
+    database_url_from_env,
     env_bool,
     env_float,
     env_int,
@@ -56,7 +56,7 @@ class Settings:
         server = ServerSettings.from_env("projector", 50052, 9102)
         return cls(
             server=server,
-            database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=database_url_from_env(),
             nats_url=env_str("NATS_URL", DEFAULT_NATS_URL),
             eventstore_address=env_str("EVENTSTORE_ADDRESS", DEFAULT_EVENTSTORE_ADDRESS),
             eventstore_timeout_seconds=env_float(

@@ -8,10 +8,10 @@ from datetime import time
 from fundledger_platform.settings import (
     DEFAULT_BUS_STREAM,
     DEFAULT_BUS_SUBJECT_PREFIX,
-    DEFAULT_DATABASE_URL,
     DEFAULT_EVENTSTORE_ADDRESS,
     DEFAULT_NATS_URL,
     ServerSettings,
+    database_url_from_env,
     env_float,
     env_int,
     env_name,
@@ -39,7 +39,7 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             server=ServerSettings.from_env("snapshotter", 50053, 9103),
-            database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=database_url_from_env(),
             nats_url=env_str("NATS_URL", DEFAULT_NATS_URL),
             eventstore_address=env_str("EVENTSTORE_ADDRESS", DEFAULT_EVENTSTORE_ADDRESS),
             db_pool_min=env_int("SNAPSHOTTER_DB_POOL_MIN", 2, min_value=1),

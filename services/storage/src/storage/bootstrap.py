@@ -32,10 +32,12 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 SCHEMA = "storage"
 SERVICE_NAME = storage_pb2.DESCRIPTOR.services_by_name["StorageService"].full_name
-# Per event-store call. The upload keeps its transaction open across the
-# append and the client's retries of it (four attempts, 1.5 s of pauses): they
-# must end inside PostgreSQL's idle-in-transaction limit (60 s, fundledger_platform.db).
+# Per event-store call, and how long an unacknowledged append is sent again. The upload
+# keeps its transaction open across the append and the client's retries of it: the worst
+# case (fundledger_platform.eventstore_client.append_worst_seconds) must end inside
+# PostgreSQL's idle-in-transaction limit (60 s, fundledger_platform.db).
 EVENTSTORE_TIMEOUT_SECONDS = 10.0
+EVENTSTORE_APPEND_RETRY_SECONDS = 30.0
 
 
 async def migrate(database_url: str, down_to: int | None = None) -> None:
@@ -88,6 +90,7 @@ async def _assemble(
         timeout_seconds=EVENTSTORE_TIMEOUT_SECONDS,
         tls=settings.server.tls,
         token=token,
+        append_retry_seconds=EVENTSTORE_APPEND_RETRY_SECONDS,
     )
     resources.push_async_callback(client.close)
     probe = EventStoreProbe(settings.eventstore_address, tls=settings.server.tls, token=token)

@@ -5,9 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from fundledger_platform.settings import (
-    DEFAULT_DATABASE_URL,
     DEFAULT_EVENTSTORE_ADDRESS,
     ServerSettings,
+    database_url_from_env,
     env_bool,
     env_float,
     env_int,
@@ -71,7 +71,7 @@ class Settings:
     def from_env(cls) -> Settings:
         return cls(
             server=ServerSettings.from_env("storage", 50055, 9105),
-            database_url=env_str("DATABASE_URL", DEFAULT_DATABASE_URL),
+            database_url=database_url_from_env(),
             eventstore_address=env_str("EVENTSTORE_ADDRESS", DEFAULT_EVENTSTORE_ADDRESS),
             db_pool_min=env_int("STORAGE_DB_POOL_MIN", 2, min_value=1),
             db_pool_max=env_int("STORAGE_DB_POOL_MAX", 10, min_value=1),

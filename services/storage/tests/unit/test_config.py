@@ -6,8 +6,8 @@ import os
 
 import pytest
 from fundledger_platform.db import IDLE_IN_TRANSACTION_TIMEOUT_MS
-from fundledger_platform.eventstore_client import APPEND_RETRY_DELAYS
-from storage.bootstrap import EVENTSTORE_TIMEOUT_SECONDS
+from fundledger_platform.eventstore_client import append_worst_seconds
+from storage.bootstrap import EVENTSTORE_APPEND_RETRY_SECONDS, EVENTSTORE_TIMEOUT_SECONDS
 from storage.config import MIB, Settings
 
 
@@ -48,6 +48,5 @@ def test_settings_defaults_and_overrides(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_the_append_and_its_retries_end_inside_the_transaction_limit() -> None:
     # The upload keeps its transaction open across FILE_ATTACHED and the client's retries
     # of it; PostgreSQL would end the session before a slow last attempt otherwise.
-    attempts = len(APPEND_RETRY_DELAYS) + 1
-    worst = attempts * EVENTSTORE_TIMEOUT_SECONDS + sum(APPEND_RETRY_DELAYS)
+    worst = append_worst_seconds(EVENTSTORE_TIMEOUT_SECONDS, EVENTSTORE_APPEND_RETRY_SECONDS)
     assert worst < IDLE_IN_TRANSACTION_TIMEOUT_MS / 1000
