@@ -6,6 +6,8 @@ read-write Service, the instances' network policy."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from tests.deploy.manifest_support import (
@@ -57,6 +59,25 @@ def test_timescaledb_is_in_the_image_and_preloaded() -> None:
         in spec["bootstrap"]["initdb"]["postInitApplicationSQL"]
     )
     assert int(spec["postgresql"]["parameters"]["max_connections"]) >= 500
+
+
+IMAGE_RECIPE = ROOT / "deploy" / "images" / "postgres-timescaledb" / "Dockerfile"
+
+
+def test_the_image_named_is_the_one_the_recipe_builds() -> None:
+    # The Cluster's image is built from deploy/images/postgres-timescaledb: its tag
+    # <PG major>-<TimescaleDB version> must be what the recipe installs, as uid 26.
+    name, _, tag = cluster()["spec"]["imageName"].partition(":")
+    assert name == "fundledger/postgres-timescaledb"
+    recipe = IMAGE_RECIPE.read_text()
+    args = dict(re.findall(r"^ARG (\w+)=(\S+)$", recipe, re.M))
+    assert tag == f"{args['PG_MAJOR']}-{args['TIMESCALEDB_VERSION']}"
+    assert args["BASE"].startswith("ghcr.io/cloudnative-pg/postgresql:")
+    assert "system" in args["BASE"]  # barman-cloud for WAL archiving and backups
+    assert f"{name}:{tag}" in recipe  # the build command it documents
+    for package in ("timescaledb-2-postgresql", "timescaledb-2-loader-postgresql"):
+        assert f'"{package}-${{PG_MAJOR}}=${{TIMESCALEDB_VERSION}}~debian12"' in recipe
+    assert recipe.rstrip().splitlines()[-1] == "USER 26"
 
 
 def test_the_database_and_the_superuser_the_roles_job_needs() -> None:

@@ -236,6 +236,10 @@ def settings_read_by(name: str) -> set[str]:
         found |= set(
             re.findall(r"env_(?:str|int|float|bool|path)\(\s*\"([A-Z0-9_]+)\"", source.read_text())
         )
+    # The database URL is read in libs/platform for the services whose config asks for it.
+    found.discard("DATABASE_URL")
+    if "database_url_from_env()" in sources[0].read_text():
+        found.add("DATABASE_URL")
     return {f"FUNDLEDGER_{n}" for n in found}
 
 
