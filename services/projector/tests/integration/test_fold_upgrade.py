@@ -110,6 +110,10 @@ async def test_rows_of_an_older_fold_are_rebuilt_on_start_and_never_served(stack
     upgrader = await stack.projector()  # finds the old rows on start
 
     async def upgraded() -> bool:
+        # The start-up rebuild swaps a table of this fold in; the bus consumer may refold a
+        # row in place before it does (apply.py), so the rows alone do not say it finished.
+        if counter("fundledger_projector_rebuilds_total") != rebuilds + 1:
+            return False
         for fund in funds:
             row = await stored_row(stack.dsn, fund)
             assert row is not None
@@ -121,7 +125,6 @@ async def test_rows_of_an_older_fold_are_rebuilt_on_start_and_never_served(stack
         return True
 
     await wait_until(upgraded, "the rows of fold 1 to be rebuilt")
-    assert counter("fundledger_projector_rebuilds_total") == rebuilds + 1
     for n, fund in enumerate(funds):
         row = await stored_row(stack.dsn, fund)
         assert row is not None
