@@ -8,7 +8,9 @@ bench's loader; then, with one-event appends to new streams flowing back to back
 commit_group on their own connection, each step runs and is timed: 0009 (the columns and the
 new commit_group body), the back-fill (adapters/chain_backfill.py, one full walk), and a
 verification of the log's first VERIFY_SAMPLE events (service_layer/verify.py, as VerifyLog
-runs it). Printed: each
+runs it), and an incremental verification of the streams changed in the last RECENT events
+(VerifyLog from_position). FUNDLEDGER_BENCH_COMPRESS=1 (TimescaleDB) first compresses the
+chunks older than 7 days, as the compression policy would have. Printed: each
 step's time and rate, and the appends' latency during it against a quiet baseline. Not part of
 `make bench`.
 """
@@ -16,6 +18,7 @@ step's time and rate, and the appends' latency during it against a quiet baselin
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 
 import asyncpg
@@ -44,11 +47,22 @@ SELECT r_outcome FROM eventstore.commit_group(
 # Events the verification step checks at most (it reads stream by stream: its rate does not
 # depend on the log's size).
 VERIFY_SAMPLE = 200_000
+# The incremental verification covers the streams of the log's last RECENT events.
+RECENT = 100_000
 
 
 async def measure(dsn: str, events: int) -> None:
     log = await seeded_log(dsn, events, 8, "c")
     mode, migrations, pool = log.mode, log.migrations, log.pool
+    if mode != NATIVE and os.environ.get("FUNDLEDGER_BENCH_COMPRESS") == "1":
+        # What the compression policy (older than 7 days) would have done to a log this old:
+        # the back-fill then updates compressed chunks.
+        t = time.monotonic()
+        chunks = await pool.fetchval(
+            "SELECT count(compress_chunk(c, if_not_compressed => true)) FROM "
+            "show_chunks('eventstore.events', older_than => interval '7 days') c"
+        )
+        print(f"compressed {chunks} chunks older than 7 days in {time.monotonic() - t:.0f} s")
     appends = Appends(dsn, mode == NATIVE, APPEND)
     task = asyncio.create_task(appends.run())
     await asyncio.sleep(5)
@@ -66,12 +80,22 @@ async def measure(dsn: str, events: int) -> None:
     appends.step("verify log")
     t = time.monotonic()
     checked = 0
-    async for progress in verify_log(ChainReader(pool, Reader(pool)), ""):
+    reader = ChainReader(pool, Reader(pool))
+    async for progress in verify_log(reader, ""):
         checked = progress.events_checked
         assert not progress.breaks, progress.breaks
         if checked >= VERIFY_SAMPLE:
             break  # a sample: the rate is per stream read, the same all along
     steps.append(("verify log", time.monotonic() - t, checked))
+    # An auditor's incremental run (VerifyLog from_position): the streams changed in the last
+    # RECENT events of the log, each verified whole.
+    appends.step("verify recent")
+    head = await pool.fetchval("SELECT last_position FROM eventstore.log_head")
+    t = time.monotonic()
+    async for progress in verify_log(reader, "", max(0, head - RECENT)):
+        assert not progress.breaks, progress.breaks
+        checked = progress.events_checked
+    steps.append(("verify recent", time.monotonic() - t, checked))
     appends.step("after")
     await asyncio.sleep(5)
     appends.stop()
