@@ -19,6 +19,8 @@ import grpc
 from fundledger.eventstore.v1 import events_pb2, eventstore_pb2, eventstore_pb2_grpc
 from fundledger_platform.eventstore_client import EventStoreClient
 
+from tests.support.waiting import wait_until
+
 CALL_SECONDS = 5.0
 # How long one request may keep failing before the test gives up on the stack: far longer
 # than any single outage the test causes (each is followed by a bounded wait for health).
@@ -201,3 +203,40 @@ async def client(index: int, send: Send, funds: list[str], keep_going: Callable[
         await send(request)
         await asyncio.sleep(APPEND_PAUSE)
     return serial
+
+
+class Clients:
+    """Appending clients running until stopped, sharing one ledger."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self.ledger = ledger
+        self._running = True
+        self._tasks: list[asyncio.Task[int]] = []
+
+    def start(self, count: int, send: Send, funds: list[str]) -> None:
+        self._tasks = [
+            asyncio.create_task(client(i, send, funds, lambda: self._running)) for i in range(count)
+        ]
+
+    async def progress(self, count: int, what: str, seconds: float) -> None:
+        """Until ``count`` more appends are acknowledged; fails at once if a client failed."""
+        target = self.ledger.acked_count() + count
+
+        async def moved() -> bool:
+            for task in self._tasks:
+                if task.done():
+                    task.result()  # raises the client's failure
+                    raise AssertionError("a client stopped on its own")
+            return self.ledger.acked_count() >= target
+
+        await wait_until(moved, f"{count} appends acknowledged {what}", seconds)
+
+    async def stop(self, seconds: float) -> None:
+        """Each finishes the request in flight; any client's failure is raised."""
+        self._running = False
+        async with asyncio.timeout(seconds):
+            outcomes = await asyncio.gather(*self._tasks, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
+        assert not self.ledger.abandoned, self.ledger.abandoned

@@ -1,6 +1,8 @@
 """What must hold after the faults, read back from the stack itself: the log (exactly the
 acknowledged appends, each once, versions contiguous), the read models (the projection and
-time travel equal the kernel's fold of the log) and the bus (every event once).
+time travel equal the kernel's fold of the log), the bus (every event once) and every hash
+chain (it verifies, its head is the last event's hash). All of it:
+``assert_the_stack_holds_exactly_the_acknowledged``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,12 @@ from fundledger.projector.v1 import projector_pb2, projector_pb2_grpc
 from fundledger.snapshotter.v1 import snapshotter_pb2, snapshotter_pb2_grpc
 from fundledger_kernel.fund import empty_state, state_to_proto
 from fundledger_kernel.fund.fold_input import LoggedEvent, fold_logged
+from fundledger_platform.recorded import logged_event
 from fundledger_platform.settings import DEFAULT_BUS_STREAM, DEFAULT_BUS_SUBJECT_PREFIX
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
 from tests.faults.appenders import RETRY_PAUSE, RETRYABLE, Ledger
+from tests.support.chain_verify import assert_every_chain_verifies
 from tests.support.waiting import wait_until
 
 # Bounds for slow machines, not timed expectations.
@@ -195,3 +199,27 @@ async def assert_read_models_follow(
         within,
     )
     assert travelled.version == version, (fund_id, travelled.version, version)
+
+
+async def assert_the_stack_holds_exactly_the_acknowledged(
+    channels: dict[str, grpc.aio.Channel], nats_url: str, funds: list[str], ledger: Ledger
+) -> int:
+    """Every check of this module over ``funds``; the number of events their logs hold."""
+    # The log: exactly what was acknowledged, once, versions contiguous.
+    logs = {fund_id: await read_log(channels["event-store"], fund_id) for fund_id in funds}
+    for fund_id, log in logs.items():
+        assert_log_holds_exactly_the_acknowledged(fund_id, log, ledger)
+    # The read models: the projection and time travel are the fold of the log.
+    for fund_id, log in logs.items():
+        await assert_read_models_agree_with_the_fold(
+            channels, fund_id, [logged_event(event) for event in log]
+        )
+    # The bus: every logged event exactly once on the event stream.
+    total = sum(len(log) for log in logs.values())
+    assert_bus_holds_every_event_once(await bus_event_ids(nats_url, total), logs)
+    # Every chain verifies, up to the last event's hash.
+    verdicts = await assert_every_chain_verifies(channels["event-store"], funds)
+    for fund_id, verdict in verdicts.items():
+        assert verdict.version == len(logs[fund_id])
+        assert verdict.head_hash == logs[fund_id][-1].hash.hex()
+    return total
