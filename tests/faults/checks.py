@@ -25,7 +25,7 @@ from fundledger_platform.recorded import logged_event
 from fundledger_platform.settings import DEFAULT_BUS_STREAM, DEFAULT_BUS_SUBJECT_PREFIX
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from tests.faults.appenders import RETRY_PAUSE, RETRYABLE, Ledger
+from tests.faults.appenders import RETRY_PAUSE, RETRYABLE, Clients, Ledger
 from tests.support.chain_verify import assert_every_chain_verifies
 from tests.support.waiting import wait_until
 
@@ -223,3 +223,13 @@ async def assert_the_stack_holds_exactly_the_acknowledged(
         assert verdict.version == len(logs[fund_id])
         assert verdict.head_hash == logs[fund_id][-1].hash.hex()
     return total
+
+
+async def assert_the_stack_moves_again(
+    clients: Clients, channels: dict[str, grpc.aio.Channel], count: int, what: str, seconds: float
+) -> None:
+    """After a fault: ``count`` more appends acknowledged, and the read models reach the
+    latest of them."""
+    await clients.progress(count, what, seconds)
+    latest = clients.ledger.acked[-1]
+    await assert_read_models_follow(channels, latest.fund_id, latest.last_version, seconds)

@@ -36,8 +36,8 @@ from fundledger_platform.eventstore_client import EventStoreClient
 
 from tests.faults.appenders import Acked, Clients, Ledger, append_via_service_client, create_funds
 from tests.faults.checks import (
-    assert_read_models_follow,
     assert_the_stack_holds_exactly_the_acknowledged,
+    assert_the_stack_moves_again,
 )
 from tests.faults.processes import WholeStack, build, crash_postgres
 from tests.faults.replication import add_synchronous_standby, promote
@@ -164,10 +164,8 @@ async def test_the_stack_rides_out_a_switchover_and_a_failover(
                 old = cluster.primary.port
                 started = time.monotonic()
                 await cluster.switch(crash)
-                await clients.progress(PROGRESS, f"after the {step}", PROGRESS_SECONDS)
-                latest = ledger.acked[-1]
-                await assert_read_models_follow(
-                    channels, latest.fund_id, latest.last_version, PROGRESS_SECONDS
+                await assert_the_stack_moves_again(
+                    clients, channels, PROGRESS, f"after the {step}", PROGRESS_SECONDS
                 )
                 report.append(
                     f"{step} {old} -> {cluster.primary.port}: appending and read models "

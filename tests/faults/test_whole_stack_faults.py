@@ -30,8 +30,8 @@ from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
 
 from tests.faults.appenders import Acked, Clients, Ledger, append_until_acked, create_funds
 from tests.faults.checks import (
-    assert_read_models_follow,
     assert_the_stack_holds_exactly_the_acknowledged,
+    assert_the_stack_moves_again,
 )
 from tests.faults.processes import WholeStack, build, crash_postgres
 from tests.support.secure import CHANNEL_OPTIONS, SecureEnv
@@ -123,10 +123,8 @@ async def test_every_acknowledged_append_survives_sigkill_of_every_process(
                 what = await _inject(stack, target)
                 await stack.wait_all_serving()
                 serving = time.monotonic() - killed_at
-                await clients.progress(PROGRESS, f"after killing {what}", PROGRESS_SECONDS)
-                latest = ledger.acked[-1]
-                await assert_read_models_follow(
-                    channels, latest.fund_id, latest.last_version, PROGRESS_SECONDS
+                await assert_the_stack_moves_again(
+                    clients, channels, PROGRESS, f"after killing {what}", PROGRESS_SECONDS
                 )
                 report.append(
                     f"{what}: serving again after {serving:.1f}s, "
