@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import socket
 import uuid
+from pathlib import Path
 
+import pytest
+from fundledger_devstack import s3
 from fundledger_devstack.loopback_http import fetch
+from fundledger_devstack.ports import LOCALHOST, free_port
 from fundledger_devstack.s3 import S3Server
 from fundledger_devstack.s3_sigv4 import signed_request
 
@@ -37,3 +42,40 @@ def test_signed_put_then_get_round_trips(s3_server: S3Server) -> None:
     status, body = send("GET", f"/{bucket}/docs/notice 1.pdf", secret="wrong")
     assert status == 403
     assert b"SignatureDoesNotMatch" in body
+
+
+def test_an_internal_port_taken_meanwhile_is_replaced(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another process binds one of the ports picked for weed before weed does (a parallel
+    # test run): weed exits at once, and the server starts on another set of ports.
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    squatter.bind((LOCALHOST, 0))
+    squatter.listen()
+    taken = squatter.getsockname()[1]
+    handed = iter([taken])
+    monkeypatch.setattr(s3, "free_port", lambda: next(handed, None) or free_port())
+    server = S3Server(tmp_path / "s3", free_port())
+    try:
+        server.start()
+        assert server.running
+        assert taken not in server.internal_ports.values()
+        assert "Port allocation failed" in server_log(server)
+        assert fetch(server.endpoint + "/")[0] == 403
+    finally:
+        server.stop()
+        squatter.close()
+
+
+def server_log(server: S3Server) -> str:
+    return server.log_path.read_text(errors="replace")
+
+
+def test_only_an_internal_port_is_retried() -> None:
+    line = (
+        "E1207 13:37:42.658080 mini.go:1244 Port allocation failed: port 51937 for Master "
+        "(specified by flag {flag}) is not available on 127.0.0.1 and cannot be used"
+    )
+    assert s3._internal_port_taken(line.format(flag="master.port"))
+    assert not s3._internal_port_taken(line.format(flag="s3.port"))  # configured: an error
+    assert not s3._internal_port_taken("weed: some other failure")

