@@ -82,6 +82,17 @@ async def quiet_stub(store_factory: Callable[..., Any]) -> AsyncIterator[Any]:
         yield eventstore_pb2_grpc.EventStoreServiceStub(channel)
 
 
+@pytest.fixture
+async def walked(store_factory: Callable[..., Any]) -> AsyncIterator[tuple[EventStore, Any]]:
+    """A store without the leader's hash-chain back-fill (nor the relay): the test walks it
+    itself (adapters/chain_backfill.py)."""
+    walked_store: EventStore = await store_factory(
+        relay_enabled=False, chain_backfill_enabled=False
+    )
+    async with eventstore_support.open_channel(walked_store) as channel:
+        yield walked_store, eventstore_pb2_grpc.EventStoreServiceStub(channel)
+
+
 CallerStub = Callable[..., eventstore_pb2_grpc.EventStoreServiceStub]
 
 

@@ -4,28 +4,17 @@ chunks already compressed included, which the back-fill then updates."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-import pytest
 from eventstore.adapters.chain_backfill import Backfill
 from eventstore.adapters.partitions import NATIVE, detect_mode
 from eventstore.bootstrap import EventStore
-from eventstore_support import insert_raw_event, new_stream, open_channel
+from eventstore_support import insert_raw_event, new_stream
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from fundledger.eventstore.v1 import eventstore_pb2_grpc
 
 # Days ago, in log order: gaps longer than the walk's window (a day) and shorter ones.
 DAYS_AGO = (20.0, 19.5, 10.0, 9.8, 2.0, 0.5)
-
-
-@pytest.fixture
-async def walked(store_factory: Any) -> AsyncIterator[tuple[EventStore, Any]]:
-    """A store without the leader's back-fill: the test walks it itself."""
-    store: EventStore = await store_factory(relay_enabled=False, chain_backfill_enabled=False)
-    async with open_channel(store) as channel:
-        yield store, eventstore_pb2_grpc.EventStoreServiceStub(channel)
 
 
 async def test_the_walk_goes_day_by_day_and_hashes_every_event(

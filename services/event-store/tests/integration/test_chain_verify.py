@@ -7,16 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import grpc
 import pytest
 from eventstore.adapters.chain_backfill import Backfill, backfill
 from eventstore.bootstrap import EventStore
-from eventstore_support import append, collect, event, insert_raw_event, new_stream, open_channel
+from eventstore_support import append, collect, event, insert_raw_event, new_stream
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
-from fundledger.eventstore.v1 import eventstore_pb2_grpc
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
 from fundledger_kernel.chain import genesis, link
 from fundledger_platform.chain_check import chain_event
@@ -195,16 +193,6 @@ async def test_bad_requests(stub: Any) -> None:
 
 async def collect_log(stub: Any, start: str) -> list[pb.VerifyLogResponse]:
     return [r async for r in stub.VerifyLog(pb.VerifyLogRequest(from_stream_id=start))]
-
-
-@pytest.fixture
-async def walked(store_factory: Any) -> AsyncIterator[tuple[EventStore, Any]]:
-    """A store without the leader's back-fill: the test walks it itself."""
-    walked_store: EventStore = await store_factory(
-        relay_enabled=False, chain_backfill_enabled=False
-    )
-    async with open_channel(walked_store) as channel:
-        yield walked_store, eventstore_pb2_grpc.EventStoreServiceStub(channel)
 
 
 async def test_events_before_the_chain_are_unverified_until_the_back_fill(

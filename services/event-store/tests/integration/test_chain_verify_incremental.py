@@ -7,12 +7,17 @@ PostgreSQL gives."""
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import grpc
 import pytest
+from eventstore.adapters.chain_backfill import backfill
+from eventstore.adapters.chain_reader import ChainReader
+from eventstore.adapters.partitions import NATIVE, detect_mode
+from eventstore.adapters.reader import Reader
 from eventstore.bootstrap import EventStore
-from eventstore_support import append, event, reason_of
+from eventstore_support import append, event, insert_raw_event, reason_of
 from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_platform.errors import bad_request
 
@@ -128,3 +133,49 @@ async def test_another_tenants_changes_are_not_in_the_run(
     assert breaks == [(b, 2, "hash mismatch")]
     # Positions are the log's, not a tenant's: both see the same head.
     assert mine.through_position == theirs.through_position
+
+
+async def test_an_incremental_run_reads_only_the_time_after_the_position(
+    walked: tuple[EventStore, Any],
+) -> None:
+    # History over weeks (older chunks compressed in TimescaleDB, as the policy leaves them):
+    # the run is bounded to the time of the position (adapters/chain_reader.py) and still finds
+    # every stream changed since it, and only those.
+    store, stub = walked
+    prefix = f"fund-{uuid.uuid4().hex[:8]}"
+    a, b, c = (f"{prefix}-{name}" for name in "abc")
+    now = datetime.now(UTC)
+    async with store.pool.acquire() as conn:
+        for version, ago in enumerate((20, 19, 18), start=1):
+            await insert_raw_event(conn, a, version, now - timedelta(days=ago))
+        await insert_raw_event(conn, b, 1, now - timedelta(days=17))
+        position = await head(store)
+        await insert_raw_event(conn, b, 2, now - timedelta(days=3))
+    await stub.AppendToStream(append(c, event()))  # now
+    await backfill(store.pool)
+    async with store.pool.acquire() as conn:
+        if await detect_mode(conn) != NATIVE:
+            await conn.fetchval(
+                "SELECT count(compress_chunk(c, if_not_compressed => true)) FROM "
+                "show_chunks('eventstore.events', older_than => interval '7 days') c"
+            )
+    await tamper(store, a, 2)
+
+    bound = await ChainReader(store.pool, Reader(store.pool))._recorded_since(position)
+    times = {
+        r["position"]: r["recorded_at"]
+        for r in await store.pool.fetch(
+            "SELECT position, recorded_at FROM eventstore.events WHERE position IN ($1, $2)",
+            position,
+            position + 1,
+        )
+    }
+    assert times[position] < bound <= times[position + 1]
+
+    final, breaks = await run(stub, from_position=position)
+    assert (final.streams_total, final.streams_checked) == (2, 2)  # b and c
+    assert breaks == []
+    _, everything = await run(stub)
+    assert [found for found in everything if found[0].startswith(prefix)] == [
+        (a, 2, "hash mismatch")
+    ]

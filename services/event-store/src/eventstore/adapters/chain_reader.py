@@ -4,8 +4,9 @@ to the caller's tenant (fundledger_platform.tenant_sql), as every read of the lo
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 from fundledger.eventstore.v1.events_pb2 import RecordedEvent
@@ -29,19 +30,30 @@ _HEAD = (
 # (one index probe per partition/chunk: positions do not prune by time), then a sort of their
 # stream ids — so a page costs O(events after P) and a run O(pages x that), pages being the
 # changed streams / PAGE; an old position instead walks events_stream_effective (stream id
-# order) and stops after PAGE stream ids, which is the full run's cost. Not pruned: TimescaleDB
-# chunks already compressed (older than 7 days) have no position index, and each page
-# decompresses them whole to filter on position (tens of ms per 10,000 compressed events).
+# order) and stops after PAGE stream ids, which is the full run's cost. A time bound ($4, see
+# ChainReader._recorded_since) prunes the partitions and chunks older than the position: without
+# it, TimescaleDB chunks already compressed (older than 7 days; no position index) were
+# decompressed whole by every page (10M events: seconds a page).
 _CHANGED = (
     "stream_id IN (SELECT DISTINCT stream_id FROM eventstore.events "
-    "WHERE position > $3 AND {where} AND {tenant} ORDER BY stream_id LIMIT $2)"
+    "WHERE position > $3 AND recorded_at >= $4 AND {where} AND {tenant} "
+    "ORDER BY stream_id LIMIT $2)"
 )
+# The earliest position recorded at or after $1 (partitions and chunks before $1 pruned).
+_FIRST_SINCE = "SELECT min(position) FROM eventstore.events WHERE recorded_at >= $1"
+# Windows back from the log's last event, doubling, looked at for the time bound: a day to
+# about 5.6 years; an older position goes without one.
+_FIRST_WINDOW = timedelta(days=1)
+_WINDOWS = 12
+_NO_BOUND = datetime.min.replace(tzinfo=UTC)
 
 
 class ChainReader:
     def __init__(self, pool: asyncpg.Pool, reader: Reader) -> None:
         self._pool = pool
         self._reader = reader
+        # after_position -> its time bound, for the pages of a run (a few runs at a time).
+        self._bounds: OrderedDict[int, datetime] = OrderedDict()
 
     async def head(self, stream_id: str) -> ChainHead | None:
         heads = await self._heads("stream_id = $1", stream_id, 1)
@@ -54,8 +66,9 @@ class ChainReader:
         ``limit``; with ``after_position``, only those with an event at a later position."""
         where = f"stream_id {'>=' if inclusive else '>'} $1"
         if after_position > 0:
+            since = await self._recorded_since(after_position)
             return await self._heads(
-                _CHANGED.replace("{where}", where), start, limit, after_position
+                _CHANGED.replace("{where}", where), start, limit, after_position, since
             )
         return await self._heads(where, start, limit)
 
@@ -63,9 +76,10 @@ class ChainReader:
         if after_position > 0:
             text, values = scoped(
                 "SELECT count(DISTINCT stream_id) FROM eventstore.events "
-                "WHERE position > $2 AND stream_id >= $1 AND {tenant}",
+                "WHERE position > $2 AND recorded_at >= $3 AND stream_id >= $1 AND {tenant}",
                 from_stream_id,
                 after_position,
+                await self._recorded_since(after_position),
             )
         else:
             text, values = scoped(
@@ -73,6 +87,28 @@ class ChainReader:
                 from_stream_id,
             )
         return int(await self._pool.fetchval(text, *values))
+
+    async def _recorded_since(self, after_position: int) -> datetime:
+        """A time no event after ``after_position`` was recorded before: recorded_at never
+        decreases with position (FM-9), so once a window back from the log's last event holds
+        position ``after_position + 1`` or an earlier one, every later position is in it."""
+        known = self._bounds.get(after_position)
+        if known is not None:
+            return known
+        bound = _NO_BOUND
+        last = await self._pool.fetchval("SELECT last_recorded_at FROM eventstore.log_head")
+        if isinstance(last, datetime) and last.tzinfo is not None:  # '-infinity': empty log
+            window = _FIRST_WINDOW
+            for _ in range(_WINDOWS):
+                first = await self._pool.fetchval(_FIRST_SINCE, last - window)
+                if first is not None and first <= after_position + 1:
+                    bound = last - window
+                    break
+                window *= 2
+        self._bounds[after_position] = bound
+        if len(self._bounds) > 64:
+            self._bounds.popitem(last=False)
+        return bound
 
     async def head_position(self) -> int:
         """The log's last position, every tenant's (positions are global)."""
