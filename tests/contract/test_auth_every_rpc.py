@@ -11,7 +11,8 @@ without editing this file. Against the session's whole stack (secure, as `make r
 - plaintext (no TLS) -> UNAVAILABLE; health stays open without a token;
 - finally, no text of any token used here appears in any log file of the stack.
 
-The request sent is an empty message: both checks come before the handler reads it.
+The request sent is an empty message (a client stream sends none): both checks come before the
+handler reads it.
 """
 
 from __future__ import annotations
@@ -128,7 +129,7 @@ async def test_every_rpc_refuses_a_missing_or_forged_token(
     def job(rpc: Rpc, label: str, token: str | None, reason: str) -> Any:
         async def check() -> str | None:
             metadata = bearer(token) if token is not None else ()
-            answer = await call(stack.channel(rpc), rpc, EMPTY, metadata)
+            answer = await call(stack.channel(rpc), rpc, EMPTY, metadata, stream_message=False)
             if answer.code is grpc.StatusCode.UNAUTHENTICATED and answer.reason == reason:
                 return None
             return f"{rpc.name} with {label}: {answer} (expected UNAUTHENTICATED {reason})"
@@ -159,7 +160,9 @@ async def test_every_rpc_refuses_a_caller_without_its_permission(stack: Stack) -
 
     def job(rpc: Rpc, label: str, permission: str) -> Any:
         async def check() -> str | None:
-            answer = await call(stack.channel(rpc), rpc, EMPTY, bearer(tokens[label]))
+            answer = await call(
+                stack.channel(rpc), rpc, EMPTY, bearer(tokens[label]), stream_message=False
+            )
             if (
                 answer.code is grpc.StatusCode.PERMISSION_DENIED
                 and answer.reason == "PERMISSION_MISSING"

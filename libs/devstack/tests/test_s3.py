@@ -53,8 +53,21 @@ def test_an_internal_port_taken_meanwhile_is_replaced(
     squatter.bind((LOCALHOST, 0))
     squatter.listen()
     taken = squatter.getsockname()[1]
+    # The first internal port picked after the admin pair (which needs p and p + 10000 and
+    # may pass a number over) is the squatter's: the master's.
     handed = iter([taken])
-    monkeypatch.setattr(s3, "free_port", lambda: next(handed, None) or free_port())
+    admin_picked: list[int] = []
+    pick_admin = s3._admin_port
+
+    def admin_port() -> int:
+        admin_picked.append(pick_admin())
+        return admin_picked[-1]
+
+    def free() -> int:
+        return (next(handed, None) if admin_picked else None) or free_port()
+
+    monkeypatch.setattr(s3, "_admin_port", admin_port)
+    monkeypatch.setattr(s3, "free_port", free)
     server = S3Server(tmp_path / "s3", free_port())
     try:
         server.start()
