@@ -21,18 +21,29 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import grpc
 from fundledger_devstack.health import wait_serving
 from fundledger_devstack.nats import NatsServer
 from fundledger_devstack.ports import LOCALHOST, free_port
 from fundledger_devstack.postgres import PostgresServer
-from fundledger_devstack.process import ManagedProcess, log_tail
+from fundledger_devstack.process import ManagedProcess, child_pids, log_tail
 from fundledger_devstack.security import StackSecurity
 from fundledger_devstack.services import Backends, service_environment
+
+from tests.support.secure import CHANNEL_OPTIONS
 
 # Upper bounds for slow machines, not timed expectations.
 READY_SECONDS = 60.0
 MIGRATE_SECONDS = 120.0
 GONE_SECONDS = 15.0
+# A client reconnects within a second of a server coming back (gRPC's default backoff grows
+# to two minutes over a long outage).
+CLIENT_OPTIONS = [
+    *CHANNEL_OPTIONS,
+    ("grpc.initial_reconnect_backoff_ms", 100),
+    ("grpc.min_reconnect_backoff_ms", 100),
+    ("grpc.max_reconnect_backoff_ms", 1000),
+]
 # Start order: the projector and snapshotter read the log through the event store.
 SERVICES = {"event-store": "eventstore", "projector": "projector", "snapshotter": "snapshotter"}
 
@@ -104,19 +115,6 @@ class Service:
         self.process.stop(15.0)
 
 
-def _children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
-                found.append(int(entry.name))
-    return found
-
-
 def _alive(pid: int) -> bool:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -135,7 +133,7 @@ def crash_postgres(server: PostgresServer) -> int:
     writer…), as a killed container would: nothing flushes, the next start recovers from the
     WAL. Returns the postmaster's pid."""
     postmaster = postmaster_pid(server)
-    children = _children(postmaster)
+    children = child_pids(postmaster)
     for pid in (postmaster, *children):
         with contextlib.suppress(ProcessLookupError):  # a child that exited meanwhile
             os.kill(pid, signal.SIGKILL)
@@ -158,6 +156,14 @@ class WholeStack:
 
     def address(self, name: str) -> str:
         return self.services[name].address
+
+    def channels(self, credentials: grpc.ChannelCredentials) -> dict[str, grpc.aio.Channel]:
+        """A channel to each service, reconnecting quickly after a restart (the caller closes
+        them)."""
+        return {
+            name: grpc.aio.secure_channel(self.address(name), credentials, options=CLIENT_OPTIONS)
+            for name in self.services
+        }
 
     async def wait_all_serving(self) -> None:
         for service in self.services.values():

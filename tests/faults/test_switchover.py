@@ -26,7 +26,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
 from fundledger_devstack.ports import LOCALHOST, free_port
@@ -41,7 +40,6 @@ from tests.faults.checks import (
 )
 from tests.faults.processes import WholeStack, build, crash_postgres
 from tests.faults.replication import add_synchronous_standby, promote
-from tests.faults.test_whole_stack_faults import CLIENT_OPTIONS
 from tests.support.secure import SecureEnv
 
 FUNDS = 4
@@ -129,10 +127,7 @@ async def test_the_stack_rides_out_a_switchover_and_a_failover(
     began = time.monotonic()
     token = secure_env.token()
     credentials = secure_env.credentials(token)
-    channels = {
-        name: grpc.aio.secure_channel(stack.address(name), credentials, options=CLIENT_OPTIONS)
-        for name in stack.services
-    }
+    channels = stack.channels(credentials)
     store = eventstore_pb2_grpc.EventStoreServiceStub(channels["event-store"])
     service_client = EventStoreClient(
         stack.address("event-store"),

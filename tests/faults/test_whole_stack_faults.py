@@ -24,7 +24,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 from fundledger.eventstore.v1 import eventstore_pb2, eventstore_pb2_grpc
 
@@ -34,7 +33,7 @@ from tests.faults.checks import (
     assert_the_stack_moves_again,
 )
 from tests.faults.processes import WholeStack, build, crash_postgres
-from tests.support.secure import CHANNEL_OPTIONS, SecureEnv
+from tests.support.secure import SecureEnv
 
 FUNDS = 6
 CLIENTS = 3
@@ -44,14 +43,6 @@ FAULTS = ("event-store", "projector", "snapshotter", "nats", "postgres", "event-
 PROGRESS = 10
 PROGRESS_SECONDS = 60.0
 STOP_SECONDS = 60.0
-# A client reconnects within a second of a server coming back (gRPC's default backoff grows
-# to two minutes over a long outage).
-CLIENT_OPTIONS = [
-    *CHANNEL_OPTIONS,
-    ("grpc.initial_reconnect_backoff_ms", 100),
-    ("grpc.min_reconnect_backoff_ms", 100),
-    ("grpc.max_reconnect_backoff_ms", 1000),
-]
 
 
 @pytest.fixture
@@ -100,10 +91,7 @@ async def test_every_acknowledged_append_survives_sigkill_of_every_process(
 ) -> None:
     began = time.monotonic()
     credentials = secure_env.credentials(secure_env.token())
-    channels = {
-        name: grpc.aio.secure_channel(stack.address(name), credentials, options=CLIENT_OPTIONS)
-        for name in stack.services
-    }
+    channels = stack.channels(credentials)
     store = eventstore_pb2_grpc.EventStoreServiceStub(channels["event-store"])
     ledger = Ledger()
     clients = Clients(ledger)

@@ -23,11 +23,11 @@ from fundledger.eventstore.v1 import eventstore_pb2 as pb
 from fundledger_devstack.loopback_http import fetch
 from fundledger_devstack.nats import NatsServer
 from fundledger_devstack.proc_sockets import ESTABLISHED, LISTEN, owners, sockets
+from fundledger_devstack.process import child_pids
 from worker_processes import (
     CHANNELS,
     WAIT_SECONDS,
     Service,
-    children,
     environment,
     equals,
     eventually,
@@ -110,7 +110,7 @@ async def _backends(dsn: str, application: str) -> int:
 
 async def test_two_workers_share_the_port_and_each_takes_calls(workers: Service) -> None:
     supervisor = workers.process.pid
-    pids = children(supervisor)
+    pids = child_pids(supervisor)
     assert len(pids) == 2
     listening = owners(sockets(workers.port, LISTEN), pids)
     assert listening == {pid: 1 for pid in pids}, listening
@@ -122,7 +122,7 @@ async def test_two_workers_share_the_port_and_each_takes_calls(workers: Service)
 
 async def test_one_metrics_endpoint_sums_the_workers(workers: Service) -> None:
     started = next(line for line in workers.lines if "workers" in line and "metrics_port" in line)
-    pids = children(workers.process.pid)
+    pids = child_pids(workers.process.pid)
     per_worker = await _connections_per_worker(workers, pids)  # 32 appends, both workers
     assert all(count > 0 for count in per_worker.values()), per_worker
     body = await asyncio.to_thread(_scrape, int(started["metrics_port"]))
@@ -175,7 +175,7 @@ async def test_a_killed_worker_is_restarted_and_the_port_keeps_serving(
         )
         after = _worker_pids(workers)
         assert after[index] != before[index]
-        pids = children(workers.process.pid)
+        pids = child_pids(workers.process.pid)
         assert sorted(pids) == sorted(after.values())
         assert owners(sockets(workers.port, LISTEN), pids) == {pid: 1 for pid in pids}
         per_worker = await _connections_per_worker(workers, pids)
@@ -200,13 +200,13 @@ async def test_no_second_instance_joins_the_port(
             await stop(stray)
         assert any(refusal in m for m in stray.messages()), stray.messages()[-5:]
     # The pair still serves, both workers.
-    pids = children(workers.process.pid)
+    pids = child_pids(workers.process.pid)
     per_worker = await _connections_per_worker(workers, pids)
     assert all(count > 0 for count in per_worker.values()), per_worker
 
 
 async def test_sigterm_drains_every_worker_and_exits_0(workers: Service) -> None:
-    pids = children(workers.process.pid)
+    pids = child_pids(workers.process.pid)
     workers.process.send_signal(signal.SIGTERM)
     assert await asyncio.wait_for(workers.process.wait(), WAIT_SECONDS) == 0
     messages = workers.messages()
@@ -241,7 +241,7 @@ async def test_workers_that_cannot_start_end_the_supervisor_with_exit_1(tmp_path
 
 
 async def test_workers_do_not_outlive_a_killed_supervisor(workers: Service) -> None:
-    pids = children(workers.process.pid)
+    pids = child_pids(workers.process.pid)
     workers.process.kill()  # no drain from it: the workers must notice on their own
     await workers.process.wait()
     # Each worker gets SIGTERM from the kernel (PR_SET_PDEATHSIG), drains and exits.

@@ -21,10 +21,10 @@ from fundledger.projector.v1 import projector_pb2 as ppb
 from fundledger.projector.v1 import projector_pb2_grpc
 from fundledger_devstack.nats import NatsServer
 from fundledger_devstack.proc_sockets import ESTABLISHED, owners, sockets
+from fundledger_devstack.process import child_pids
 from worker_processes import (
     WAIT_SECONDS,
     Service,
-    children,
     environment,
     start,
     stop,
@@ -109,7 +109,7 @@ async def test_every_worker_answers_the_version_just_appended(
     services: tuple[Service, Service],
 ) -> None:
     store, projector = services
-    workers = children(projector.process.pid)
+    workers = child_pids(projector.process.pid)
     assert len(workers) == 2
     fund_id = f"fund-{uuid.uuid4()}"
     taken = dict.fromkeys(workers, 0)

@@ -105,19 +105,6 @@ async def stop(service: Service) -> None:
             await service.process.wait()
 
 
-def children(parent: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
-                found.append(int(entry.name))
-    return found
-
-
 async def eventually(check: Any, what: str) -> None:
     for _ in range(int(WAIT_SECONDS / 0.1)):
         if await check():

@@ -29,6 +29,21 @@ def log_tail(path: Path, lines: int = 40) -> str:
     return "\n".join(text.splitlines()[-lines:])
 
 
+def child_pids(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` now (Linux, from /proc)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue  # exited meanwhile
+            # The field after the command name, which may hold spaces and parentheses.
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
 def _die_with_us(argv: Sequence[str]) -> list[str]:
     """Prefix argv so the child gets SIGKILL if this process dies without stopping it.
 
